@@ -1,0 +1,110 @@
+"""Settings, read once from the environment (set per stage in .chalice/config.json)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PROVIDERS = ("tinycert", "resello", "digicert")
+STAGES = ("local", "dev", "prod", "test")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_name: str
+    bucket_name: str
+    topic_arn: str
+    kms_key_id: str
+    secret_names: Mapping[str, str]
+    aws_endpoint_url: str | None = None
+    secrets_ttl_s: int = 300
+    provider_connect_timeout_s: float = 3.05
+    provider_read_timeout_s: float = 20.0
+    provider_max_attempts: int = 3
+    tls_verify: bool = True
+    poll_min_interval_s: int = 60
+    poll_max_interval_s: int = 6 * 3600
+    poll_concurrency_per_provider: int = 8
+    poll_shards: int = 4
+    poll_batch_limit: int = 2000
+    poll_safety_margin_ms: int = 10_000
+    reconcile_after_s: int = 300
+    renew_window_days: int = 30
+    idempotency_ttl_s: int = 24 * 3600
+    admin_principals: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        stage = env.get("CERTGATE_STAGE", "local")
+        if stage not in STAGES:
+            raise ConfigError(f"CERTGATE_STAGE must be one of {STAGES}, got {stage!r}")
+        region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
+        secret_names = {p: env.get(f"CERTGATE_SECRET_{p.upper()}", f"certgate/{stage}/{p}") for p in PROVIDERS}
+        verify_raw = env.get("CERTGATE_TLS_VERIFY", "true").lower()
+        # TLS verification can only be relaxed where nothing real is reached.
+        tls_verify = True if stage not in ("local", "test") else verify_raw not in ("0", "false", "no")
+        admins = tuple(p.strip() for p in env.get("CERTGATE_ADMIN_PRINCIPALS", "").split(",") if p.strip())
+        return cls(
+            stage=stage,
+            region=region,
+            table_name=env.get("CERTGATE_TABLE", f"certgate-{stage}"),
+            bucket_name=env.get("CERTGATE_BUCKET", f"certgate-{stage}-artifacts"),
+            topic_arn=env.get("CERTGATE_TOPIC_ARN", f"arn:aws:sns:{region}:123456789012:certgate-{stage}-events"),
+            kms_key_id=env.get("CERTGATE_KMS_KEY_ID", f"alias/certgate-{stage}"),
+            secret_names=secret_names,
+            aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            secrets_ttl_s=_int(env, "CERTGATE_SECRETS_TTL_S", 300),
+            provider_connect_timeout_s=_float(env, "CERTGATE_PROVIDER_CONNECT_TIMEOUT_S", 3.05),
+            provider_read_timeout_s=_float(env, "CERTGATE_PROVIDER_READ_TIMEOUT_S", 20.0),
+            provider_max_attempts=_int(env, "CERTGATE_PROVIDER_MAX_ATTEMPTS", 3),
+            tls_verify=tls_verify,
+            poll_min_interval_s=_int(env, "CERTGATE_POLL_MIN_INTERVAL_S", 60),
+            poll_max_interval_s=_int(env, "CERTGATE_POLL_MAX_INTERVAL_S", 6 * 3600),
+            poll_concurrency_per_provider=_int(env, "CERTGATE_POLL_CONCURRENCY", 8),
+            poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
+            poll_batch_limit=_int(env, "CERTGATE_POLL_BATCH_LIMIT", 2000),
+            poll_safety_margin_ms=_int(env, "CERTGATE_POLL_SAFETY_MARGIN_MS", 10_000),
+            reconcile_after_s=_int(env, "CERTGATE_RECONCILE_AFTER_S", 300),
+            renew_window_days=_int(env, "CERTGATE_RENEW_WINDOW_DAYS", 30),
+            idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
+            admin_principals=admins,
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process-wide settings (read once). Tests call `settings.cache_clear()`."""
+    return Settings.from_env()

@@ -1,0 +1,49 @@
+"""Accounts every simulator starts with, and the matching secret payloads for the local stack.
+
+These are simulator-only credentials (never real ones); the local stack writes them into the
+`certgate/local/{provider}` secrets so the adapters authenticate exactly as they would in prod."""
+
+from __future__ import annotations
+
+TINYCERT_EMAIL = "dev@certgate.local"
+TINYCERT_PASSPHRASE = "local-tinycert-passphrase"
+TINYCERT_API_KEY = "local-tinycert-api-key"
+TINYCERT_DEFAULT_CA_ID = 1  # the CA the simulator creates at start
+
+RESELLO_USERNAME = "certgate-local"
+RESELLO_API_KEY = "local-resello-api-key"
+RESELLO_PLANS = {
+    "dv": "3f7830c3-3fa4-404d-908f-35daaa1cd17b",  # the seed's example plan
+    "ov": "6c2b1d8e-4a0f-4e55-9a31-0f1b8d2f7a10",
+    "ev": "9e4a7c55-2b61-4f0e-8d3c-5a7b9c1e2f34",
+}
+
+DIGICERT_API_KEY = "local-digicert-devkey"
+DIGICERT_ORGANIZATION_ID = 123
+
+PORTS = {"tinycert": 8101, "resello": 8102, "digicert": 8103}
+
+
+def secret_payloads(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> dict[str, dict]:
+    """The JSON each provider secret holds (design.md section 7), pointing at running simulators."""
+    p = {**PORTS, **(ports or {})}
+    return {
+        "tinycert": {
+            "base_url": f"http://{host}:{p['tinycert']}/api/v1",
+            "email": TINYCERT_EMAIL,
+            "passphrase": TINYCERT_PASSPHRASE,
+            "api_key": TINYCERT_API_KEY,
+            "default_ca_id": TINYCERT_DEFAULT_CA_ID,
+        },
+        "resello": {
+            "base_url": f"http://{host}:{p['resello']}",
+            "api_username": RESELLO_USERNAME,
+            "api_key": RESELLO_API_KEY,
+            "plans": dict(RESELLO_PLANS),
+        },
+        "digicert": {
+            "base_url": f"http://{host}:{p['digicert']}/services/v2",
+            "api_key": DIGICERT_API_KEY,
+            "default_organization_id": DIGICERT_ORGANIZATION_ID,
+        },
+    }
