@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -19,3 +23,269 @@ class Status(StrEnum):
     @property
     def public(self) -> str:
         return "pending" if self is Status.SUBMITTING else self.value
+
+
+# design.md 2.2. Anything else is a 409 for a user request and a no-op for the poller.
+ALLOWED: dict[Status, frozenset[Status]] = {
+    Status.SUBMITTING: frozenset({Status.PENDING, Status.ISSUED, Status.FAILED}),
+    # pending -> issued also ends a reissue/renew that the provider refused (back to the last good revision)
+    Status.PENDING: frozenset({Status.ISSUED, Status.FAILED, Status.CANCELLED}),
+    Status.ISSUED: frozenset({Status.REVOKED, Status.EXPIRED, Status.PENDING}),
+    Status.FAILED: frozenset(),
+    Status.REVOKED: frozenset(),
+    Status.CANCELLED: frozenset(),
+    Status.EXPIRED: frozenset(),
+}
+
+WAITING = frozenset({Status.SUBMITTING, Status.PENDING})
+FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIRED})
+
+# Events published on SNS (design.md section 5). Other audit kinds stay in the table only.
+PUBLISHED_EVENTS = frozenset({
+    "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
+    "certificate.expiring", "certificate.expired",
+})
+EVENT_FOR_STATUS = {
+    Status.ISSUED: "certificate.issued",
+    Status.FAILED: "certificate.failed",
+    Status.REVOKED: "certificate.revoked",
+    Status.CANCELLED: "certificate.cancelled",
+    Status.EXPIRED: "certificate.expired",
+}
+EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
+
+
+class TransitionNotAllowed(Exception):
+    def __init__(self, current: Status, target: Status) -> None:
+        super().__init__(f"cannot go from {current.public} to {target.public}")
+        self.current, self.target = current, target
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def iso(t: dt.datetime | None) -> str | None:
+    if t is None:
+        return None
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def new_certificate_id() -> str:
+    # 36 characters: fits DigiCert's alternative_order_id (64) and Resello's client_reference.
+    return "crt_" + uuid.uuid4().hex
+
+
+def can_transition(current: Status, target: Status) -> bool:
+    return target in ALLOWED[current]
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    reason: str  # order | reissue | renew | import
+    provider_order_id: str | None = None
+    provider_certificate_id: str | None = None
+    serial: str | None = None
+    not_before: str | None = None
+    not_after: str | None = None
+    issued_at: str | None = None
+    s3_prefix: str | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Revision:
+        return cls(**{k: (int(v) if k == "number" else v) for k, v in item.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """One certgate certificate across its revisions. Immutable: changes make a new value."""
+
+    id: str
+    owner: str
+    provider: str
+    common_name: str
+    status: Status
+    created_at: str
+    updated_at: str
+    version: int = 0
+    product: str = "dv"
+    sans: tuple[dict[str, str], ...] = ()
+    dcv_method: str | None = None
+    validity_days: int | None = None
+    auto_renew: bool = False
+    client_reference: str | None = None  # the caller's own reference (ours to the provider is `id`)
+    organization: dict[str, Any] | None = None
+    approver: dict[str, Any] | None = None
+    provider_options: dict[str, Any] = field(default_factory=dict)
+    origin: str = "ordered"  # ordered | imported
+    key_source: str = "csr"  # csr | gateway | provider
+    csr_pem: str | None = None
+    sealed_key: dict[str, str] | None = None
+    provider_order_id: str | None = None
+    provider_certificate_id: str | None = None
+    provider_status: str | None = None
+    revision: int = 1
+    revisions: tuple[Revision, ...] = ()
+    operation: str | None = None  # order | reissue | renew while the provider works on it
+    not_before: str | None = None
+    not_after: str | None = None
+    serial: str | None = None
+    fingerprint_sha1: str | None = None
+    fingerprint_sha256: str | None = None
+    issuer: str | None = None
+    failure: dict[str, str] | None = None
+    poll_attempts: int = 0
+    next_poll_at: str | None = None
+    submit_attempts: int = 0
+    expiry_notices: tuple[int, ...] = ()
+    on_hold: bool = False
+    import_id: str | None = None
+
+    # -- derived ------------------------------------------------------------------------
+    @property
+    def public_status(self) -> str:
+        return self.status.public
+
+    @property
+    def current_revision(self) -> Revision | None:
+        for r in self.revisions:
+            if r.number == self.revision:
+                return r
+        return None
+
+    @property
+    def issued_revision(self) -> Revision | None:
+        """The newest revision that was issued (the one downloads serve)."""
+        done = [r for r in self.revisions if r.issued_at]
+        return max(done, key=lambda r: r.number) if done else None
+
+    def s3_prefix(self, revision: int | None = None) -> str:
+        return f"certificates/{self.id}/r{revision or self.revision}/"
+
+    # -- changes ------------------------------------------------------------------------
+    def moved_to(self, target: Status, now: dt.datetime, **changes: Any) -> Certificate:
+        """This certificate in `target` (checked against ALLOWED), one version later."""
+        if target != self.status and not can_transition(self.status, target):
+            raise TransitionNotAllowed(self.status, target)
+        return replace(self, status=target, updated_at=iso(now) or self.updated_at,
+                       version=self.version + 1, **changes)
+
+    def updated(self, now: dt.datetime, **changes: Any) -> Certificate:
+        return replace(self, updated_at=iso(now) or self.updated_at, version=self.version + 1, **changes)
+
+    def with_revision(self, rev: Revision) -> tuple[Revision, ...]:
+        others = tuple(r for r in self.revisions if r.number != rev.number)
+        return tuple(sorted((*others, rev), key=lambda r: r.number))
+
+    def due_expiry_notice(self, now: dt.datetime) -> int | None:
+        """The expiry notice threshold (days) crossed and not yet sent, if any: only the
+        nearest one, so a certificate first seen 5 days before expiry gets one notice, not four."""
+        end = parse_iso(self.not_after)
+        if end is None or self.status is not Status.ISSUED:
+            return None
+        left = (end - now).total_seconds() / 86400
+        if left <= 0:
+            return None
+        crossed = [d for d in EXPIRY_NOTICE_DAYS if left <= d]
+        if not crossed:
+            return None
+        nearest = min(crossed)
+        return None if nearest in self.expiry_notices else nearest
+
+    def to_public(self) -> dict[str, Any]:
+        """The API representation (no key material, no internal bookkeeping)."""
+        rev = self.issued_revision
+        out: dict[str, Any] = {
+            "id": self.id,
+            "status": self.public_status,
+            "provider": self.provider,
+            "product": self.product,
+            "common_name": self.common_name,
+            "sans": [dict(s) for s in self.sans],
+            "origin": self.origin,
+            "key_source": self.key_source,
+            "private_key_held": self.sealed_key is not None,
+            "auto_renew": self.auto_renew,
+            "client_reference": self.client_reference,
+            "dcv_method": self.dcv_method,
+            "validity_days": self.validity_days,
+            "provider_refs": {
+                "order_id": self.provider_order_id,
+                "certificate_id": self.provider_certificate_id,
+                "status": self.provider_status,
+            },
+            "revision": self.revision,
+            "issued_revision": rev.number if rev else None,
+            "operation": self.operation if self.status in WAITING else None,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+            "serial": self.serial,
+            "fingerprints": {"sha1": self.fingerprint_sha1, "sha256": self.fingerprint_sha256},
+            "issuer": self.issuer,
+            "on_hold": self.on_hold,
+            "failure": self.failure,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "revisions": [r.to_item() for r in self.revisions],
+        }
+        if self.status in WAITING:
+            out["next_check_at"] = self.next_poll_at
+        return out
+
+    def event_summary(self) -> dict[str, Any]:
+        """What an SNS message says of the certificate (never PEMs or keys)."""
+        return {
+            "id": self.id, "owner": self.owner, "provider": self.provider, "status": self.public_status,
+            "common_name": self.common_name, "sans": [s["value"] for s in self.sans],
+            "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
+            "not_after": self.not_after, "provider_order_id": self.provider_order_id,
+            "client_reference": self.client_reference,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    """One audit row; those in PUBLISHED_EVENTS are also published on SNS (outbox)."""
+
+    certificate_id: str
+    kind: str
+    occurred_at: str
+    actor: str
+    event_id: str = field(default_factory=lambda: "evt_" + uuid.uuid4().hex)
+    from_status: str | None = None
+    to_status: str | None = None
+    revision: int | None = None
+    provider: str | None = None
+    provider_request_id: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def published(self) -> bool:
+        return self.kind in PUBLISHED_EVENTS
+
+    def to_public(self) -> dict[str, Any]:
+        return {k: v for k, v in {
+            "event_id": self.event_id, "event": self.kind, "occurred_at": self.occurred_at,
+            "actor": self.actor, "from_status": self.from_status, "to_status": self.to_status,
+            "revision": self.revision, "provider": self.provider,
+            "provider_request_id": self.provider_request_id, "detail": self.detail or None,
+        }.items() if v is not None}
+
+
+def transition_event(before: Certificate, after: Certificate, actor: str, now: dt.datetime,
+                     kind: str | None = None, **detail: Any) -> Event:
+    """The event that records `before` -> `after`."""
+    name = kind or EVENT_FOR_STATUS.get(after.status) or f"certificate.{after.status.public}"
+    return Event(certificate_id=after.id, kind=name, occurred_at=iso(now) or "", actor=actor,
+                 from_status=before.status.public, to_status=after.status.public, revision=after.revision,
+                 provider=after.provider, detail={k: v for k, v in detail.items() if v is not None})

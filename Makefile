@@ -1,0 +1,37 @@
+# certgate: the two commands are `make run` (the local stack) and `make test` (everything CI runs).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Touched after a successful install: the venv is refreshed only when a requirements file or
+# pyproject.toml is newer than it.
+STAMP := $(VENV)/.certgate-installed
+
+.PHONY: venv run test lint events clean
+
+venv: $(STAMP)
+
+# pip runs --quiet: tools wait for the word "ready" in `make run`'s output, and pip's
+# "Requirement already satisfied" lines would contain it. pip stays as the venv made it.
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+run: venv
+	exec $(PY) -m devstack.run
+
+test: venv
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+events: venv
+	exec $(PY) -m devstack.events
+
+clean:
+	rm -rf $(VENV) .stack .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

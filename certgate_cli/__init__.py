@@ -1,0 +1,1 @@
+"""The `certgate` command line client (see pyproject.toml [project.scripts])."""

@@ -1,0 +1,409 @@
+"""The HTTP edge: reads the Chalice request, calls one use case, writes the response.
+The one error path lives here: every failure leaves as application/problem+json."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib import problems
+from chalicelib.auth import is_admin, principal_of
+from chalicelib.config import PROVIDERS, settings
+from chalicelib.errors import (
+    ApiError,
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from chalicelib.observability import logger
+from chalicelib.providers.errors import FieldError, ProviderError
+
+BINARY_TYPES = ["application/pkix-cert", "application/pkcs7-mime", "application/zip", "application/x-pkcs12",
+                "application/octet-stream"]
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
+FORMATS = ("pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of parsed JSON, iteratively (no recursion to blow up)."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
+
+
+class Api:
+    def __init__(self, app: Chalice) -> None:
+        self.app = app
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @property
+    def request(self) -> Any:
+        return self.app.current_request
+
+    def service(self) -> Any:
+        from chalicelib.container import service
+
+        return service()
+
+    def principal(self) -> str:
+        req = self.request
+        return principal_of(dict(req.headers or {}), req.context or {}, settings())
+
+    def admin(self, principal: str) -> bool:
+        return is_admin(principal, settings())
+
+    def body(self, *, required: bool = True) -> Any:
+        raw = self.request.raw_body or b""
+        if len(raw) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"request body is larger than {MAX_BODY_BYTES} bytes")
+        if not raw.strip():
+            if required:
+                raise BadRequest("a JSON request body is required", code="body_required")
+            return None
+        ctype = (self.request.headers or {}).get("content-type", "application/json").split(";")[0].strip().lower()
+        if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
+            raise UnsupportedMediaType(f"send application/json, not {ctype}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(f"request body is not UTF-8 (byte {exc.start})", code="malformed_json") from exc
+        try:
+            value = json.loads(text)
+        except RecursionError as exc:
+            raise BadRequest("request body nests too deeply", code="malformed_json") from exc
+        except ValueError as exc:
+            raise BadRequest(f"request body is not valid JSON: {exc}", code="malformed_json") from exc
+        if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+            raise BadRequest(f"request body nests deeper than {MAX_JSON_DEPTH} levels", code="malformed_json")
+        return value
+
+    def query(self, name: str) -> str | None:
+        params = self.request.query_params or {}
+        value = params.get(name)
+        return value if value is None else str(value)
+
+    def check_query(self, allowed: set[str]) -> None:
+        unknown = sorted(set(self.request.query_params or {}) - allowed)
+        if unknown:
+            raise ValidationFailed([FieldError(k, "is not a known query parameter") for k in unknown])
+
+    @staticmethod
+    def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return Response(body=json.dumps(body, separators=(",", ":")), status_code=status,
+                        headers={"Content-Type": "application/json", **(headers or {})})
+
+    def problem(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+        return Response(body=problems.dumps(body), status_code=status,
+                        headers={"Content-Type": "application/problem+json", **(headers or {})})
+
+    def handler(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap a route: log context, map every exception to a problem response."""
+
+        @functools.wraps(fn)
+        def wrapped(*args: Any, **kw: Any) -> Response:
+            req = self.request
+            ctx = req.context or {}
+            request_id = ctx.get("requestId") or uuid.uuid4().hex
+            logger.append_keys(request_id=request_id, path=req.path, method=req.method)
+            instance = req.path
+            started = time.monotonic()
+            try:
+                return fn(*args, **kw)
+            except ApiError as err:
+                status, body, headers = problems.from_api_error(err, instance)
+            except ProviderError as err:
+                status, body, headers = problems.from_provider_error(err, instance)
+            except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a 500 problem
+                from chalicelib.service import ProviderFailure
+
+                if isinstance(exc, ProviderFailure):
+                    cert = exc.cert
+                    status, body, headers = problems.from_provider_error(
+                        exc.error, instance, certificate_id=cert.id, certificate_status=cert.public_status)
+                    headers["Location"] = f"/certificates/{cert.id}"
+                else:
+                    logger.exception("unhandled error", extra={"request_id": request_id})
+                    status, body, headers = problems.internal_error(instance, request_id)
+            finally:
+                logger.debug("request handled", extra={"ms": round((time.monotonic() - started) * 1000, 1)})
+            return self.problem(status, body, headers)
+
+        return wrapped
+
+    # -- service routes ----------------------------------------------------------------------------
+    def health(self) -> Response:
+        from chalicelib.health import check
+
+        ok, checks = check(settings())
+        if ok:
+            return self.json({"status": "ok", "stage": settings().stage, "checks": checks})
+        failed = sorted(k for k, v in checks.items() if v != "ok")
+        body = problems.problem_body(503, "dependency_unavailable", "Service unavailable",
+                                     f"unreachable: {', '.join(failed)}", instance=self.request.path,
+                                     checks=checks)
+        return self.problem(503, body, {"Retry-After": "10"})
+
+    def providers(self) -> Response:
+        from chalicelib.providers import registry
+        from chalicelib.providers.credentials import credentials
+
+        items = []
+        for name in PROVIDERS:
+            try:
+                credentials(name)
+                configured = True
+            except ProviderError:
+                configured = False
+            items.append({"name": name, "configured": configured,
+                          "capabilities": registry.capabilities(name).to_dict()})
+        return self.json({"items": items, "next_token": None})
+
+    def openapi(self) -> Response:
+        from chalicelib.openapi import spec
+
+        return self.json(spec())
+
+    # -- certificates --------------------------------------------------------------------------------
+    def _owned(self, cert_id: str) -> Any:
+        principal = self.principal()
+        return principal, self.service().owned(principal, cert_id, admin=self.admin(principal))
+
+    def _cert_response(self, cert: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+        return self.json(cert.to_public(), status, headers)
+
+    def order(self) -> Response:
+        principal = self.principal()
+        key = (self.request.headers or {}).get("idempotency-key")
+        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+            raise ValidationFailed([FieldError("Idempotency-Key", "must be 1-255 printable ASCII characters")])
+        result = self.service().order(principal, self.body(), key)
+        cert = result.certificate
+        status = 201 if cert.public_status == "issued" else 202
+        headers = {"Location": f"/certificates/{cert.id}"}
+        if result.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return self._cert_response(cert, status, headers)
+
+    def list_certificates(self) -> Response:
+        from chalicelib.validation import validate_limit
+
+        self.check_query({"status", "provider", "common_name", "expires_before", "limit", "next_token"})
+        principal = self.principal()
+        status = self.query("status")
+        errors = []
+        if status is not None and status not in ("pending", "issued", "failed", "revoked", "cancelled", "expired"):
+            errors.append(FieldError("status", "must be pending, issued, failed, revoked, cancelled or expired"))
+        provider = self.query("provider")
+        if provider is not None and provider not in PROVIDERS:
+            errors.append(FieldError("provider", f"must be one of {', '.join(PROVIDERS)}"))
+        expires_before = self.query("expires_before")
+        if expires_before is not None:
+            from chalicelib.domain import iso, parse_iso
+
+            try:
+                parsed = parse_iso(expires_before)
+                if parsed is None or parsed.tzinfo is None:
+                    raise ValueError("no timezone")
+                expires_before = iso(parsed)
+            except ValueError:
+                errors.append(FieldError("expires_before", "must be an ISO 8601 timestamp with a timezone"))
+        if errors:
+            raise ValidationFailed(errors)
+        items, token = self.service().store.list_by_owner(
+            principal, limit=validate_limit(self.query("limit")), next_token=self.query("next_token"),
+            status=status, provider=provider, common_name=self.query("common_name"), expires_before=expires_before)
+        return self.json({"items": [c.to_public() for c in items], "next_token": token})
+
+    def get_certificate(self, cert_id: str) -> Response:
+        _, cert = self._owned(cert_id)
+        return self._cert_response(cert)
+
+    def refresh(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        return self._cert_response(self.service().refresh(cert, actor=principal))
+
+    def reissue(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        after = self.service().reissue(principal, cert, self.body(required=False))
+        return self._cert_response(after, 200 if after.public_status == "issued" else 202)
+
+    def renew(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        after = self.service().renew(principal, cert, self.body(required=False))
+        return self._cert_response(after, 200 if after.public_status == "issued" else 202)
+
+    def revoke(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        after = self.service().revoke(principal, cert, self.body(required=False))
+        return self._cert_response(after, 200 if after.public_status == "revoked" else 202)
+
+    def cancel(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        return self._cert_response(self.service().cancel(principal, cert))
+
+    def validation(self, cert_id: str) -> Response:
+        _, cert = self._owned(cert_id)
+        return self.json(self.service().validation(cert))
+
+    def retry_validation(self, cert_id: str) -> Response:
+        principal, cert = self._owned(cert_id)
+        return self.json(self.service().retry_validation(principal, cert, self.body(required=False)), 202)
+
+    def download(self, cert_id: str) -> Response:
+        self.check_query({"format", "revision"})
+        principal, cert = self._owned(cert_id)
+        fmt = self.query("format") or "pem"
+        passphrase = None
+        if self.request.method == "POST":
+            from chalicelib.validation import validate_passphrase
+
+            body = self.body()
+            passphrase = validate_passphrase(body)
+            fmt = body.get("format", self.query("format") or "pkcs12")
+        if fmt not in FORMATS:
+            raise ValidationFailed([FieldError("format", f"must be one of {', '.join(FORMATS)}")])
+        if fmt == "pkcs12" and self.request.method != "POST":
+            raise ValidationFailed([FieldError("format", "pkcs12 needs a passphrase: POST {\"passphrase\": ...}")])
+        rev_raw = self.query("revision")
+        revision = None
+        if rev_raw is not None:
+            if not rev_raw.isdigit() or not 0 < int(rev_raw) < 10_000:
+                raise ValidationFailed([FieldError("revision", "must be a positive integer")])
+            revision = int(rev_raw)
+        data, ctype, filename = self.service().download(cert, fmt, revision=revision, passphrase=passphrase)
+        return Response(body=data, status_code=200,
+                        headers={"Content-Type": ctype, "Content-Disposition": f'attachment; filename="{filename}"',
+                                 "Cache-Control": "no-store"})
+
+    def events(self, cert_id: str) -> Response:
+        from chalicelib.validation import validate_limit
+
+        self.check_query({"limit", "next_token"})
+        principal, cert = self._owned(cert_id)
+        items, token = self.service().store.events(cert.id, limit=validate_limit(self.query("limit"), 100, 500),
+                                                   next_token=self.query("next_token"), owner=principal)
+        return self.json({"items": [e.to_public() for e in items], "next_token": token})
+
+    # -- TinyCert authorities ------------------------------------------------------------------------
+    def _tinycert(self) -> Any:
+        self.principal()
+        from chalicelib.providers import registry
+
+        return registry.get("tinycert")
+
+    @staticmethod
+    def _authority(a: Any) -> dict[str, Any]:
+        return {"id": a.ca_id, "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
+
+    def list_authorities(self) -> Response:
+        items = [self._authority(a) for a in self._tinycert().list_authorities()]
+        return self.json({"items": items, "next_token": None})
+
+    def get_authority(self, ca_id: str) -> Response:
+        if not ca_id.isdigit() or len(ca_id) > 12:
+            raise NotFound(f"no certificate authority {ca_id!r}")
+        return self.json(self._authority(self._tinycert().get_authority(ca_id)))
+
+    def create_authority(self) -> Response:
+        from chalicelib.validation import validate_authority
+
+        fields = validate_authority(self.body())
+        created = self._tinycert().create_authority(fields)
+        return self.json(self._authority(created), 201,
+                         {"Location": f"/providers/tinycert/authorities/{created.ca_id}"})
+
+    def delete_authority(self, ca_id: str) -> Response:
+        if not ca_id.isdigit() or len(ca_id) > 12:
+            raise NotFound(f"no certificate authority {ca_id!r}")
+        self._tinycert().delete_authority(ca_id)
+        return Response(body="", status_code=204)
+
+    # -- imports ---------------------------------------------------------------------------------------
+    def start_import(self) -> Response:
+        from chalicelib.imports import start_import
+
+        principal = self.principal()
+        job = start_import(self.service(), principal, self.body())
+        return self.json(job, 202, {"Location": f"/imports/{job['id']}"})
+
+    def get_import(self, import_id: str) -> Response:
+        from chalicelib.imports import get_import
+
+        return self.json(get_import(self.service(), self.principal(), import_id))
+
+    # -- jobs -----------------------------------------------------------------------------------------
+    def run_job(self, name: str, event: Any) -> dict[str, Any]:
+        from chalicelib import jobs
+        from chalicelib.observability import count
+
+        context = getattr(event, "context", None)
+        logger.append_keys(job=name, request_id=getattr(context, "aws_request_id", None))
+        fn = {"poll_pending": jobs.poll_pending, "reconcile": jobs.reconcile,
+              "renew_expiring": jobs.renew_expiring}.get(name)
+        if fn is None:
+            from chalicelib.imports import sync_inventory as fn
+        stats = fn(self.service(), jobs.remaining_from(context))
+        for key, value in stats.items():
+            if isinstance(value, int) and value:
+                count(f"job_{key}", value, job=name)
+        return stats
+
+
+def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
+    """404 problem for unknown paths (any depth up to `depth`), 405 problem for known paths
+    with a method they do not take. Static routes win over these in API Gateway and locally."""
+    known: dict[str, set[str]] = {}
+    for path, methods in app.routes.items():
+        known[path] = set(methods)
+
+    def not_found(**_: str) -> Response:
+        req = app.current_request
+        body = problems.problem_body(404, "not_found", "Not found", f"no route {req.method} {req.path}",
+                                     instance=req.path)
+        return api.problem(404, body)
+
+    def not_allowed_for(allowed: set[str]) -> Callable[..., Response]:
+        def not_allowed(**_: str) -> Response:
+            req = app.current_request
+            body = problems.problem_body(405, "method_not_allowed", "Method not allowed",
+                                         f"{req.method} is not allowed on {req.path}", instance=req.path,
+                                         allowed=sorted(allowed))
+            return api.problem(405, body, {"Allow": ", ".join(sorted(allowed))})
+        return not_allowed
+
+    for path, methods in known.items():
+        missing = [m for m in ALL_METHODS if m not in methods]
+        if missing:
+            fn = not_allowed_for(methods)
+            fn.__name__ = "method_not_allowed_" + re.sub(r"\W+", "_", path).strip("_")
+            app.route(path, methods=missing)(fn)
+    for n in range(1, depth + 1):
+        path = "/" + "/".join(f"{{p{i}}}" for i in range(n))
+        if path in known:
+            continue
+        fn = not_found
+        handler = functools.partial(fn)
+        functools.update_wrapper(handler, fn)
+        handler.__name__ = f"not_found_{n}"  # type: ignore[attr-defined]
+        app.route(path, methods=list(ALL_METHODS))(handler)

@@ -1,0 +1,40 @@
+"""Who is calling: the owner of everything they create and the only one who may see it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.errors import BadRequest, Unauthorized
+
+LOCAL_HEADER = "x-certgate-principal"
+LOCAL_DEFAULT_PRINCIPAL = "local-dev"
+_PRINCIPAL = re.compile(r"^[A-Za-z0-9@._:/+=,-]{1,256}$")
+
+
+def principal_of(headers: Mapping[str, str], context: Mapping[str, Any] | None, cfg: Settings) -> str:
+    """The caller's principal: the IAM identity API Gateway verified (deployed stages), or the
+    X-Certgate-Principal header in the local stage only (a request without it is `local-dev`)."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    header = lowered.get(LOCAL_HEADER)
+    if cfg.is_local:
+        if header is None:
+            return LOCAL_DEFAULT_PRINCIPAL
+        if not _PRINCIPAL.match(header):
+            raise BadRequest("X-Certgate-Principal must be 1-256 characters of [A-Za-z0-9@._:/+=,-]",
+                             code="invalid_principal")
+        return header
+    if header is not None:
+        # Outside the local stage the header would let anyone impersonate anyone.
+        raise BadRequest("X-Certgate-Principal is accepted only in the local stage", code="principal_header_refused")
+    identity = (context or {}).get("identity") or {}
+    arn = identity.get("userArn") or identity.get("caller")
+    if not arn:
+        raise Unauthorized("no IAM identity on the request (API Gateway IAM authorization is required)")
+    return str(arn)
+
+
+def is_admin(principal: str, cfg: Settings) -> bool:
+    return principal in cfg.admin_principals

@@ -1,0 +1,171 @@
+"""Scheduled jobs (design.md section 4): loops over service calls, within the Lambda time budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from chalicelib.domain import Certificate, Event, Status, iso, parse_iso
+from chalicelib.providers.errors import ProviderError, RateLimited
+from chalicelib.service import CertificateService, ProviderFailure
+from chalicelib.store import ConcurrentModification
+
+log = logging.getLogger("certgate.jobs")
+Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
+
+
+def remaining_from(context: Any, default_ms: int = 60_000) -> Remaining:
+    fn = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(fn):
+        return fn
+    end = time.monotonic() + default_ms / 1000
+    return lambda: int((end - time.monotonic()) * 1000)
+
+
+class _ProviderGate:
+    """Per-provider stop sign: once a provider says 429, leave its remaining work for later."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.retry_after: dict[str, float] = {}
+
+    def block(self, provider: str, seconds: float) -> None:
+        with self._lock:
+            self.retry_after[provider] = max(seconds, self.retry_after.get(provider, 0))
+
+    def blocked(self, provider: str) -> float | None:
+        with self._lock:
+            return self.retry_after.get(provider)
+
+
+def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Refresh every due pending certificate (sparse `due` index only), bounded concurrency per
+    provider, backoff per certificate, 429 honoured per provider, stopping before the budget ends."""
+    cfg = svc.cfg
+    now = now or svc.clock()
+    stats: Counter[str] = Counter()
+    started = time.monotonic()
+    by_provider: dict[str, list[Certificate]] = defaultdict(list)
+    for cert in svc.store.due("P", now, cfg.poll_batch_limit):
+        by_provider[cert.provider].append(cert)
+    stats["due"] = sum(len(v) for v in by_provider.values())
+    gate = _ProviderGate()
+
+    def work(cert: Certificate) -> str:
+        if remaining() < cfg.poll_safety_margin_ms:
+            return "left_for_next_run"
+        wait = gate.blocked(cert.provider)
+        if wait is not None:
+            svc.postpone(cert, wait)
+            return "rate_limited"
+        try:
+            after = svc.refresh(cert, actor="poll_pending")
+        except ConcurrentModification:
+            return "raced"
+        except ProviderFailure as f:
+            return _provider_failed(svc, gate, cert, f.error)
+        return after.status.value if after.status is not cert.status else "unchanged"
+
+    executors = [ThreadPoolExecutor(max_workers=max(1, cfg.poll_concurrency_per_provider),
+                                    thread_name_prefix=f"poll-{p}") for p in by_provider]
+    try:
+        futures = [ex.submit(work, c) for ex, certs in zip(executors, by_provider.values(), strict=True) for c in certs]
+        for fut in futures:
+            stats[fut.result()] += 1
+    finally:
+        for ex in executors:
+            ex.shutdown(wait=True)
+    if remaining() > cfg.poll_safety_margin_ms:
+        stats["events_flushed"] = svc.flush_outbox()
+    stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]
+    log.info("poll_pending done", extra={"stats": dict(stats)})
+    return dict(stats)
+
+
+def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certificate, err: ProviderError) -> str:
+    if isinstance(err, RateLimited):
+        wait = err.retry_after or 30
+        gate.block(cert.provider, wait)
+        svc.postpone(cert, wait)
+        return "rate_limited"
+    log.warning("poll failed; backing off", extra={"certificate_id": cert.id, "provider": cert.provider,
+                                                   "error": err.code})
+    try:
+        svc._save(svc._rescheduled(cert, svc.clock()))
+    except ConcurrentModification:
+        return "raced"
+    return "provider_error"
+
+
+def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
+    now = now or svc.clock()
+    stats: Counter[str] = Counter()
+    for cert in list(svc.store.due("S", now, svc.cfg.poll_batch_limit)):
+        if remaining() < svc.cfg.poll_safety_margin_ms:
+            stats["left_for_next_run"] += 1
+            continue
+        try:
+            after = svc.reconcile_one(cert, actor="reconcile")
+            stats[after.status.value] += 1
+        except ConcurrentModification:
+            stats["raced"] += 1
+        except ProviderFailure as f:
+            stats["provider_error"] += 1
+            log.warning("reconcile failed", extra={"certificate_id": cert.id, "error": f.error.code})
+    stats["events_flushed"] = svc.flush_outbox()
+    log.info("reconcile done", extra={"stats": dict(stats)})
+    return dict(stats)
+
+
+def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Expiry notices at 30/14/7/1 days (once each), `expired` when not_after passes, and renewal
+    of auto_renew certificates inside their window — through the same use case as POST .../renew."""
+    now = now or svc.clock()
+    stats: Counter[str] = Counter()
+    horizon = now + dt.timedelta(days=max(30, svc.cfg.renew_window_days))
+    for cert in list(svc.store.expiring(horizon, svc.cfg.poll_batch_limit)):
+        if remaining() < svc.cfg.poll_safety_margin_ms:
+            stats["left_for_next_run"] += 1
+            continue
+        try:
+            stats[_expiry_step(svc, cert, now)] += 1
+        except ConcurrentModification:
+            stats["raced"] += 1
+        except ProviderFailure as f:
+            stats["provider_error"] += 1
+            log.warning("renewal failed", extra={"certificate_id": cert.id, "error": f.error.code})
+    stats["events_flushed"] = svc.flush_outbox()
+    log.info("renew_expiring done", extra={"stats": dict(stats)})
+    return dict(stats)
+
+
+def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -> str:
+    end = parse_iso(cert.not_after)
+    if end is None or cert.status is not Status.ISSUED:
+        return "skipped"
+    if end <= now:
+        after = cert.moved_to(Status.EXPIRED, now)
+        svc._save(after, [svc._event(cert, after, "renew_expiring")])
+        return "expired"
+    outcome = "watched"
+    notice = cert.due_expiry_notice(now)
+    if notice is not None:
+        after = cert.updated(now, expiry_notices=(*cert.expiry_notices, notice))
+        days_left = round((end - now).total_seconds() / 86400, 2)
+        ev = Event(certificate_id=cert.id, kind="certificate.expiring", occurred_at=iso(now) or "",
+                   actor="renew_expiring", revision=cert.revision, provider=cert.provider,
+                   detail={"threshold_days": notice, "days_left": days_left, "not_after": cert.not_after,
+                           "certificate": after.event_summary()})
+        cert = svc._save(after, [ev])
+        outcome = f"notice_{notice}d"
+    if cert.auto_renew and end - now <= dt.timedelta(days=svc.cfg.renew_window_days):
+        svc.renew(cert.owner, cert, None, actor="renew_expiring")
+        outcome = "renewed"
+    return outcome

@@ -1,0 +1,49 @@
+"""Powertools Logger, Metrics and Tracer, created once. Metrics are EMF lines in CloudWatch Logs."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "certgate")
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "certgate"))
+
+# Everything certgate logs goes through the one Powertools logger's JSON formatter.
+for _name in ("certgate", "chalicelib"):
+    _child = __import__("logging").getLogger(_name)
+    _child.handlers = logger.handlers
+    _child.setLevel(logger.log_level)
+    _child.propagate = False
+
+
+@functools.lru_cache(maxsize=1)
+def metrics() -> Any:
+    from aws_lambda_powertools import Metrics
+
+    return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "certgate"))
+
+
+@functools.lru_cache(maxsize=1)
+def tracer() -> Any:
+    """The X-Ray tracer when aws-xray-sdk is installed (production extra), else a no-op."""
+    try:
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service="certgate", disabled=os.environ.get("CERTGATE_STAGE", "local") in ("local", "test"))
+    except ImportError:  # pragma: no cover - the [tracer] extra is absent
+        return None
+
+
+def count(name: str, value: float = 1, unit: str = "Count", **dimensions: str) -> None:
+    """Emit one EMF metric point with its own dimensions (e.g. provider, status, error class)."""
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    if os.environ.get("CERTGATE_STAGE") == "test":
+        return  # keep test output readable; EMF shape is checked where it matters
+    with single_metric(name=name, unit=getattr(MetricUnit, unit), value=value,
+                       namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "certgate"),
+                       default_dimensions={k: str(v) for k, v in dimensions.items()}):
+        pass

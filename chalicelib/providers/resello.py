@@ -1,0 +1,545 @@
+"""Resello reseller platform adapter (`{base_url}/ssl-certificate...`, basic auth, JSON).
+
+Resello takes a CSR and issues asynchronously (`pending` -> `active`). Its create call is not
+idempotent, but it stores our `client_reference` (our certificate id) and lets us filter the
+listing by it: after an ambiguous create we look the order up before anything else, so a
+network failure never buys a second certificate. The response bodies are not documented by
+Resello; the shapes are those of simulators/README_resello.md, read defensively (unknown
+fields ignored, unknown statuses kept pending)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.parse
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import Status
+from chalicelib.providers.base import (
+    DOWNLOAD_FORMATS,
+    Capabilities,
+    CertificateMaterial,
+    DcvDetail,
+    OrderRequest,
+    Page,
+    Provider,
+    ProviderOrder,
+    map_status,
+)
+from chalicelib.providers.errors import (
+    AuthenticationFailed,
+    FieldError,
+    ProviderConflict,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    UnsupportedOperation,
+)
+from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+NAME = "resello"
+PER_PAGE = 100  # the listing's maximum page size
+
+CAPABILITIES = Capabilities(
+    accepts_csr=True,
+    generates_key=False,
+    products=("dv", "ov", "ev"),
+    default_product="dv",
+    dcv_methods=("dns", "email", "file"),
+    default_dcv_method="dns",
+    max_validity_days=397,
+    reissue=True,
+    renew=True,
+    revoke=False,  # Resello has no revoke endpoint; DELETE only disables (our `cancel`)
+    cancel=True,
+    download_formats=DOWNLOAD_FORMATS,
+    authorities=False,
+    async_issuance=True,
+)
+
+# The one Resello status table. "deleted"/"disabled" are how the seed words a DELETE.
+STATUS_MAP: Mapping[str, Status] = {
+    "pending": Status.PENDING,
+    "active": Status.ISSUED,
+    "rejected": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+    "canceled": Status.CANCELLED,
+    "deleted": Status.CANCELLED,
+    "disabled": Status.CANCELLED,
+    "expired": Status.EXPIRED,
+}
+
+DCV_TYPES: Mapping[str, str] = {"dns": "DNS", "email": "EMAIL", "file": "FILE"}
+DCV_STATES: Mapping[str, str] = {"validated": "valid", "valid": "valid", "failed": "failed", "pending": "pending"}
+
+
+def resello_status(raw: str | None) -> Status:
+    return map_status(NAME, raw, STATUS_MAP)
+
+
+class ReselloProvider(Provider):
+    name = NAME
+    capabilities = CAPABILITIES
+
+    def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
+        missing = [k for k in ("base_url", "api_username", "api_key") if not credentials.get(k)]
+        if missing:
+            # Name the missing keys only; never echo a credential value.
+            raise ProviderNotConfigured(NAME, f"secret lacks {', '.join(missing)}")
+        plans = credentials.get("plans") or {}
+        if not isinstance(plans, Mapping):
+            raise ProviderNotConfigured(NAME, "secret field plans must be an object {product: plan uuid}")
+        self.plans: dict[str, str] = {str(k): str(v) for k, v in plans.items() if v}
+        self._products_by_plan = {v: k for k, v in self.plans.items()}
+        self._secret = str(credentials["api_key"])
+        self.http = ProviderHttp(NAME, str(credentials["base_url"]), settings=http,
+                                 auth=(str(credentials["api_username"]), self._secret),
+                                 parse_error=self.parse_error)
+
+    def __repr__(self) -> str:
+        return f"ReselloProvider(base_url={self.http.base_url!r})"
+
+    # -- ordering ------------------------------------------------------------------------
+    def submit_order(self, req: OrderRequest) -> ProviderOrder:
+        body = self.order_body(req, with_plan=True)
+        retried = False
+        while True:
+            try:
+                return self._create(body)
+            except ProviderError as exc:
+                if not exc.outcome_unknown:
+                    raise
+                found = self._lookup_after(exc, req)
+                if found is not None:
+                    return found
+                # A timed-out create may still be running at Resello: not finding it yet proves
+                # nothing, so leave it to reconcile rather than risk paying twice.
+                if retried or isinstance(exc, ProviderTimeout):
+                    raise
+                log.warning("create failed before Resello committed it; retrying once",
+                            extra={"provider": NAME, "client_reference": req.client_reference,
+                                   "error": type(exc).__name__})
+                retried = True
+
+    def _create(self, body: Mapping[str, Any]) -> ProviderOrder:
+        data = self.http.json("POST", "/ssl-certificate", safe=False, json_body=dict(body))
+        try:
+            return self.to_order(data)
+        except ProviderProtocolError as exc:
+            # A 2xx without a usable object: the order probably exists.
+            exc.outcome_unknown = True
+            raise
+
+    def _lookup_after(self, exc: ProviderError, req: OrderRequest) -> ProviderOrder | None:
+        """find_order after an ambiguous create; if even the lookup fails, the original error
+        (still outcome_unknown) is what the caller must see."""
+        try:
+            return self.find_order(req)
+        except ProviderError as lookup_exc:
+            log.warning("lookup after an ambiguous create failed",
+                        extra={"provider": NAME, "client_reference": req.client_reference,
+                               "error": type(lookup_exc).__name__})
+            raise exc from lookup_exc
+
+    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
+        """The order placed for `req.client_reference`. Resello does not make client_reference
+        unique, so among several we prefer the same common name, not cancelled/rejected, and
+        then the earliest (the one placed first for this intent)."""
+        candidates: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            items, token = self._list_page({"client_reference": req.client_reference}, token)
+            candidates += [i for i in items if i.get("client_reference") == req.client_reference]
+            if token is None:
+                break
+        if since is not None:
+            candidates = [c for c in candidates if (_parse_time(c.get("created_at")) or since) >= since]
+        if not candidates:
+            return None
+        cn = req.common_name.lower()
+
+        def rank(item: dict[str, Any]) -> tuple[int, int, str]:
+            status = resello_status(_str(item.get("status")))
+            return (0 if str(item.get("common_name") or "").lower() == cn else 1,
+                    1 if status in (Status.CANCELLED, Status.FAILED) else 0,
+                    str(item.get("created_at") or ""))
+
+        return self.to_order(min(candidates, key=rank))
+
+    def get_order(self, provider_order_id: str, *, with_material: bool = True) -> ProviderOrder:
+        data = self.http.json("GET", self._path(provider_order_id), safe=True)
+        order = self.to_order(data)
+        if with_material and order.status is Status.ISSUED:
+            order = self.to_order(data, material=self._material(provider_order_id))
+        return order
+
+    def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
+        # Not idempotent (each call replaces the certificate): tried once.
+        data = self.http.json("POST", self._path(provider_order_id, "reissue"), safe=False,
+                              json_body=self.order_body(req, with_plan=False))
+        order = self.to_order(data)
+        if order.status is Status.ISSUED:  # reissue activates at once: hand over the new material
+            order = self.to_order(data, material=self._material(order.provider_order_id))
+        return order
+
+    def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
+        data = self.http.json("POST", self._path(provider_order_id, "renew"), safe=False,
+                              json_body=self.order_body(req, with_plan=True))
+        return self.to_order(data)
+
+    def cancel(self, provider_order_id: str) -> ProviderOrder:
+        """Cancel a pending order. Resello's DELETE would also disable an active certificate;
+        that is not a cancel in our model (issued -> 409), so it is refused here."""
+        current = self.get_order(provider_order_id, with_material=False)
+        if current.status is Status.CANCELLED:
+            return current
+        if current.status is not Status.PENDING:
+            raise ProviderConflict(NAME, f"only a pending order can be cancelled; it is {current.raw_status}")
+        try:
+            data = self.http.json("DELETE", self._path(provider_order_id), safe=False)
+        except ProviderError as exc:
+            if not exc.outcome_unknown:
+                raise
+            # The DELETE may have been applied; a repeat would answer 409, so look instead.
+            after = self.get_order(provider_order_id, with_material=False)
+            if after.status is Status.CANCELLED:
+                return after
+            raise
+        return self.to_order(data) if data else self.get_order(provider_order_id, with_material=False)
+
+    # -- validation ----------------------------------------------------------------------
+    def validation(self, provider_order_id: str) -> list[DcvDetail]:
+        data = self.http.json("GET", self._path(provider_order_id, "validation-details"), safe=True)
+        return self.to_dcv(data)
+
+    def retry_validation(self, provider_order_id: str, *, method: str | None = None,
+                         email: str | None = None, domain: str | None = None) -> list[DcvDetail]:
+        body: dict[str, str] = {}
+        if method is not None:
+            body["dcv_type"] = _dcv_type(method)
+        if email is not None:
+            body["email_address"] = email
+        if domain is not None:
+            body["domain"] = domain
+        # Setting the same DCV method again lands in the same state: safe to repeat.
+        data = self.http.json("POST", self._path(provider_order_id, "validate"), safe=True, json_body=body)
+        if isinstance(data, Mapping) and "domains" in data:
+            return self.to_dcv(data)
+        return self.validation(provider_order_id)
+
+    # -- material ------------------------------------------------------------------------
+    def download(self, provider_order_id: str, fmt: str) -> bytes:
+        if fmt not in DOWNLOAD_FORMATS:
+            raise UnsupportedOperation(NAME, f"download format {fmt!r} is not supported")
+        if fmt == "pkcs7":
+            return self._download(provider_order_id, "pkcs7")
+        if fmt == "zip":
+            return self._download(provider_order_id, "zip")
+        if fmt == "chain":
+            return "".join(_pem_blocks(self._download(provider_order_id, "ca"), "download-ca")).encode()
+        material = self._material(provider_order_id)
+        if fmt == "pem":
+            return material.certificate_pem.encode()
+        if fmt == "fullchain":
+            return (material.certificate_pem + material.chain_pem).encode()
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        return x509.load_pem_x509_certificate(material.certificate_pem.encode()).public_bytes(
+            serialization.Encoding.DER)
+
+    def _download(self, provider_order_id: str, what: str) -> bytes:
+        resp = self.http.request("GET", self._path(provider_order_id, f"download-{what}"), safe=True,
+                                 headers={"Accept": "application/octet-stream"})
+        if not resp.content:
+            raise ProviderProtocolError(NAME, f"empty download-{what}")
+        return resp.content
+
+    def _material(self, provider_order_id: str) -> CertificateMaterial:
+        crt = _pem_blocks(self._download(provider_order_id, "crt"), "download-crt")
+        chain = _pem_blocks(self._download(provider_order_id, "ca"), "download-ca")
+        if not crt:
+            raise ProviderProtocolError(NAME, "download-crt holds no certificate")
+        # crt is the leaf; should Resello ever bundle more, the rest belongs to the chain.
+        leaf, extra = crt[0], crt[1:]
+        return CertificateMaterial(certificate_pem=leaf, chain_pem="".join(extra + [c for c in chain if c not in extra]))
+
+    # -- listing -------------------------------------------------------------------------
+    def list_certificates(self, filters: Mapping[str, Any] | None = None,
+                          page_token: str | None = None) -> Page:
+        query: dict[str, str] = {}
+        filters = filters or {}
+        if filters.get("client_reference"):
+            query["client_reference"] = str(filters["client_reference"])
+        plan = filters.get("plan") or (self.plans.get(str(filters["product"])) if filters.get("product") else None)
+        if filters.get("product") and not plan:
+            return Page(items=(), next_token=None)  # no plan for that product: nothing can match
+        if plan:
+            query["plan"] = str(plan)
+        items, token = self._list_page(query, page_token)
+        return Page(items=tuple(self.to_order(i) for i in items), next_token=token)
+
+    def _list_page(self, query: Mapping[str, str], page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        page = decode_page_token(page_token)
+        data = self.http.json("GET", "/ssl-certificate", safe=True,
+                              params={**query, "page": str(page), "per_page": str(PER_PAGE)})
+        if not isinstance(data, Mapping) or not isinstance(data.get("items"), list):
+            raise ProviderProtocolError(NAME, "listing without an items array")
+        items = [i for i in data["items"] if isinstance(i, dict)]
+        per_page = _int(data.get("per_page")) or PER_PAGE
+        total = _int(data.get("total"))
+        more = page * per_page < total if total is not None else len(items) >= per_page
+        return items, (encode_page_token(page + 1) if more and items else None)
+
+    # -- request building and response parsing (pure) -------------------------------------
+    def plan_for(self, req: OrderRequest) -> str:
+        override = req.options.get("plan") if req.options else None
+        if override:
+            return str(override)
+        if req.product not in CAPABILITIES.products:
+            raise UnsupportedOperation(NAME, f"product {req.product!r} is not sold by Resello")
+        plan = self.plans.get(req.product)
+        if not plan:
+            raise ProviderNotConfigured(NAME, f"no plan configured for product {req.product!r}")
+        return plan
+
+    def order_body(self, req: OrderRequest, *, with_plan: bool) -> dict[str, Any]:
+        """The create/renew/reissue body (renew and create carry the plan; reissue does not)."""
+        if not req.csr_pem:
+            raise ProviderRejected(NAME, "Resello requires a CSR",
+                                   field_errors=[FieldError("csr", "required by Resello")])
+        body: dict[str, Any] = {
+            "csr": req.csr_pem,
+            "dcv_type": _dcv_type(req.dcv_method or CAPABILITIES.default_dcv_method or "dns"),
+            "client_reference": req.client_reference,  # always: it is how we find the order again
+        }
+        if with_plan:
+            body["plan"] = self.plan_for(req)
+        org, approver = req.organization, req.approver
+        optional = {
+            "company_name": org and org.name,
+            "chamber_of_commerce": org and org.chamber_of_commerce,
+            "department": org and org.unit,
+            "address": org and org.address,
+            "city": org and org.locality,
+            "zip_code": org and org.zip_code,
+            "approver_first_name": approver and approver.first_name,
+            "approver_last_name": approver and approver.last_name,
+            "approver_email_address": approver and approver.email,
+            "approver_phone_number": approver and approver.phone,
+        }
+        body.update({k: v for k, v in optional.items() if v})
+        if req.options and req.options.get("ee_reference_order_id"):
+            body["ee_reference_order_id"] = str(req.options["ee_reference_order_id"])
+        return body
+
+    def to_order(self, data: Any, material: CertificateMaterial | None = None) -> ProviderOrder:
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise ProviderProtocolError(NAME, "certificate object without an id")
+        raw = _str(data.get("status"))
+        status = resello_status(raw)
+        sans = tuple(str(n) for n in data.get("dns_names") or () if n)
+        not_before, not_after = _parse_time(data.get("valid_from")), _parse_time(data.get("valid_until"))
+        serial = _str(data.get("serial_number"))
+        common_name = _str(data.get("common_name"))
+        if material is not None:
+            # The certificate itself is the authority on its dates, serial and names.
+            facts = certificate_facts(material.certificate_pem)
+            not_before, not_after, serial = facts["not_before"], facts["not_after"], facts["serial"]
+            sans = facts["sans"] or sans
+            common_name = facts["common_name"] or common_name
+        failure_reason = None
+        if status is Status.FAILED:
+            failure_reason = _str(data.get("rejection_reason")) or "rejected by Resello"
+        return ProviderOrder(
+            provider_order_id=str(data["id"]),
+            status=status,
+            raw_status=raw or "",
+            client_reference=_str(data.get("client_reference")),
+            certificate_id=str(data["id"]),
+            common_name=common_name,
+            sans=sans,
+            not_before=not_before,
+            not_after=not_after,
+            serial=serial.lower() if serial else None,
+            material=material,
+            failure_reason=failure_reason,
+            product=self._products_by_plan.get(str(data.get("plan"))),
+        )
+
+    @staticmethod
+    def to_dcv(data: Any) -> list[DcvDetail]:
+        if not isinstance(data, Mapping) or not isinstance(data.get("domains"), list):
+            raise ProviderProtocolError(NAME, "validation details without a domains array")
+        out: list[DcvDetail] = []
+        for entry in data["domains"]:
+            if not isinstance(entry, Mapping) or not entry.get("domain"):
+                continue
+            method = {v: k for k, v in DCV_TYPES.items()}.get(str(entry.get("dcv_type") or "").upper(), "dns")
+            state = DCV_STATES.get(str(entry.get("status") or "").lower(), "pending")
+            dns = entry.get("dns") if isinstance(entry.get("dns"), Mapping) else {}
+            file = entry.get("file") if isinstance(entry.get("file"), Mapping) else {}
+            email = entry.get("email") if isinstance(entry.get("email"), Mapping) else {}
+            chosen = _str(email.get("approver_email_address"))
+            emails = (chosen,) if chosen else tuple(str(e) for e in email.get("approver_emails") or () if e)
+            out.append(DcvDetail(
+                domain=str(entry["domain"]), method=method, state=state,
+                dns_record_name=_str(dns.get("name")), dns_record_type=_str(dns.get("type")),
+                dns_value=_str(dns.get("value")), file_path=_str(file.get("path")),
+                file_content=_str(file.get("content")), emails=emails))
+        return out
+
+    def parse_error(self, resp: requests.Response) -> ProviderError:
+        """Resello's `{"error": {"code", "message", "fields"?}}` -> a typed error."""
+        status = resp.status_code
+        error = _error_body(resp)
+        code = _str(error.get("code")) if error else None
+        message = self._scrub(_str(error.get("message")) if error else None) or f"HTTP {status}"
+        text = f"{message} (HTTP {status})"
+        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
+        # These statuses mean the same thing whoever answered (Resello or a proxy before it).
+        if status in (401, 403):
+            return AuthenticationFailed(NAME, text, provider_code=code)
+        if status == 429:
+            return RateLimited(NAME, text, retry_after=retry_after, provider_code=code)
+        if status >= 500:
+            return ProviderUnavailable(NAME, text, retry_after=retry_after, provider_code=code)
+        if error is None:
+            # A 4xx in some other shape did not come from the API we know (wrong base_url?).
+            return ProviderProtocolError(NAME, f"unrecognized error answer (HTTP {status})")
+        if status in (400, 422):
+            return ProviderRejected(NAME, text, field_errors=self._field_errors(error.get("fields")),
+                                    provider_code=code)
+        if status == 404:
+            return ProviderNotFound(NAME, text, provider_code=code)
+        if status == 409:
+            return ProviderConflict(NAME, text, provider_code=code)
+        return ProviderProtocolError(NAME, f"unexpected {text}", provider_code=code)
+
+    def _field_errors(self, fields: Any) -> list[FieldError]:
+        """`fields` is {name: [messages]}; a bare string or a [{field, message}] list is accepted too."""
+        out: list[FieldError] = []
+        if isinstance(fields, Mapping):
+            for name, msgs in fields.items():
+                for msg in (msgs if isinstance(msgs, list) else [msgs]):
+                    out.append(FieldError(str(name), self._scrub(str(msg)) or "invalid"))
+        elif isinstance(fields, list):
+            for item in fields:
+                if isinstance(item, Mapping) and item.get("field"):
+                    out.append(FieldError(str(item["field"]), self._scrub(_str(item.get("message"))) or "invalid"))
+        return out
+
+    def _scrub(self, text: str | None) -> str | None:
+        """Provider text goes into our errors and logs: make sure it cannot carry our key."""
+        if text and self._secret and self._secret in text:
+            return text.replace(self._secret, "***")
+        return text
+
+    @staticmethod
+    def _path(provider_order_id: str, action: str | None = None) -> str:
+        if not provider_order_id:
+            raise ProviderNotFound(NAME, "empty certificate id")
+        ident = urllib.parse.quote(str(provider_order_id), safe="")
+        return f"/ssl-certificate/{ident}" + (f"/{action}" if action else "")
+
+
+# -- helpers (pure) ----------------------------------------------------------------------------
+def encode_page_token(page: int) -> str:
+    return str(page)
+
+
+def decode_page_token(token: str | None) -> int:
+    if token is None or token == "":
+        return 1
+    try:
+        page = int(token)
+    except ValueError:
+        page = 0
+    if page < 1:
+        raise ProviderRejected(NAME, "invalid page token", field_errors=[FieldError("next_token", "invalid")])
+    return page
+
+
+def certificate_facts(cert_pem: str) -> dict[str, Any]:
+    """Dates, serial (lower-case hex), common name and DNS names read from the certificate."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError as exc:
+        raise ProviderProtocolError(NAME, "downloaded certificate does not parse") from exc
+    try:
+        sans = tuple(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                     .get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        sans = ()
+    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return {"not_before": cert.not_valid_before_utc, "not_after": cert.not_valid_after_utc,
+            "serial": format(cert.serial_number, "x"), "sans": sans,
+            "common_name": str(cn[0].value) if cn else None}
+
+
+def _pem_blocks(data: bytes, what: str) -> list[str]:
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise ProviderProtocolError(NAME, f"{what} is not PEM") from exc
+    end = "-----END CERTIFICATE-----"
+    blocks = []
+    for part in text.split(end)[:-1]:
+        start = part.find("-----BEGIN CERTIFICATE-----")
+        if start < 0:
+            raise ProviderProtocolError(NAME, f"{what} is not PEM")
+        blocks.append(part[start:].strip() + "\n" + end + "\n")
+    return blocks
+
+
+def _dcv_type(method: str) -> str:
+    dcv = DCV_TYPES.get(method.lower())
+    if dcv is None:
+        raise ProviderRejected(NAME, f"unsupported DCV method {method!r}",
+                               field_errors=[FieldError("dcv_method", f"must be one of {', '.join(DCV_TYPES)}")])
+    return dcv
+
+
+def _error_body(resp: requests.Response) -> Mapping[str, Any] | None:
+    try:
+        body = json.loads(resp.content.decode("utf-8")) if resp.content else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else None
+
+
+def _parse_time(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value is not None and value != "" else None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,694 @@
+"""TinyCert adapter (seeds/tinycert-*.txt, providers.md).
+
+TinyCert is a private CA service: it generates the key itself (no CSR), issues synchronously,
+and knows no client reference. Every call is a form-encoded POST signed with an HMAC digest and
+carrying a session token from /connect; an expired session is reopened once per call.
+
+Duplicates: /cert/new is tried once. After an ambiguous failure the certificate is looked for
+by common name + SAN set among the CA's certificates whose notBefore is at/after the call
+(`find_order`); only a lookup that proves absence allows one more create. TinyCert has no
+client reference, so two orders for the same names placed within the clock tolerance are
+indistinguishable to that lookup — the newest one wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import ipaddress
+import json
+import logging
+import re
+import threading
+import urllib.parse
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import Status
+from chalicelib.providers.base import (
+    DOWNLOAD_FORMATS,
+    Authority,
+    Capabilities,
+    CertificateMaterial,
+    OrderRequest,
+    Page,
+    Provider,
+    ProviderOrder,
+    San,
+    map_status,
+)
+from chalicelib.providers.errors import (
+    AuthenticationFailed,
+    FieldError,
+    ProviderConflict,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "tinycert"
+MAX_VALIDITY_DAYS = 365  # TinyCert issues (and reissues) for one year; validity is not a parameter
+
+CAPABILITIES = Capabilities(
+    accepts_csr=False, generates_key=True, products=("private",), default_product="private",
+    dcv_methods=(), default_dcv_method=None, max_validity_days=MAX_VALIDITY_DAYS,
+    reissue=True, renew=True, revoke=True, cancel=False, download_formats=DOWNLOAD_FORMATS,
+    authorities=True, async_issuance=False,
+)
+
+# The one status table. `hold` is issued with on_hold set (providers.md). `obsolete` is a
+# certificate replaced by /cert/reissue: no longer served as current, never listed again, its id
+# unusable — closest to expired among the normalized statuses.
+STATUS_TABLE: Mapping[str, Status] = {
+    "good": Status.ISSUED,
+    "hold": Status.ISSUED,
+    "revoked": Status.REVOKED,
+    "expired": Status.EXPIRED,
+    "obsolete": Status.EXPIRED,
+}
+# /cert/list `what` bitmask per normalized status.
+LIST_BITS: Mapping[str, int] = {"expired": 1, "issued": 2 | 8, "revoked": 4}
+LIST_ALL = 15
+
+# TinyCert's short error names (documented by its PHP client) by the integer `code` the error
+# body carries (defined with our simulator, simulators/README_tinycert.md). A body naming the
+# error by its string instead is understood too.
+ERROR_NAMES: Mapping[int, str] = {
+    1: "AccessDenied", 2: "AccountError", 3: "AccountNotFound", 4: "AccountNotLoaded", 5: "ApiKeyMismatch",
+    6: "InputFailure", 7: "InvalidToken", 8: "MethodDisallowed", 9: "MissingParameter", 10: "NotFound",
+    11: "NotLatest", 12: "PassphraseFailure", 13: "RateLimitExceeded", 14: "SessionError",
+    15: "SignatureFailure", 16: "StatusDisallowed", 17: "UnknownError",
+}
+SESSION_ERRORS = frozenset({"InvalidToken", "SessionError"})  # reconnect once, then retry
+AUTH_ERRORS = frozenset({"AccountError", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure",
+                         "SignatureFailure"}) | SESSION_ERRORS
+INPUT_ERRORS = frozenset({"InputFailure", "MissingParameter"})
+# AccessDenied: "the requested resource is not associated with this account" — for us it does not exist.
+NOT_FOUND_ERRORS = frozenset({"NotFound", "AccessDenied"})
+CONFLICT_ERRORS = frozenset({"NotLatest", "StatusDisallowed"})
+UNAVAILABLE_ERRORS = frozenset({"UnknownError", "AccountNotLoaded"})
+
+# TinyCert parameter -> the normalized request field a caller can fix.
+PARAM_FIELDS: Mapping[str, str] = {
+    "CN": "common_name", "C": "organization.country", "O": "organization.name", "L": "organization.locality",
+    "ST": "organization.state", "OU": "organization.unit", "ca_id": "provider_options.ca_id",
+    "cert_id": "provider_order_id", "hash_method": "hash_method", "status": "status", "what": "format",
+}
+SAN_PARAM = {"dns": "DNS", "ip": "IP", "email": "email", "uri": "URI"}
+SAN_FROM_PARAM = {v: k for k, v in SAN_PARAM.items()}
+AUTHORITY_FIELDS: Mapping[str, str] = {
+    "country": "C", "organization": "O", "name": "O", "locality": "L", "state": "ST", "unit": "OU",
+    "hash_method": "hash_method", "C": "C", "O": "O", "L": "L", "ST": "ST", "OU": "OU",
+}
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+CLOCK_TOLERANCE = dt.timedelta(seconds=60)  # between our clock and TinyCert's, for find_order
+MAX_LOOKUP_CANDIDATES = 25  # certificates with the right CN examined per lookup, newest first
+DEFAULT_PAGE_SIZE = 100
+_PARAM_IN_TEXT = re.compile(r"parameter '([^']+)'")
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
+
+
+# -- request signing -------------------------------------------------------------------------
+
+def form_encode(text: str) -> str:
+    """application/x-www-form-urlencoded as TinyCert (PHP urlencode) does it: space as '+',
+    '~' as %7E, brackets of nested names encoded too."""
+    return urllib.parse.quote_plus(text, safe="").replace("~", "%7E")
+
+
+def canonical_string(params: Mapping[str, str]) -> str:
+    """Every parameter but `digest`, sorted by key (byte order), form-encoded."""
+    items = sorted(((k, v) for k, v in params.items() if k != "digest"), key=lambda kv: kv[0].encode("utf-8"))
+    return "&".join(f"{form_encode(k)}={form_encode(v)}" for k, v in items)
+
+
+def sign(params: Mapping[str, str], api_key: str) -> str:
+    return hmac.new(api_key.encode("utf-8"), canonical_string(params).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def signed_body(params: Mapping[str, str], api_key: str) -> bytes:
+    """The POST body: the canonical string itself (so what is signed is what is sent) + digest."""
+    return f"{canonical_string(params)}&digest={sign(params, api_key)}".encode("ascii")
+
+
+# -- pure translations -----------------------------------------------------------------------
+
+def order_status(raw: str | None) -> Status:
+    return map_status(PROVIDER, raw, STATUS_TABLE)
+
+
+def san_params(sans: Iterable[San]) -> dict[str, str]:
+    """SANs[i][DNS|IP|email|URI] = value, indexes from 0 (seeds/tinycert-cert-new.txt)."""
+    out: dict[str, str] = {}
+    for i, san in enumerate(sans):
+        kind = SAN_PARAM.get(san.type.lower())
+        if kind is None:
+            raise ProviderRejected(PROVIDER, f"TinyCert has no SAN type {san.type!r}",
+                                   field_errors=[FieldError(f"sans[{i}].type", "must be dns, ip, email or uri")])
+        out[f"SANs[{i}][{kind}]"] = san.value
+    return out
+
+
+def san_key(kind: str, value: str) -> tuple[str, str]:
+    """A comparable SAN: DNS names and emails are case-insensitive, IPs compared as addresses."""
+    kind = kind.lower()
+    if kind in ("dns", "email"):
+        return kind, value.strip().lower()
+    if kind == "ip":
+        try:
+            return kind, ipaddress.ip_address(value.strip()).compressed
+        except ValueError:
+            return kind, value.strip()
+    return kind, value.strip()
+
+
+def requested_san_set(req: OrderRequest) -> frozenset[tuple[str, str]]:
+    sans = req.sans or (San("dns", req.common_name),)
+    return frozenset(san_key(s.type, s.value) for s in sans)
+
+
+def alt_san_set(alt: Any) -> frozenset[tuple[str, str]]:
+    """The SAN set of a /cert/details `Alt` ([{"DNS": "..."}, ...] or null)."""
+    out: set[tuple[str, str]] = set()
+    for entry in alt if isinstance(alt, list) else []:
+        if isinstance(entry, dict):
+            for kind, value in entry.items():
+                out.add(san_key(SAN_FROM_PARAM.get(str(kind), str(kind)), str(value)))
+    return frozenset(out)
+
+
+def split_pem_certificates(text: str) -> list[str]:
+    return [block.strip() + "\n" for block in _PEM_BLOCK.findall(text or "")]
+
+
+def chain_without_leaf(chain_pem: str, leaf_pem: str) -> str:
+    """TinyCert's `chain` starts with the leaf; the material's chain must not contain it."""
+    leaf = "".join(leaf_pem.split())
+    return "".join(b for b in split_pem_certificates(chain_pem) if "".join(b.split()) != leaf)
+
+
+@dataclass(frozen=True)
+class CertFacts:
+    not_before: dt.datetime
+    not_after: dt.datetime
+    serial: str
+    sans: tuple[str, ...]
+
+
+def cert_facts(cert_pem: str) -> CertFacts:
+    from cryptography import x509  # lazy: only paths that read certificates pay for it
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError as exc:
+        raise ProviderProtocolError(PROVIDER, "certificate PEM does not parse") from exc
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        sans = tuple(str(v) for v in (*ext.get_values_for_type(x509.DNSName),
+                                      *ext.get_values_for_type(x509.IPAddress),
+                                      *ext.get_values_for_type(x509.RFC822Name),
+                                      *ext.get_values_for_type(x509.UniformResourceIdentifier)))
+    except x509.ExtensionNotFound:
+        sans = ()
+    return CertFacts(cert.not_valid_before_utc, cert.not_valid_after_utc, format(cert.serial_number, "x"), sans)
+
+
+def parse_error(response: requests.Response, *, redact: Callable[[str], str] = lambda s: s) -> ProviderError:
+    """TinyCert's `{"code", "text"}` error body (and what a proxy may put there) as a typed error."""
+    status = response.status_code
+    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+    try:
+        body = json.loads(response.content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict) or "code" not in body:
+        if status == 429:
+            return RateLimited(PROVIDER, "HTTP 429", retry_after=retry_after)
+        if status >= 500:
+            return ProviderUnavailable(PROVIDER, f"HTTP {status}", retry_after=retry_after)
+        return ProviderProtocolError(PROVIDER, f"unparseable error answer (HTTP {status})")
+    raw_code = body.get("code")
+    name = ERROR_NAMES.get(raw_code) if isinstance(raw_code, int) else (str(raw_code) if raw_code else None)
+    text = redact(str(body.get("text") or ""))[:500]
+    message = f"{name or raw_code}: {text}" if text and not text.startswith(f"{name}:") else (text or str(name))
+    kw: dict[str, Any] = {"provider_code": name or str(raw_code)}
+    if name in AUTH_ERRORS:
+        return AuthenticationFailed(PROVIDER, message, **kw)
+    if name in INPUT_ERRORS:
+        return ProviderRejected(PROVIDER, message, field_errors=[_field_error(text)], **kw)
+    if name in NOT_FOUND_ERRORS:
+        return ProviderNotFound(PROVIDER, message, **kw)
+    if name in CONFLICT_ERRORS:
+        return ProviderConflict(PROVIDER, message, **kw)
+    if name == "RateLimitExceeded" or status == 429:
+        return RateLimited(PROVIDER, message, retry_after=retry_after, **kw)
+    if name in UNAVAILABLE_ERRORS or status >= 500:
+        return ProviderUnavailable(PROVIDER, message, retry_after=retry_after, **kw)
+    if name == "MethodDisallowed":
+        return ProviderProtocolError(PROVIDER, message, **kw)
+    # An error name we do not know: fall back on the HTTP status class.
+    if status == 400:
+        return ProviderRejected(PROVIDER, message, field_errors=[_field_error(text)], **kw)
+    if status in (401, 403):
+        return AuthenticationFailed(PROVIDER, message, **kw)
+    if status == 404:
+        return ProviderNotFound(PROVIDER, message, **kw)
+    if status == 409:
+        return ProviderConflict(PROVIDER, message, **kw)
+    return ProviderProtocolError(PROVIDER, message, **kw)
+
+
+def _field_error(text: str) -> FieldError:
+    m = _PARAM_IN_TEXT.search(text)
+    if not m:
+        return FieldError("request", text or "rejected by TinyCert")
+    param = m.group(1)
+    field = "sans" if param.startswith("SANs") else PARAM_FIELDS.get(param, param)
+    return FieldError(field, text)
+
+
+# -- the adapter -----------------------------------------------------------------------------
+
+class TinyCertProvider(Provider):
+    name = PROVIDER
+    capabilities = CAPABILITIES
+
+    def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
+        missing = [k for k in ("base_url", "email", "passphrase", "api_key") if not credentials.get(k)]
+        if missing:
+            raise ProviderNotConfigured(PROVIDER, f"the TinyCert secret lacks {', '.join(missing)}")
+        self._base_url = str(credentials["base_url"]).rstrip("/")
+        self._email = str(credentials["email"])
+        self._passphrase = str(credentials["passphrase"])
+        self._api_key = str(credentials["api_key"])
+        default_ca = credentials.get("default_ca_id")
+        self.default_ca_id: str | None = str(default_ca) if default_ca not in (None, "") else None
+        self._settings = http
+        self._http: ProviderHttp | None = None
+        self._token: str | None = None
+        self._lock = threading.Lock()
+        self._ca_subjects: dict[str, dict[str, Any]] = {}
+
+    @property
+    def http(self) -> ProviderHttp:
+        if self._http is None:
+            self._http = ProviderHttp(PROVIDER, self._base_url, settings=self._settings,
+                                      parse_error=lambda r: parse_error(r, redact=self._redact))
+        return self._http
+
+    # -- transport -----------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        """Never let a credential or the session token travel on in an error message."""
+        for secret in (self._passphrase, self._api_key, self._token):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _post(self, endpoint: str, params: Mapping[str, str], *, safe: bool) -> Any:
+        """One signed call within the session; an expired/invalid session is reopened once.
+        Reopening is safe even for creates: TinyCert refuses such a call before doing anything."""
+        for attempt in range(2):
+            token = self._session_token()
+            try:
+                return self.http.json("POST", endpoint, safe=safe, headers=FORM_HEADERS,
+                                      data=signed_body({**params, "token": token}, self._api_key))
+            except AuthenticationFailed as exc:
+                if attempt == 0 and exc.provider_code in SESSION_ERRORS:
+                    log.info("TinyCert session no longer valid; reconnecting", extra={"provider": PROVIDER})
+                    self._forget_token(token)
+                    continue
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _session_token(self) -> str:
+        with self._lock:
+            if self._token is None:
+                # /connect only opens a session: repeating it is harmless, so it is a safe call.
+                answer = self.http.json("POST", "connect", safe=True, headers=FORM_HEADERS, data=signed_body(
+                    {"email": self._email, "passphrase": self._passphrase}, self._api_key))
+                token = answer.get("token") if isinstance(answer, dict) else None
+                if not isinstance(token, str) or not token:
+                    raise ProviderProtocolError(PROVIDER, "/connect answered without a token")
+                self._token = token
+            return self._token
+
+    def _forget_token(self, token: str) -> None:
+        with self._lock:
+            if self._token == token:
+                self._token = None
+
+    def close(self) -> None:
+        """End the session (/disconnect); the next call opens a new one."""
+        with self._lock:
+            token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            self.http.json("POST", "disconnect", safe=True, headers=FORM_HEADERS,
+                           data=signed_body({"token": token}, self._api_key))
+        except ProviderError as exc:
+            # The session expires on its own; failing to end it early harms nothing.
+            log.info("TinyCert disconnect failed", extra={"provider": PROVIDER, "error": exc.code})
+
+    def _dict(self, endpoint: str, params: Mapping[str, str], *, safe: bool) -> dict[str, Any]:
+        answer = self._post(endpoint, params, safe=safe)
+        if not isinstance(answer, dict):
+            raise ProviderProtocolError(PROVIDER, f"/{endpoint} answered {type(answer).__name__}, not an object",
+                                        outcome_unknown=not safe)
+        return answer
+
+    def _list(self, endpoint: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        answer = self._post(endpoint, params, safe=True)
+        if not isinstance(answer, list):
+            raise ProviderProtocolError(PROVIDER, f"/{endpoint} answered {type(answer).__name__}, not a list")
+        return [e for e in answer if isinstance(e, dict)]
+
+    def _pem(self, cert_id: str, what: str) -> str:
+        answer = self._dict("cert/get", {"cert_id": cert_id, "what": what}, safe=True)
+        value = answer.get("pem")
+        if not isinstance(value, str) or "-----BEGIN" not in value:
+            raise ProviderProtocolError(PROVIDER, f"/cert/get what={what} answered without a PEM")
+        return value
+
+    @staticmethod
+    def _new_id(answer: Any, endpoint: str) -> str:
+        value = answer.get("cert_id") if isinstance(answer, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+            # The call went through but we cannot tell which certificate it made.
+            raise ProviderProtocolError(PROVIDER, f"/{endpoint} answered without a cert_id", outcome_unknown=True)
+        return str(value)
+
+    # -- request building ----------------------------------------------------------------
+    def _ca_id(self, req: OrderRequest | None = None) -> str:
+        chosen = (req.options.get("ca_id") if req is not None else None) or self.default_ca_id
+        if chosen in (None, "") or not str(chosen).isdigit():
+            raise ProviderRejected(PROVIDER, "no TinyCert CA to issue from", field_errors=[
+                FieldError("provider_options.ca_id", "give a numeric ca_id (the secret has no default_ca_id)")])
+        return str(chosen)
+
+    def _ca_subject(self, ca_id: str) -> dict[str, Any]:
+        """The CA's own subject, the default for C/O/ST/L of its certificates (cached)."""
+        if ca_id not in self._ca_subjects:
+            self._ca_subjects[ca_id] = self._dict("ca/details", {"ca_id": ca_id}, safe=True)
+        return self._ca_subjects[ca_id]
+
+    def new_cert_params(self, req: OrderRequest, ca_id: str) -> dict[str, str]:
+        """/cert/new parameters for `req`. Organization fields missing from the request come
+        from the CA's own subject (TinyCert requires C and O; the secret holds no defaults)."""
+        problems: list[FieldError] = []
+        if req.product not in CAPABILITIES.products:
+            problems.append(FieldError("product", "TinyCert issues only private certificates"))
+        if req.csr_pem:
+            problems.append(FieldError("csr", "TinyCert generates the key itself and does not take a CSR"))
+        if req.validity_days is not None and req.validity_days > MAX_VALIDITY_DAYS:
+            problems.append(FieldError("validity_days", f"TinyCert issues for at most {MAX_VALIDITY_DAYS} days"))
+        if problems:
+            raise ProviderRejected(PROVIDER, "the order does not fit TinyCert", field_errors=problems)
+        org = req.organization
+        subject = {"C": org.country if org else None, "O": org.name if org else None,
+                   "ST": org.state if org else None, "L": org.locality if org else None,
+                   "OU": org.unit if org else None}
+        if not subject["C"] or not subject["O"]:
+            ca = self._ca_subject(ca_id)
+            for key in ("C", "O", "ST", "L"):
+                if not subject[key] and isinstance(ca.get(key), str):
+                    subject[key] = ca[key]
+        params = {"ca_id": ca_id, "CN": req.common_name}
+        params.update({k: str(v) for k, v in subject.items() if v})
+        params.update(san_params(req.sans or (San("dns", req.common_name),)))
+        return params
+
+    # -- orders --------------------------------------------------------------------------
+    def submit_order(self, req: OrderRequest) -> ProviderOrder:
+        ca_id = self._ca_id(req)
+        params = self.new_cert_params(req, ca_id)
+        started = dt.datetime.now(dt.UTC)
+        cert_id = self._create_once(
+            lambda: self._new_id(self._post("cert/new", params, safe=False), "cert/new"),
+            lambda: self._find(req.common_name, requested_san_set(req), ca_id, since=started))
+        return self._created(cert_id, req)
+
+    def _create_once(self, create: Callable[[], str], lookup: Callable[[], ProviderOrder | None]) -> str:
+        """Run an unsafe create without ever duplicating it (module docstring)."""
+        try:
+            return create()
+        except ProviderError as exc:
+            if not exc.outcome_unknown:
+                raise
+            try:
+                found = lookup()
+            except ProviderError as lookup_exc:
+                log.warning("TinyCert lookup after an ambiguous create failed",
+                            extra={"provider": PROVIDER, "error": lookup_exc.code})
+                raise exc from lookup_exc
+            if found is not None:
+                log.info("TinyCert create had succeeded; adopting it",
+                         extra={"provider": PROVIDER, "provider_order_id": found.provider_order_id})
+                return found.provider_order_id
+            if isinstance(exc, ProviderTimeout):
+                # The request may still be running at TinyCert: absence now proves nothing.
+                raise
+            log.info("TinyCert create did not happen; trying once more", extra={"provider": PROVIDER})
+            return create()
+
+    def _created(self, cert_id: str, req: OrderRequest) -> ProviderOrder:
+        """The order just made (issued: TinyCert is synchronous), with its material."""
+        try:
+            order = self.get_order(cert_id, with_material=True)
+        except ProviderError as exc:
+            # The certificate exists; failing the whole call now would invite a duplicate. Report
+            # it as not yet known so the poller fetches state and material next time.
+            log.warning("TinyCert certificate created but not yet readable",
+                        extra={"provider": PROVIDER, "provider_order_id": cert_id, "error": exc.code})
+            return ProviderOrder(provider_order_id=cert_id, status=Status.PENDING, raw_status="",
+                                 client_reference=req.client_reference, certificate_id=cert_id,
+                                 common_name=req.common_name, product="private")
+        return replace(order, client_reference=req.client_reference)
+
+    def get_order(self, provider_order_id: str, *, with_material: bool = True) -> ProviderOrder:
+        cert_id = _cert_id(provider_order_id)
+        details = self._dict("cert/details", {"cert_id": cert_id}, safe=True)
+        cert_pem = self._pem(cert_id, "cert")
+        order = self._order_from(cert_id, details, cert_pem)
+        if with_material and order.status is Status.ISSUED:
+            chain = self._pem(cert_id, "chain")
+            key = self._pem(cert_id, "key.dec")
+            order = replace(order, material=CertificateMaterial(
+                certificate_pem=cert_pem, chain_pem=chain_without_leaf(chain, cert_pem), private_key_pem=key))
+        return order
+
+    @staticmethod
+    def _order_from(cert_id: str, details: Mapping[str, Any], cert_pem: str | None) -> ProviderOrder:
+        raw = details.get("status")
+        raw_status = raw if isinstance(raw, str) else ""
+        facts = cert_facts(cert_pem) if cert_pem else None
+        alt_values = tuple(v for _, v in sorted(alt_san_set(details.get("Alt"))))
+        cn = details.get("CN")
+        return ProviderOrder(
+            provider_order_id=cert_id, status=order_status(raw_status), raw_status=raw_status,
+            certificate_id=cert_id, common_name=cn if isinstance(cn, str) else None,
+            sans=facts.sans if facts else alt_values,
+            not_before=facts.not_before if facts else None, not_after=facts.not_after if facts else None,
+            serial=facts.serial if facts else None, on_hold=raw_status.lower() == "hold", product="private")
+
+    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
+        found = self._find(req.common_name, requested_san_set(req), self._ca_id(req), since=since)
+        return replace(found, client_reference=req.client_reference) if found else None
+
+    def _find(self, common_name: str, sans: frozenset[tuple[str, str]], ca_id: str, *,
+              since: dt.datetime | None = None, after_id: int | None = None) -> ProviderOrder | None:
+        """The newest certificate of `ca_id` with this CN and SAN set, issued at/after `since`
+        (its notBefore, within CLOCK_TOLERANCE) and with an id above `after_id`."""
+        listing = self._list("cert/list", {"ca_id": ca_id, "what": str(LIST_ALL)})
+        wanted = common_name.strip().lower()
+        candidates = sorted((int(e["id"]) for e in listing
+                             if str(e.get("id", "")).isdigit() and str(e.get("name", "")).strip().lower() == wanted
+                             and (after_id is None or int(e["id"]) > after_id)), reverse=True)
+        for cid in candidates[:MAX_LOOKUP_CANDIDATES]:
+            cert_id = str(cid)
+            details = self._dict("cert/details", {"cert_id": cert_id}, safe=True)
+            if alt_san_set(details.get("Alt")) != sans:
+                continue
+            cert_pem = self._pem(cert_id, "cert")
+            order = self._order_from(cert_id, details, cert_pem)
+            if since is not None and order.not_before is not None and order.not_before < since - CLOCK_TOLERANCE:
+                break  # ids grow with time: every remaining candidate is older still
+            return order
+        return None
+
+    def download(self, provider_order_id: str, fmt: str) -> bytes:
+        if fmt not in DOWNLOAD_FORMATS:
+            raise ProviderRejected(PROVIDER, f"unknown download format {fmt!r}",
+                                   field_errors=[FieldError("format", f"one of {', '.join(DOWNLOAD_FORMATS)}")])
+        cert_id = _cert_id(provider_order_id)
+        leaf = self._pem(cert_id, "cert")
+        if fmt == "pem":
+            return leaf.encode()
+        chain = chain_without_leaf(self._pem(cert_id, "chain"), leaf)
+        if fmt == "chain":
+            return chain.encode()
+        if fmt == "fullchain":
+            return (leaf.rstrip("\n") + "\n" + chain).encode()
+        from cryptography import x509
+        from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+        certs = [x509.load_pem_x509_certificate(b.encode()) for b in split_pem_certificates(leaf + chain)]
+        if fmt == "der":
+            return certs[0].public_bytes(Encoding.DER)
+        if fmt == "pkcs7":
+            return pkcs7.serialize_certificates(certs, Encoding.DER)
+        buf = io.BytesIO()  # zip: what a server operator needs, as files
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("certificate.pem", leaf)
+            zf.writestr("chain.pem", chain)
+            zf.writestr("fullchain.pem", leaf.rstrip("\n") + "\n" + chain)
+        return buf.getvalue()
+
+    def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
+        """/cert/reissue: a new certificate from the same signing request (same key and names,
+        fresh year); the old id becomes obsolete. Other names need a new order, not a reissue."""
+        cert_id = _cert_id(provider_order_id)
+        details = self._dict("cert/details", {"cert_id": cert_id}, safe=True)
+        current_sans = alt_san_set(details.get("Alt"))
+        problems = []
+        if req.csr_pem:
+            problems.append(FieldError("csr", "TinyCert reissues with the key it generated; no CSR is taken"))
+        if str(details.get("CN") or "").lower() != req.common_name.lower():
+            problems.append(FieldError("common_name", "TinyCert reissues with the same common name"))
+        if req.sans and requested_san_set(req) != current_sans:
+            problems.append(FieldError("sans", "TinyCert reissues with the same SANs"))
+        if problems:
+            raise ProviderRejected(PROVIDER, "TinyCert cannot change names or key on reissue", field_errors=problems)
+        ca_id = self._ca_id(req)
+        started = dt.datetime.now(dt.UTC)
+        new_id = self._create_once(
+            lambda: self._new_id(self._post("cert/reissue", {"cert_id": cert_id}, safe=False), "cert/reissue"),
+            lambda: self._find(str(details.get("CN") or req.common_name), current_sans, ca_id, since=started,
+                               after_id=int(cert_id)))
+        return self._created(new_id, req)
+
+    def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
+        """TinyCert has no renewal: a new certificate with the same subject (the old one stays valid)."""
+        self._dict("cert/details", {"cert_id": _cert_id(provider_order_id)}, safe=True)  # must exist
+        return self.submit_order(req)
+
+    def revoke(self, provider_order_id: str, reason: str = "unspecified") -> ProviderOrder:
+        # TinyCert takes no reason. Setting a status it already has succeeds: safe to repeat.
+        cert_id = _cert_id(provider_order_id)
+        self._dict("cert/status", {"cert_id": cert_id, "status": "revoked"}, safe=True)
+        return self.get_order(cert_id, with_material=False)
+
+    def list_certificates(self, filters: Mapping[str, Any] | None = None,
+                          page_token: str | None = None) -> Page:
+        """TinyCert lists a CA's certificates in one answer; pages are cut here. `next_token` is
+        the offset of the next page. Filters: ca_id, status (normalized, or a list), common_name, limit."""
+        f = dict(filters or {})
+        ca_id = str(f.get("ca_id") or self._ca_id())
+        limit = int(f.get("limit") or DEFAULT_PAGE_SIZE)
+        try:
+            offset = int(page_token) if page_token else 0
+        except ValueError:
+            offset = -1
+        if offset < 0 or limit <= 0:
+            raise ProviderRejected(PROVIDER, "invalid page token or limit",
+                                   field_errors=[FieldError("next_token" if offset < 0 else "limit", "invalid")])
+        statuses = f.get("status")
+        wanted = [statuses] if isinstance(statuses, str) else list(statuses or [])
+        what = 0
+        for s in wanted:
+            what |= LIST_BITS.get(str(s), 0)
+        if wanted and not what:
+            return Page(items=(), next_token=None)  # e.g. pending: TinyCert never has such certificates
+        listing = self._list("cert/list", {"ca_id": ca_id, "what": str(what or LIST_ALL)})
+        cn = str(f.get("common_name") or "").strip().lower()
+        rows = sorted((e for e in listing if str(e.get("id", "")).isdigit()
+                       and (not cn or str(e.get("name", "")).strip().lower() == cn)), key=lambda e: int(e["id"]))
+        page = rows[offset:offset + limit]
+        items = tuple(self._listed(e) for e in page)
+        return Page(items=items, next_token=str(offset + limit) if offset + limit < len(rows) else None)
+
+    @staticmethod
+    def _listed(entry: Mapping[str, Any]) -> ProviderOrder:
+        raw = entry.get("status")
+        raw_status = raw if isinstance(raw, str) else ""
+        expires = entry.get("expires")
+        not_after = (dt.datetime.fromtimestamp(expires, dt.UTC)
+                     if isinstance(expires, int | float) and not isinstance(expires, bool) else None)
+        name = entry.get("name")
+        return ProviderOrder(provider_order_id=str(entry["id"]), status=order_status(raw_status),
+                             raw_status=raw_status, certificate_id=str(entry["id"]),
+                             common_name=name if isinstance(name, str) else None, not_after=not_after,
+                             on_hold=raw_status.lower() == "hold", product="private")
+
+    # -- certification authorities -------------------------------------------------------
+    def list_authorities(self) -> list[Authority]:
+        return [Authority(ca_id=str(e["id"]), name=str(e.get("name") or ""))
+                for e in self._list("ca/list", {}) if str(e.get("id", "")).isdigit()]
+
+    def get_authority(self, ca_id: str) -> Authority:
+        ca = _numeric(ca_id, "ca_id")
+        details = self._dict("ca/details", {"ca_id": ca}, safe=True)
+        answer = self._dict("ca/get", {"ca_id": ca, "what": "cert"}, safe=True)
+        cert = answer.get("pem")
+        return Authority(ca_id=ca, name=str(details.get("O") or details.get("CN") or ""), details=details,
+                         certificate_pem=cert if isinstance(cert, str) else None)
+
+    def create_authority(self, fields: Mapping[str, str]) -> Authority:
+        params: dict[str, str] = {"hash_method": "sha256"}
+        unknown = []
+        for key, value in fields.items():
+            param = AUTHORITY_FIELDS.get(key)
+            if param is None:
+                unknown.append(FieldError(key, "unknown CA field (country, organization, locality, state, "
+                                               "unit, hash_method)"))
+            elif value not in (None, ""):
+                params[param] = str(value)
+        if unknown:
+            raise ProviderRejected(PROVIDER, "unknown CA fields", field_errors=unknown)
+        # Not retried after an ambiguous failure: a CA has no handle to look it up by, and a
+        # spare CA costs nothing (unlike a certificate an application may start using).
+        answer = self._dict("ca/new", params, safe=False)
+        ca_id = answer.get("ca_id")
+        if isinstance(ca_id, bool) or not isinstance(ca_id, int | str) or not str(ca_id).isdigit():
+            raise ProviderProtocolError(PROVIDER, "/ca/new answered without a ca_id", outcome_unknown=True)
+        return self.get_authority(str(ca_id))
+
+    def delete_authority(self, ca_id: str) -> None:
+        ca = _numeric(ca_id, "ca_id")
+        self._ca_subjects.pop(ca, None)
+        try:
+            self._dict("ca/delete", {"ca_id": ca}, safe=False)
+        except ProviderError as exc:
+            if not exc.outcome_unknown:
+                raise
+            try:
+                self._dict("ca/details", {"ca_id": ca}, safe=True)
+            except ProviderNotFound:
+                return  # the delete went through before the answer was lost
+            raise
+
+
+def _numeric(value: str, field: str) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ProviderNotFound(PROVIDER, f"no TinyCert object with {field} {text[:40]!r}")
+    return text
+
+
+def _cert_id(provider_order_id: str) -> str:
+    return _numeric(provider_order_id, "cert_id")

@@ -1,0 +1,588 @@
+"""Use cases of the certificate lifecycle. Routes and jobs call these; nothing else decides.
+
+Ordering follows design.md 2.1: validate everything, write the intent (status `submitting`,
+our certificate id as the provider's client reference), then call the provider; whatever happens
+after that is recorded, and an unanswered create is left for `reconcile` — never retried blindly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.config import Settings
+from chalicelib.domain import (
+    FINAL,
+    Certificate,
+    Event,
+    Revision,
+    Status,
+    TransitionNotAllowed,
+    iso,
+    new_certificate_id,
+    parse_iso,
+    transition_event,
+    utcnow,
+)
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.providers.base import Approver, OrderRequest, Organization, Provider, ProviderOrder, San
+from chalicelib.providers.errors import FieldError, ProviderError
+from chalicelib.store import AlreadyExists, CertificateStore, IdempotencyRecord
+from chalicelib.validation import OrderSpec
+
+log = logging.getLogger("certgate.service")
+_CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
+CHANGE_FIELDS = {"csr", "key", "sans", "common_name", "dcv_method", "validity_days", "organization", "approver"}
+
+
+class ProviderFailure(Exception):
+    """A provider error that happened while working on a certificate we already recorded."""
+
+    def __init__(self, cert: Certificate, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.cert, self.error = cert, error
+
+
+@dataclass
+class OrderResult:
+    certificate: Certificate
+    replayed: bool = False
+
+
+class CertificateService:
+    def __init__(self, cfg: Settings, store: CertificateStore, artifacts: Any, publisher: Any, vault: Any,
+                 providers: Callable[[str], Provider], capabilities: Callable[[str], Any],
+                 provider_defaults: Callable[[str], Mapping[str, Any]] | None = None,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.artifacts = artifacts
+        self.publisher = publisher
+        self.vault = vault
+        self.providers = providers
+        self.capabilities = capabilities
+        self.provider_defaults = provider_defaults or (lambda name: {})
+        self.clock = clock
+
+    # -- access -------------------------------------------------------------------------------
+    def owned(self, principal: str, cert_id: str, *, admin: bool = False) -> Certificate:
+        """The certificate if `principal` owns it; 404 otherwise (never 403: no existence leak)."""
+        if not _CERT_ID.match(cert_id or ""):
+            raise NotFound(f"no certificate {cert_id!r}")
+        cert = self.store.get(cert_id)
+        if cert is None or (cert.owner != principal and not admin):
+            raise NotFound(f"no certificate {cert_id!r}")
+        return cert
+
+    # -- ordering -----------------------------------------------------------------------------
+    def order(self, principal: str, body: Any, idempotency_key: str | None) -> OrderResult:
+        from chalicelib.validation import validate_order
+
+        provider_name = body.get("provider") if isinstance(body, dict) else None
+        defaults: Mapping[str, Any] = {}
+        if provider_name in ("tinycert", "resello", "digicert"):
+            defaults = self.provider_defaults(provider_name)
+        spec = validate_order(body, self.capabilities, defaults)
+        body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        if idempotency_key:
+            replay = self._replay(principal, idempotency_key, body_hash)
+            if replay:
+                return replay
+        provider = self.providers(spec.provider)  # not configured -> 503 before anything is written
+        cert = self._new_certificate(principal, spec)
+        idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
+            if idempotency_key else None
+        requested = Event(certificate_id=cert.id, kind="certificate.requested", occurred_at=cert.created_at,
+                          actor=principal, to_status="pending", revision=1, provider=cert.provider,
+                          detail={"common_name": cert.common_name, "product": cert.product,
+                                  "idempotency_key": bool(idempotency_key)})
+        try:
+            self.store.create(cert, [requested], idem, ttl_s=self.cfg.idempotency_ttl_s)
+        except AlreadyExists as exc:
+            if exc.what == "idempotency" and idempotency_key:
+                replay = self._replay(principal, idempotency_key, body_hash)
+                if replay:
+                    return replay
+            raise
+        return OrderResult(self._submit(cert, provider, principal, idempotency_key))
+
+    def _replay(self, principal: str, key: str, body_hash: str) -> OrderResult | None:
+        rec = self.store.idempotency(principal, key)
+        if rec is None:
+            return None
+        if rec.body_hash != body_hash:
+            raise Conflict("Idempotency-Key was already used with a different request body",
+                           code="idempotency_key_reused")
+        cert = self.store.get(rec.certificate_id)
+        if cert is None:
+            return None
+        if cert.status is Status.SUBMITTING:
+            # The first attempt did not learn the provider's answer: find out now, never re-order blindly.
+            cert = self.reconcile_one(cert, actor=principal, force=True)
+        return OrderResult(cert, replayed=True)
+
+    def _new_certificate(self, principal: str, spec: OrderSpec) -> Certificate:
+        now = self.clock()
+        cid = new_certificate_id()
+        key_source, csr_pem, sealed = "provider", spec.csr_pem, None
+        if spec.csr_pem:
+            key_source = "csr"
+        elif spec.key_type:
+            from chalicelib import csr as csrlib
+
+            private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
+                                                               spec.sans, spec.organization)
+            sealed = self.vault.seal(private_pem, {"certificate_id": cid})
+            key_source = "gateway"
+        return Certificate(
+            id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
+            status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
+            product=spec.product, sans=tuple({"type": t, "value": v} for t, v in spec.sans),
+            dcv_method=spec.dcv_method, validity_days=spec.validity_days, auto_renew=spec.auto_renew,
+            client_reference=spec.client_reference, organization=spec.organization, approver=spec.approver,
+            provider_options=dict(spec.provider_options), key_source=key_source, csr_pem=csr_pem,
+            sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
+            next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s)), submit_attempts=1,
+        )
+
+    def order_request(self, cert: Certificate) -> OrderRequest:
+        org = cert.organization or {}
+        app = cert.approver or {}
+        options = dict(cert.provider_options)
+        if org.get("digicert_org_id") and "organization_id" not in options:
+            options["organization_id"] = org["digicert_org_id"]
+        return OrderRequest(
+            client_reference=cert.id, common_name=cert.common_name, product=cert.product,
+            sans=tuple(San(s["type"], s["value"]) for s in cert.sans), csr_pem=cert.csr_pem,
+            validity_days=cert.validity_days, dcv_method=cert.dcv_method,
+            organization=Organization(**{k: v for k, v in org.items() if k in Organization.__dataclass_fields__})
+            if org else None,
+            approver=Approver(**{k: v for k, v in app.items() if k in Approver.__dataclass_fields__}) if app else None,
+            auto_renew=cert.auto_renew, options=options,
+        )
+
+    def _submit(self, cert: Certificate, provider: Provider, actor: str, idempotency_key: str | None) -> Certificate:
+        try:
+            po = provider.submit_order(self.order_request(cert))
+        except ProviderError as exc:
+            raise ProviderFailure(self._after_failed_submit(cert, exc, actor, idempotency_key), exc) from exc
+        return self.apply(cert, po, actor)
+
+    def _after_failed_submit(self, cert: Certificate, exc: ProviderError, actor: str,
+                             idempotency_key: str | None) -> Certificate:
+        now = self.clock()
+        if exc.outcome_unknown:
+            # The provider may have the order: leave the intent for reconcile (lookup by client reference).
+            after = cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s)))
+            ev = Event(certificate_id=cert.id, kind="order.unconfirmed", occurred_at=iso(now) or "", actor=actor,
+                       provider=cert.provider, revision=cert.revision,
+                       detail={"error": exc.code, "message": exc.message})
+            return self._save(after, [ev])
+        after = cert.moved_to(Status.FAILED, now, operation=None,
+                              failure={"code": exc.code, "reason": exc.message})
+        extra = []
+        if idempotency_key and exc.retryable:
+            # Surely not placed and worth retrying: let the same key place it next time.
+            extra.append(self.store.idempotency_delete(cert.owner, idempotency_key))
+        return self._save(after, [self._event(cert, after, actor, error=exc.code)], extra=extra)
+
+    # -- applying what the provider says --------------------------------------------------------
+    def apply(self, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
+        """Move `cert` to what the provider reports (the one code path for submit, refresh,
+        poll, reconcile and import sync). Conditional on the version we read."""
+        now = self.clock()
+        refs = {"provider_order_id": po.provider_order_id, "provider_status": po.raw_status, "on_hold": po.on_hold}
+        if po.certificate_id:
+            refs["provider_certificate_id"] = po.certificate_id
+        extra = []
+        if po.provider_order_id and po.provider_order_id != cert.provider_order_id:
+            extra.append(self.store.ref_put(cert.provider, po.provider_order_id, cert.id))
+        target = po.status
+        try:
+            if target is Status.ISSUED:
+                return self._apply_issued(cert, po, actor, refs, extra)
+            if target is Status.PENDING:
+                if cert.status is Status.SUBMITTING:
+                    after = cert.moved_to(Status.PENDING, now, **refs, poll_attempts=0,
+                                          next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.poll_min_interval_s)))
+                    ev = self._event(cert, after, actor, kind="order.submitted", provider_status=po.raw_status)
+                    return self._save(after, [ev], extra=extra)
+                if cert.status is Status.PENDING:
+                    return self._save(self._rescheduled(cert, now, **refs), extra=extra)
+                return cert  # e.g. an issued certificate the provider shows as being reissued
+            if target is Status.FAILED and cert.status is Status.PENDING and cert.operation in ("reissue", "renew"):
+                return self._revert_operation(cert, actor, po.failure_reason or po.raw_status)
+            if cert.status is target:
+                return cert
+            if target is Status.CANCELLED and cert.status is Status.ISSUED:
+                target = Status.REVOKED  # disabled at the provider after issuance: no longer valid
+            after = cert.moved_to(target, now, **refs, operation=None,
+                                  failure={"code": "provider_" + po.raw_status.lower(),
+                                           "reason": po.failure_reason or f"provider status {po.raw_status}"}
+                                  if target is Status.FAILED else cert.failure)
+            return self._save(after, [self._event(cert, after, actor, provider_status=po.raw_status)], extra=extra)
+        except TransitionNotAllowed:
+            log.info("provider state ignored", extra={"certificate_id": cert.id, "status": cert.status.value,
+                                                       "provider_status": po.raw_status})
+            return cert
+
+    def _apply_issued(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
+                      extra: list[dict[str, Any]]) -> Certificate:
+        from chalicelib import csr as csrlib
+
+        now = self.clock()
+        material = po.material
+        if material is None:
+            material = self.providers(cert.provider).get_order(po.provider_order_id, with_material=True).material
+        if material is None:
+            raise ProviderFailure(cert, _protocol(cert.provider, "issued order without a certificate"))
+        info = csrlib.certificate_info(material.certificate_pem)
+        if cert.status is Status.ISSUED and info.serial == cert.serial:
+            if refs.get("on_hold") != cert.on_hold:
+                return self._save(cert.updated(now, **refs), [self._event(cert, cert, actor, kind="certificate.hold",
+                                                                           on_hold=refs.get("on_hold"))])
+            return cert
+        revision = cert.revision
+        if cert.status is Status.ISSUED:
+            revision = cert.revision + 1  # changed at the provider (out-of-band reissue): a new revision
+        sealed = cert.sealed_key
+        if material.private_key_pem:
+            sealed = self.vault.seal(material.private_key_pem, {"certificate_id": cert.id})
+        prefix = cert.s3_prefix(revision)
+        rev = Revision(number=revision,
+                       reason=(cert.current_revision.reason if cert.current_revision and revision == cert.revision
+                               else "provider"),
+                       provider_order_id=po.provider_order_id, provider_certificate_id=po.certificate_id,
+                       serial=info.serial, not_before=iso(info.not_before), not_after=iso(info.not_after),
+                       issued_at=iso(now), s3_prefix=prefix)
+        metadata = {
+            "certificate_id": cert.id, "revision": revision, "provider": cert.provider,
+            "provider_order_id": po.provider_order_id, "provider_certificate_id": po.certificate_id,
+            "common_name": info.common_name, "sans": [v for _, v in info.sans], "serial": info.serial,
+            "not_before": iso(info.not_before), "not_after": iso(info.not_after),
+            "fingerprint_sha256": info.sha256, "issuer": info.issuer, "issued_at": iso(now),
+        }
+        self.artifacts.write_revision(cert, revision, material.certificate_pem, material.chain_pem, metadata)
+        after = cert.moved_to(
+            Status.ISSUED, now, **refs, revision=revision, revisions=cert.with_revision(rev), operation=None,
+            not_before=iso(info.not_before), not_after=iso(info.not_after), serial=info.serial,
+            fingerprint_sha1=info.sha1, fingerprint_sha256=info.sha256, issuer=info.issuer, failure=None,
+            poll_attempts=0, next_poll_at=None, expiry_notices=(), sealed_key=sealed,
+            key_source="provider" if material.private_key_pem else cert.key_source,
+        )
+        ev = self._event(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
+        return self._save(after, [ev], extra=extra)
+
+    def _rescheduled(self, cert: Certificate, now: dt.datetime, **changes: Any) -> Certificate:
+        """Back off: min interval doubling per unanswered check, capped, with full jitter above the floor."""
+        attempts = cert.poll_attempts + 1
+        ceiling = min(self.cfg.poll_max_interval_s, self.cfg.poll_min_interval_s * (2 ** min(attempts, 20)))
+        delay = self.cfg.poll_min_interval_s + random.uniform(0, max(0, ceiling - self.cfg.poll_min_interval_s))
+        return cert.updated(now, poll_attempts=attempts, next_poll_at=iso(now + dt.timedelta(seconds=delay)), **changes)
+
+    def postpone(self, cert: Certificate, seconds: float) -> Certificate:
+        """Leave a due certificate alone for `seconds` (rate limits), without counting an attempt."""
+        now = self.clock()
+        return self._save(cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=seconds))))
+
+    def _revert_operation(self, cert: Certificate, actor: str, reason: str) -> Certificate:
+        now = self.clock()
+        good = cert.issued_revision
+        if good is None:
+            after = cert.moved_to(Status.FAILED, now, operation=None, failure={"code": "provider_rejected",
+                                                                                "reason": reason})
+            return self._save(after, [self._event(cert, after, actor)])
+        after = cert.moved_to(Status.ISSUED, now, operation=None, revision=good.number,
+                              revisions=tuple(r for r in cert.revisions if r.number <= good.number or r.issued_at),
+                              next_poll_at=None, poll_attempts=0)
+        ev = self._event(cert, after, actor, kind="certificate.failed", operation=cert.operation, reason=reason)
+        return self._save(after, [ev])
+
+    # -- persistence and events ------------------------------------------------------------------
+    def _event(self, before: Certificate, after: Certificate, actor: str, kind: str | None = None,
+               **detail: Any) -> Event:
+        ev = transition_event(before, after, actor, self.clock(), kind=kind, **detail)
+        if ev.published:
+            ev.detail["certificate"] = after.event_summary()
+        return ev
+
+    def _save(self, after: Certificate, events: list[Event] | None = None,
+              extra: list[dict[str, Any]] | None = None) -> Certificate:
+        self.store.save(after, events or [], extra=extra or [])
+        for ev in events or []:
+            if ev.published:
+                self.publish_one(ev)
+        return after
+
+    def publish_one(self, ev: Event) -> bool:
+        """Publish now; on failure the outbox row stays and the next job run retries it."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.publisher.publish(ev)
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("event publish deferred to the outbox", extra={"event_id": ev.event_id,
+                                                                        "error": type(exc).__name__})
+            return False
+        self.store.mark_published(ev, self.clock())
+        return True
+
+    def flush_outbox(self, limit: int = 500, grace_s: int = 60) -> int:
+        """Publish events whose inline publish did not happen (older than `grace_s`)."""
+        sent = 0
+        cutoff = self.clock() - dt.timedelta(seconds=grace_s)
+        for ev in list(self.store.unpublished(limit, older_than=cutoff)):
+            sent += int(self.publish_one(ev))
+        return sent
+
+    # -- refresh / reconcile --------------------------------------------------------------------
+    def refresh(self, cert: Certificate, actor: str) -> Certificate:
+        """Ask the provider now; the same path the poller takes."""
+        if cert.status is Status.SUBMITTING:
+            return self.reconcile_one(cert, actor, force=True)
+        if cert.status in FINAL or not cert.provider_order_id:
+            return cert
+        provider = self.providers(cert.provider)
+        try:
+            po = provider.get_order(cert.provider_order_id, with_material=cert.status is Status.PENDING)
+        except ProviderError as exc:
+            if cert.status is Status.PENDING and not exc.retryable and exc.code == "provider_not_found":
+                after = cert.moved_to(Status.FAILED, self.clock(), operation=None,
+                                      failure={"code": exc.code, "reason": exc.message})
+                return self._save(after, [self._event(cert, after, actor)])
+            raise ProviderFailure(cert, exc) from exc
+        return self.apply(cert, po, actor)
+
+    def reconcile_one(self, cert: Certificate, actor: str, *, force: bool = False) -> Certificate:
+        """An intent whose create was never confirmed: adopt the provider's order if it exists,
+        otherwise place it once more, otherwise fail it with a reason."""
+        if cert.status is not Status.SUBMITTING:
+            return cert
+        now = self.clock()
+        created = parse_iso(cert.created_at) or now
+        if not force and (now - created).total_seconds() < self.cfg.reconcile_after_s:
+            return cert
+        provider = self.providers(cert.provider)
+        req = self.order_request(cert)
+        try:
+            found = provider.find_order(req, since=created - dt.timedelta(minutes=5))
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+        if found is not None:
+            owner = self.store.cert_id_for_ref(cert.provider, found.provider_order_id)
+            if owner is None or owner == cert.id:
+                adopted = self.apply(cert, found, actor)
+                self._audit(adopted, actor, "order.adopted", provider_order_id=found.provider_order_id)
+                return adopted
+        if cert.submit_attempts < 2:
+            claimed = self._save(cert.updated(now, submit_attempts=cert.submit_attempts + 1,
+                                              next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s))))
+            self._audit(claimed, actor, "order.resubmitted", reason="not found at the provider")
+            return self._submit(claimed, provider, actor, None)
+        after = cert.moved_to(Status.FAILED, now, operation=None,
+                              failure={"code": "not_found_at_provider",
+                                       "reason": "the order was not found at the provider after a retry"})
+        return self._save(after, [self._event(cert, after, actor)])
+
+    def _audit(self, cert: Certificate, actor: str, kind: str, **detail: Any) -> None:
+        ev = Event(certificate_id=cert.id, kind=kind, occurred_at=iso(self.clock()) or "", actor=actor,
+                   provider=cert.provider, revision=cert.revision, detail={k: v for k, v in detail.items() if v})
+        self.store._transact(self.store._event_puts(cert.id, [ev]), labels=["event"])
+
+    # -- reissue / renew ---------------------------------------------------------------------------
+    def reissue(self, principal: str, cert: Certificate, body: Any) -> Certificate:
+        return self._change(principal, cert, body, "reissue")
+
+    def renew(self, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
+        return self._change(principal, cert, body, "renew", actor=actor)
+
+    def _change(self, principal: str, cert: Certificate, body: Any, op: str, actor: str | None = None) -> Certificate:
+        from chalicelib.validation import validate_change
+
+        caps = self.capabilities(cert.provider)
+        if not getattr(caps, op):
+            raise ValidationFailed([FieldError("operation", f"{cert.provider} cannot {op}")],
+                                   code="unsupported_operation")
+        changes = validate_change(body, CHANGE_FIELDS)
+        if cert.status is not Status.ISSUED:
+            raise Conflict(f"only an issued certificate can be {op}ed; this one is {cert.public_status}",
+                           code="invalid_state")
+        draft = self._changed_spec(cert, changes)
+        provider = self.providers(cert.provider)
+        now = self.clock()
+        n = cert.revision + 1
+        started = cert.moved_to(Status.PENDING, now, revision=n, revisions=cert.with_revision(Revision(n, op)),
+                                operation=op, poll_attempts=0, common_name=draft.common_name, sans=draft.sans,
+                                csr_pem=draft.csr_pem, sealed_key=draft.sealed_key, key_source=draft.key_source,
+                                dcv_method=draft.dcv_method, validity_days=draft.validity_days,
+                                organization=draft.organization, approver=draft.approver,
+                                next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.poll_min_interval_s)))
+        started = self._save(started, [self._event(cert, started, actor or principal, kind=f"certificate.{op}_requested")])
+        req = self.order_request(started)
+        try:
+            po = (provider.reissue if op == "reissue" else provider.renew)(cert.provider_order_id or "", req)
+        except ProviderError as exc:
+            if exc.outcome_unknown:
+                raise ProviderFailure(started, exc) from exc  # stays pending; the poller finds out
+            raise ProviderFailure(self._revert_operation(started, actor or principal, exc.message), exc) from exc
+        return self.apply(started, po, actor or principal)
+
+    def _changed_spec(self, cert: Certificate, changes: Mapping[str, Any]) -> Certificate:
+        """Validate a reissue/renew body against the certificate's provider and fold it in."""
+        from chalicelib.validation import validate_order
+
+        base: dict[str, Any] = {"provider": cert.provider, "product": cert.product, "common_name": cert.common_name,
+                                "sans": [dict(s) for s in cert.sans], "validity_days": cert.validity_days,
+                                "dcv_method": cert.dcv_method}
+        if cert.organization:
+            base["organization"] = cert.organization
+        if cert.approver:
+            base["approver"] = cert.approver
+        base.update({k: v for k, v in changes.items() if k not in ("csr", "key")})
+        if "common_name" in changes and "sans" not in changes:
+            base.pop("sans")
+        caps = self.capabilities(cert.provider)
+        if "csr" in changes:
+            base["csr"] = changes["csr"]
+        elif "key" in changes:
+            base["key"] = changes["key"]
+        elif cert.key_source == "csr" and caps.accepts_csr:
+            base["csr"] = cert.csr_pem
+        spec = validate_order(base, self.capabilities, {})
+        key_source, csr_pem, sealed = cert.key_source, cert.csr_pem, cert.sealed_key
+        if spec.csr_pem:
+            key_source, csr_pem, sealed = "csr", spec.csr_pem, None
+        elif spec.key_type and caps.accepts_csr:
+            from chalicelib import csr as csrlib
+
+            private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
+                                                               spec.sans, spec.organization)
+            sealed = self.vault.seal(private_pem, {"certificate_id": cert.id})
+            key_source = "gateway"
+        from dataclasses import replace
+
+        return replace(cert, common_name=spec.common_name, sans=tuple({"type": t, "value": v} for t, v in spec.sans),
+                       csr_pem=csr_pem, sealed_key=sealed, key_source=key_source, dcv_method=spec.dcv_method,
+                       validity_days=spec.validity_days, organization=spec.organization, approver=spec.approver)
+
+    # -- revoke / cancel -----------------------------------------------------------------------------
+    def revoke(self, principal: str, cert: Certificate, body: Any) -> Certificate:
+        from chalicelib.validation import validate_revoke
+
+        reason, comments = validate_revoke(body)
+        if not self.capabilities(cert.provider).revoke:
+            raise ValidationFailed([FieldError("provider", f"{cert.provider} cannot revoke certificates")],
+                                   code="unsupported_operation")
+        if cert.status is not Status.ISSUED:
+            raise Conflict(f"only an issued certificate can be revoked; this one is {cert.public_status}",
+                           code="invalid_state")
+        provider = self.providers(cert.provider)
+        try:
+            po = provider.revoke(cert.provider_certificate_id or cert.provider_order_id or "", reason)
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+        now = self.clock()
+        if po.status is Status.REVOKED:
+            after = cert.moved_to(Status.REVOKED, now, provider_status=po.raw_status, operation=None)
+            return self._save(after, [self._event(cert, after, principal, reason=reason, comments=comments)])
+        self._audit(cert, principal, "certificate.revocation_requested", reason=reason, comments=comments,
+                    provider_status=po.raw_status)
+        return cert
+
+    def cancel(self, principal: str, cert: Certificate) -> Certificate:
+        if not self.capabilities(cert.provider).cancel:
+            raise ValidationFailed([FieldError("provider", f"{cert.provider} orders cannot be cancelled")],
+                                   code="unsupported_operation")
+        if cert.status not in (Status.PENDING, Status.SUBMITTING) or cert.operation in ("reissue", "renew"):
+            raise Conflict(f"only a pending order can be cancelled; this one is {cert.public_status}"
+                           + (f" ({cert.operation} in progress)" if cert.operation in ("reissue", "renew") else ""),
+                           code="invalid_state")
+        if not cert.provider_order_id:
+            cert = self.reconcile_one(cert, principal, force=True)
+            if cert.status is not Status.PENDING:
+                raise Conflict(f"the order is {cert.public_status} and cannot be cancelled", code="invalid_state")
+        provider = self.providers(cert.provider)
+        try:
+            po = provider.cancel(cert.provider_order_id or "")
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+        if po.status is Status.ISSUED:
+            return self.apply(cert, po, principal)
+        now = self.clock()
+        after = cert.moved_to(Status.CANCELLED, now, provider_status=po.raw_status, operation=None)
+        return self._save(after, [self._event(cert, after, principal)])
+
+    # -- validation (DCV) ----------------------------------------------------------------------------
+    def validation(self, cert: Certificate) -> dict[str, Any]:
+        caps = self.capabilities(cert.provider)
+        details: list[Any] = []
+        if caps.dcv_methods and cert.provider_order_id and cert.status in (Status.PENDING, Status.ISSUED):
+            try:
+                details = self.providers(cert.provider).validation(cert.provider_order_id)
+            except ProviderError as exc:
+                raise ProviderFailure(cert, exc) from exc
+        return {"certificate_id": cert.id, "status": cert.public_status, "method": cert.dcv_method,
+                "domains": [d.to_dict() for d in details]}
+
+    def retry_validation(self, principal: str, cert: Certificate, body: Any) -> dict[str, Any]:
+        from chalicelib.validation import validate_dcv_retry
+
+        caps = self.capabilities(cert.provider)
+        if not caps.dcv_methods:
+            raise ValidationFailed([FieldError("provider", f"{cert.provider} has no domain control validation")],
+                                   code="unsupported_operation")
+        args = validate_dcv_retry(body, caps)
+        if cert.status is not Status.PENDING or not cert.provider_order_id:
+            raise Conflict(f"validation applies to pending orders; this one is {cert.public_status}",
+                           code="invalid_state")
+        try:
+            details = self.providers(cert.provider).retry_validation(cert.provider_order_id, **args)
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+        if args.get("method") and args["method"] != cert.dcv_method:
+            self._save(cert.updated(self.clock(), dcv_method=args["method"]))
+        self._audit(cert, principal, "validation.retried", method=args.get("method"), domain=args.get("domain"))
+        return {"certificate_id": cert.id, "status": cert.public_status, "method": args.get("method") or cert.dcv_method,
+                "domains": [d.to_dict() for d in details]}
+
+    # -- downloads ---------------------------------------------------------------------------------
+    def download(self, cert: Certificate, fmt: str, *, revision: int | None = None,
+                 passphrase: str | None = None) -> tuple[bytes, str, str]:
+        from chalicelib import csr as csrlib
+
+        rev = self._downloadable_revision(cert, revision)
+        leaf, chain = self.artifacts.read_revision(cert, rev.number)
+        if fmt == "pkcs12":
+            if not cert.sealed_key:
+                raise Conflict("certgate holds no private key for this certificate (you keep your own key)",
+                               code="no_private_key")
+            if passphrase is None:
+                raise ValidationFailed([FieldError("passphrase", "is required for pkcs12 (POST the download)")])
+            key_pem = self.vault.open(cert.sealed_key, {"certificate_id": cert.id})
+            data = csrlib.render_pkcs12(leaf, chain, key_pem, passphrase, cert.common_name)
+            return data, "application/x-pkcs12", f"{cert.id}-r{rev.number}.p12"
+        data, ctype, ext = csrlib.render(fmt, leaf, chain)
+        return data, ctype, f"{cert.id}-r{rev.number}-{fmt}.{ext.lstrip('.')}"
+
+    def _downloadable_revision(self, cert: Certificate, revision: int | None) -> Revision:
+        if revision is not None:
+            for r in cert.revisions:
+                if r.number == revision and r.issued_at:
+                    return r
+            raise NotFound(f"revision {revision} of {cert.id} was never issued")
+        rev = cert.issued_revision
+        if rev is None:
+            raise Conflict(f"the certificate is {cert.public_status}; nothing to download yet", code="not_issued")
+        return rev
+
+
+def _protocol(provider: str, message: str) -> ProviderError:
+    from chalicelib.providers.errors import ProviderProtocolError
+
+    return ProviderProtocolError(provider, message)

@@ -1,0 +1,434 @@
+"""DynamoDB repository for certificates, their events (audit trail + outbox), provider and client
+references and idempotency records: one table (chalicelib/schema.py), conditional writes on
+`version`, transactions wherever a state change and its event rows must land together."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import schema
+from chalicelib.domain import WAITING, Certificate, Event, Revision, Status, iso, utcnow
+from chalicelib.errors import BadRequest
+
+META = "META"
+
+
+class ConcurrentModification(Exception):
+    """Someone else changed the certificate first (optimistic lock lost)."""
+
+
+class AlreadyExists(Exception):
+    """A conditional create found the item already there (idempotency, references)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    owner: str
+    key: str
+    body_hash: str
+    certificate_id: str
+    created_at: str
+
+
+def shard_of(cert_id: str, shards: int) -> int:
+    return zlib.crc32(cert_id.encode()) % max(1, shards)
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB's Decimals and sets back to plain JSON-able Python."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    return value
+
+
+def _clean(value: Any) -> Any:
+    """Drop None (DynamoDB rejects empty values in index keys) and floats (use Decimal)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+class CertificateStore:
+    def __init__(self, client_factory: Any, table_name: str, *, shards: int = 4) -> None:
+        self._client_factory = client_factory
+        self.table = table_name
+        self.shards = shards
+        self.items_read = 0  # every item DynamoDB handed us (read amplification, benchmarks)
+        self._ser: Any = None
+        self._de: Any = None
+
+    # -- plumbing -------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        return self._client_factory()
+
+    def _s(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self._ser is None:
+            from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+            self._ser, self._de = TypeSerializer(), TypeDeserializer()
+        return {k: self._ser.serialize(v) for k, v in _clean(item).items()}
+
+    def _d(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self._de is None:
+            self._s({})
+        return _plain({k: self._de.deserialize(v) for k, v in item.items()})
+
+    def _count(self, n: int) -> None:
+        self.items_read += n
+
+    # -- mapping ----------------------------------------------------------------------------
+    def to_item(self, cert: Certificate) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
+            **{k: v for k, v in cert.__dict__.items() if k not in ("revisions", "status", "sans", "expiry_notices")},
+            "status": cert.status.value,
+            "sans": [dict(s) for s in cert.sans],
+            "revisions": [r.to_item() for r in cert.revisions],
+            "expiry_notices": list(cert.expiry_notices),
+        }
+        shard = shard_of(cert.id, self.shards)
+        if cert.status in WAITING:
+            item["due_shard"] = f"{'S' if cert.status is Status.SUBMITTING else 'P'}#{shard}"
+            item["next_poll_at"] = cert.next_poll_at or cert.updated_at
+        else:
+            item.pop("next_poll_at", None)
+        # Everything that still has a valid certificate out there is watched for expiry,
+        # including one whose reissue/renewal is in progress.
+        if cert.not_after and (cert.status is Status.ISSUED or (cert.status is Status.PENDING and cert.issued_revision)):
+            item["expiry_bucket"] = f"E#{shard}"
+        return item
+
+    @staticmethod
+    def from_item(item: dict[str, Any]) -> Certificate:
+        fields = Certificate.__dataclass_fields__
+        data = {k: v for k, v in item.items() if k in fields}
+        data["status"] = Status(item["status"])
+        data["sans"] = tuple(item.get("sans") or ())
+        data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
+        data["expiry_notices"] = tuple(int(x) for x in item.get("expiry_notices") or ())
+        data["provider_options"] = item.get("provider_options") or {}
+        return Certificate(**data)
+
+    def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
+        item = {
+            "pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}", "type": "event",
+            **ev.__dict__,
+        }
+        if ev.published:
+            item["outbox_shard"] = f"O#{shard}"
+            item["outbox_at"] = ev.occurred_at
+        return item
+
+    @staticmethod
+    def event_from_item(item: dict[str, Any]) -> Event:
+        fields = Event.__dataclass_fields__
+        return Event(**{k: v for k, v in item.items() if k in fields})
+
+    # -- writes -----------------------------------------------------------------------------
+    def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
+               ttl_s: int = 86400) -> None:
+        """Write a new certificate with its first events (and idempotency record) atomically."""
+        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
+                                              "ConditionExpression": "attribute_not_exists(pk)"}}]
+        if idem is not None:
+            ops.append({"Put": {"TableName": self.table, "Item": self._s(self._idem_item(idem, ttl_s)),
+                                "ConditionExpression": "attribute_not_exists(pk)"}})
+        ops += self._event_puts(cert.id, events)
+        self._transact(ops, labels=["certificate", "idempotency" if idem else "event"])
+
+    def save(self, after: Certificate, events: Iterable[Event] = (), *, extra: Iterable[dict[str, Any]] = ()) -> None:
+        """Persist `after` if nobody changed the certificate since `after.version - 1`, together
+        with its events and any extra transaction items (reference rows)."""
+        events = list(events)
+        extra = list(extra)
+        put = {"TableName": self.table, "Item": self._s(self.to_item(after)),
+               "ConditionExpression": "#v = :v",
+               "ExpressionAttributeNames": {"#v": "version"},
+               "ExpressionAttributeValues": {":v": {"N": str(after.version - 1)}}}
+        if not events and not extra:
+            try:
+                self.client.put_item(**put)
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                raise ConcurrentModification(after.id) from exc
+            return
+        self._transact([{"Put": put}, *self._event_puts(after.id, events), *extra], labels=["certificate"])
+
+    def _event_puts(self, cert_id: str, events: Iterable[Event]) -> list[dict[str, Any]]:
+        shard = shard_of(cert_id, self.shards)
+        return [{"Put": {"TableName": self.table, "Item": self._s(self._event_item(ev, shard)),
+                         "ConditionExpression": "attribute_not_exists(pk)"}} for ev in events]
+
+    def ref_put(self, provider: str, provider_order_id: str, cert_id: str) -> dict[str, Any]:
+        """A transaction item claiming provider_order_id for cert_id (never for two certificates)."""
+        return {"Put": {"TableName": self.table,
+                        "Item": self._s({"pk": f"REF#{provider}#{provider_order_id}", "sk": "REF", "type": "ref",
+                                         "certificate_id": cert_id}),
+                        "ConditionExpression": "attribute_not_exists(pk) OR certificate_id = :c",
+                        "ExpressionAttributeValues": {":c": {"S": cert_id}}}}
+
+    def _transact(self, ops: list[dict[str, Any]], labels: list[str]) -> None:
+        client = self.client
+        try:
+            client.transact_write_items(TransactItems=ops)
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed and failed[0] == 0 and labels[0] == "certificate":
+                raise ConcurrentModification("certificate changed concurrently") from exc
+            if failed and failed[0] == 0:
+                raise AlreadyExists("certificate") from exc
+            if failed and failed[0] == 1 and labels[1] == "idempotency":
+                raise AlreadyExists("idempotency") from exc
+            if failed:
+                raise AlreadyExists(f"item {failed[0]}") from exc
+            raise
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, cert_id: str) -> Certificate | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": f"CERT#{cert_id}", "sk": META}),
+                                    ConsistentRead=True)
+        item = resp.get("Item")
+        if not item:
+            return None
+        self._count(1)
+        return self.from_item(self._d(item))
+
+    def cert_id_for_ref(self, provider: str, provider_order_id: str) -> str | None:
+        resp = self.client.get_item(TableName=self.table,
+                                    Key=self._s({"pk": f"REF#{provider}#{provider_order_id}", "sk": "REF"}),
+                                    ConsistentRead=True)
+        item = resp.get("Item")
+        if not item:
+            return None
+        self._count(1)
+        return str(self._d(item)["certificate_id"])
+
+    def _query(self, **kw: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        resp = self.client.query(TableName=self.table, **kw)
+        items = [self._d(i) for i in resp.get("Items", [])]
+        self._count(len(items))
+        return items, resp.get("LastEvaluatedKey")
+
+    def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
+                      status: str | None = None, provider: str | None = None, common_name: str | None = None,
+                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+        filters, names, values = [], {"#o": "owner"}, {":o": owner}
+        if status:
+            # the public 'pending' covers the internal 'submitting'
+            if status == "pending":
+                filters.append("#st IN (:st, :st2)")
+                values[":st2"] = Status.SUBMITTING.value
+            else:
+                filters.append("#st = :st")
+            names["#st"], values[":st"] = "status", status
+        if provider:
+            filters.append("#p = :p")
+            names["#p"], values[":p"] = "provider", provider
+        if common_name:
+            filters.append("#cn = :cn")
+            names["#cn"], values[":cn"] = "common_name", common_name
+        if expires_before:
+            filters.append("#na < :na")
+            names["#na"], values[":na"] = "not_after", expires_before
+        start = self._decode_token(next_token, owner)
+        out: list[Certificate] = []
+        last: dict[str, Any] | None = start
+        for _ in range(10):  # bounded: a sparse filter never turns one request into a table walk
+            kw: dict[str, Any] = {
+                "IndexName": schema.INDEX_BY_OWNER, "KeyConditionExpression": "#o = :o",
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._s(values),
+                "ScanIndexForward": False, "Limit": limit - len(out),
+            }
+            if filters:
+                kw["FilterExpression"] = " AND ".join(filters)
+            if last:
+                kw["ExclusiveStartKey"] = last
+            items, last = self._query(**kw)
+            out += [self.from_item(i) for i in items if i.get("type") == "certificate"]
+            if len(out) >= limit or not last:
+                break
+        return out, (self._encode_token(last, owner) if last else None)
+
+    @staticmethod
+    def _encode_token(key: dict[str, Any], owner: str) -> str:
+        payload = {"k": key, "o": hashlib.sha256(owner.encode()).hexdigest()[:16]}
+        return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode_token(token: str | None, owner: str) -> dict[str, Any] | None:
+        if not token:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            payload = json.loads(raw)
+            key, who = payload["k"], payload["o"]
+            if not isinstance(key, dict):
+                raise ValueError("bad key")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadRequest("next_token is not a token this API issued", code="invalid_next_token") from exc
+        if who != hashlib.sha256(owner.encode()).hexdigest()[:16]:
+            raise BadRequest("next_token belongs to another listing", code="invalid_next_token")
+        return key
+
+    def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
+        """Certificates whose next check is due: kind 'P' (pending) or 'S' (submitting intents).
+        Reads only the sparse `due` index, shard by shard, oldest first."""
+        remaining = limit
+        for shard in range(self.shards):
+            last = None
+            while remaining > 0:
+                kw: dict[str, Any] = {
+                    "IndexName": schema.INDEX_DUE,
+                    "KeyConditionExpression": "due_shard = :s AND next_poll_at <= :now",
+                    "ExpressionAttributeValues": self._s({":s": f"{kind}#{shard}", ":now": iso(now)}),
+                    "Limit": min(remaining, 500),
+                }
+                if last:
+                    kw["ExclusiveStartKey"] = last
+                items, last = self._query(**kw)
+                for i in items:
+                    remaining -= 1
+                    yield self.from_item(i)
+                if not last:
+                    break
+
+    def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        """Certificates with not_after <= until, from the sparse expiry index."""
+        remaining = limit
+        for shard in range(self.shards):
+            last = None
+            while remaining > 0:
+                kw: dict[str, Any] = {
+                    "IndexName": schema.INDEX_EXPIRY,
+                    "KeyConditionExpression": "expiry_bucket = :b AND not_after <= :u",
+                    "ExpressionAttributeValues": self._s({":b": f"E#{shard}", ":u": iso(until)}),
+                    "Limit": min(remaining, 500),
+                }
+                if last:
+                    kw["ExclusiveStartKey"] = last
+                items, last = self._query(**kw)
+                for i in items:
+                    remaining -= 1
+                    yield self.from_item(i)
+                if not last:
+                    break
+
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
+               owner: str = "") -> tuple[list[Event], str | None]:
+        kw: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
+            "ExpressionAttributeValues": self._s({":pk": f"CERT#{cert_id}", ":e": "EVT#"}),
+            "Limit": limit, "ConsistentRead": True,
+        }
+        start = self._decode_token(next_token, owner + cert_id)
+        if start:
+            kw["ExclusiveStartKey"] = start
+        items, last = self._query(**kw)
+        return [self.event_from_item(i) for i in items], (self._encode_token(last, owner + cert_id) if last else None)
+
+    # -- outbox -----------------------------------------------------------------------------
+    def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
+        until = iso(older_than or utcnow() + dt.timedelta(days=1))
+        remaining = limit
+        for shard in range(self.shards):
+            last = None
+            while remaining > 0:
+                kw: dict[str, Any] = {
+                    "IndexName": schema.INDEX_OUTBOX,
+                    "KeyConditionExpression": "outbox_shard = :s AND outbox_at <= :u",
+                    "ExpressionAttributeValues": self._s({":s": f"O#{shard}", ":u": until}),
+                    "Limit": min(remaining, 500),
+                }
+                if last:
+                    kw["ExclusiveStartKey"] = last
+                items, last = self._query(**kw)
+                for i in items:
+                    remaining -= 1
+                    yield self.event_from_item(i)
+                if not last:
+                    break
+
+    def mark_published(self, ev: Event, now: dt.datetime) -> bool:
+        """Take the event out of the outbox; False if someone else already did."""
+        client = self.client
+        try:
+            client.update_item(
+                TableName=self.table,
+                Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+                UpdateExpression="REMOVE outbox_shard, outbox_at SET published_at = :t",
+                ConditionExpression="attribute_exists(outbox_shard)",
+                ExpressionAttributeValues=self._s({":t": iso(now)}),
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    # -- idempotency ------------------------------------------------------------------------
+    @staticmethod
+    def _idem_pk(owner: str, key: str) -> str:
+        return "IDEM#" + hashlib.sha256(f"{owner}\x00{key}".encode()).hexdigest()
+
+    def _idem_item(self, rec: IdempotencyRecord, ttl_s: int) -> dict[str, Any]:
+        return {"pk": self._idem_pk(rec.owner, rec.key), "sk": "IDEM", "type": "idempotency",
+                "body_hash": rec.body_hash, "certificate_id": rec.certificate_id, "created_at": rec.created_at,
+                schema.TTL_ATTRIBUTE: int(utcnow().timestamp()) + ttl_s}
+
+    def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": self._idem_pk(owner, key), "sk": "IDEM"}),
+                                    ConsistentRead=True)
+        item = resp.get("Item")
+        if not item:
+            return None
+        self._count(1)
+        d = self._d(item)
+        if int(d.get(schema.TTL_ATTRIBUTE, 0)) < int(utcnow().timestamp()):
+            return None  # expired; DynamoDB's TTL sweep is lazy
+        return IdempotencyRecord(owner=owner, key=key, body_hash=d["body_hash"],
+                                 certificate_id=d["certificate_id"], created_at=d["created_at"])
+
+    def idempotency_delete(self, owner: str, key: str) -> dict[str, Any]:
+        """A transaction item forgetting an idempotency key (an order that was surely not placed)."""
+        return {"Delete": {"TableName": self.table, "Key": self._s({"pk": self._idem_pk(owner, key), "sk": "IDEM"})}}
+
+    # -- generic items (imports) ------------------------------------------------------------
+    def put_item(self, item: dict[str, Any], condition: str | None = None) -> None:
+        kw: dict[str, Any] = {"TableName": self.table, "Item": self._s(item)}
+        if condition:
+            kw["ConditionExpression"] = condition
+        self.client.put_item(**kw)
+
+    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)
+        item = resp.get("Item")
+        if not item:
+            return None
+        self._count(1)
+        return self._d(item)
+
+
+def bump(cert: Certificate, **changes: Any) -> Certificate:
+    """A copy with changes, same version (for building a value before `moved_to`/`updated`)."""
+    return replace(cert, **changes)
