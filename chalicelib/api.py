@@ -19,6 +19,7 @@ from chalicelib.config import PROVIDERS, settings
 from chalicelib.errors import (
     ApiError,
     BadRequest,
+    NotAcceptable,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -292,9 +293,18 @@ class Api:
                 raise ValidationFailed([FieldError("revision", "must be a positive integer")])
             revision = int(rev_raw)
         data, ctype, filename = self.service().download(cert, fmt, revision=revision, passphrase=passphrase)
-        return Response(body=data, status_code=200,
+        if ctype in BINARY_TYPES and not self._accepts_binary():
+            raise NotAcceptable(f"{fmt} is binary: send 'Accept: {ctype}' (or */*); API Gateway returns "
+                                "binary bodies only to such requests")
+        body: bytes | str = data if ctype in BINARY_TYPES else data.decode("ascii")
+        return Response(body=body, status_code=200,
                         headers={"Content-Type": ctype, "Content-Disposition": f'attachment; filename="{filename}"',
                                  "Cache-Control": "no-store"})
+
+    def _accepts_binary(self) -> bool:
+        accept = ((self.request.headers or {}).get("accept") or "").lower()
+        parts = {p.strip() for p in re.split("[,;]", accept)}
+        return "*/*" in accept or bool(parts & set(BINARY_TYPES))
 
     def events(self, cert_id: str) -> Response:
         from chalicelib.validation import validate_limit

@@ -17,7 +17,6 @@ should not pay for loading it (design.md section 1: no heavy imports on paths th
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hashlib
 import io
@@ -25,7 +24,7 @@ import ipaddress
 import re
 import unicodedata
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -196,9 +195,30 @@ def _encode_u_label(label: str, field: str) -> str:
     if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES_ALLOWED):
         raise _fail(field, f"label {label!r} mixes {' and '.join(sorted(scripts))} letters: "
                            "a possible look-alike (homograph) of another name")
+    _check_right_to_left(label, field)
     encoded = "xn--" + label.encode("punycode").decode("ascii")
     _check_ldh(encoded, field)
     return encoded
+
+
+_RTL_CLASSES = frozenset({"R", "AL", "AN"})
+_RTL_LABEL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+
+
+def _check_right_to_left(label: str, field: str) -> None:
+    """The RFC 5893 rules for a right-to-left label, so that it displays in the order it is stored."""
+    classes = [unicodedata.bidirectional(ch) for ch in label]
+    if not _RTL_CLASSES.intersection(classes):
+        return
+    trimmed = list(classes)
+    while trimmed and trimmed[-1] == "NSM":
+        trimmed.pop()
+    ok = (classes[0] in ("R", "AL") and set(classes) <= _RTL_LABEL_ALLOWED
+          and bool(trimmed) and trimmed[-1] in ("R", "AL", "EN", "AN")
+          and not ("EN" in classes and "AN" in classes))
+    if not ok:
+        raise _fail(field, f"label {label!r} breaks the right-to-left label rules (RFC 5893): it must start with "
+                           "a right-to-left letter, end with one or a digit, and not mix digit kinds")
 
 
 def _letter_scripts(label: str) -> set[str]:
@@ -324,7 +344,7 @@ def parse_csr(pem: str, field: str = "csr") -> ParsedCsr:
     try:
         csr = x509.load_der_x509_csr(der)
         public_key = csr.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         raise _fail(field, "does not parse as a PKCS#10 certificate request") from exc
     key_type, key_size, curve = _check_request_key(public_key, field)
     try:
@@ -368,7 +388,7 @@ def _csr_der(pem: str, field: str) -> bytes:
         raise _fail(field, "must contain exactly one PEM block, the certificate request")
     try:
         return base64.b64decode("".join(requests[0].split()), validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
         raise _fail(field, "is not valid PEM: the body is not base64") from exc
 
 
@@ -419,7 +439,7 @@ def _request_common_name(csr: x509.CertificateSigningRequest, field: str) -> str
 
     try:
         values = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # TypeError: what a malformed name attribute raises
         raise _fail(field, "has a malformed subject") from exc
     if len(values) > 1:
         raise _fail(field, "has more than one common name")
@@ -533,7 +553,7 @@ def generate_key_and_csr(key_type: str, key_size: int | None, common_name: str,
     """
     errors: list[FieldError] = []
 
-    def attempt(check: Any, *args: Any, **kwargs: Any) -> Any:
+    def attempt(check: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return check(*args, **kwargs)
         except ValidationFailed as exc:
@@ -547,7 +567,7 @@ def generate_key_and_csr(key_type: str, key_size: int | None, common_name: str,
     else:
         allowed = GENERATED_KEY_SIZES[kind]
         size = allowed[0] if key_size is None else key_size
-        if isinstance(size, bool) or size not in allowed:
+        if not isinstance(size, int) or isinstance(size, bool) or size not in allowed:
             errors.append(FieldError("key.size", f"for {kind} keys must be one of {', '.join(map(str, allowed))}"))
     cn = attempt(validate_dns_name, common_name, "common_name")
     names: list[tuple[str, str]] = [("dns", cn)] if cn else []
@@ -562,7 +582,7 @@ def generate_key_and_csr(key_type: str, key_size: int | None, common_name: str,
 
 
 def _organization_attributes(organization: Mapping[str, Any], errors: list[FieldError],
-                             attempt: Any) -> list[tuple[str, str]]:
+                             attempt: Callable[..., Any]) -> list[tuple[str, str]]:
     """(NameOID attribute name, value) pairs for the subject, in conventional order."""
     attributes: list[tuple[str, str]] = []
     for key, oid_name in (("country", "COUNTRY_NAME"), ("state", "STATE_OR_PROVINCE_NAME"),
@@ -642,13 +662,23 @@ class CertInfo:
 
 def certificate_info(pem: str) -> CertInfo:
     """Facts about the first certificate in `pem` (the leaf when given a full chain)."""
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
+    from cryptography.exceptions import UnsupportedAlgorithm
 
     certs = _load_certificates(pem, "certificate")
     if not certs:
         raise BadMaterial("no certificate found in the PEM text")
-    cert = certs[0]
+    try:
+        return _certificate_facts(certs[0])
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        # cryptography decodes fields lazily, so a damaged subject or key only fails here (TypeError
+        # included: it is what a malformed name attribute raises).
+        raise BadMaterial(f"certificate does not parse: {exc}") from exc
+
+
+def _certificate_facts(cert: x509.Certificate) -> CertInfo:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
     public_key = cert.public_key()
     key_type, key_size = _key_facts(public_key)
 
@@ -701,7 +731,7 @@ def _load_certificates(text: str | None, what: str) -> list[x509.Certificate]:
             continue
         try:
             certs.append(x509.load_der_x509_certificate(base64.b64decode("".join(body.split()), validate=True)))
-        except (ValueError, binascii.Error) as exc:
+        except (ValueError, x509.InvalidVersion) as exc:  # binascii.Error is a ValueError
             raise BadMaterial(f"{what}: PEM block {index + 1} is not a valid certificate") from exc
     return certs
 
@@ -732,7 +762,8 @@ def render(fmt: str, leaf_pem: str, chain_pem: str) -> tuple[bytes, str, str]:
     """The certificate in download format `fmt`: (body, content type, file name extension).
 
     pem: the leaf; chain: the intermediates; fullchain: leaf then intermediates; der: the leaf in DER;
-    pkcs7: a DER certs-only PKCS#7 of leaf and intermediates; zip: cert.pem, chain.pem and
+    pkcs7: a DER certs-only PKCS#7 of leaf and intermediates (a DER SET, so in encoding order, not chain
+    order — readers build the path themselves); zip: cert.pem, chain.pem and
     fullchain.pem with fixed timestamps (same input, same bytes). Certificates in `leaf_pem` after the
     first are treated as chain; a chain entry equal to the leaf is dropped. The chain is otherwise kept
     as the provider sent it.
@@ -806,6 +837,7 @@ def render_pkcs12(leaf_pem: str, chain_pem: str | None, private_key_pem: str, pa
     """
     if not isinstance(passphrase, str) or not PASSPHRASE_MIN_LENGTH <= len(passphrase) <= PASSPHRASE_MAX_LENGTH:
         raise _fail("passphrase", f"must be {PASSPHRASE_MIN_LENGTH} to {PASSPHRASE_MAX_LENGTH} characters long")
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -817,7 +849,11 @@ def render_pkcs12(leaf_pem: str, chain_pem: str | None, private_key_pem: str, pa
     except (ValueError, TypeError):
         # Not chained: the loader's message could quote key material, and errors end up in logs.
         raise BadMaterial("the stored private key does not load (or is encrypted)") from None
-    if _spki_sha256(key.public_key()) != _spki_sha256(leaf.public_key()):
+    try:
+        leaf_key_fingerprint = _spki_sha256(leaf.public_key())
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise BadMaterial(f"the certificate's public key does not parse: {exc}") from exc
+    if _spki_sha256(key.public_key()) != leaf_key_fingerprint:
         raise BadMaterial("the private key does not belong to the certificate")
     encryption = (serialization.PrivateFormat.PKCS12.encryption_builder()
                   .kdf_rounds(PKCS12_KDF_ROUNDS)

@@ -43,6 +43,10 @@ class NotFound(ApiError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class NotAcceptable(ApiError):
+    status, code, title = 406, "not_acceptable", "Not acceptable"
+
+
 class Conflict(ApiError):
     status, code, title = 409, "conflict", "Conflict"
 

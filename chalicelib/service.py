@@ -266,13 +266,13 @@ class CertificateService:
             "provider_order_id": po.provider_order_id, "provider_certificate_id": po.certificate_id,
             "common_name": info.common_name, "sans": [v for _, v in info.sans], "serial": info.serial,
             "not_before": iso(info.not_before), "not_after": iso(info.not_after),
-            "fingerprint_sha256": info.sha256, "issuer": info.issuer, "issued_at": iso(now),
+            "fingerprint_sha256": info.sha256_fingerprint, "issuer": info.issuer_common_name, "issued_at": iso(now),
         }
         self.artifacts.write_revision(cert, revision, material.certificate_pem, material.chain_pem, metadata)
         after = cert.moved_to(
             Status.ISSUED, now, **refs, revision=revision, revisions=cert.with_revision(rev), operation=None,
             not_before=iso(info.not_before), not_after=iso(info.not_after), serial=info.serial,
-            fingerprint_sha1=info.sha1, fingerprint_sha256=info.sha256, issuer=info.issuer, failure=None,
+            fingerprint_sha1=info.sha1_fingerprint, fingerprint_sha256=info.sha256_fingerprint, issuer=info.issuer_common_name, failure=None,
             poll_attempts=0, next_poll_at=None, expiry_notices=(), sealed_key=sealed,
             key_source="provider" if material.private_key_pem else cert.key_source,
         )

@@ -226,9 +226,9 @@ def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
         if not isinstance(value, str) or not value or len(value) > 1024:
             c.add(f"{name}.value", "must be a non-empty string")
             continue
-        norm = c.check(csrlib.validate_san, kind, value, f"{name}.value")
+        norm = c.check(csrlib.validate_san, kind, value, name)
         if norm is not None:
-            pair = (kind, norm if isinstance(norm, str) else value)
+            pair = tuple(norm) if isinstance(norm, tuple) else (kind, norm if isinstance(norm, str) else value)
             if pair in out:
                 c.add(f"{name}.value", "is listed twice")
             else:

@@ -168,7 +168,7 @@ class TinyCertSim(Simulator):
                              "OU": None, "hash_method": "sha256"})
 
     def tick(self) -> None:
-        now = _utcnow()
+        now = dt.datetime.now(dt.UTC)
         for cert in self.certs.values():
             if cert.status in ("good", "hold") and cert.cert.not_valid_after_utc < now:
                 cert.status = "expired"

@@ -18,9 +18,11 @@ from simulators.resello import ReselloSim as SIM_CLASS
 __all__ = ["SIM_CLASS", "complete", "make_provider", "order_request"]
 
 
-def make_provider(sim_url: str) -> Provider:
+def make_provider(sim_url: str, **http_overrides: Any) -> Provider:
+    """`http_overrides` are HttpSettings fields (the suite's fresh_provider(**overrides) passes them)."""
     credentials = {**defaults.secret_payloads()["resello"], "base_url": sim_url.rstrip("/")}
-    return ReselloProvider(credentials, HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3))
+    settings = {"read_timeout": 2.0, "backoff_base": 0.01, "max_attempts": 3, **http_overrides}
+    return ReselloProvider(credentials, HttpSettings(**settings))
 
 
 @functools.lru_cache(maxsize=1)

@@ -4,6 +4,7 @@ the three provider simulators (HTTP), all in-process on free ports."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -15,6 +16,8 @@ import pytest
 import requests
 
 from simulators.base import SimServer
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -126,7 +129,7 @@ def client(world: World) -> Iterator[Any]:
 
 def call(client: Any, method: str, path: str, body: Any = None, principal: str | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
-    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    hdrs = {"Content-Type": "application/json", "Accept": "*/*", **(headers or {})}
     if principal:
         hdrs["X-Certgate-Principal"] = principal
     raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")

@@ -1,0 +1,39 @@
+"""DigiCert's entry in the shared provider contract suite."""
+
+from __future__ import annotations
+
+import requests
+from cryptography.hazmat.primitives import serialization
+
+from chalicelib.providers.base import OrderRequest, Provider, San
+from chalicelib.providers.digicert import DigiCertProvider
+from chalicelib.providers.http import HttpSettings
+from simulators import defaults
+from simulators.ca import build_csr, generate_key
+from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the suite builds SIM_CLASS()
+
+
+def credentials(sim_url: str) -> dict[str, object]:
+    """The secret payload of defaults.secret_payloads, pointed at this simulator."""
+    return {"base_url": f"{sim_url}/services/v2", "api_key": defaults.DIGICERT_API_KEY,
+            "default_organization_id": defaults.DIGICERT_ORGANIZATION_ID}
+
+
+def make_provider(sim_url: str) -> Provider:
+    return DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3))
+
+
+def csr_for(common_name: str, sans: list[str] | None = None) -> str:
+    names = sans or [common_name]
+    csr = build_csr(generate_key("ec"), common_name, [("dns", n) for n in names])
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def order_request(client_reference: str, common_name: str) -> OrderRequest:
+    return OrderRequest(client_reference=client_reference, common_name=common_name, product="ov",
+                        sans=(San("dns", common_name),), csr_pem=csr_for(common_name), validity_days=397,
+                        dcv_method="dns")
+
+
+def complete(sim_url: str) -> None:
+    requests.post(f"{sim_url}/_sim/advance", timeout=10).raise_for_status()
