@@ -19,6 +19,7 @@ from chalicelib.config import PROVIDERS, settings
 from chalicelib.errors import (
     ApiError,
     BadRequest,
+    Conflict,
     NotAcceptable,
     NotFound,
     PayloadTooLarge,
@@ -136,9 +137,16 @@ class Api:
             except ProviderError as err:
                 status, body, headers = problems.from_provider_error(err, instance)
             except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a 500 problem
+                from chalicelib.domain import TransitionNotAllowed
                 from chalicelib.service import ProviderFailure
+                from chalicelib.store import ConcurrentModification
 
-                if isinstance(exc, ProviderFailure):
+                if isinstance(exc, ConcurrentModification | TransitionNotAllowed):
+                    # Someone else changed the certificate between our read and our write.
+                    status, body, headers = problems.from_api_error(
+                        Conflict(f"the certificate changed concurrently ({exc}); read it again and retry",
+                                 code="concurrent_update"), instance)
+                elif isinstance(exc, ProviderFailure):
                     cert = exc.cert
                     status, body, headers = problems.from_provider_error(
                         exc.error, instance, certificate_id=cert.id, certificate_status=cert.public_status)
@@ -178,7 +186,7 @@ class Api:
                 configured = False
             items.append({"name": name, "configured": configured,
                           "capabilities": registry.capabilities(name).to_dict()})
-        return self.json({"items": items, "next_token": None})
+        return self.json({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
 
     def openapi(self) -> Response:
         from chalicelib.openapi import spec
@@ -328,7 +336,7 @@ class Api:
 
     def list_authorities(self) -> Response:
         items = [self._authority(a) for a in self._tinycert().list_authorities()]
-        return self.json({"items": items, "next_token": None})
+        return self.json({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
 
     def get_authority(self, ca_id: str) -> Response:
         if not ca_id.isdigit() or len(ca_id) > 12:

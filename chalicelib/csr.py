@@ -692,7 +692,7 @@ def _certificate_facts(cert: x509.Certificate) -> CertInfo:
         serial=format(cert.serial_number, "x"),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
-        sha1_fingerprint=_colon_hex(cert.fingerprint(hashes.SHA1())),  # a fingerprint people compare, not a security use
+        sha1_fingerprint=_colon_hex(cert.fingerprint(hashes.SHA1())),  # a fingerprint people compare  # nosec B303
         sha256_fingerprint=_colon_hex(cert.fingerprint(hashes.SHA256())),
         issuer_common_name=cn_of(cert.issuer),
         key_type=key_type,
@@ -758,7 +758,7 @@ def _colon_hex(digest: bytes) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def render(fmt: str, leaf_pem: str, chain_pem: str) -> tuple[bytes, str, str]:
+def render(fmt: str, leaf_pem: str, chain_pem: str | None) -> tuple[bytes, str, str]:
     """The certificate in download format `fmt`: (body, content type, file name extension).
 
     pem: the leaf; chain: the intermediates; fullchain: leaf then intermediates; der: the leaf in DER;
@@ -825,6 +825,13 @@ def _zip(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def validate_passphrase(passphrase: str, field: str = "passphrase") -> str:
+    """A PKCS#12 passphrase of 8..1024 characters. Call it before unsealing the key, to spare a KMS call."""
+    if not isinstance(passphrase, str) or not PASSPHRASE_MIN_LENGTH <= len(passphrase) <= PASSPHRASE_MAX_LENGTH:
+        raise _fail(field, f"must be {PASSPHRASE_MIN_LENGTH} to {PASSPHRASE_MAX_LENGTH} characters long")
+    return passphrase
+
+
 def render_pkcs12(leaf_pem: str, chain_pem: str | None, private_key_pem: str, passphrase: str,
                   friendly_name: str | None = None) -> bytes:
     """A PKCS#12 (content type PKCS12_CONTENT_TYPE) of key, leaf and chain, encrypted with `passphrase`.
@@ -835,8 +842,7 @@ def render_pkcs12(leaf_pem: str, chain_pem: str | None, private_key_pem: str, pa
     Passphrase: 8..1024 characters, else ValidationFailed on `passphrase`. A key that does not belong
     to the certificate raises BadMaterial.
     """
-    if not isinstance(passphrase, str) or not PASSPHRASE_MIN_LENGTH <= len(passphrase) <= PASSPHRASE_MAX_LENGTH:
-        raise _fail("passphrase", f"must be {PASSPHRASE_MIN_LENGTH} to {PASSPHRASE_MAX_LENGTH} characters long")
+    validate_passphrase(passphrase)
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.serialization import pkcs12

@@ -147,6 +147,7 @@ class Certificate:
     poll_attempts: int = 0
     next_poll_at: str | None = None
     submit_attempts: int = 0
+    submitted_at: str | None = None  # when the provider was last asked to create this order
     expiry_notices: tuple[int, ...] = ()
     on_hold: bool = False
     import_id: str | None = None

@@ -30,7 +30,7 @@ from chalicelib.domain import (
     transition_event,
     utcnow,
 )
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from chalicelib.providers.base import Approver, OrderRequest, Organization, Provider, ProviderOrder, San
 from chalicelib.providers.errors import FieldError, ProviderError
 from chalicelib.store import AlreadyExists, CertificateStore, IdempotencyRecord
@@ -149,6 +149,7 @@ class CertificateService:
             provider_options=dict(spec.provider_options), key_source=key_source, csr_pem=csr_pem,
             sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
             next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s)), submit_attempts=1,
+            submitted_at=iso(now),
         )
 
     def order_request(self, cert: Certificate) -> OrderRequest:
@@ -242,7 +243,10 @@ class CertificateService:
             material = self.providers(cert.provider).get_order(po.provider_order_id, with_material=True).material
         if material is None:
             raise ProviderFailure(cert, _protocol(cert.provider, "issued order without a certificate"))
-        info = csrlib.certificate_info(material.certificate_pem)
+        try:
+            info = csrlib.certificate_info(material.certificate_pem)
+        except csrlib.BadMaterial as exc:
+            raise ProviderFailure(cert, _protocol(cert.provider, f"issued certificate does not parse: {exc}")) from exc
         if cert.status is Status.ISSUED and info.serial == cert.serial:
             if refs.get("on_hold") != cert.on_hold:
                 return self._save(cert.updated(now, **refs), [self._event(cert, cert, actor, kind="certificate.hold",
@@ -283,7 +287,7 @@ class CertificateService:
         """Back off: min interval doubling per unanswered check, capped, with full jitter above the floor."""
         attempts = cert.poll_attempts + 1
         ceiling = min(self.cfg.poll_max_interval_s, self.cfg.poll_min_interval_s * (2 ** min(attempts, 20)))
-        delay = self.cfg.poll_min_interval_s + random.uniform(0, max(0, ceiling - self.cfg.poll_min_interval_s))
+        delay = self.cfg.poll_min_interval_s + random.uniform(0, max(0, ceiling - self.cfg.poll_min_interval_s))  # jitter, not crypto  # nosec B311
         return cert.updated(now, poll_attempts=attempts, next_poll_at=iso(now + dt.timedelta(seconds=delay)), **changes)
 
     def postpone(self, cert: Certificate, seconds: float) -> Certificate:
@@ -361,7 +365,9 @@ class CertificateService:
 
     def reconcile_one(self, cert: Certificate, actor: str, *, force: bool = False) -> Certificate:
         """An intent whose create was never confirmed: adopt the provider's order if it exists,
-        otherwise place it once more, otherwise fail it with a reason."""
+        otherwise place it once more, otherwise fail it with a reason. `force` looks up now
+        (a user refresh or an idempotent replay); placing again waits until the earlier attempt
+        can no longer be in flight at the provider, whatever `force` says."""
         if cert.status is not Status.SUBMITTING:
             return cert
         now = self.clock()
@@ -380,15 +386,22 @@ class CertificateService:
                 adopted = self.apply(cert, found, actor)
                 self._audit(adopted, actor, "order.adopted", provider_order_id=found.provider_order_id)
                 return adopted
+        last_try = parse_iso(cert.submitted_at) or created
+        if (now - last_try).total_seconds() < self.resubmit_after_s():
+            return cert  # the first create may still be running at the provider: look again later
         if cert.submit_attempts < 2:
-            claimed = self._save(cert.updated(now, submit_attempts=cert.submit_attempts + 1,
-                                              next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s))))
+            claimed = self._save(cert.updated(now, submit_attempts=cert.submit_attempts + 1, submitted_at=iso(now),
+                                              next_poll_at=iso(now + dt.timedelta(seconds=self.resubmit_after_s()))))
             self._audit(claimed, actor, "order.resubmitted", reason="not found at the provider")
             return self._submit(claimed, provider, actor, None)
         after = cert.moved_to(Status.FAILED, now, operation=None,
                               failure={"code": "not_found_at_provider",
                                        "reason": "the order was not found at the provider after a retry"})
         return self._save(after, [self._event(cert, after, actor)])
+
+    def resubmit_after_s(self) -> float:
+        """How long an unanswered create may still be running at the provider."""
+        return max(float(self.cfg.reconcile_after_s), 2 * self.cfg.provider_read_timeout_s + 1)
 
     def _audit(self, cert: Certificate, actor: str, kind: str, **detail: Any) -> None:
         ev = Event(certificate_id=cert.id, kind=kind, occurred_at=iso(self.clock()) or "", actor=actor,
@@ -564,7 +577,15 @@ class CertificateService:
                                code="no_private_key")
             if passphrase is None:
                 raise ValidationFailed([FieldError("passphrase", "is required for pkcs12 (POST the download)")])
-            key_pem = self.vault.open(cert.sealed_key, {"certificate_id": cert.id})
+            from chalicelib.keys import KeyVaultError, SealedKeyInvalid
+
+            try:
+                key_pem = self.vault.open(cert.sealed_key, {"certificate_id": cert.id})
+            except SealedKeyInvalid:
+                raise  # corrupted at rest: an internal error, reported with a request id
+            except KeyVaultError as exc:
+                raise ServiceUnavailable("the key vault (KMS) is unreachable; retry later",
+                                         code="key_vault_unavailable", headers={"Retry-After": "10"}) from exc
             data = csrlib.render_pkcs12(leaf, chain, key_pem, passphrase, cert.common_name)
             return data, "application/x-pkcs12", f"{cert.id}-r{rev.number}.p12"
         data, ctype, ext = csrlib.render(fmt, leaf, chain)

@@ -158,7 +158,10 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     elif caps and not caps.generates_key:
         key_type, key_size = "rsa", 2048  # the gateway generates key + CSR and keeps the key sealed
     if parsed is not None and cn:
-        c.errors.extend(csrlib.check_csr_consistency(parsed, cn, sans, "csr"))
+        # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
+        raw_sans = body.get("sans") if isinstance(body.get("sans"), list) else []
+        own = [(s.get("type", "dns"), s.get("value")) for s in raw_sans if isinstance(s, dict)]
+        c.errors.extend(csrlib.check_csr_consistency(parsed, cn, [p for p in own if p[1]], ""))
 
     validity = body.get("validity_days", caps.max_validity_days if caps else 397)
     if not isinstance(validity, int) or isinstance(validity, bool):
@@ -194,7 +197,8 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     if provider == "resello" and dcv == "email" and not (approver or {}).get("email"):
         c.add("approver.email", "is required for email validation at resello")
     c.raise_if_any()
-    assert provider and cn and product
+    if not (provider and cn and product):  # unreachable: each missing one was reported above
+        raise ValidationFailed([FieldError("body", "provider, common_name and product are required")])
     return OrderSpec(provider=provider, product=product, common_name=cn, sans=sans, csr_pem=csr_pem,
                      key_type=key_type, key_size=key_size, validity_days=validity, dcv_method=dcv,
                      organization=org, approver=approver, auto_renew=auto_renew, client_reference=client_ref,
@@ -401,7 +405,8 @@ def validate_authority(body: Any) -> dict[str, str]:
             out[wire] = v
     if "C" in out:
         out["C"] = c.check(csrlib.validate_country, out["C"], "country") or out["C"]
-    if out.get("hash_method", "sha256") not in ("sha256", "sha384", "sha512"):
-        c.add("hash_method", "must be sha256, sha384 or sha512")
+    if out.get("hash_method", "sha256") != "sha256":
+        # TinyCert documents sha1 and sha256; a new CA signing with SHA-1 would be refused by every client.
+        c.add("hash_method", "must be sha256")
     c.raise_if_any()
     return out

@@ -33,6 +33,7 @@ from devstack import conventions
 from devstack.conventions import PROJECT_DIR, Conventions
 
 LOG_DIR = PROJECT_DIR / ".stack" / "logs"
+DEFAULT_START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 POLL_S = 0.25
 MOTO_SERVICES = "DynamoDB, S3, SNS, SQS, Secrets Manager, KMS"
@@ -203,7 +204,7 @@ def print_summary(conv: Conventions, simulators: list[str], missing: list[str], 
                  "-d '{\"provider\":\"tinycert\",\"common_name\":\"www.example.com\"}'")
 
 
-def run(conv: Conventions, stop: StopFlag) -> int:
+def run(conv: Conventions, stop: StopFlag, start_timeout_s: float) -> int:
     started = time.monotonic()
     simulators, missing = conventions.simulator_modules()
     wanted = {"api": conv.api_port, "moto": conv.moto_port, **{p: conv.sim_ports[p] for p in simulators}}
@@ -239,9 +240,8 @@ def run(conv: Conventions, stop: StopFlag) -> int:
             "moto": (conv.moto_url + "/moto-api/", None),
             **{p: (conv.sim_url(p) + "/_sim/ca.pem", 200) for p in simulators},
         }
-        timeout_s = float(os.environ.get("CERTGATE_START_TIMEOUT_S", "120"))
         say("stack", "waiting for the API, moto and the simulators to answer")
-        problem = wait_until_answering(checks, children, stop, timeout_s)
+        problem = wait_until_answering(checks, children, stop, start_timeout_s)
         if problem is None:
             print_summary(conv, simulators, missing, started)
             echo.set()
@@ -263,10 +263,15 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop.handle)
     try:
         conv = conventions.load()
+        raw_timeout = os.environ.get("CERTGATE_START_TIMEOUT_S") or str(DEFAULT_START_TIMEOUT_S)
+        try:
+            start_timeout_s = float(raw_timeout)
+        except ValueError:
+            raise ValueError(f"CERTGATE_START_TIMEOUT_S must be seconds, got {raw_timeout!r}") from None
     except ValueError as exc:
-        say("stack", str(exc))
+        say("stack", f"bad setting: {exc}")
         return 2
-    return run(conv, stop)
+    return run(conv, stop, start_timeout_s)
 
 
 if __name__ == "__main__":

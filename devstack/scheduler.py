@@ -123,6 +123,8 @@ def log(line: str) -> None:
 
 
 def run_forever(jobs: list[Job], app_name: str, stage: str, region: str) -> None:
+    while not jobs:  # nothing to fire, but stay up: the launcher treats an exit as a crash
+        time.sleep(3600)
     now = time.monotonic()
     for job in jobs:  # like a rate() rule: the first run comes one interval after start
         job.next_at = now + job.interval_s
@@ -152,12 +154,10 @@ def main() -> int:
     for job in jobs:
         log(f"{job.name}: every {job.interval_s:g}s locally (deployed: {job.schedule_expression})")
     try:
-        if jobs:
-            run_forever(jobs, app.app_name, stage, region)
-        while True:  # nothing to fire, but stay up: the launcher treats an exit as a crash
-            time.sleep(3600)
+        run_forever(jobs, app.app_name, stage, region)
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
 
 
 if __name__ == "__main__":

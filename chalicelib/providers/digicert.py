@@ -202,8 +202,7 @@ class DigiCertProvider(Provider):
         material = None
         certificate_id = (info.get("certificate") or {}).get("id")
         if with_material and certificate_id is not None and _raw_status(info) == "issued":
-            material = material_from_bundle(self._download(str(certificate_id), "pem_noroot").decode("utf-8",
-                                                                                                     "replace"))
+            material = self._material(str(certificate_id))
         return order_from_info(info, material)
 
     def _order_info(self, provider_order_id: str) -> dict[str, Any]:
@@ -277,21 +276,25 @@ class DigiCertProvider(Provider):
         if certificate_id is None or not (info.get("certificate") or {}).get("serial_number"):
             raise ProviderConflict(PROVIDER, f"order {provider_order_id} has no issued certificate yet",
                                    provider_code=_raw_status(info))
-        data = self._download(str(certificate_id), DOWNLOAD_FORMAT[fmt])
         if fmt in ("der", "pkcs7"):
+            data = self._fetch(str(certificate_id), DOWNLOAD_FORMAT[fmt])
+            check_binary(DOWNLOAD_FORMAT[fmt], data)
             return data
-        material = material_from_bundle(data.decode("utf-8", "replace"))
+        material = self._material(str(certificate_id))
         if fmt == "pem":
             return material.certificate_pem.encode()
         if fmt == "chain":
             return material.chain_pem.encode()
         return (material.certificate_pem + material.chain_pem).encode()
 
-    def _download(self, certificate_id: str, digicert_format: str) -> bytes:
+    def _fetch(self, certificate_id: str, digicert_format: str) -> bytes:
         resp = self._http.request("GET", f"certificate/{_segment(certificate_id)}/download/format/{digicert_format}",
                                   safe=True, headers={"Accept": "*/*"})
-        check_download(digicert_format, resp.content)
         return resp.content
+
+    def _material(self, certificate_id: str) -> CertificateMaterial:
+        """Leaf + intermediates (pem_noroot); a garbled body is a protocol error."""
+        return material_from_bundle(self._fetch(certificate_id, "pem_noroot").decode("utf-8", "replace"))
 
     # -- changes -----------------------------------------------------------------------
     def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
@@ -308,7 +311,7 @@ class DigiCertProvider(Provider):
                 return after
             raise
         data = data if isinstance(data, dict) else {}
-        requests_out = data.get("requests") or [{}]
+        requests_out = [r for r in data.get("requests") or [] if isinstance(r, dict)] or [{}]
         new_cert = data.get("certificate_id")
         return dataclasses.replace(
             before, status=Status.PENDING, raw_status="reissue_pending",
@@ -331,12 +334,7 @@ class DigiCertProvider(Provider):
             resp = self._http.request("PUT", f"certificate/{_segment(order.certificate_id)}/revoke",
                                       safe=False, json_body=body)
         except ProviderError as exc:
-            if not (exc.outcome_unknown or isinstance(exc, ProviderConflict)):
-                raise
-            after = self._get_or_raise(provider_order_id, exc)
-            if after.status is Status.REVOKED:
-                return after
-            raise
+            return self._reached(provider_order_id, Status.REVOKED, exc)
         if resp.status_code == 204:
             return dataclasses.replace(order, status=Status.REVOKED, raw_status="revoked")
         # 201: a revoke request waits for an approver; the certificate stays issued until then.
@@ -349,13 +347,18 @@ class DigiCertProvider(Provider):
             self._http.request("PUT", path, safe=False, json_body={"status": "canceled",
                                                                    "note": "canceled through certgate"})
         except ProviderError as exc:
-            if not (exc.outcome_unknown or isinstance(exc, ProviderConflict)):
-                raise
-            after = self._get_or_raise(provider_order_id, exc)
-            if after.status is Status.CANCELLED:
-                return after
-            raise
+            return self._reached(provider_order_id, Status.CANCELLED, exc)
         return self.get_order(provider_order_id, with_material=False)
+
+    def _reached(self, provider_order_id: str, target: Status, failure: ProviderError) -> ProviderOrder:
+        """After a revoke/cancel failed ambiguously or as a state conflict: the order, when it
+        already is in `target` (an earlier attempt went through); otherwise the failure."""
+        if not (failure.outcome_unknown or isinstance(failure, ProviderConflict)):
+            raise failure
+        after = self._get_or_raise(provider_order_id, failure)
+        if after.status is not target:
+            raise failure
+        return after
 
     def _get_or_raise(self, provider_order_id: str, failure: ProviderError) -> ProviderOrder:
         try:
@@ -607,21 +610,18 @@ def leaf_details(leaf_pem: str) -> tuple[dt.datetime, dt.datetime, str, tuple[st
     return cert.not_valid_before_utc, cert.not_valid_after_utc, format(cert.serial_number, "x"), names
 
 
-def check_download(digicert_format: str, data: bytes) -> None:
-    """A download must be what its format promises; a truncated or garbled body is a protocol error."""
+def check_binary(digicert_format: str, data: bytes) -> None:
+    """A der/p7b download must be what its format promises; a garbled body is a protocol error."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import pkcs7
 
     try:
         if digicert_format == "der":
             x509.load_der_x509_certificate(data)
-        elif digicert_format == "p7b":
-            if data.lstrip().startswith(b"-----BEGIN"):
-                pkcs7.load_pem_pkcs7_certificates(data)
-            else:
-                pkcs7.load_der_pkcs7_certificates(data)
+        elif data.lstrip().startswith(b"-----BEGIN"):
+            pkcs7.load_pem_pkcs7_certificates(data)
         else:
-            material_from_bundle(data.decode("utf-8", "replace"))
+            pkcs7.load_der_pkcs7_certificates(data)
     except ValueError as exc:
         raise ProviderProtocolError(PROVIDER, f"{digicert_format} download does not parse") from exc
 
@@ -681,7 +681,7 @@ def _page_total(data: Mapping[str, Any]) -> int:
 
 
 def _offset_from_token(token: str | None) -> int:
-    if token is None or token == "":
+    if not token:
         return 0
     if not token.isdigit():
         raise ProviderRejected(PROVIDER, "malformed page token",

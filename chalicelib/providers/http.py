@@ -147,7 +147,8 @@ class ProviderHttp:
                     break  # waiting that long belongs to the scheduler, not to this request
                 delay = max(delay, hinted)
             self._sleep(delay)
-        assert last is not None
+        if last is None:  # unreachable: the loop runs at least once
+            raise ProviderUnavailable(self.provider, "no attempt was made")
         raise last
 
     def json(self, method: str, path: str, *, safe: bool, **kw: Any) -> Any:

@@ -461,7 +461,7 @@ def encode_page_token(page: int) -> str:
 
 
 def decode_page_token(token: str | None) -> int:
-    if token is None or token == "":
+    if not token:
         return 1
     try:
         page = int(token)

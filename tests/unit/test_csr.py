@@ -820,6 +820,12 @@ def test_openssl_reads_the_pkcs12_and_pkcs7(pki: Pki, material: tuple[str, str],
 def test_pkcs12_passphrase_rules(pki: Pki, material: tuple[str, str], passphrase: Any) -> None:
     field, message = fails(csr.render_pkcs12, *material, key_pem(pki.leaf_key), passphrase, None)
     assert field == "passphrase" and "characters" in message
+    assert fails(csr.validate_passphrase, passphrase, "body.passphrase")[0] == "body.passphrase"
+
+
+def test_valid_passphrase() -> None:
+    assert csr.validate_passphrase("12345678") == "12345678"
+    assert csr.validate_passphrase("ü" * 1024) == "ü" * 1024
 
 
 def test_pkcs12_refuses_a_key_of_another_certificate(material: tuple[str, str], other_rsa_key: Any) -> None:

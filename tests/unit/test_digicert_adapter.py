@@ -653,3 +653,20 @@ def test_material_type_is_the_shared_record(provider: DigiCertProvider, url: str
     placed = provider.submit_order(order_request("crt_mat", "mat.example.com"))
     complete(url)
     assert isinstance(provider.get_order(placed.provider_order_id).material, CertificateMaterial)
+
+
+def test_revoke_and_cancel_under_drop_after_commit_report_the_reached_state(provider: DigiCertProvider,
+                                                                            url: str) -> None:
+    revoked_one = provider.submit_order(order_request("crt_rvd", "rvd.example.com"))
+    kept_one = provider.submit_order(order_request("crt_kpt", "kpt.example.com"))
+    complete(url)
+    pending_one = provider.submit_order(order_request("crt_cnd", "cnd.example.com"))
+    set_faults(url, drop_after_commit_rate=1, max_faults=1, paths=["/services/v2/certificate/"])
+    assert provider.revoke(revoked_one.provider_order_id, "superseded").status is Status.REVOKED
+    cancel_path = f"/services/v2/order/certificate/{pending_one.provider_order_id}/status"
+    set_faults(url, drop_after_commit_rate=1, max_faults=1, paths=[cancel_path])
+    assert provider.cancel(pending_one.provider_order_id).status is Status.CANCELLED
+    set_faults(url, error_rate=1, error_status=500, paths=["/services/v2/certificate/"])
+    with pytest.raises(ProviderUnavailable):  # nothing was committed: the failure stands
+        provider.revoke(kept_one.provider_order_id)
+    assert provider.get_order(kept_one.provider_order_id, with_material=False).status is Status.ISSUED

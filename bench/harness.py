@@ -1,0 +1,274 @@
+"""The benchmarks' world, set up like tests/functional/conftest.py: an in-process ThreadedMotoServer
+and the three provider simulators (SimServer) on free ports, the app's environment pointing at them,
+resources seeded with the devstack.seed functions, and the app's own service from the container.
+
+Also the fast set-up paths the benchmarks use instead of the order use case, and what they bypass:
+- `seed_sim_orders` creates orders at a simulator through its admin endpoint POST /_sim/seed (no
+  provider API call, no validation);
+- `write_certificates` writes Certificate items (shaped by CertificateStore.to_item) with
+  BatchWriteItem: no idempotency record, no audit events, no REF# provider-reference rows, no
+  conditional check. The poller reads none of those, so polling is measured as it runs in
+  production; only the set-up is cheaper.
+
+Everything runs in one interpreter (2 cores, one GIL): moto's and the simulators' server-side work
+competes with the code under test. Benchmarks report moto's own latency so that is visible."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from chalicelib.domain import Certificate, Revision, Status, iso, new_certificate_id
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+STAGE = "test"  # a local stage: the app accepts plain-HTTP simulators and the principal header
+OWNER = "bench"
+BATCH = 25  # BatchWriteItem's maximum
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_environment(moto_url: str) -> dict[str, str]:
+    """The app's environment for the benchmark stage. CERTGATE_POLL_* settings the caller exported
+    (e.g. CERTGATE_POLL_CONCURRENCY) are kept so a run can be repeated with other values."""
+    env = {
+        "CERTGATE_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto_url,
+        "CERTGATE_TABLE": "certgate-bench", "CERTGATE_BUCKET": "certgate-bench-artifacts",
+        "CERTGATE_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:certgate-bench-events",
+        "CERTGATE_KMS_KEY_ID": "alias/certgate-bench",
+        "LOG_LEVEL": "WARNING",
+    }
+    for p in ("tinycert", "resello", "digicert"):
+        env[f"CERTGATE_SECRET_{p.upper()}"] = f"certgate/{STAGE}/{p}"
+    return env
+
+
+@dataclass
+class World:
+    moto_url: str
+    sims: dict[str, Any]  # provider -> SimServer
+    env: dict[str, str]
+    _session: requests.Session = field(default_factory=requests.Session)
+
+    def aws(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def sim_url(self, provider: str) -> str:
+        return str(self.sims[provider].url)
+
+    def _sim(self, method: str, provider: str, path: str, body: Any = None) -> Any:
+        resp = self._session.request(method, self.sim_url(provider) + path, json=body, timeout=120)
+        resp.raise_for_status()
+        return resp.json()
+
+    def faults(self, provider: str, **faults: Any) -> None:
+        self._sim("PUT", provider, "/_sim/faults", faults)
+
+    def clear_faults(self) -> None:
+        for p in self.sims:
+            self._sim("DELETE", p, "/_sim/faults")
+
+    def advance(self, provider: str) -> Any:
+        return self._sim("POST", provider, "/_sim/advance")
+
+    def seed_sim_orders(self, provider: str, count: int, status: str) -> list[str]:
+        """Orders created at the simulator directly (POST /_sim/seed), at most 5,000 per call."""
+        ids: list[str] = []
+        while len(ids) < count:
+            chunk = min(5000, count - len(ids))
+            out = self._sim("POST", provider, "/_sim/seed", {"count": chunk, "status": status,
+                                                              "common_name_prefix": f"bench-{uuid.uuid4().hex[:6]}-"})
+            ids += [str(i) for i in out["ids"]]
+        return ids
+
+    def service(self) -> Any:
+        from chalicelib.container import service
+
+        return service()
+
+
+def _sim_classes() -> dict[str, Any]:
+    from simulators.digicert import DigiCertSim
+    from simulators.resello import ReselloSim
+    from simulators.tinycert import TinyCertSim
+
+    return {"tinycert": TinyCertSim, "resello": ReselloSim, "digicert": DigiCertSim}
+
+
+@contextmanager
+def world() -> Iterator[World]:
+    """Start moto and the simulators, point the app at them, seed, and tear everything down."""
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib import container
+    from devstack import seed
+    from simulators.base import SimServer
+    from simulators.defaults import secret_payloads
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    moto_url = f"http://127.0.0.1:{port}"
+    # Simulators as the functional tests build them: orders stay pending until /_sim/advance.
+    sims = {name: SimServer(cls(), port=0).start() for name, cls in _sim_classes().items()}
+    env = bench_environment(moto_url)
+    old = {k: os.environ.get(k) for k in (*env, "AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    os.environ.update(env)
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(k, None)
+    w = World(moto_url=moto_url, sims=sims, env=env)
+    try:
+        ddb, s3, sns, kms, sm = (w.aws(s) for s in ("dynamodb", "s3", "sns", "kms", "secretsmanager"))
+        seed.seed_table(ddb, env["CERTGATE_TABLE"])
+        seed.seed_bucket(s3, env["CERTGATE_BUCKET"], REGION)
+        seed.seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
+        seed.seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
+        ports = {name: s.port for name, s in sims.items()}
+        for name, payload in secret_payloads("127.0.0.1", ports).items():
+            seed.seed_secret(sm, f"certgate/{STAGE}/{name}", payload)
+        container.reset()
+        yield w
+    finally:
+        for s in sims.values():
+            s.stop()
+        moto.stop()
+        container.reset()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# -- certificates written directly --------------------------------------------------------------
+def pending_certificate(provider: str, provider_order_id: str, due_at: dt.datetime) -> Certificate:
+    """A certificate as the order use case leaves it once the provider accepted the order."""
+    now = iso(due_at - dt.timedelta(minutes=5)) or ""
+    cid = new_certificate_id()
+    name = f"{cid[4:16]}.bench.example.com"
+    return Certificate(
+        id=cid, owner=OWNER, provider=provider, common_name=name, status=Status.PENDING, created_at=now,
+        updated_at=now, version=2, product="dv", sans=({"type": "dns", "value": name},), dcv_method="dns",
+        validity_days=397, provider_order_id=provider_order_id, provider_status="pending", revision=1,
+        revisions=(Revision(1, "order"),), operation="order", poll_attempts=1, next_poll_at=iso(due_at),
+        submit_attempts=1, submitted_at=now)
+
+
+def issued_certificate(provider: str, index: int, now: dt.datetime) -> Certificate:
+    """An issued certificate as the poller leaves it (no PEMs: those live in S3 and are not read)."""
+    cid = new_certificate_id()
+    name = f"{cid[4:16]}.bench.example.com"
+    issued = now - dt.timedelta(days=1 + index % 300)
+    not_after = issued + dt.timedelta(days=397)
+    rev = Revision(1, "order", provider_order_id=f"bench-{index}", serial=f"{index:032x}",
+                   not_before=iso(issued), not_after=iso(not_after), issued_at=iso(issued),
+                   s3_prefix=f"certificates/{cid}/r1/")
+    return Certificate(
+        id=cid, owner=OWNER, provider=provider, common_name=name, status=Status.ISSUED, created_at=iso(issued) or "",
+        updated_at=iso(issued) or "", version=3, product="dv", sans=({"type": "dns", "value": name},),
+        dcv_method="dns", validity_days=397, provider_order_id=f"bench-{index}", provider_status="active",
+        revision=1, revisions=(rev,), not_before=iso(issued), not_after=iso(not_after), serial=f"{index:032x}",
+        fingerprint_sha256="00" * 32, issuer="Bench CA", submit_attempts=1)
+
+
+def write_certificates(store: Any, certs: Iterable[Certificate]) -> int:
+    """BatchWriteItem the certificates' items (CertificateStore.to_item), retrying unprocessed ones."""
+    client = store.client
+    batch: list[dict[str, Any]] = []
+    written = 0
+
+    def flush() -> None:
+        requests_ = {store.table: [{"PutRequest": {"Item": store._s(store.to_item(c))}} for c in batch]}
+        while requests_:
+            out = client.batch_write_item(RequestItems=requests_)
+            requests_ = out.get("UnprocessedItems") or {}
+            if requests_:
+                time.sleep(0.05)
+
+    for cert in certs:
+        batch.append(cert)
+        if len(batch) == BATCH:
+            flush()
+            written += len(batch)
+            batch = []
+    if batch:
+        flush()
+        written += len(batch)
+    return written
+
+
+def pending_at_simulator(w: World, store: Any, provider: str, count: int, due_at: dt.datetime,
+                         sim_status: str = "pending") -> list[Certificate]:
+    """`count` orders at the simulator and their certificates in the table, all due at `due_at`."""
+    ids = w.seed_sim_orders(provider, count, sim_status)
+    certs = [pending_certificate(provider, oid, due_at) for oid in ids]
+    write_certificates(store, certs)
+    return certs
+
+
+# -- DynamoDB observation ------------------------------------------------------------------------
+class ReadCounter:
+    """Counts items DynamoDB returned to one boto3 client, from the responses themselves (a cross-check
+    of CertificateStore.items_read, which only counts reads that go through its own methods)."""
+
+    def __init__(self, client: Any) -> None:
+        self.items = 0
+        self.calls: dict[str, int] = {}
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def _after(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        op = model.name
+        self.calls[op] = self.calls.get(op, 0) + 1
+        if op in ("Query", "Scan"):
+            self.items += int(parsed.get("Count") or 0)
+        elif op == "GetItem" and parsed.get("Item"):
+            self.items += 1
+        elif op == "BatchGetItem":
+            self.items += sum(len(v) for v in (parsed.get("Responses") or {}).values())
+        elif op == "TransactGetItems":
+            self.items += sum(1 for r in parsed.get("Responses") or [] if r.get("Item"))
+
+    def reset(self) -> None:
+        self.items = 0
+        self.calls = {}
+
+
+def moto_put_latency_ms(store: Any, samples: int = 50) -> float:
+    """Median latency of one conditional PutItem of a certificate item against this moto: what each
+    poll of a still-pending certificate pays on top of the provider call."""
+    client = store.client
+    cert = pending_certificate("resello", "latency-probe", dt.datetime.now(dt.UTC))
+    item = store._s(store.to_item(cert))
+    client.put_item(TableName=store.table, Item=item)
+    times = []
+    for previous in range(cert.version, cert.version + samples):
+        item["version"] = {"N": str(previous + 1)}
+        started = time.perf_counter()
+        client.put_item(TableName=store.table, Item=item, ConditionExpression="#v = :v",
+                        ExpressionAttributeNames={"#v": "version"},
+                        ExpressionAttributeValues={":v": {"N": str(previous)}})
+        times.append(time.perf_counter() - started)
+    client.delete_item(TableName=store.table, Key={"pk": item["pk"], "sk": item["sk"]})
+    return statistics.median(times) * 1000
