@@ -423,8 +423,9 @@ class CertificateService:
             raise ValidationFailed([FieldError("operation", f"{cert.provider} cannot {op}")],
                                    code="unsupported_operation")
         changes = validate_change(body, CHANGE_FIELDS)
-        if cert.status is not Status.ISSUED:
-            raise Conflict(f"only an issued certificate can be {op}ed; this one is {cert.public_status}",
+        if cert.status is not Status.ISSUED or cert.operation == "revoke":
+            state = "being revoked" if cert.operation == "revoke" else cert.public_status
+            raise Conflict(f"only an issued certificate can be {op}ed; this one is {state}",
                            code="invalid_state")
         draft = self._changed_spec(cert, changes)
         provider = self.providers(cert.provider)
@@ -496,17 +497,20 @@ class CertificateService:
             raise Conflict(f"only an issued certificate can be revoked; this one is {cert.public_status}",
                            code="invalid_state")
         provider = self.providers(cert.provider)
+        # Claim the certificate first (conditional on the version we read): a reissue or renewal
+        # racing this revoke either claimed it before us (we stop here with a 409) or fails to.
+        cert = self._save(cert.updated(self.clock(), operation="revoke"))
         try:
-            po = provider.revoke(cert.provider_certificate_id or cert.provider_order_id or "", reason)
+            po = provider.revoke(cert.provider_order_id or "", reason)
         except ProviderError as exc:
-            raise ProviderFailure(cert, exc) from exc
+            raise ProviderFailure(self._save(cert.updated(self.clock(), operation=None)), exc) from exc
         now = self.clock()
         if po.status is Status.REVOKED:
             after = cert.moved_to(Status.REVOKED, now, provider_status=po.raw_status, operation=None)
             return self._save(after, [self._event(cert, after, principal, reason=reason, comments=comments)])
         self._audit(cert, principal, "certificate.revocation_requested", reason=reason, comments=comments,
                     provider_status=po.raw_status)
-        return cert
+        return self._save(cert.updated(now, operation=None))
 
     def cancel(self, principal: str, cert: Certificate) -> Certificate:
         if not self.capabilities(cert.provider).cancel:

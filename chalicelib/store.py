@@ -428,6 +428,65 @@ class CertificateStore:
         self._count(1)
         return self._d(item)
 
+    # -- inventory imports (chalicelib/imports.py) --------------------------------------------
+    def create_with(self, cert: Certificate, events: Iterable[Event], extra: Iterable[dict[str, Any]]) -> None:
+        """`create` with extra transaction items (reference claims), all or nothing: an import
+        claims the provider's id in the same transaction that creates the certificate, so two
+        imports can never make two certificates of one provider certificate."""
+        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
+                                              "ConditionExpression": "attribute_not_exists(pk)"}}]
+        ops += list(extra)
+        ops += self._event_puts(cert.id, events)
+        client = self.client
+        try:
+            client.transact_write_items(TransactItems=ops)
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if not failed:
+                raise
+            raise AlreadyExists("certificate" if failed[0] == 0 else "reference") from exc
+
+    def ref_set(self, provider: str, reference: str, cert_id: str) -> None:
+        """Point a reference at cert_id whoever held it (for hints, never for uniqueness)."""
+        self.client.put_item(TableName=self.table, Item=self._s({
+            "pk": f"REF#{provider}#{reference}", "sk": "REF", "type": "ref", "certificate_id": cert_id}))
+
+    def put_versioned(self, item: dict[str, Any], expected_version: int | None) -> None:
+        """Put `item` if the stored one has `expected_version` (None: only if there is none)."""
+        kw: dict[str, Any] = {"TableName": self.table, "Item": self._s(item)}
+        if expected_version is None:
+            kw["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kw.update(ConditionExpression="#v = :v", ExpressionAttributeNames={"#v": "version"},
+                      ExpressionAttributeValues={":v": {"N": str(expected_version)}})
+        client = self.client
+        try:
+            client.put_item(**kw)
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentModification(str(item.get("pk"))) from exc
+
+    def due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]:
+        """Raw items of the sparse `due` index filed under `kind` (e.g. 'I' for imports) whose
+        time has come, shard by shard, oldest first."""
+        remaining = limit
+        for shard in range(self.shards):
+            last = None
+            while remaining > 0:
+                kw: dict[str, Any] = {
+                    "IndexName": schema.INDEX_DUE,
+                    "KeyConditionExpression": "due_shard = :s AND next_poll_at <= :now",
+                    "ExpressionAttributeValues": self._s({":s": f"{kind}#{shard}", ":now": iso(now)}),
+                    "Limit": min(remaining, 500),
+                }
+                if last:
+                    kw["ExclusiveStartKey"] = last
+                items, last = self._query(**kw)
+                for i in items:
+                    remaining -= 1
+                    yield i
+                if not last:
+                    break
 
 def bump(cert: Certificate, **changes: Any) -> Certificate:
     """A copy with changes, same version (for building a value before `moved_to`/`updated`)."""

@@ -172,6 +172,10 @@ def stop_children(children: list[Child]) -> None:
 def start_moto(conv: Conventions) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from devstack.moto_atomic import make_dynamodb_atomic
+
+    make_dynamodb_atomic()  # DynamoDB's atomic conditional writes, which moto alone does not give
+
     # werkzeug would log every AWS call the app makes; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=conv.host, port=conv.moto_port, verbose=False)

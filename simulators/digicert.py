@@ -40,8 +40,6 @@ SIGNATURE_HASHES = ("sha256", "sha384", "sha512")
 REVOCATION_REASONS = ("unspecified", "key_compromise", "affiliation_change", "superseded",
                       "cessation_of_operation")
 DOWNLOAD_FORMATS = ("pem_all", "pem_noroot", "p7b", "der")
-ORDER_STATUSES = ("needs_approval", "pending", "reissue_pending", "issued", "rejected", "canceled",
-                  "revoked", "expired")
 # type_hint -> the product the order is placed for (name_id as CertCentral reports it).
 PRODUCTS = {
     "ov": {"name_id": "ssl_basic", "name": "Basic OV", "type": "ssl_certificate"},

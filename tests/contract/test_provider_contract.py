@@ -223,8 +223,7 @@ def test_revoke_or_unsupported(h: Harness) -> None:
         with pytest.raises(UnsupportedOperation):
             h.provider.revoke(po.provider_order_id)
         return
-    target = po.certificate_id or po.provider_order_id
-    h.provider.revoke(target, "superseded")
+    h.provider.revoke(po.provider_order_id, "superseded")
     assert h.provider.get_order(po.provider_order_id).status is Status.REVOKED
 
 

@@ -70,8 +70,10 @@ def world() -> Iterator[World]:
 
     from chalicelib import container
     from devstack import seed
+    from devstack.moto_atomic import make_dynamodb_atomic
     from simulators.defaults import secret_payloads
 
+    make_dynamodb_atomic()
     port = _free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
@@ -139,3 +141,28 @@ def call(client: Any, method: str, path: str, body: Any = None, principal: str |
     if "json" in lowered.get("content-type", ""):
         parsed = json.loads(resp.body or b"null")
     return resp.status_code, lowered, parsed
+
+
+# -- response recording ------------------------------------------------------------------------------
+# Every response a functional test sees through call() is kept here; tests/functional/
+# test_zz_openapi_responses.py (last by file name) validates each one against the OpenAPI document.
+# call() is wrapped rather than edited so the helper above stays exactly as its tests know it.
+@dataclass(frozen=True)
+class RecordedResponse:
+    method: str
+    path: str  # concrete, as requested (query string included)
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    body: Any
+
+
+RECORDED: list[RecordedResponse] = []
+_call_unrecorded = call
+
+
+def call(client: Any, method: str, path: str, body: Any = None, principal: str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    status, lowered, parsed = _call_unrecorded(client, method, path, body, principal, headers)
+    RECORDED.append(RecordedResponse(method.upper(), path, status, lowered.get("content-type", ""), lowered, parsed))
+    return status, lowered, parsed

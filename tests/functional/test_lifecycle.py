@@ -149,7 +149,7 @@ def test_weak_and_forged_csrs_are_rejected(client):
     assert st == 422 and body["errors"][0]["field"] == "csr"
     other = csr_for("other.example.org")
     st, _, body = order(client, {"provider": "digicert", "common_name": name, "csr": other}, who())
-    assert st == 422 and any(e["field"].startswith("csr") for e in body["errors"])
+    assert st == 422 and {e["field"] for e in body["errors"]} & {"common_name", "csr"}, body
 
 
 def test_idempotency_key_replays_and_guards_the_body(client, world):

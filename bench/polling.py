@@ -1,0 +1,76 @@
+"""One poll_pending run over a prepared backlog, and the side-by-side baselines it is compared with
+(shared by poll_throughput.py, read_amplification.py and scaling.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from bench import harness
+from chalicelib.domain import Certificate
+
+LARGE_BUDGET_MS = 10**9  # "remaining": never the reason a benchmark run stops
+
+
+@dataclass(frozen=True)
+class PollRun:
+    seconds: float
+    stats: dict[str, Any]
+    items_read: int  # CertificateStore.items_read during the run
+    items_returned: int  # items in DynamoDB's responses during the run (ReadCounter)
+    calls: dict[str, int]  # DynamoDB operations during the run
+
+    @property
+    def refreshed(self) -> int:
+        skipped = ("due", "events_flushed", "seconds", "left_for_next_run", "rate_limited")
+        return sum(int(v) for k, v in self.stats.items() if k not in skipped)
+
+
+class PollBench:
+    def __init__(self, w: harness.World) -> None:
+        self.world = w
+        self.svc = w.service()
+        self.store = self.svc.store
+        self.counter = harness.ReadCounter(self.store.client)
+
+    @property
+    def concurrency(self) -> int:
+        return int(self.svc.cfg.poll_concurrency_per_provider)
+
+    @property
+    def batch_limit(self) -> int:
+        return int(self.svc.cfg.poll_batch_limit)
+
+    def run(self, now: dt.datetime) -> PollRun:
+        """One jobs.poll_pending run as of `now` (a `now` later than every next_poll_at makes the
+        whole backlog due again, so runs can be repeated without rewriting the table)."""
+        from chalicelib import jobs
+
+        items_before = self.store.items_read
+        self.counter.reset()
+        started = time.perf_counter()
+        stats = jobs.poll_pending(self.svc, lambda: LARGE_BUDGET_MS, now=now)
+        seconds = time.perf_counter() - started
+        return PollRun(seconds, stats, self.store.items_read - items_before, self.counter.items,
+                       dict(self.counter.calls))
+
+    def provider_calls_only(self, provider: str, certs: Sequence[Certificate]) -> float:
+        """The floor: the same provider status checks through the same adapter, same concurrency,
+        without certgate's store, service or job around them."""
+        from chalicelib.providers import registry
+
+        adapter = registry.get(provider)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=self.concurrency) as ex:
+            list(ex.map(lambda c: adapter.get_order(c.provider_order_id or "", with_material=True), certs))
+        return time.perf_counter() - started
+
+    def due_listing(self, now: dt.datetime) -> tuple[float, int]:
+        """How long reading the due index alone takes (the part of a run spent in moto's Query)."""
+        started = time.perf_counter()
+        found = sum(1 for _ in self.store.due("P", now, self.batch_limit))
+        return time.perf_counter() - started, found

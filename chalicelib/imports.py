@@ -1,0 +1,689 @@
+"""Inventory: import the certificates that already exist at a provider, and keep them in sync.
+
+An import is one item (pk=IMPORT#{id}, sk=META) owned by the principal that started it: provider,
+filters, status (queued | running | completed | failed), counters, and the cursor to resume from
+(the provider's page token plus how many items of that page are done). `POST /imports` does a
+bounded amount of work inline (CERTGATE_IMPORT_INLINE_S, 0 = none) and `sync_inventory` does the
+rest: imports are filed in the sparse `due` index under kind `I`, so the job reads only the imports
+whose time has come — a running one right away (or after a provider's Retry-After), a completed one
+once per sync interval (CERTGATE_SYNC_INTERVAL_S, per provider CERTGATE_SYNC_INTERVAL_S_<PROVIDER>),
+when it is re-run from the first page to notice out-of-band changes.
+
+Never a duplicate: a provider certificate's id is claimed (REF#provider#id) in the transaction that
+creates its certgate certificate, and every item is looked up by that reference first. Whatever a
+re-run or a resumed page sees again is therefore recognised, not created again.
+
+What is imported: issued, revoked and expired certificates (their facts parsed from the downloaded
+certificate, their PEMs in S3 as revision 1) and pending orders (left to poll_pending). Failed and
+cancelled orders have no certificate and are skipped, as are certificates another principal already
+holds in certgate and orders certgate itself placed (an intent that `reconcile` will adopt).
+
+TinyCert reissues under a new certificate id with the same key, and the old id turns `obsolete`
+(never listed again). The stable handle is therefore the key: every TinyCert certificate an import
+records also gets a hint REF#tinycert#spki:<sha256 of the public key>; a new id whose key is on a
+live certificate of the same owner is that certificate's next revision (certificate.issued), not a
+new certificate. Certificates ordered through certgate carry no such hint, so a console reissue of
+one of them shows up as a new imported certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalicelib.config import PROVIDERS, ConfigError
+from chalicelib.csr import BadMaterial
+from chalicelib.domain import Certificate, Event, Revision, Status, iso, new_certificate_id, parse_iso
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.providers.base import CertificateMaterial, Page, Provider, ProviderOrder
+from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound, ProviderProtocolError
+from chalicelib.store import AlreadyExists, ConcurrentModification, shard_of
+
+log = logging.getLogger("certgate.imports")
+
+Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
+
+IMPORT_FIELDS = frozenset({"provider", "filters", "page_size"})
+FILTERS: Mapping[str, frozenset[str]] = {
+    "tinycert": frozenset({"ca_id", "state"}),
+    "resello": frozenset({"plan"}),
+    "digicert": frozenset({"status", "common_name"}),
+}
+DIGICERT_STATUSES = ("issued", "pending", "revoked", "expired")
+TINYCERT_STATE_BITS: Mapping[str, int] = {"expired": 1, "good": 2, "revoked": 4, "hold": 8}
+MAX_PAGE_SIZE = 1000  # DigiCert's list limit; TinyCert pages are cut by the adapter
+COUNTERS = ("pages", "found", "created", "updated", "unchanged", "skipped", "errors")
+IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PENDING})
+DEFAULT_INLINE_S = 5.0
+DEFAULT_SYNC_INTERVAL_S = 86400.0
+RETRY_AFTER_S = 60.0  # a retryable provider failure without Retry-After: resume this much later
+LEASE_GRACE_S = 60.0  # a run's lease outlives its time budget by this much (then another run may resume)
+CHECKPOINT_EVERY = 50  # items between cursor saves inside a long page
+_IMPORT_ID = re.compile(r"^imp_[0-9a-f]{32}$")
+_CERTGATE_REF = re.compile(r"^(crt_[0-9a-f]{32})")
+_PLAN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_NAME = re.compile(r"^[A-Za-z0-9*._-]{1,253}$")
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+def _env_seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def inline_seconds() -> float:
+    """How long POST /imports works inline before leaving the rest to sync_inventory."""
+    return _env_seconds("CERTGATE_IMPORT_INLINE_S", DEFAULT_INLINE_S)
+
+
+def sync_interval_s(provider: str) -> float:
+    """How often a completed import of `provider` is re-run."""
+    default = _env_seconds("CERTGATE_SYNC_INTERVAL_S", DEFAULT_SYNC_INTERVAL_S)
+    return _env_seconds(f"CERTGATE_SYNC_INTERVAL_S_{provider.upper()}", default)
+
+
+# -- request validation -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportSpec:
+    provider: str
+    filters: dict[str, Any]
+    page_size: int | None
+
+
+def _int_in(value: Any, low: int, high: int) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and low <= value <= high else None
+
+
+def _filter(provider: str, name: str, value: Any) -> tuple[Any, str | None]:
+    """The normalized filter value, or an error message."""
+    if name == "ca_id":
+        ca = _int_in(value, 1, 10**12)
+        return (str(ca), None) if ca is not None else (None, "must be a numeric TinyCert CA id")
+    if name == "state":
+        state = _int_in(value, 1, 15)
+        return (state, None) if state is not None else (
+            None, "must be TinyCert's state bitmask 1-15 (1 expired, 2 good, 4 revoked, 8 hold)")
+    if name == "plan":
+        return (value, None) if isinstance(value, str) and _PLAN.match(value) else (None, "must be a Resello plan id")
+    if name == "status":
+        return (value, None) if value in DIGICERT_STATUSES else (None, f"must be one of {', '.join(DIGICERT_STATUSES)}")
+    if name == "common_name":
+        ok = isinstance(value, str) and _NAME.match(value.strip())
+        return (value.strip().lower(), None) if ok else (None, "must be a domain name")
+    raise AssertionError(f"unhandled filter {name} for {provider}")  # pragma: no cover - FILTERS lists them
+
+
+def validate_import(body: Any) -> ImportSpec:
+    """POST /imports: {provider, filters?, page_size?}; every problem reported at once (422)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object")])
+    errors = [FieldError(k, "is not a known field") for k in sorted(set(body) - IMPORT_FIELDS)]
+    provider = body.get("provider")
+    if provider not in PROVIDERS:
+        errors.append(FieldError("provider", f"must be one of {', '.join(PROVIDERS)}"))
+    raw = body.get("filters")
+    filters: dict[str, Any] = {}
+    if raw is not None and not isinstance(raw, dict):
+        errors.append(FieldError("filters", "must be an object"))
+    elif raw and provider in PROVIDERS:
+        allowed = FILTERS[provider]
+        for name in sorted(raw):
+            if name not in allowed:
+                errors.append(FieldError(f"filters.{name}", f"is not a {provider} filter "
+                                                            f"(allowed: {', '.join(sorted(allowed))})"))
+            elif raw[name] is not None:
+                value, problem = _filter(provider, name, raw[name])
+                if problem:
+                    errors.append(FieldError(f"filters.{name}", problem))
+                else:
+                    filters[name] = value
+    page_size = None
+    if body.get("page_size") is not None:
+        page_size = _int_in(body["page_size"], 1, MAX_PAGE_SIZE)
+        if provider == "resello":
+            errors.append(FieldError("page_size", "Resello pages are fixed by Resello (100)"))
+        elif page_size is None:
+            errors.append(FieldError("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}"))
+    if errors:
+        raise ValidationFailed(errors)
+    return ImportSpec(str(provider), filters, page_size)
+
+
+# -- the import record ----------------------------------------------------------------------------
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+@dataclass
+class ImportJob:
+    id: str
+    owner: str
+    provider: str
+    filters: dict[str, Any]
+    status: str  # queued | running | completed | failed
+    started_at: str
+    updated_at: str
+    page_size: int | None = None
+    version: int = 0
+    counters: dict[str, int] = field(default_factory=_zero)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    cursor_token: str | None = None  # the token of the page being read (None: the first page)
+    cursor_index: int = 0  # items of that page already handled
+    run_started_at: str | None = None
+    finished_at: str | None = None
+    last_error: dict[str, Any] | None = None
+    next_run_at: str | None = None  # None: never again (failed first run, superseded)
+    runs: int = 0  # completed runs (the import itself, then each incremental sync)
+    superseded_by: str | None = None
+
+    @property
+    def schedule_key(self) -> str:
+        """Imports of the same owner, provider and filters share one recurring sync."""
+        raw = json.dumps([self.owner, self.provider, self.filters], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def listing_filters(self) -> dict[str, Any]:
+        """What the provider's list call is asked for. Status filters are applied here instead,
+        and only to what gets created: a certificate revoked after its import must still be
+        listed for the sync to notice."""
+        out = {k: v for k, v in self.filters.items() if k in ("ca_id", "plan", "common_name")}
+        if self.page_size:
+            out["limit"] = self.page_size
+        return out
+
+    def wants(self, po: ProviderOrder) -> bool:
+        if "state" in self.filters:
+            return bool(TINYCERT_STATE_BITS.get(po.raw_status.lower(), 0) & int(self.filters["state"]))
+        if "status" in self.filters:
+            return po.status.value == self.filters["status"]
+        return True
+
+    def to_item(self, shards: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"pk": f"IMPORT#{self.id}", "sk": "META", "type": "import",
+                                **{k: v for k, v in self.__dict__.items() if k != "id"}, "import_id": self.id}
+        # No created_at: the item stays out of the by_owner index (certificate listings).
+        if self.next_run_at:
+            item["due_shard"] = f"I#{shard_of(self.id, shards)}"
+            item["next_poll_at"] = self.next_run_at
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> ImportJob:
+        data = {k: v for k, v in item.items() if k in cls.__dataclass_fields__ and k != "id"}
+        data["counters"] = {**_zero(), **(item.get("counters") or {})}
+        data["skipped"] = dict(item.get("skipped") or {})
+        data["filters"] = dict(item.get("filters") or {})
+        return cls(id=str(item["import_id"]), **data)
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "status": self.status, "provider": self.provider, "filters": dict(self.filters),
+            "page_size": self.page_size, "counters": dict(self.counters), "skipped": dict(self.skipped),
+            "last_error": self.last_error, "runs": self.runs, "started_at": self.started_at,
+            "run_started_at": self.run_started_at, "updated_at": self.updated_at,
+            "finished_at": self.finished_at, "next_run_at": self.next_run_at, "superseded_by": self.superseded_by,
+        }
+
+
+def _pointer_pk(key: str) -> str:
+    return f"IMPORTKEY#{key}"
+
+
+# -- one run over the provider's listing -------------------------------------------------------------
+
+class _LeaseLost(Exception):
+    """Another run took this import over (our lease had run out)."""
+
+
+def _same_serial(a: str | None, b: str | None) -> bool:
+    try:
+        return int(str(a), 16) == int(str(b), 16)
+    except ValueError:
+        return a == b
+
+
+def _unchanged(cert: Certificate, po: ProviderOrder) -> bool:
+    """Whether the listing shows nothing new about a certificate we hold (no download needed).
+    Final certificates cannot change; waiting ones belong to poll_pending."""
+    if cert.status is not Status.ISSUED:
+        return True
+    if po.status is not Status.ISSUED or po.on_hold != cert.on_hold:
+        return False
+    if po.serial:  # Resello and DigiCert list the serial: a reissue changes it
+        return _same_serial(po.serial, cert.serial)
+    stored = parse_iso(cert.not_after)
+    if po.not_after is not None and stored is not None:  # TinyCert lists only the expiry
+        return abs((po.not_after - stored).total_seconds()) < 2
+    return True
+
+
+def _newer(candidate: str, current: str | None) -> bool:
+    return candidate.isdigit() and (current or "").isdigit() and int(candidate) > int(current or "0")
+
+
+def _key_ref(public_key_fingerprint: str) -> str:
+    return "spki:" + public_key_fingerprint.replace(":", "").lower()
+
+
+class _Run:
+    """Reads the provider's listing from the import's cursor to the end, or until out of time."""
+
+    def __init__(self, svc: Any, job: ImportJob, *, actor: str, out_of_time: Callable[[], bool],
+                 now: dt.datetime) -> None:
+        self.svc, self.job, self.actor, self.out_of_time = svc, job, actor, out_of_time
+        self.started, self.t0 = now, time.monotonic()
+        self.since_checkpoint = 0
+        self.tally: Counter[str] = Counter()
+        self._provider: Provider | None = None
+
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = self.svc.providers(self.job.provider)
+        return self._provider
+
+    def now(self) -> dt.datetime:
+        """The run's clock: the time it was started for (jobs may be run 'as of' a time) plus elapsed."""
+        return self.started + dt.timedelta(seconds=time.monotonic() - self.t0)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self) -> None:
+        job = self.job
+        job.version += 1
+        job.updated_at = iso(self.now()) or job.updated_at
+        try:
+            self.svc.store.put_versioned(job.to_item(self.svc.store.shards), job.version - 1)
+        except ConcurrentModification as exc:
+            raise _LeaseLost(job.id) from exc
+        self.since_checkpoint = 0
+
+    def claim(self, lease_s: float, *, restart: bool) -> None:
+        job = self.job
+        if restart:  # an incremental re-run: from the first page, fresh counters
+            job.counters, job.skipped, job.cursor_token, job.cursor_index = _zero(), {}, None, 0
+            job.last_error, job.finished_at = None, None
+        job.status = "running"
+        job.run_started_at = job.run_started_at if not restart and job.run_started_at else iso(self.now())
+        job.next_run_at = iso(self.now() + dt.timedelta(seconds=lease_s))
+        self.save()
+
+    # -- the loop ---------------------------------------------------------------------------------
+    def run(self, first: Page | None = None) -> ImportJob:
+        try:
+            self._pages(first)
+        except _LeaseLost:
+            log.info("import taken over by another run", extra={"import_id": self.job.id})
+            self.tally["raced"] += 1
+        return self.job
+
+    def _pages(self, page: Page | None) -> None:
+        job = self.job
+        while True:
+            if page is None:
+                if self.out_of_time():
+                    return self._pause()
+                try:
+                    page = self.provider.list_certificates(job.listing_filters(), job.cursor_token)
+                except ProviderError as exc:
+                    return self._stopped_by(exc, None)
+                if page.next_token is not None and page.next_token == job.cursor_token:
+                    return self._stopped_by(ProviderProtocolError(job.provider, "the listing repeats its page"), None)
+            for index in range(job.cursor_index, len(page.items)):
+                if self.out_of_time():
+                    return self._pause()
+                po = page.items[index]
+                try:
+                    outcome = self._item(po)
+                except ProviderError as exc:
+                    if exc.retryable:
+                        return self._stopped_by(exc, po)
+                    outcome = self._failed_item(exc.code, exc.message, po)
+                except BadMaterial as exc:  # a certificate that does not parse
+                    outcome = self._failed_item("bad_certificate", str(exc), po)
+                self._count(outcome)
+                job.cursor_index = index + 1
+                self.since_checkpoint += 1
+                if self.since_checkpoint >= CHECKPOINT_EVERY:
+                    self.save()
+            job.counters["pages"] += 1
+            if page.next_token is None:
+                return self._complete()
+            job.cursor_token, job.cursor_index = page.next_token, 0
+            self.save()
+            page = None
+
+    def _count(self, outcome: str) -> None:
+        job = self.job
+        job.counters["found"] += 1
+        if outcome.startswith("skipped:"):
+            reason = outcome.split(":", 1)[1]
+            job.counters["skipped"] += 1
+            job.skipped[reason] = job.skipped.get(reason, 0) + 1
+        else:
+            job.counters[outcome] += 1
+        self.tally[outcome.split(":", 1)[0]] += 1
+
+    def _error(self, code: str, message: str, po: ProviderOrder | None) -> None:
+        self.job.last_error = {"code": code, "message": message[:300], "at": iso(self.now()),
+                               "provider_order_id": po.provider_order_id if po else None}
+
+    def _failed_item(self, code: str, message: str, po: ProviderOrder) -> str:
+        log.warning("import item failed", extra={"import_id": self.job.id, "provider_order_id": po.provider_order_id,
+                                                 "error": code})
+        self._error(code, message, po)
+        return "errors"
+
+    def _pause(self) -> None:
+        """Out of time: the next sync_inventory run resumes from the cursor."""
+        self.job.status = "running"
+        self.job.next_run_at = iso(self.now())
+        self.save()
+
+    def _stopped_by(self, exc: ProviderError, po: ProviderOrder | None) -> None:
+        job = self.job
+        job.counters["errors"] += 1
+        self._error(exc.code, exc.message, po)
+        log.warning("import stopped by the provider", extra={"import_id": job.id, "error": exc.code,
+                                                              "retryable": exc.retryable})
+        if exc.retryable:  # 429/5xx/timeout: resume from this very item later
+            wait = getattr(exc, "retry_after", None) or RETRY_AFTER_S
+            job.status, job.next_run_at = "running", iso(self.now() + dt.timedelta(seconds=wait))
+        else:
+            # A first run that the provider refuses (credentials, a deleted CA) ends here; an import
+            # that completed before keeps its recurring sync, which may succeed once that is fixed.
+            job.status, job.finished_at = "failed", iso(self.now())
+            job.next_run_at = (iso(self.now() + dt.timedelta(seconds=sync_interval_s(job.provider)))
+                               if job.runs else None)
+        self.save()
+
+    def _complete(self) -> None:
+        job = self.job
+        job.status, job.finished_at, job.runs = "completed", iso(self.now()), job.runs + 1
+        job.cursor_token, job.cursor_index = None, 0
+        job.next_run_at = iso(self.now() + dt.timedelta(seconds=sync_interval_s(job.provider)))
+        self.save()
+        log.info("import run completed", extra={"import_id": job.id, "provider": job.provider,
+                                                "counters": dict(job.counters)})
+
+    # -- one listed certificate ----------------------------------------------------------------
+    def _item(self, po: ProviderOrder) -> str:
+        """created | updated | unchanged | errors | skipped:<reason>"""
+        store, job = self.svc.store, self.job
+        held = store.cert_id_for_ref(job.provider, po.provider_order_id)
+        if held is not None:
+            cert = store.get(held)
+            if cert is None or cert.owner != job.owner:
+                return "skipped:not_owned"
+            return self._sync_existing(cert, po)
+        if self._placed_by_certgate(po):
+            return "skipped:in_flight"
+        if not job.wants(po):
+            return "skipped:not_wanted"
+        if po.raw_status.lower() == "obsolete":
+            return "skipped:superseded"  # TinyCert: replaced by a reissue, which is listed itself
+        if po.status not in IMPORTABLE:
+            return "skipped:no_certificate"
+        if po.status is Status.PENDING:
+            return self._create_pending(po)
+        full, material = self._material(po)
+        if material is None:
+            return "skipped:no_certificate"
+        return self._create(full, material)
+
+    def _placed_by_certgate(self, po: ProviderOrder) -> bool:
+        """An order whose client reference is one of our certificate ids but which no reference
+        row names yet: an intent whose answer was lost. `reconcile` adopts it; importing it would
+        make reconcile order it again."""
+        m = _CERTGATE_REF.match(po.client_reference or "")
+        return bool(m) and self.svc.store.get(m.group(1)) is not None
+
+    def _sync_existing(self, cert: Certificate, po: ProviderOrder) -> str:
+        if po.provider_order_id != cert.provider_order_id:
+            return "unchanged"  # the id of an earlier revision (a renewal's or reissue's predecessor)
+        if _unchanged(cert, po):
+            return "unchanged"
+        full = self.provider.get_order(po.provider_order_id, with_material=po.status is Status.ISSUED)
+        return self._apply(cert, full)
+
+    def _apply(self, cert: Certificate, po: ProviderOrder) -> str:
+        """The provider's current state through the one lifecycle path (events, SNS, revisions)."""
+        from chalicelib.service import ProviderFailure
+
+        for attempt in range(2):
+            try:
+                after = self.svc.apply(cert, po, self.actor)
+            except ProviderFailure as failure:
+                raise failure.error from failure
+            except ConcurrentModification:
+                fresh = self.svc.store.get(cert.id)
+                if attempt or fresh is None:
+                    return "skipped:raced"
+                cert = fresh
+                continue
+            return "updated" if after.version != cert.version else "unchanged"
+        return "skipped:raced"  # pragma: no cover - the loop returns
+
+    def _material(self, po: ProviderOrder) -> tuple[ProviderOrder, CertificateMaterial | None]:
+        """The certificate itself: with the order for issued ones, downloaded for revoked/expired
+        ones (providers hand out no material with those); None when the provider has none."""
+        if po.status is Status.ISSUED:
+            full = self.provider.get_order(po.provider_order_id, with_material=True)
+            if full.status is Status.ISSUED and full.material is None:
+                raise ProviderProtocolError(self.job.provider, "an issued certificate without its PEM")
+            if full.material is not None:
+                return full, full.material
+            po = full  # changed since it was listed
+            if po.status not in (Status.REVOKED, Status.EXPIRED):
+                return full, None
+        try:
+            leaf = self.provider.download(po.provider_order_id, "pem").decode("utf-8", "replace")
+            chain = self.provider.download(po.provider_order_id, "chain").decode("utf-8", "replace")
+        except ProviderError as exc:
+            if exc.retryable:
+                raise
+            return po, None
+        return po, CertificateMaterial(certificate_pem=leaf, chain_pem=chain)
+
+    def _create(self, po: ProviderOrder, material: CertificateMaterial) -> str:
+        from chalicelib import csr as csrlib
+
+        svc, job = self.svc, self.job
+        info = csrlib.certificate_info(material.certificate_pem)
+        key_ref = _key_ref(info.public_key_fingerprint) if job.provider == "tinycert" else None
+        if key_ref:
+            linked = self._link_reissue(po, key_ref)
+            if linked:
+                return linked
+        now = svc.clock()
+        cid = new_certificate_id()
+        caps = svc.capabilities(job.provider)
+        sealed = svc.vault.seal(material.private_key_pem, {"certificate_id": cid}) if material.private_key_pem else None
+        cert = Certificate(
+            id=cid, owner=job.owner, provider=job.provider, common_name=info.common_name or po.common_name or "",
+            status=po.status, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
+            product=po.product or caps.default_product, sans=tuple({"type": t, "value": v} for t, v in info.sans),
+            origin="imported", key_source="provider" if sealed else "csr", sealed_key=sealed,
+            provider_order_id=po.provider_order_id, provider_certificate_id=po.certificate_id,
+            provider_status=po.raw_status, on_hold=po.on_hold, not_before=iso(info.not_before),
+            not_after=iso(info.not_after), serial=info.serial, fingerprint_sha1=info.sha1_fingerprint,
+            fingerprint_sha256=info.sha256_fingerprint, issuer=info.issuer_common_name, import_id=job.id,
+        )
+        rev = Revision(number=1, reason="import", provider_order_id=po.provider_order_id,
+                       provider_certificate_id=po.certificate_id, serial=info.serial,
+                       not_before=cert.not_before, not_after=cert.not_after, issued_at=cert.not_before,
+                       s3_prefix=cert.s3_prefix(1))
+        cert = replace(cert, revisions=(rev,))
+        metadata = {
+            "certificate_id": cid, "revision": 1, "provider": job.provider, "origin": "imported",
+            "import_id": job.id, "provider_order_id": po.provider_order_id,
+            "provider_certificate_id": po.certificate_id, "common_name": info.common_name,
+            "sans": [v for _, v in info.sans], "serial": info.serial, "not_before": cert.not_before,
+            "not_after": cert.not_after, "fingerprint_sha256": info.sha256_fingerprint,
+            "issuer": info.issuer_common_name, "imported_at": iso(now),
+        }
+        # S3 first: a certificate row never points at PEMs that are not there. A lost race below
+        # leaves objects under an id nothing references.
+        svc.artifacts.write_revision(cert, 1, material.certificate_pem, material.chain_pem, metadata)
+        outcome = self._insert(cert, po)
+        if outcome == "created" and key_ref:
+            svc.store.ref_set("tinycert", key_ref, cid)
+        return outcome
+
+    def _link_reissue(self, po: ProviderOrder, key_ref: str) -> str | None:
+        """A TinyCert id whose key is already on a live certificate is that certificate reissued."""
+        store = self.svc.store
+        holder = store.cert_id_for_ref("tinycert", key_ref)
+        prior = store.get(holder) if holder else None
+        if prior is None or prior.status is not Status.ISSUED or not _newer(po.provider_order_id,
+                                                                                prior.provider_order_id):
+            return None
+        if prior.owner != self.job.owner:
+            return "skipped:not_owned"  # another principal's certificate, reissued: theirs to sync
+        return self._apply(prior, po)
+
+    def _create_pending(self, po: ProviderOrder) -> str:
+        """An order still being validated: recorded as pending, and poll_pending takes it from here."""
+        svc, job = self.svc, self.job
+        now = svc.clock()
+        names = [n for n in po.sans if n]
+        cert = Certificate(
+            id=new_certificate_id(), owner=job.owner, provider=job.provider,
+            common_name=po.common_name or (names[0] if names else po.provider_order_id), status=Status.PENDING,
+            created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
+            product=po.product or svc.capabilities(job.provider).default_product,
+            sans=tuple({"type": "dns", "value": n} for n in names), origin="imported",
+            provider_order_id=po.provider_order_id, provider_certificate_id=po.certificate_id,
+            provider_status=po.raw_status, revision=1,
+            revisions=(Revision(1, "import", provider_order_id=po.provider_order_id),), operation="order",
+            next_poll_at=iso(now), import_id=job.id,
+        )
+        return self._insert(cert, po)
+
+    def _insert(self, cert: Certificate, po: ProviderOrder) -> str:
+        store = self.svc.store
+        ev = Event(certificate_id=cert.id, kind="certificate.imported", occurred_at=cert.created_at,
+                   actor=self.actor, to_status=cert.public_status, revision=1, provider=cert.provider,
+                   detail={k: v for k, v in {"import_id": self.job.id, "provider_order_id": po.provider_order_id,
+                                             "provider_status": po.raw_status, "serial": cert.serial}.items() if v})
+        try:
+            store.create_with(cert, [ev], [store.ref_put(cert.provider, po.provider_order_id, cert.id)])
+        except AlreadyExists:
+            return "skipped:raced"  # another run recorded it first
+        return "created"
+
+
+# -- use cases ----------------------------------------------------------------------------------------
+
+def start_import(svc: Any, principal: str, body: Any) -> dict[str, Any]:
+    """Validate, read the first page (provider errors surface here, before anything is written),
+    record the import, work on it inline for up to CERTGATE_IMPORT_INLINE_S seconds."""
+    spec = validate_import(body)
+    provider = svc.providers(spec.provider)  # not configured -> 503, nothing written
+    now = svc.clock()
+    budget = inline_seconds()
+    job = ImportJob(id="imp_" + uuid.uuid4().hex, owner=principal, provider=spec.provider, filters=spec.filters,
+                    page_size=spec.page_size, status="queued", started_at=iso(now) or "", updated_at=iso(now) or "",
+                    next_run_at=iso(now))
+    first = None
+    if budget > 0:
+        try:
+            first = provider.list_certificates(job.listing_filters(), None)
+        except ProviderNotFound as exc:
+            if spec.provider == "tinycert" and "ca_id" in spec.filters:
+                raise ValidationFailed([FieldError("filters.ca_id", "no such TinyCert certificate authority")]) from exc
+            raise
+        job.status, job.run_started_at = "running", iso(now)
+        job.next_run_at = iso(now + dt.timedelta(seconds=budget + LEASE_GRACE_S))  # the inline run's lease
+    job.version = 1
+    svc.store.put_versioned(job.to_item(svc.store.shards), None)
+    svc.store.put_item({"pk": _pointer_pk(job.schedule_key), "sk": "META", "type": "import_schedule",
+                        "import_id": job.id})
+    if first is not None:
+        deadline = time.monotonic() + budget
+        job = _Run(svc, job, actor=principal, out_of_time=lambda: time.monotonic() >= deadline, now=now).run(first)
+    return job.to_public()
+
+
+def get_import(svc: Any, principal: str, import_id: str) -> dict[str, Any]:
+    """The import if `principal` started it; 404 otherwise (never 403: no existence leak)."""
+    if not _IMPORT_ID.match(import_id or ""):
+        raise NotFound(f"no import {import_id!r}")
+    item = svc.store.get_item(f"IMPORT#{import_id}", "META")
+    if item is None or item.get("owner") != principal:
+        raise NotFound(f"no import {import_id!r}")
+    return ImportJob.from_item(item).to_public()
+
+
+def sync_inventory(svc: Any, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Resume running imports from their cursor and re-run completed ones whose sync interval has
+    passed, within the Lambda's time budget; then flush the outbox."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    now = now or svc.clock()
+    margin = svc.cfg.poll_safety_margin_ms
+    stats: Counter[str] = Counter()
+    started = time.monotonic()
+    due = [ImportJob.from_item(i) for i in svc.store.due_items("I", now, svc.cfg.poll_batch_limit)]
+    stats["due"] = len(due)
+    for job in due:
+        if remaining() < margin:
+            stats["left_for_next_run"] += 1
+            continue
+        try:
+            outcome, tally = _sync_one(svc, job, remaining, now + dt.timedelta(seconds=time.monotonic() - started))
+        except (BotoCoreError, ClientError) as exc:
+            # This import's lease runs out and a later run resumes it; the others go on now.
+            log.warning("import sync failed on AWS", extra={"import_id": job.id, "error": type(exc).__name__})
+            stats["aws_error"] += 1
+            continue
+        stats[outcome] += 1
+        stats.update({k: v for k, v in tally.items() if k in ("created", "updated", "errors")})
+    if remaining() > margin:
+        stats["events_flushed"] = svc.flush_outbox()
+    stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]
+    log.info("sync_inventory done", extra={"stats": dict(stats)})
+    return dict(stats)
+
+
+def _sync_one(svc: Any, job: ImportJob, remaining: Remaining, now: dt.datetime) -> tuple[str, Counter[str]]:
+    margin = svc.cfg.poll_safety_margin_ms
+    run = _Run(svc, job, actor="sync_inventory", out_of_time=lambda: remaining() < margin, now=now)
+    restart = job.status in ("completed", "failed")
+    try:
+        if restart:
+            pointer = svc.store.get_item(_pointer_pk(job.schedule_key), "META")
+            if pointer is not None and pointer.get("import_id") != job.id:
+                # A newer import of the same owner, provider and filters carries the sync now.
+                job.superseded_by, job.next_run_at = str(pointer["import_id"]), None
+                run.save()
+                return "superseded", run.tally
+        run.claim(max(0.0, remaining() - margin) / 1000 + LEASE_GRACE_S, restart=restart)
+    except _LeaseLost:
+        return "raced", run.tally
+    after = run.run()
+    return ("raced" if run.tally["raced"] else after.status), run.tally

@@ -1,0 +1,254 @@
+"""The OpenAPI document against the code: a valid 3.1 document, regenerated, every route Chalice
+registers in it and nothing else, its examples valid, its request schemas naming exactly the
+fields validation.py accepts. The helpers here also serve test_zz_openapi_responses.py, which
+checks every response the functional tests saw."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+import pytest
+
+from chalicelib import openapi
+from tests.functional.conftest import call
+
+FALLBACK_PREFIXES = ("not_found_", "method_not_allowed_")
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+# -- helpers (also used by test_zz_openapi_responses.py) ----------------------------------------------------
+@cache
+def document() -> dict[str, Any]:
+    return openapi.spec()
+
+
+def validator_for(schema: dict[str, Any]) -> Any:
+    """A JSON Schema 2020-12 validator for `schema`, resolving #/components/... in the document."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    base = "urn:certgate:openapi"
+    registry = Registry().with_resource(base, Resource.from_contents(document(), default_specification=DRAFT202012))
+    return Draft202012Validator({"$id": "urn:certgate:check", **_anchored(schema, base)},
+                                registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _anchored(schema: Any, base: str) -> Any:
+    """`schema` with local refs made absolute, so it can be validated outside the document."""
+    if isinstance(schema, dict):
+        return {k: (base + v if k == "$ref" and v.startswith("#") else _anchored(v, base)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_anchored(v, base) for v in schema]
+    return schema
+
+
+def schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
+    v = validator_for(schema)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in v.iter_errors(value)]
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        target: Any = document()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+@cache
+def _templates() -> list[tuple[re.Pattern[str], str]]:
+    out = []
+    for template in document()["paths"]:
+        out.append((re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"), template))
+    # Static paths before templated ones, so /certificates beats /{anything}.
+    return sorted(out, key=lambda p: p[1].count("{"))
+
+
+def operation_for(method: str, concrete_path: str) -> tuple[str | None, dict[str, Any] | None]:
+    path = concrete_path.split("?", 1)[0]
+    for pattern, template in _templates():
+        if pattern.match(path):
+            return template, document()["paths"][template].get(method.lower())
+    return None, None
+
+
+def response_problems(method: str, path: str, status: int, content_type: str, headers: dict[str, str],
+                      body: Any) -> list[str]:
+    """Why this response does not conform to the document (empty: it conforms)."""
+    template, op = operation_for(method, path)
+    media = content_type.split(";")[0].strip().lower()
+    if op is None:
+        # Unknown path (404) or known path with another method (405): the fallbacks' problem bodies.
+        if status not in (404, 405) or media != "application/problem+json":
+            return [f"{method} {path}: not in the document, answered {status} {media}"]
+        return [f"{method} {path}: {e}" for e in schema_errors({"$ref": "#/components/schemas/Problem"}, body)]
+    declared = op["responses"].get(str(status))
+    if declared is None:
+        return [f"{method} {template}: status {status} is not declared (body: {str(body)[:300]})"]
+    declared = resolve(declared)
+    out: list[str] = []
+    for name, header in (declared.get("headers") or {}).items():
+        if resolve(header).get("required") and name.lower() not in headers:
+            out.append(f"{method} {template} {status}: required header {name} missing")
+    content = declared.get("content")
+    if not content:
+        if body not in (None, b"", ""):
+            out.append(f"{method} {template} {status}: declared without a body, got {str(body)[:100]}")
+        return out
+    if media not in content:
+        return [*out, f"{method} {template} {status}: content type {media} not among {sorted(content)}"]
+    if media in JSON_TYPES:
+        out += [f"{method} {template} {status}: {e}" for e in schema_errors(content[media]["schema"], body)]
+    return out
+
+
+# -- the document itself -----------------------------------------------------------------------------------
+def test_the_document_is_a_valid_openapi_3_1_document() -> None:
+    from openapi_spec_validator import validate
+
+    doc = document()
+    assert doc["openapi"].startswith("3.1")
+    validate(doc)
+
+
+def test_the_checked_in_document_is_what_the_code_generates() -> None:
+    assert openapi.render(openapi.build()) == openapi.SPEC_PATH.read_text(), (
+        "chalicelib/openapi.json is stale: run .venv/bin/python -m chalicelib.openapi")
+
+
+def _registered_routes() -> Iterator[tuple[str, str, str]]:
+    from app import app
+
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            if not entry.view_name.startswith(FALLBACK_PREFIXES):
+                yield path, method.lower(), entry.view_name
+
+
+def test_every_registered_route_is_in_the_document_and_nothing_else() -> None:
+    registered = {(path, method) for path, method, _ in _registered_routes()}
+    documented = {(path, method) for path, item in document()["paths"].items() for method in item
+                  if method in ("get", "put", "post", "delete", "patch", "head", "options")}
+    assert registered - documented == set(), "routes missing from chalicelib/openapi.py"
+    assert documented - registered == set(), "documented operations no route serves"
+    assert len(registered) >= 20
+
+
+def test_operation_ids_name_the_view_functions() -> None:
+    for path, method, view in _registered_routes():
+        op_id = document()["paths"][path][method]["operationId"]
+        assert op_id in (view, f"{view}_{method}"), (path, method, op_id, view)
+
+
+def test_fallback_routes_exist_and_are_excluded() -> None:
+    """The 404/405 fallbacks are told apart by name; if they were renamed this test would notice."""
+    from app import app
+
+    names = {e.view_name for methods in app.routes.values() for e in methods.values()}
+    assert any(n.startswith("not_found_") for n in names)
+    assert any(n.startswith("method_not_allowed_") for n in names)
+
+
+def _examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
+    """(where, schema, example) for every example in the document."""
+    doc = document()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}).get("content", {})
+            responses = [(f"{method} {path} {s}", resolve(r).get("content", {})) for s, r in op["responses"].items()]
+            for where, content in [(f"{method} {path} request", body), *responses]:
+                for media, m in content.items():
+                    if "example" in m:
+                        yield f"{where} {media}", m["schema"], m["example"]
+                    for name, e in (m.get("examples") or {}).items():
+                        yield f"{where} {media} {name}", m["schema"], e["value"]
+    for name, p in doc["components"]["parameters"].items():
+        if "example" in p:
+            yield f"parameter {name}", p["schema"], p["example"]
+    for name, r in doc["components"]["responses"].items():
+        for media, m in r.get("content", {}).items():
+            if "example" in m:
+                yield f"response {name} {media}", m["schema"], m["example"]
+
+
+def test_every_example_validates_against_its_schema() -> None:
+    examples = list(_examples())
+    assert len(examples) >= 20
+    failures = []
+    for where, schema, example in examples:
+        failures += [f"{where}: {e}" for e in schema_errors(schema, example)]
+    assert failures == []
+
+
+def test_order_examples_pass_the_api_validation() -> None:
+    """The order examples go through the validation the API runs (the CSR one holds a placeholder)."""
+    from chalicelib.providers import registry
+    from chalicelib.validation import validate_order
+
+    orders = document()["paths"]["/certificates"]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    for name, example in orders.items():
+        if "csr" in example["value"]:
+            continue
+        spec = validate_order(example["value"], registry.capabilities, {})
+        assert spec.provider == example["value"]["provider"], name
+
+
+# -- request schemas name exactly what validation.py accepts --------------------------------------------------
+def _properties(name: str) -> set[str]:
+    return set(document()["components"]["schemas"][name]["properties"])
+
+
+def test_request_schemas_match_the_validators() -> None:
+    from chalicelib import validation
+    from chalicelib.service import CHANGE_FIELDS
+
+    assert _properties("OrderRequest") == validation.ORDER_FIELDS
+    assert _properties("ChangeRequest") == CHANGE_FIELDS
+    assert _properties("Organization") == validation.ORG_FIELDS
+    assert _properties("Approver") == validation.APPROVER_FIELDS
+    assert _properties("ProviderOptions") == validation.OPTION_FIELDS
+
+
+@pytest.mark.parametrize(("schema", "body", "ok"), [
+    ("OrderRequest", {"provider": "tinycert", "common_name": "a.example"}, True),
+    ("OrderRequest", {"provider": "tinycert"}, False),
+    ("OrderRequest", {"provider": "letsencrypt", "common_name": "a.example"}, False),
+    ("OrderRequest", {"provider": "tinycert", "common_name": "a.example", "colour": "red"}, False),
+    ("OrderRequest", {"provider": "resello", "common_name": "a.example", "key": {"type": "ec", "size": 256}}, True),
+    ("OrderRequest", {"provider": "resello", "common_name": "a.example", "key": {"type": "ec", "size": 2048}}, False),
+    ("OrderRequest", {"provider": "resello", "common_name": "a.example", "key": {"size": 384}}, False),
+    ("OrderRequest", {"provider": "resello", "common_name": "a.example", "sans": [{"value": "b.example"}]}, True),
+    ("OrderRequest", {"provider": "resello", "common_name": "a\x01.example"}, False),
+    ("RevokeRequest", {"reason": "superseded"}, True),
+    ("RevokeRequest", {"reason": "because"}, False),
+    ("DownloadRequest", {"passphrase": "short"}, False),
+])
+def test_request_schemas_accept_and_refuse_like_the_api(schema: str, body: Any, ok: bool) -> None:
+    errors = schema_errors({"$ref": f"#/components/schemas/{schema}"}, body)
+    assert (errors == []) is ok, errors
+
+
+# -- served ----------------------------------------------------------------------------------------------------
+def test_get_openapi_json_serves_the_document(client: Any) -> None:
+    status, headers, body = call(client, "GET", "/openapi.json")
+    assert status == 200
+    assert headers["content-type"].startswith("application/json")
+    assert body == document()
+
+
+def test_a_response_outside_the_document_is_reported() -> None:
+    """The checker used on every recorded response catches what it must."""
+    cert_path = "/certificates/crt_0123456789abcdef0123456789abcdef"
+    assert response_problems("GET", cert_path, 418, "application/json", {}, {}) != []
+    assert response_problems("GET", cert_path, 200, "application/json", {}, {"id": "x"}) != []
+    assert response_problems("GET", cert_path, 200, "text/html", {}, "<p>") != []
+    assert response_problems("POST", "/certificates", 202, "application/json", {}, {}) != []
+    assert response_problems("GET", "/nope/a/b", 500, "application/json", {}, {}) != []
+    problem = {"type": "https://certgate.dev/problems/not-found", "title": "Not found", "status": 404,
+               "detail": "no such certificate", "code": "not_found"}
+    assert response_problems("GET", cert_path, 404, "application/problem+json", {}, problem) == []
