@@ -27,15 +27,23 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.observability import logger
-from chalicelib.providers.errors import FieldError, ProviderError
+from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound
 
 BINARY_TYPES = ["application/pkix-cert", "application/pkcs7-mime", "application/zip", "application/x-pkcs12",
                 "application/octet-stream"]
+# Routes accept any Content-Type so that a wrong one reaches our handler and gets a 415 problem+json
+# (Chalice's own 415 is not problem+json).
+ANY_CONTENT = ["*/*"]
 MAX_BODY_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 FORMATS = ("pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12")
+
+
+def concrete_path(req: Any) -> str:
+    """The path the caller asked for (Chalice's `request.path` is the route template)."""
+    return str((req.context or {}).get("path") or req.path)
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -108,7 +116,10 @@ class Api:
     def check_query(self, allowed: set[str]) -> None:
         unknown = sorted(set(self.request.query_params or {}) - allowed)
         if unknown:
-            raise ValidationFailed([FieldError(k, "is not a known query parameter") for k in unknown])
+            from chalicelib.validation import field_name
+
+            raise ValidationFailed([FieldError(field_name(k).replace("body[", "query["), "is not a known query parameter")
+                                    for k in unknown])
 
     @staticmethod
     def json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -127,8 +138,8 @@ class Api:
             req = self.request
             ctx = req.context or {}
             request_id = ctx.get("requestId") or uuid.uuid4().hex
-            logger.append_keys(request_id=request_id, path=req.path, method=req.method)
-            instance = req.path
+            logger.append_keys(request_id=request_id, path=concrete_path(req), method=req.method)
+            instance = concrete_path(req)
             started = time.monotonic()
             try:
                 return fn(*args, **kw)
@@ -169,7 +180,7 @@ class Api:
             return self.json({"status": "ok", "stage": settings().stage, "checks": checks})
         failed = sorted(k for k, v in checks.items() if v != "ok")
         body = problems.problem_body(503, "dependency_unavailable", "Service unavailable",
-                                     f"unreachable: {', '.join(failed)}", instance=self.request.path,
+                                     f"unreachable: {', '.join(failed)}", instance=concrete_path(self.request),
                                      checks=checks)
         return self.problem(503, body, {"Retry-After": "10"})
 
@@ -341,7 +352,10 @@ class Api:
     def get_authority(self, ca_id: str) -> Response:
         if not ca_id.isdigit() or len(ca_id) > 12:
             raise NotFound(f"no certificate authority {ca_id!r}")
-        return self.json(self._authority(self._tinycert().get_authority(ca_id)))
+        try:
+            return self.json(self._authority(self._tinycert().get_authority(ca_id)))
+        except ProviderNotFound as exc:
+            raise NotFound(f"no certificate authority {ca_id!r} at tinycert") from exc
 
     def create_authority(self) -> Response:
         from chalicelib.validation import validate_authority
@@ -354,7 +368,10 @@ class Api:
     def delete_authority(self, ca_id: str) -> Response:
         if not ca_id.isdigit() or len(ca_id) > 12:
             raise NotFound(f"no certificate authority {ca_id!r}")
-        self._tinycert().delete_authority(ca_id)
+        try:
+            self._tinycert().delete_authority(ca_id)
+        except ProviderNotFound as exc:
+            raise NotFound(f"no certificate authority {ca_id!r} at tinycert") from exc
         return Response(body="", status_code=204)
 
     # -- imports ---------------------------------------------------------------------------------------
@@ -397,15 +414,16 @@ def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
 
     def not_found(**_: str) -> Response:
         req = app.current_request
-        body = problems.problem_body(404, "not_found", "Not found", f"no route {req.method} {req.path}",
-                                     instance=req.path)
+        path = concrete_path(req)
+        body = problems.problem_body(404, "not_found", "Not found", f"no route {req.method} {path}", instance=path)
         return api.problem(404, body)
 
     def not_allowed_for(allowed: set[str]) -> Callable[..., Response]:
         def not_allowed(**_: str) -> Response:
             req = app.current_request
+            path = concrete_path(req)
             body = problems.problem_body(405, "method_not_allowed", "Method not allowed",
-                                         f"{req.method} is not allowed on {req.path}", instance=req.path,
+                                         f"{req.method} is not allowed on {path}", instance=path,
                                          allowed=sorted(allowed))
             return api.problem(405, body, {"Allow": ", ".join(sorted(allowed))})
         return not_allowed
@@ -415,7 +433,7 @@ def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
         if missing:
             fn = not_allowed_for(methods)
             fn.__name__ = "method_not_allowed_" + re.sub(r"\W+", "_", path).strip("_")
-            app.route(path, methods=missing)(fn)
+            app.route(path, methods=missing, content_types=ANY_CONTENT)(fn)
     for n in range(1, depth + 1):
         path = "/" + "/".join(f"{{p{i}}}" for i in range(n))
         if path in known:
@@ -424,4 +442,4 @@ def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
         handler = functools.partial(fn)
         functools.update_wrapper(handler, fn)
         handler.__name__ = f"not_found_{n}"  # type: ignore[attr-defined]
-        app.route(path, methods=list(ALL_METHODS))(handler)
+        app.route(path, methods=list(ALL_METHODS), content_types=ANY_CONTENT)(handler)

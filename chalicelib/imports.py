@@ -9,14 +9,23 @@ whose time has come — a running one right away (or after a provider's Retry-Af
 once per sync interval (CERTGATE_SYNC_INTERVAL_S, per provider CERTGATE_SYNC_INTERVAL_S_<PROVIDER>),
 when it is re-run from the first page to notice out-of-band changes.
 
-Never a duplicate: a provider certificate's id is claimed (REF#provider#id) in the transaction that
-creates its certgate certificate, and every item is looked up by that reference first. Whatever a
-re-run or a resumed page sees again is therefore recognised, not created again.
+Never a duplicate: every listed item is looked up by its provider reference (REF#provider#id)
+first, and a new one is claimed there (a conditional put) before its certificate is written under
+the claimed id. Whatever a re-run, a resumed page or a concurrent import sees again is therefore
+recognised, not created again. No transaction is needed: a claim whose certificate never got
+written (a run that died in between) is found by the next run, which writes the certificate under
+the claimed id — the conditional put of the certificate lets only one writer win.
 
 What is imported: issued, revoked and expired certificates (their facts parsed from the downloaded
 certificate, their PEMs in S3 as revision 1) and pending orders (left to poll_pending). Failed and
 cancelled orders have no certificate and are skipped, as are certificates another principal already
-holds in certgate and orders certgate itself placed (an intent that `reconcile` will adopt).
+holds in certgate and orders certgate itself placed (an intent that `reconcile` will adopt). The
+import's `skipped` map counts each reason: not_owned, placed_by_certgate, not_wanted (a status
+filter), failed, cancelled, superseded, no_certificate, raced.
+
+Items of a page are handled by a few threads (CERTGATE_IMPORT_CONCURRENCY, default 4): provider
+round trips dominate. The cursor keeps the page token, the index below which everything is done
+and the indexes done beyond it, so a run stopped by a 429 in the middle of a batch resumes exactly.
 
 TinyCert reissues under a new certificate id with the same key, and the old id turns `obsolete`
 (never listed again). The stable handle is therefore the key: every TinyCert certificate an import
@@ -38,6 +47,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -47,7 +57,8 @@ from chalicelib.domain import Certificate, Event, Revision, Status, iso, new_cer
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.providers.base import CertificateMaterial, Page, Provider, ProviderOrder
 from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound, ProviderProtocolError
-from chalicelib.store import AlreadyExists, ConcurrentModification, shard_of
+from chalicelib.store import ConcurrentModification, shard_of
+from chalicelib.validation import field_name
 
 log = logging.getLogger("certgate.imports")
 
@@ -65,6 +76,7 @@ MAX_PAGE_SIZE = 1000  # DigiCert's list limit; TinyCert pages are cut by the ada
 COUNTERS = ("pages", "found", "created", "updated", "unchanged", "skipped", "errors")
 IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PENDING})
 DEFAULT_INLINE_S = 5.0
+DEFAULT_CONCURRENCY = 4
 DEFAULT_SYNC_INTERVAL_S = 86400.0
 RETRY_AFTER_S = 60.0  # a retryable provider failure without Retry-After: resume this much later
 LEASE_GRACE_S = 60.0  # a run's lease outlives its time budget by this much (then another run may resume)
@@ -93,6 +105,11 @@ def _env_seconds(name: str, default: float) -> float:
 def inline_seconds() -> float:
     """How long POST /imports works inline before leaving the rest to sync_inventory."""
     return _env_seconds("CERTGATE_IMPORT_INLINE_S", DEFAULT_INLINE_S)
+
+
+def import_concurrency() -> int:
+    """Items of a page handled at once (provider round trips dominate an import)."""
+    return max(1, int(_env_seconds("CERTGATE_IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)))
 
 
 def sync_interval_s(provider: str) -> float:
@@ -141,7 +158,7 @@ def validate_import(body: Any) -> ImportSpec:
     """POST /imports: {provider, filters?, page_size?}; every problem reported at once (422)."""
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    errors = [FieldError(k, "is not a known field") for k in sorted(set(body) - IMPORT_FIELDS)]
+    errors = [FieldError(field_name(k), "is not a known field") for k in sorted(set(body) - IMPORT_FIELDS)]
     provider = body.get("provider")
     if provider not in PROVIDERS:
         errors.append(FieldError("provider", f"must be one of {', '.join(PROVIDERS)}"))
@@ -153,8 +170,8 @@ def validate_import(body: Any) -> ImportSpec:
         allowed = FILTERS[provider]
         for name in sorted(raw):
             if name not in allowed:
-                errors.append(FieldError(f"filters.{name}", f"is not a {provider} filter "
-                                                            f"(allowed: {', '.join(sorted(allowed))})"))
+                errors.append(FieldError(field_name(name, "filters"), f"is not a {provider} filter "
+                                                                       f"(allowed: {', '.join(sorted(allowed))})"))
             elif raw[name] is not None:
                 value, problem = _filter(provider, name, raw[name])
                 if problem:
@@ -193,7 +210,8 @@ class ImportJob:
     counters: dict[str, int] = field(default_factory=_zero)
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
     cursor_token: str | None = None  # the token of the page being read (None: the first page)
-    cursor_index: int = 0  # items of that page already handled
+    cursor_index: int = 0  # items of that page below which everything is handled
+    cursor_done: list[int] = field(default_factory=list)  # indexes at/after cursor_index already handled
     run_started_at: str | None = None
     finished_at: str | None = None
     last_error: dict[str, Any] | None = None
@@ -238,6 +256,7 @@ class ImportJob:
         data["counters"] = {**_zero(), **(item.get("counters") or {})}
         data["skipped"] = dict(item.get("skipped") or {})
         data["filters"] = dict(item.get("filters") or {})
+        data["cursor_done"] = [int(i) for i in item.get("cursor_done") or ()]
         return cls(id=str(item["import_id"]), **data)
 
     def to_public(self) -> dict[str, Any]:
@@ -325,7 +344,7 @@ class _Run:
     def claim(self, lease_s: float, *, restart: bool) -> None:
         job = self.job
         if restart:  # an incremental re-run: from the first page, fresh counters
-            job.counters, job.skipped, job.cursor_token, job.cursor_index = _zero(), {}, None, 0
+            job.counters, job.skipped, job.cursor_token, job.cursor_index, job.cursor_done = _zero(), {}, None, 0, []
             job.last_error, job.finished_at = None, None
         job.status = "running"
         job.run_started_at = job.run_started_at if not restart and job.run_started_at else iso(self.now())
@@ -334,14 +353,16 @@ class _Run:
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, first: Page | None = None) -> ImportJob:
-        try:
-            self._pages(first)
-        except _LeaseLost:
-            log.info("import taken over by another run", extra={"import_id": self.job.id})
-            self.tally["raced"] += 1
+        workers = import_concurrency()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"import-{self.job.provider}") as pool:
+            try:
+                self._pages(first, pool, workers)
+            except _LeaseLost:
+                log.info("import taken over by another run", extra={"import_id": self.job.id})
+                self.tally["raced"] += 1
         return self.job
 
-    def _pages(self, page: Page | None) -> None:
+    def _pages(self, page: Page | None, pool: ThreadPoolExecutor, workers: int) -> None:
         job = self.job
         while True:
             if page is None:
@@ -352,30 +373,53 @@ class _Run:
                 except ProviderError as exc:
                     return self._stopped_by(exc, None)
                 if page.next_token is not None and page.next_token == job.cursor_token:
-                    return self._stopped_by(ProviderProtocolError(job.provider, "the listing repeats its page"), None)
-            for index in range(job.cursor_index, len(page.items)):
+                    return self._stopped_by(ProviderError(job.provider, "the listing repeats its page"), None)
+            skip = set(job.cursor_done)
+            todo = [i for i in range(job.cursor_index, len(page.items)) if i not in skip]
+            for start in range(0, len(todo), workers):
                 if self.out_of_time():
                     return self._pause()
-                po = page.items[index]
-                try:
-                    outcome = self._item(po)
-                except ProviderError as exc:
-                    if exc.retryable:
-                        return self._stopped_by(exc, po)
-                    outcome = self._failed_item(exc.code, exc.message, po)
-                except BadMaterial as exc:  # a certificate that does not parse
-                    outcome = self._failed_item("bad_certificate", str(exc), po)
-                self._count(outcome)
-                job.cursor_index = index + 1
-                self.since_checkpoint += 1
+                stop = self._batch(page, todo[start:start + workers], pool)
+                if stop is not None:
+                    return self._stopped_by(*stop)
                 if self.since_checkpoint >= CHECKPOINT_EVERY:
                     self.save()
             job.counters["pages"] += 1
             if page.next_token is None:
                 return self._complete()
-            job.cursor_token, job.cursor_index = page.next_token, 0
+            job.cursor_token, job.cursor_index, job.cursor_done = page.next_token, 0, []
             self.save()
             page = None
+
+    def _batch(self, page: Page, indexes: list[int],
+               pool: ThreadPoolExecutor) -> tuple[ProviderError, ProviderOrder] | None:
+        """Handle these items of the page at once; count what finished, move the cursor over it,
+        and hand back the first retryable failure (429/5xx: stop, resume from there later)."""
+        job = self.job
+        futures = [pool.submit(self._item, page.items[i]) for i in indexes]
+        done = set(job.cursor_done)
+        stop: tuple[ProviderError, ProviderOrder] | None = None
+        for i, fut in zip(indexes, futures, strict=True):
+            po = page.items[i]
+            try:
+                outcome = fut.result()
+            except ProviderError as exc:
+                # 429/5xx/timeouts pass: stop here and resume later. A malformed answer about one
+                # certificate would fail the same way on every resume: count it and go on.
+                if exc.retryable and not isinstance(exc, ProviderProtocolError):
+                    stop = stop or (exc, po)
+                    continue
+                outcome = self._failed_item(exc.code, exc.message, po)
+            except BadMaterial as exc:  # a certificate that does not parse
+                outcome = self._failed_item("bad_certificate", str(exc), po)
+            self._count(outcome)
+            done.add(i)
+        while job.cursor_index in done:
+            done.discard(job.cursor_index)
+            job.cursor_index += 1
+        job.cursor_done = sorted(done)
+        self.since_checkpoint += len(indexes)
+        return stop
 
     def _count(self, outcome: str) -> None:
         job = self.job
@@ -424,7 +468,7 @@ class _Run:
     def _complete(self) -> None:
         job = self.job
         job.status, job.finished_at, job.runs = "completed", iso(self.now()), job.runs + 1
-        job.cursor_token, job.cursor_index = None, 0
+        job.cursor_token, job.cursor_index, job.cursor_done = None, 0, []
         job.next_run_at = iso(self.now() + dt.timedelta(seconds=sync_interval_s(job.provider)))
         self.save()
         log.info("import run completed", extra={"import_id": job.id, "provider": job.provider,
@@ -432,28 +476,38 @@ class _Run:
 
     # -- one listed certificate ----------------------------------------------------------------
     def _item(self, po: ProviderOrder) -> str:
-        """created | updated | unchanged | errors | skipped:<reason>"""
+        """created | updated | unchanged | errors | skipped:<reason> (runs on a worker thread)"""
         store, job = self.svc.store, self.job
         held = store.cert_id_for_ref(job.provider, po.provider_order_id)
-        if held is not None:
-            cert = store.get(held)
-            if cert is None or cert.owner != job.owner:
+        cert = store.get(held) if held else None
+        if cert is not None:
+            if cert.owner != job.owner:
                 return "skipped:not_owned"
             return self._sync_existing(cert, po)
+        # `held` without a certificate: a claim whose certificate was not written (yet); it is
+        # written below under the claimed id.
         if self._placed_by_certgate(po):
-            return "skipped:in_flight"
+            return "skipped:placed_by_certgate"
         if not job.wants(po):
             return "skipped:not_wanted"
         if po.raw_status.lower() == "obsolete":
             return "skipped:superseded"  # TinyCert: replaced by a reissue, which is listed itself
         if po.status not in IMPORTABLE:
-            return "skipped:no_certificate"
+            return f"skipped:{po.status.value}"
         if po.status is Status.PENDING:
-            return self._create_pending(po)
+            return self._create_pending(po, held)
         full, material = self._material(po)
         if material is None:
             return "skipped:no_certificate"
-        return self._create(full, material)
+        return self._create(full, material, held)
+
+    def _claimed_id(self, po: ProviderOrder, held: str | None) -> str | None:
+        """The id to write the certificate under: the one already claimed, or a new one claimed
+        now; None when another run claimed the provider's id meanwhile (it writes it)."""
+        if held:
+            return held
+        cid = new_certificate_id()
+        return cid if self.svc.store.claim_ref(self.job.provider, po.provider_order_id, cid) == cid else None
 
     def _placed_by_certgate(self, po: ProviderOrder) -> bool:
         """An order whose client reference is one of our certificate ids but which no reference
@@ -509,18 +563,20 @@ class _Run:
             return po, None
         return po, CertificateMaterial(certificate_pem=leaf, chain_pem=chain)
 
-    def _create(self, po: ProviderOrder, material: CertificateMaterial) -> str:
+    def _create(self, po: ProviderOrder, material: CertificateMaterial, held: str | None) -> str:
         from chalicelib import csr as csrlib
 
         svc, job = self.svc, self.job
         info = csrlib.certificate_info(material.certificate_pem)
         key_ref = _key_ref(info.public_key_fingerprint) if job.provider == "tinycert" else None
-        if key_ref:
+        if key_ref and not held:
             linked = self._link_reissue(po, key_ref)
             if linked:
                 return linked
+        cid = self._claimed_id(po, held)
+        if cid is None:
+            return "skipped:raced"
         now = svc.clock()
-        cid = new_certificate_id()
         caps = svc.capabilities(job.provider)
         sealed = svc.vault.seal(material.private_key_pem, {"certificate_id": cid}) if material.private_key_pem else None
         cert = Certificate(
@@ -566,13 +622,16 @@ class _Run:
             return "skipped:not_owned"  # another principal's certificate, reissued: theirs to sync
         return self._apply(prior, po)
 
-    def _create_pending(self, po: ProviderOrder) -> str:
+    def _create_pending(self, po: ProviderOrder, held: str | None) -> str:
         """An order still being validated: recorded as pending, and poll_pending takes it from here."""
         svc, job = self.svc, self.job
+        cid = self._claimed_id(po, held)
+        if cid is None:
+            return "skipped:raced"
         now = svc.clock()
         names = [n for n in po.sans if n]
         cert = Certificate(
-            id=new_certificate_id(), owner=job.owner, provider=job.provider,
+            id=cid, owner=job.owner, provider=job.provider,
             common_name=po.common_name or (names[0] if names else po.provider_order_id), status=Status.PENDING,
             created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
             product=po.product or svc.capabilities(job.provider).default_product,
@@ -590,10 +649,8 @@ class _Run:
                    actor=self.actor, to_status=cert.public_status, revision=1, provider=cert.provider,
                    detail={k: v for k, v in {"import_id": self.job.id, "provider_order_id": po.provider_order_id,
                                              "provider_status": po.raw_status, "serial": cert.serial}.items() if v})
-        try:
-            store.create_with(cert, [ev], [store.ref_put(cert.provider, po.provider_order_id, cert.id)])
-        except AlreadyExists:
-            return "skipped:raced"  # another run recorded it first
+        if not store.insert(cert, [ev]):
+            return "skipped:raced"  # another run wrote it first (both were filling one claim)
         return "created"
 
 

@@ -63,6 +63,12 @@ def obj(properties: dict[str, Schema], required: list[str] | None = None, *, clo
     return out
 
 
+def digits(low: int, high: int) -> Schema:
+    """An integer the API also takes as a string of digits."""
+    return {"anyOf": [{"type": "integer", "minimum": low, "maximum": high},
+                      {"type": "string", "pattern": f"^[0-9]{{1,{len(str(high))}}}$"}]}
+
+
 def page_of(item: str) -> Schema:
     return obj({"items": {"type": "array", "items": ref(item)},
                 "next_token": {"type": ["string", "null"],
@@ -75,6 +81,8 @@ def page_of(item: str) -> Schema:
 def _schemas() -> dict[str, Schema]:
     from chalicelib.api import FORMATS
     from chalicelib.config import PROVIDERS
+    from chalicelib.imports import COUNTERS, DIGICERT_STATUSES, MAX_PAGE_SIZE, TINYCERT_STATE_BITS
+    from chalicelib.imports import FILTERS as IMPORT_FILTERS
     from chalicelib.providers.base import DCV_METHODS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
     from chalicelib.validation import KEY_SIZES, MAX_SANS
 
@@ -94,14 +102,15 @@ def _schemas() -> dict[str, Schema]:
         ],
     }
     organization = obj({
-        **{k: text(128) for k in ("name", "state", "locality", "unit", "chamber_of_commerce", "address",
-                                  "zip_code")},
-        "country": {"type": "string", "pattern": "^[A-Za-z]{2}$",
-                    "description": "ISO 3166-1 alpha-2 (officially assigned codes only), any case."},
-        "digicert_org_id": {"type": "integer", "minimum": 1},
-    }, description="Defaults to the provider secret's organization where it holds one.")
-    approver = obj({"first_name": text(128), "last_name": text(128), "email": email, "phone": text(128)},
-                   description="Defaults to the provider secret's approver where it holds one.")
+        **{k: nullable(text(128)) for k in ("name", "state", "locality", "unit", "chamber_of_commerce", "address",
+                                            "zip_code")},
+        "country": nullable({"type": "string", "pattern": "^[A-Za-z]{2}$",
+                             "description": "ISO 3166-1 alpha-2 (officially assigned codes only), any case."}),
+        "digicert_org_id": nullable({"type": "integer", "minimum": 1}),
+    }, description="Defaults to the provider secret's organization where it holds one. null = left out.")
+    approver = obj({"first_name": nullable(text(128)), "last_name": nullable(text(128)), "email": nullable(email),
+                    "phone": nullable(text(128))},
+                   description="Defaults to the provider secret's approver where it holds one. null = left out.")
     options = obj({
         "plan": {"type": "string", "format": "uuid",
                  "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
@@ -113,7 +122,7 @@ def _schemas() -> dict[str, Schema]:
     })
     validity = {"type": "integer", "minimum": 1, "maximum": 397,
                 "description": "Default and upper bound: the provider's `max_validity_days` (GET /providers)."}
-    csr = {"type": "string", "maxLength": 65536,
+    csr = {"type": ["string", "null"],
            "description": "PEM CSR. Its signature must verify; RSA >= 2048 or EC P-256/P-384; its CN and SANs "
                           "must match `common_name`/`sans`. Not for providers that generate the key."}
     order = obj({
@@ -121,19 +130,21 @@ def _schemas() -> dict[str, Schema]:
         "product": {"enum": list(PRODUCTS), "description": "Default: the provider's `default_product`."},
         "common_name": text(253, min_len=1, description="A DNS name (IDNA; wildcard only as the whole "
                                                         "left-most label)."),
-        "sans": {"type": "array", "maxItems": MAX_SANS, "items": ref("San"),
+        "sans": {"type": ["array", "null"], "maxItems": MAX_SANS, "items": ref("San"),
                  "description": "Default: the common name. The common name is always included."},
         "csr": csr,
-        "key": ref("KeySpec"),
+        "key": nullable(ref("KeySpec")),
         "validity_days": validity,
-        "dcv_method": {"enum": list(DCV_METHODS), "description": "Default: the provider's `default_dcv_method`."},
-        "organization": ref("Organization"),
-        "approver": ref("Approver"),
+        "dcv_method": {**nullable({"enum": list(DCV_METHODS)}),
+                       "description": "Default: the provider's `default_dcv_method`."},
+        "organization": nullable(ref("Organization")),
+        "approver": nullable(ref("Approver")),
         "auto_renew": {"type": "boolean", "default": False},
-        "client_reference": text(128, description="Your own reference; echoed back."),
-        "provider_options": ref("ProviderOptions"),
-    }, ["provider", "common_name"], description="design.md 2.1. Every field is checked before any provider "
-                                               "call; all failures come back at once as a 422 naming each field.")
+        "client_reference": nullable(text(128, description="Your own reference; echoed back.")),
+        "provider_options": nullable(ref("ProviderOptions")),
+    }, ["provider", "common_name"], description="design.md 2.1. Every field is checked before any provider call; "
+                                               "all failures come back at once as a 422 naming each field. Where "
+                                               "null is allowed it means the same as leaving the field out.")
     change = obj({k: order["properties"][k] for k in ("common_name", "sans", "csr", "key", "dcv_method",
                                                        "validity_days", "organization", "approver")},
                  description="Reissue/renew: every field optional; omitted fields keep the certificate's values.")
@@ -219,8 +230,8 @@ def _schemas() -> dict[str, Schema]:
     new_authority = obj({
         "country": {"type": "string", "pattern": "^[A-Za-z]{2}$", "description": "ISO 3166-1 alpha-2."},
         "organization": text(64, min_len=1, description="Not blank."),
-        "locality": text(64), "state": text(64), "unit": text(64),
-        "hash_method": {"enum": ["sha256", "sha384", "sha512"], "default": "sha256"},
+        "locality": nullable(text(64)), "state": nullable(text(64)), "unit": nullable(text(64)),
+        "hash_method": {**nullable({"enum": ["sha256", "sha384", "sha512"]}), "default": "sha256"},
     }, ["country", "organization"])
     field_error = obj({"field": {"type": "string", "description": "Dotted path, e.g. `sans[1].value`."},
                        "message": {"type": "string"}}, ["field", "message"])
@@ -246,22 +257,46 @@ def _schemas() -> dict[str, Schema]:
     health = obj({"status": {"const": "ok"}, "stage": {"type": "string"},
                   "checks": {"type": "object", "additionalProperties": {"type": "string"}}},
                  ["status", "stage", "checks"])
+    state_bits = ", ".join(f"{v} {k}" for k, v in TINYCERT_STATE_BITS.items())
+    filters = obj({
+        "ca_id": {**nullable(digits(1, 10**12)), "description": "tinycert"},
+        "state": {**nullable(digits(1, 15)), "description": f"tinycert: a bitmask of {state_bits}"},
+        "plan": nullable({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$", "description": "resello"}),
+        "status": {**nullable({"enum": list(DIGICERT_STATUSES)}), "description": "digicert"},
+        "common_name": nullable({"type": "string", "pattern": "^[A-Za-z0-9*._-]{1,253}$", "description": "digicert"}),
+    }, description="Each provider takes its own (others are a 422): " + "; ".join(
+        f"{p} {', '.join(sorted(f))}" for p, f in IMPORT_FILTERS.items()) + ".")
     new_import = obj({
         "provider": {"enum": list(PROVIDERS)},
-        "filters": {"type": "object", "description": "Provider filters: tinycert `ca_id`, `state`; resello "
-                                                     "`plan`; digicert `status`, `common_name`."},
-    }, ["provider"], closed=False)
-    import_job = obj({"id": {"type": "string"}, "provider": {"enum": list(PROVIDERS)},
-                      "status": {"type": "string"}}, ["id"], closed=False,
-                     description="Progress counters (pages read, found, created, updated, skipped, errors).")
+        "filters": nullable(filters),
+        "page_size": {**nullable(digits(1, MAX_PAGE_SIZE)),
+                      "description": "tinycert and digicert only (Resello's pages are fixed)."},
+    }, ["provider"])
+    import_job = obj({
+        "id": {"type": "string", "pattern": "^imp_[0-9a-f]{32}$"},
+        "status": {"enum": ["queued", "running", "completed", "failed"]},
+        "provider": {"enum": list(PROVIDERS)},
+        "filters": {"type": "object"},
+        "page_size": {"type": ["integer", "null"]},
+        "counters": obj({k: {"type": "integer", "minimum": 0} for k in COUNTERS}, list(COUNTERS)),
+        "skipped": {"type": "object", "additionalProperties": {"type": "integer"},
+                    "description": "Count per reason (not_owned, failed, cancelled, placed_by_certgate, ...)."},
+        "last_error": {"type": ["object", "null"]},
+        "runs": {"type": "integer", "minimum": 0, "description": "Completed runs: the import, then each sync."},
+        "started_at": timestamp, "run_started_at": nullable(timestamp), "updated_at": timestamp,
+        "finished_at": nullable(timestamp), "next_run_at": nullable(timestamp),
+        "superseded_by": {"type": ["string", "null"]},
+    }, ["id", "status", "provider", "filters", "counters", "started_at", "updated_at"],
+        description="An import and, after it, the recurring sync of the same owner, provider and filters.")
     return {
         "OrderRequest": order, "ChangeRequest": change, "San": san, "KeySpec": key, "Organization": organization,
         "Approver": approver, "ProviderOptions": options,
         "RevokeRequest": obj({"reason": {"enum": list(REVOCATION_REASONS), "default": "unspecified"},
-                              "comments": text(1024)}),
-        "DcvRetryRequest": obj({"dcv_method": {"enum": list(DCV_METHODS)},
-                                "email": {**email, "maxLength": 254, "description": "Required with dcv_method email."},
-                                "domain": {"type": "string", "maxLength": 253}}),
+                              "comments": nullable(text(1024))}),
+        "DcvRetryRequest": obj({"dcv_method": nullable({"enum": list(DCV_METHODS)}),
+                                "email": {**nullable({**email, "maxLength": 254}),
+                                          "description": "Required with dcv_method email."},
+                                "domain": nullable({"type": "string", "maxLength": 253})}),
         "DownloadRequest": obj({"passphrase": {"type": "string", "minLength": 8, "maxLength": 1024,
                                                "description": "Protects the PKCS#12; never logged or stored."},
                                 "format": {"enum": list(FORMATS), "default": "pkcs12"}}, ["passphrase"]),
@@ -370,7 +405,7 @@ def _parameters() -> dict[str, Any]:
         "StatusFilter": query("status", {"enum": ["pending", "issued", "failed", "revoked", "cancelled", "expired"]},
                               "Only certificates in this status."),
         "ProviderFilter": query("provider", {"enum": list(PROVIDERS)}, "Only this provider's certificates."),
-        "CommonNameFilter": query("common_name", {"type": "string", "maxLength": 253}, "Exact common name."),
+        "CommonNameFilter": query("common_name", {"type": "string"}, "Exact common name."),
         "ExpiresBefore": query("expires_before", {"type": "string", "format": "date-time"},
                                "Only certificates whose not_after is before this (ISO 8601 with a timezone)."),
     }

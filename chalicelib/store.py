@@ -429,23 +429,32 @@ class CertificateStore:
         return self._d(item)
 
     # -- inventory imports (chalicelib/imports.py) --------------------------------------------
-    def create_with(self, cert: Certificate, events: Iterable[Event], extra: Iterable[dict[str, Any]]) -> None:
-        """`create` with extra transaction items (reference claims), all or nothing: an import
-        claims the provider's id in the same transaction that creates the certificate, so two
-        imports can never make two certificates of one provider certificate."""
-        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
-                                              "ConditionExpression": "attribute_not_exists(pk)"}}]
-        ops += list(extra)
-        ops += self._event_puts(cert.id, events)
+    def claim_ref(self, provider: str, reference: str, cert_id: str) -> str:
+        """Claim a provider reference for cert_id unless someone holds it; the holder's id either way.
+        (Imports claim first and create the certificate under the claimed id afterwards: no
+        transaction, and a claim whose certificate never got written is filled by the next run.)"""
         client = self.client
         try:
-            client.transact_write_items(TransactItems=ops)
-        except client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if not failed:
-                raise
-            raise AlreadyExists("certificate" if failed[0] == 0 else "reference") from exc
+            client.put_item(TableName=self.table,
+                            Item=self._s({"pk": f"REF#{provider}#{reference}", "sk": "REF", "type": "ref",
+                                          "certificate_id": cert_id}),
+                            ConditionExpression="attribute_not_exists(pk)")
+        except client.exceptions.ConditionalCheckFailedException:
+            return self.cert_id_for_ref(provider, reference) or cert_id
+        return cert_id
+
+    def insert(self, cert: Certificate, events: Iterable[Event] = ()) -> bool:
+        """Write a certificate that must not exist yet, then its events (each written once);
+        False (and no events) if it already exists."""
+        client = self.client
+        try:
+            client.put_item(TableName=self.table, Item=self._s(self.to_item(cert)),
+                            ConditionExpression="attribute_not_exists(pk)")
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        for op in self._event_puts(cert.id, events):
+            client.put_item(**op["Put"])
+        return True
 
     def ref_set(self, provider: str, reference: str, cert_id: str) -> None:
         """Point a reference at cert_id whoever held it (for hints, never for uniqueness)."""

@@ -3,6 +3,7 @@ collected and reported at once as a 422 naming each field. Pure: no I/O."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,18 @@ class OrderSpec:
     auto_renew: bool
     client_reference: str | None
     provider_options: dict[str, Any] = field(default_factory=dict)
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+
+
+def field_name(key: str, parent: str = "") -> str:
+    """How an error names a field the caller sent: `parent.key`, or `parent["odd key"]` when the
+    key is empty or not a plain name (so the name is never blank and never ambiguous)."""
+    if _PLAIN_NAME.match(key):
+        return f"{parent}.{key}" if parent else key
+    quoted = json.dumps(key[:64])
+    return f"{parent or 'body'}[{quoted}]"
 
 
 class Collector:
@@ -91,7 +104,7 @@ def _obj(c: Collector, value: Any, name: str, allowed: set[str]) -> dict[str, An
         c.add(name, "must be an object")
         return None
     for k in sorted(set(value) - allowed):
-        c.add(f"{name}.{k}", "is not a known field")
+        c.add(field_name(k, name), "is not a known field")
     return value
 
 
@@ -110,7 +123,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     for k in sorted(set(body) - ORDER_FIELDS):
-        c.add(k, "is not a known field")
+        c.add(field_name(k), "is not a known field")
     provider = body.get("provider")
     if provider is None:
         c.add("provider", "is required")
@@ -149,7 +162,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
             c.add("key", f"{provider} generates the key itself")
         elif key_obj is not None:
             key_type = key_obj.get("type", "rsa")
-            if key_type not in KEY_SIZES:
+            if not isinstance(key_type, str) or key_type not in KEY_SIZES:
                 c.add("key.type", "must be rsa or ec")
             else:
                 key_size = key_obj.get("size", KEY_SIZES[key_type][0])
@@ -317,7 +330,7 @@ def validate_revoke(body: Any) -> tuple[str, str | None]:
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     for k in sorted(set(body) - {"reason", "comments"}):
-        c.add(k, "is not a known field")
+        c.add(field_name(k), "is not a known field")
     reason = body.get("reason", "unspecified")
     if reason not in REVOCATION_REASONS:
         c.add("reason", f"must be one of {', '.join(REVOCATION_REASONS)}")
@@ -334,7 +347,7 @@ def validate_dcv_retry(body: Any, caps: Capabilities) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     for k in sorted(set(body) - {"dcv_method", "email", "domain"}):
-        c.add(k, "is not a known field")
+        c.add(field_name(k), "is not a known field")
     method = body.get("dcv_method")
     if method is not None and method not in caps.dcv_methods:
         c.add("dcv_method", f"must be one of {', '.join(caps.dcv_methods) or '(none supported)'}")
@@ -359,7 +372,7 @@ def validate_change(body: Any, allowed: set[str]) -> dict[str, Any]:
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     unknown = sorted(set(body) - allowed)
     if unknown:
-        raise ValidationFailed([FieldError(k, "is not a known field") for k in unknown])
+        raise ValidationFailed([FieldError(field_name(k), "is not a known field") for k in unknown])
     return body
 
 
@@ -368,7 +381,7 @@ def validate_passphrase(body: Any) -> str:
         raise ValidationFailed([FieldError("body", "must be a JSON object with a passphrase")])
     unknown = sorted(set(body) - {"passphrase", "format"})
     if unknown:
-        raise ValidationFailed([FieldError(k, "is not a known field") for k in unknown])
+        raise ValidationFailed([FieldError(field_name(k), "is not a known field") for k in unknown])
     p = body.get("passphrase")
     if not isinstance(p, str) or len(p) < 8 or len(p) > 1024:
         raise ValidationFailed([FieldError("passphrase", "must be a string of 8 to 1024 characters")])
@@ -397,7 +410,7 @@ def validate_authority(body: Any) -> dict[str, str]:
     names = {"country": "C", "organization": "O", "locality": "L", "state": "ST", "unit": "OU",
              "hash_method": "hash_method"}
     for k in sorted(set(body) - set(names)):
-        c.add(k, "is not a known field")
+        c.add(field_name(k), "is not a known field")
     out: dict[str, str] = {}
     for k, wire in names.items():
         v = _text(c, body.get(k), k, max_len=64, required=k in ("country", "organization"))

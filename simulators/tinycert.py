@@ -262,7 +262,8 @@ class TinyCertSim(Simulator):
         org = str(p["O"])
         fields: dict[str, str | None] = {
             "C": p["C"], "ST": p.get("ST") or None, "L": p.get("L") or None, "O": org,
-            "OU": p.get("OU") or CA_OU, "CN": f"{org} CA", "E": self.email,
+            # X.509 caps a CN at 64 characters: a long organisation name is shortened in the CA's CN.
+            "OU": p.get("OU") or CA_OU, "CN": f"{org[:61]} CA", "E": self.email,
             "hash_alg": str(p.get("hash_method") or "sha256").upper(),
         }
         extra = [x509.NameAttribute(oid, str(fields[k])) for k, oid in SUBJECT_OIDS

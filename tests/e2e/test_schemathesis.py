@@ -8,6 +8,7 @@ minutes on the local stack (figures in the module's report at the end of the run
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,13 +26,26 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 REQUEST_TIMEOUT_S = 30
 STATS: Counter[str] = Counter()
 
-schema = schemathesis.openapi.from_dict(spec(), config=schemathesis.Config.from_dict({
+
+
+def _local_document() -> dict[str, Any]:
+    """The document as the local stage serves it: no SigV4 (API Gateway's IAM check is not there)."""
+    doc = copy.deepcopy(spec())
+    doc["security"] = []
+    doc["components"].pop("securitySchemes")
+    return doc
+
+
+schema = schemathesis.openapi.from_dict(_local_document(), config=schemathesis.Config.from_dict({
     "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
-    "phases": {"stateful": {"enabled": False}},
+    # The methods register_fallbacks answers 405 for; HEAD, OPTIONS and TRACE are answered by API Gateway
+    # (and locally by chalice local's HTTP server: 501 HTML), never by the app.
+    "phases": {"stateful": {"enabled": False},
+               "coverage": {"unexpected-methods": ["GET", "PUT", "POST", "DELETE", "PATCH"]}},
 }))
 # Deleting a TinyCert CA could delete the seeded default one every later TinyCert order needs.
 schema = schema.exclude(method="DELETE", path="/providers/tinycert/authorities/{ca_id}")

@@ -204,7 +204,7 @@ def _properties(name: str) -> set[str]:
 
 
 def test_request_schemas_match_the_validators() -> None:
-    from chalicelib import validation
+    from chalicelib import imports, validation
     from chalicelib.service import CHANGE_FIELDS
 
     assert _properties("OrderRequest") == validation.ORDER_FIELDS
@@ -212,6 +212,9 @@ def test_request_schemas_match_the_validators() -> None:
     assert _properties("Organization") == validation.ORG_FIELDS
     assert _properties("Approver") == validation.APPROVER_FIELDS
     assert _properties("ProviderOptions") == validation.OPTION_FIELDS
+    assert _properties("ImportRequest") == imports.IMPORT_FIELDS
+    filters = document()["components"]["schemas"]["ImportRequest"]["properties"]["filters"]["properties"]
+    assert set(filters) == set().union(*imports.FILTERS.values())
 
 
 @pytest.mark.parametrize(("schema", "body", "ok"), [

@@ -1,0 +1,1 @@
+"""Deployment: CloudFormation resources merged into `chalice package`, and the checks of the result."""
