@@ -373,9 +373,9 @@ def events(ctx: click.Context, cert_id: str, limit: int | None, all_pages: bool,
     items, token = _pages(ctx, f"/certificates/{cert_id}/events", {"limit": limit}, None, all_pages)
     if as_json:
         click.echo(render.dumps({"items": items, "next_token": token}))
-        return
-    rows = [[e["occurred_at"], e["event"], _transition(e), e.get("revision"), e["actor"]] for e in items]
-    click.echo(render.table(rows, ["time", "event", "status", "rev", "actor"]))
+    else:
+        rows = [[e["occurred_at"], e["event"], _transition(e), e.get("revision"), e["actor"]] for e in items]
+        click.echo(render.table(rows, ["time", "event", "status", "rev", "actor"]))
     if token:
         click.echo("more events: --all", err=True)
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalicelib.domain import Certificate, Event, Status, iso, parse_iso
+from chalicelib.observability import count
 from chalicelib.providers.errors import ProviderError, RateLimited
 from chalicelib.service import CertificateService, ProviderFailure
 from chalicelib.store import ConcurrentModification
@@ -55,6 +56,8 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
     for cert in svc.store.due("P", now, cfg.poll_batch_limit):
         by_provider[cert.provider].append(cert)
     stats["due"] = sum(len(v) for v in by_provider.values())
+    for provider, certs in by_provider.items():
+        count("PollBacklog", len(certs), provider=provider)
     gate = _ProviderGate()
 
     def work(cert: Certificate) -> str:

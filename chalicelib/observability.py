@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -47,3 +50,30 @@ def count(name: str, value: float = 1, unit: str = "Count", **dimensions: str) -
                        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "certgate"),
                        default_dimensions={k: str(v) for k, v in dimensions.items()}):
         pass
+
+
+class ProviderObserver:
+    """Wraps each provider HTTP call: an X-Ray subsegment, latency and error-class metrics."""
+
+    @contextlib.contextmanager
+    def call(self, provider: str, method: str, path: str) -> Iterator[dict[str, Any]]:
+        seen: dict[str, Any] = {}
+        started = time.monotonic()
+        t = tracer()
+        segment = t.provider.in_subsegment(f"## {provider} {method}") if t else contextlib.nullcontext()
+        with segment as sub:
+            try:
+                yield seen
+            finally:
+                ms = (time.monotonic() - started) * 1000
+                if sub is not None and hasattr(sub, "put_annotation"):
+                    sub.put_annotation("provider", provider)
+                    sub.put_metadata("path", path.split("?")[0])
+                count("ProviderLatency", ms, "Milliseconds", provider=provider)
+                status = seen.get("status")
+                error = seen.get("error") or (f"http_{status}" if isinstance(status, int) and status >= 400 else None)
+                if error:
+                    count("ProviderErrors", 1, provider=provider, error_class=error)
+
+
+PROVIDER_OBSERVER = ProviderObserver()

@@ -31,6 +31,7 @@ from chalicelib.domain import (
     utcnow,
 )
 from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from chalicelib.observability import count
 from chalicelib.providers.base import Approver, OrderRequest, Organization, Provider, ProviderOrder, San
 from chalicelib.providers.errors import FieldError, ProviderError
 from chalicelib.store import AlreadyExists, CertificateStore, IdempotencyRecord
@@ -110,7 +111,13 @@ class CertificateService:
                 if replay:
                     return replay
             raise
-        return OrderResult(self._submit(cert, provider, principal, idempotency_key))
+        try:
+            placed = self._submit(cert, provider, principal, idempotency_key)
+        except ProviderFailure as failure:
+            count("Orders", provider=cert.provider, status=failure.cert.public_status, outcome=failure.error.code)
+            raise
+        count("Orders", provider=cert.provider, status=placed.public_status, outcome="placed")
+        return OrderResult(placed)
 
     def _replay(self, principal: str, key: str, body_hash: str) -> OrderResult | None:
         rec = self.store.idempotency(principal, key)
@@ -335,6 +342,7 @@ class CertificateService:
                                                                         "error": type(exc).__name__})
             return False
         self.store.mark_published(ev, self.clock())
+        count("EventsPublished", event=ev.kind, provider=ev.provider or "unknown")
         return True
 
     def flush_outbox(self, limit: int = 500, grace_s: int = 60) -> int:

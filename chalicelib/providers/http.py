@@ -6,10 +6,11 @@ Adapters supply `parse_error(response) -> ProviderError` for their provider's er
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,9 @@ class HttpSettings:
     backoff_cap: float = 5.0
     max_retry_after: float = 10.0  # never sleep longer than this inside one request
     verify: bool | str = True
+    # Sees every call (metrics, tracing): `observer.call(provider, method, path)` is a context
+    # manager yielding a dict the layer fills with "status" or "error". None: unobserved.
+    observer: Any = None
 
 
 def full_jitter(attempt: int, base: float, cap: float, rng: Callable[[], float] = random.random) -> float:
@@ -117,9 +121,15 @@ class ProviderHttp:
         for attempt in range(attempts):
             self.calls += 1
             try:
-                resp = self.session.request(method, url, params=params, json=json_body, data=data,
-                                            headers=dict(headers or {}),
-                                            timeout=timeout or (st.connect_timeout, st.read_timeout))
+                with _observed(st.observer, self.provider, method, path) as seen:
+                    try:
+                        resp = self.session.request(method, url, params=params, json=json_body, data=data,
+                                                    headers=dict(headers or {}),
+                                                    timeout=timeout or (st.connect_timeout, st.read_timeout))
+                    except requests.exceptions.RequestException as exc:
+                        seen["error"] = type(exc).__name__
+                        raise
+                    seen["status"] = resp.status_code
             except requests.exceptions.ConnectTimeout as exc:
                 # Nothing reached the provider: even an unsafe call may be retried by the caller.
                 last = ProviderTimeout(self.provider, f"connect timeout: {type(exc).__name__}")
@@ -164,6 +174,15 @@ class ProviderHttp:
                     raise
                 self._sleep(full_jitter(attempt, self.settings.backoff_base, self.settings.backoff_cap))
         return None
+
+
+@contextlib.contextmanager
+def _observed(observer: Any, provider: str, method: str, path: str) -> Iterator[dict[str, Any]]:
+    if observer is None:
+        yield {}
+        return
+    with observer.call(provider, method, path) as seen:
+        yield seen
 
 
 def decode_json(provider: str, resp: requests.Response, *, safe: bool = True) -> Any:

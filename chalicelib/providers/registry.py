@@ -35,10 +35,11 @@ def capabilities(name: str) -> Capabilities:
 
 
 def http_settings(cfg: Settings) -> Any:
+    from chalicelib.observability import PROVIDER_OBSERVER
     from chalicelib.providers.http import HttpSettings
 
     return HttpSettings(connect_timeout=cfg.provider_connect_timeout_s, read_timeout=cfg.provider_read_timeout_s,
-                        max_attempts=cfg.provider_max_attempts, verify=cfg.tls_verify)
+                        max_attempts=cfg.provider_max_attempts, verify=cfg.tls_verify, observer=PROVIDER_OBSERVER)
 
 
 def get(name: str, cfg: Settings | None = None) -> Provider:
