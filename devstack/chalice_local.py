@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 from chalice import cli
@@ -29,6 +30,9 @@ class EnvironmentWinsFactory(CLIFactory):
 
 
 def main() -> int:
+    # Routes carry IAMAuthorizer for the deployed stages; locally X-Certgate-Principal stands in,
+    # and Chalice would otherwise warn on every single request.
+    warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
     cli.CLIFactory = EnvironmentWinsFactory  # type: ignore[misc]  # the `chalice` group builds its factory from this name
     sys.argv[0] = "chalice"
     return int(cli.main() or 0)
