@@ -1,0 +1,38 @@
+"""Settings: read once from the environment, validated, safe defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.config import ConfigError, Settings
+
+
+def test_defaults_follow_the_stage_names():
+    s = Settings.from_env({"CERTGATE_STAGE": "dev", "AWS_DEFAULT_REGION": "eu-west-1"})
+    assert s.table_name == "certgate-dev" and s.bucket_name == "certgate-dev-artifacts"
+    assert s.secret_names == {"tinycert": "certgate/dev/tinycert", "resello": "certgate/dev/resello",
+                              "digicert": "certgate/dev/digicert"}
+    assert s.region == "eu-west-1" and s.aws_endpoint_url is None and not s.is_local
+
+
+def test_every_resource_name_is_overridable():
+    env = {"CERTGATE_STAGE": "prod", "CERTGATE_TABLE": "t", "CERTGATE_BUCKET": "b", "CERTGATE_TOPIC_ARN": "arn:x",
+           "CERTGATE_KMS_KEY_ID": "k", "CERTGATE_SECRET_DIGICERT": "s/d", "CERTGATE_POLL_CONCURRENCY": "3"}
+    s = Settings.from_env(env)
+    assert (s.table_name, s.bucket_name, s.topic_arn, s.kms_key_id) == ("t", "b", "arn:x", "k")
+    assert s.secret_names["digicert"] == "s/d" and s.poll_concurrency_per_provider == 3
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"CERTGATE_STAGE": "staging"}, "CERTGATE_STAGE"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_POLL_SHARDS": "four"}, "CERTGATE_POLL_SHARDS"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_PROVIDER_READ_TIMEOUT_S": "soon"}, "CERTGATE_PROVIDER_READ_TIMEOUT_S"),
+])
+def test_bad_settings_are_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_admin_principals_are_a_clean_tuple():
+    s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ADMIN_PRINCIPALS": " a , ,b"})
+    assert s.admin_principals == ("a", "b")
