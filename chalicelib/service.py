@@ -13,7 +13,7 @@ import logging
 import random
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.config import Settings
@@ -369,7 +369,38 @@ class CertificateService:
                                       failure={"code": exc.code, "reason": exc.message})
                 return self._save(after, [self._event(cert, after, actor)])
             raise ProviderFailure(cert, exc) from exc
+        if self._still_the_old_certificate(cert, po):
+            found = self._find_replacement(cert, provider)
+            if found is None:
+                return self._save(self._rescheduled(cert, self.clock()))
+            po = found
         return self.apply(cert, po, actor)
+
+    def _still_the_old_certificate(self, cert: Certificate, po: ProviderOrder) -> bool:
+        """A reissue/renewal in progress whose order still shows the certificate we already hold
+        (e.g. the renewal's own create went unanswered): not an issuance of the new revision."""
+        old = cert.issued_revision
+        if cert.status is not Status.PENDING or cert.operation not in ("reissue", "renew") or old is None:
+            return False
+        if po.status is not Status.ISSUED:
+            return False
+        return bool(po.serial and old.serial and po.serial.lower().lstrip("0") == old.serial.lower().lstrip("0"))
+
+    def _find_replacement(self, cert: Certificate, provider: Provider) -> ProviderOrder | None:
+        """Look for the reissued/renewed certificate at the provider (a renewal may be a new order)."""
+        old = cert.issued_revision
+        req = self.order_request(cert)
+        if old and old.provider_order_id:
+            req = replace(req, options={**req.options, "renewal_of_order_id": old.provider_order_id})
+        try:
+            found = provider.find_order(req, since=parse_iso(cert.updated_at))
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+        if found is None or (old and found.serial and old.serial and found.serial == old.serial):
+            return None
+        if found.status is Status.ISSUED and found.material is None:
+            found = provider.get_order(found.provider_order_id, with_material=True)
+        return found
 
     def reconcile_one(self, cert: Certificate, actor: str, *, force: bool = False) -> Certificate:
         """An intent whose create was never confirmed: adopt the provider's order if it exists,
@@ -487,8 +518,6 @@ class CertificateService:
                                                                spec.sans, spec.organization)
             sealed = self.vault.seal(private_pem, {"certificate_id": cert.id})
             key_source = "gateway"
-        from dataclasses import replace
-
         return replace(cert, common_name=spec.common_name, sans=tuple({"type": t, "value": v} for t, v in spec.sans),
                        csr_pem=csr_pem, sealed_key=sealed, key_source=key_source, dcv_method=spec.dcv_method,
                        validity_days=spec.validity_days, organization=spec.organization, approver=spec.approver)
