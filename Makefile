@@ -7,7 +7,10 @@ PY := $(VENV)/bin/python
 # pyproject.toml is newer than it.
 STAMP := $(VENV)/.certgate-installed
 
-.PHONY: venv run test lint events clean
+TOOLS_VENV := .venv-tools
+STAGE ?= dev
+
+.PHONY: venv run test lint events clean tools package infra-check bench
 
 venv: $(STAMP)
 
@@ -22,7 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 run: venv
 	exec $(PY) -m devstack.run
 
-test: venv
+test: venv tools
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
@@ -32,6 +35,18 @@ lint: venv
 events: venv
 	exec $(PY) -m devstack.events
 
+# cfn-lint and checkov live in their own venv: checkov pins a boto3 the app does not use.
+tools: $(TOOLS_VENV)/.certgate-installed
+
+$(TOOLS_VENV)/.certgate-installed: infra/requirements-tools.txt infra/tools.sh
+	PYTHON=$(PYTHON) bash infra/tools.sh
+
+package: venv
+	$(PY) -m infra.build --stage $(STAGE)
+
+infra-check: package tools
+	$(PY) -m infra.check out/$(STAGE)/sam.yaml
+
 clean:
-	rm -rf $(VENV) .stack .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(TOOLS_VENV) out .stack .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

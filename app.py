@@ -166,4 +166,4 @@ def sync_inventory(event):
 
 
 # Unknown paths and methods answer problem+json 404/405 (declared last: static routes win).
-register_fallbacks(app, api)
+register_fallbacks(app, api, authorizer=IAM)

@@ -405,7 +405,7 @@ class Api:
         return stats
 
 
-def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
+def register_fallbacks(app: Chalice, api: Api, depth: int = 6, authorizer: Any = None) -> None:
     """404 problem for unknown paths (any depth up to `depth`), 405 problem for known paths
     with a method they do not take. Static routes win over these in API Gateway and locally."""
     known: dict[str, set[str]] = {}
@@ -433,7 +433,7 @@ def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
         if missing:
             fn = not_allowed_for(methods)
             fn.__name__ = "method_not_allowed_" + re.sub(r"\W+", "_", path).strip("_")
-            app.route(path, methods=missing, content_types=ANY_CONTENT)(fn)
+            app.route(path, methods=missing, content_types=ANY_CONTENT, authorizer=authorizer)(fn)
     for n in range(1, depth + 1):
         path = "/" + "/".join(f"{{p{i}}}" for i in range(n))
         if path in known:
@@ -442,4 +442,4 @@ def register_fallbacks(app: Chalice, api: Api, depth: int = 6) -> None:
         handler = functools.partial(fn)
         functools.update_wrapper(handler, fn)
         handler.__name__ = f"not_found_{n}"  # type: ignore[attr-defined]
-        app.route(path, methods=list(ALL_METHODS), content_types=ANY_CONTENT)(handler)
+        app.route(path, methods=list(ALL_METHODS), content_types=ANY_CONTENT, authorizer=authorizer)(handler)

@@ -30,7 +30,7 @@ def service() -> CertificateService:
     return CertificateService(
         cfg=cfg,
         store=CertificateStore(lambda: aws.client("dynamodb"), cfg.table_name, shards=cfg.poll_shards),
-        artifacts=ArtifactStore(lambda: aws.client("s3"), cfg.bucket_name),
+        artifacts=ArtifactStore(lambda: aws.client("s3"), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
         publisher=EventPublisher(lambda: aws.client("sns"), cfg.topic_arn, cfg.bucket_name),
         vault=KeyVault(lambda: aws.client("kms"), cfg.kms_key_id),
         providers=registry.get,

@@ -2,9 +2,10 @@
 
     python -m infra.build --stage dev            # writes out/dev/sam.yaml and out/dev/deployment.zip
 
-Needs no AWS credentials (only a region, defaulted to us-east-1). After packaging it checks what the
-merge could break — every function keeps Chalice's role and that role keeps the stage's policy file —
-and reports the deployment package's size.
+Needs no AWS credentials (only a region, defaulted to us-east-1). After packaging it removes from the
+zip what the Lambda Python runtime already provides (boto3/botocore, which a dependency such as
+aws-xray-sdk drags in), checks what the merge could break — every function keeps Chalice's role and
+that role keeps the stage's policy file — and reports the deployment package's size.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import argparse
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,10 @@ STAGES = ("dev", "prod")
 # The issue's budget for the zipped Lambda package (Lambda's own limit is 50 MB zipped, 250 MB unzipped).
 MAX_ZIP_BYTES = 15_000_000
 _OUTPUTS = ("sam.yaml", "sam.json", "deployment.zip")
+# In every Lambda Python runtime, and 16 MB of the zip when vendored: pip pulls botocore in whenever a
+# requirement depends on it (aws-xray-sdk does), and Chalice has no way to leave a dependency out.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
+_DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-[^-/]+\.(dist-info|data)$")
 
 
 class BuildError(RuntimeError):
@@ -99,6 +106,28 @@ def role_problems(template: dict[str, Any], stage: str) -> list[str]:
     return problems
 
 
+def top_level_package(member: str) -> str:
+    """The distribution a zip member belongs to, by its top-level directory (dist-info included)."""
+    top = member.split("/", 1)[0]
+    match = _DIST_INFO.match(top)
+    return (match.group("name") if match else top).lower()
+
+
+def strip_runtime_provided(zip_path: Path) -> set[str]:
+    """Rewrite the zip without RUNTIME_PROVIDED packages; the names actually removed."""
+    removed: set[str] = set()
+    tmp = zip_path.with_name(zip_path.name + ".tmp")
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            package_name = top_level_package(info.filename)
+            if package_name in RUNTIME_PROVIDED:
+                removed.add(package_name)
+                continue
+            dst.writestr(info, src.read(info))  # the ZipInfo keeps permissions and compression
+    tmp.replace(zip_path)
+    return removed
+
+
 def _clear(out: Path) -> None:
     # Only what `chalice package` writes: `out` may be a directory the user keeps other files in.
     for name in _OUTPUTS:
@@ -121,6 +150,7 @@ def package(stage: str, out: Path) -> Package:
         proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(f"chalice package failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    strip_runtime_provided(out / "deployment.zip")
     result = Package(stage=stage, template_path=out / "sam.yaml", zip_path=out / "deployment.zip",
                      template=load_template(out / "sam.yaml"))
     problems = role_problems(result.template, stage)
@@ -145,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if pkg.zip_bytes > MAX_ZIP_BYTES:
         # A warning, not a failure: Lambda takes it; tests/infra holds the budget.
         print(f"infra.build: warning: deployment.zip is over the {MAX_ZIP_BYTES / 1_000_000:.0f} MB budget "
-              "(boto3/botocore and chalice's CLI dependencies vendored from requirements.txt?)", file=sys.stderr)
+              "(is boto3/botocore vendored, listed or pulled in by a dependency such as aws-xray-sdk?)", file=sys.stderr)
     return 0
 
 

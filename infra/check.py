@@ -63,15 +63,18 @@ def find_tool(name: str) -> Path | None:
 def missing_tools() -> list[str]:
     missing = [name for name in TOOLS if find_tool(name) is None]
     if _tools_python() is None:
-        missing.append("python with policy_sentry")
+        missing.append("policy_sentry")
     return missing
 
 
 def _tools_python() -> Path | None:
-    # policy_sentry comes with checkov, so it is importable by the interpreter checkov runs under.
+    """The interpreter checkov runs under, if policy_sentry (a checkov dependency) imports there."""
     checkov = find_tool("checkov")
     python = checkov.parent / "python" if checkov else None
-    return python if python and python.exists() else None
+    if python is None or not python.exists():
+        return None
+    probe = subprocess.run([str(python), "-c", "import policy_sentry"], capture_output=True, check=False)
+    return python if probe.returncode == 0 else None
 
 
 def _run(tool: str, cmd: list[str], stdin: str | None = None) -> ToolResult:

@@ -76,6 +76,12 @@ def resources(packaged: build.Package) -> dict[str, Any]:
     return packaged.template["Resources"]
 
 
+@pytest.fixture(scope="module")
+def packaged_prod(tmp_path_factory: pytest.TempPathFactory) -> build.Package:
+    # Built too because stages differ (pinned Stage, policy file, config): linted, not re-checked in depth.
+    return build.package("prod", tmp_path_factory.mktemp("package") / "prod")
+
+
 def require_tools() -> None:
     missing = check.missing_tools()
     if missing:
@@ -138,6 +144,14 @@ def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_cfn_lint_passes(packaged: build.Package) -> None:
     require_tools()
     result = check.run_cfn_lint(packaged.template_path)
+    assert result.ok, result.output
+
+
+def test_cfn_lint_passes_for_prod(packaged_prod: build.Package) -> None:
+    require_tools()
+    assert packaged_prod.template["Parameters"]["Stage"]["AllowedValues"] == ["prod"]
+    assert build.role_problems(packaged_prod.template, "prod") == []
+    result = check.run_cfn_lint(packaged_prod.template_path)
     assert result.ok, result.output
 
 
@@ -346,18 +360,48 @@ def test_alarms_notify_the_alarm_topic(resources: dict[str, Any]) -> None:
 
 
 # -- the API and the package ----------------------------------------------------------------------------
-def _app_uses_iam_authorizer() -> bool:
-    return "IAMAuthorizer" in (ROOT / "app.py").read_text(encoding="utf-8")
+def route_operations() -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(path, method) of the routes app.py declares, and of the 404/405 fallbacks chalicelib.api adds."""
+    from app import app as chalice_app
+
+    declared: set[tuple[str, str]] = set()
+    fallbacks: set[tuple[str, str]] = set()
+    for path, methods in chalice_app.routes.items():
+        for method, entry in methods.items():
+            in_app = getattr(entry.view_function, "__module__", None) == "app"
+            (declared if in_app else fallbacks).add((path, method.lower()))
+    return declared, fallbacks
 
 
-@pytest.mark.xfail(condition=not _app_uses_iam_authorizer(), strict=True,
-                   reason="app.py routes do not pass authorizer=IAMAuthorizer() yet (design.md section 6)")
-def test_every_route_but_health_requires_iam_auth(resources: dict[str, Any]) -> None:
+def unsigned_operations(resources: dict[str, Any]) -> set[tuple[str, str]]:
+    """(path, method) operations of the deployed API definition that do not require SigV4."""
     swagger = resources["RestAPI"]["Properties"]["DefinitionBody"]
-    open_ops = [f"{method.upper()} {path}" for path, ops in swagger["paths"].items() for method, op in ops.items()
-                if isinstance(op, dict) and not op.get("security") and (path, method) != ("/health", "get")]
-    assert open_ops == [], "routes reachable without SigV4"
     assert swagger["securityDefinitions"]["sigv4"]["x-amazon-apigateway-authtype"] == "awsSigv4"
+    return {(path, method) for path, ops in swagger["paths"].items() for method, op in ops.items()
+            if isinstance(op, dict) and {"sigv4": []} not in op.get("security", [])}
+
+
+def test_every_declared_route_but_health_requires_iam_auth(resources: dict[str, Any]) -> None:
+    declared, _ = route_operations()
+    assert ("/certificates", "post") in declared
+    assert unsigned_operations(resources) & declared == {("/health", "get")}
+
+
+def _fallbacks_take_an_authorizer() -> bool:
+    import inspect
+
+    from chalicelib.api import register_fallbacks
+
+    return "authorizer" in inspect.signature(register_fallbacks).parameters
+
+
+@pytest.mark.xfail(condition=not _fallbacks_take_an_authorizer(), strict=True,
+                   reason="chalicelib.api.register_fallbacks adds its 404/405 routes without an authorizer")
+def test_fallback_routes_require_iam_auth(resources: dict[str, Any]) -> None:
+    # Otherwise anyone on the internet invokes the Lambda (and learns which paths exist) unsigned.
+    _, fallbacks = route_operations()
+    assert fallbacks
+    assert unsigned_operations(resources) & fallbacks == set()
 
 
 def test_deployment_package_is_within_budget(packaged: build.Package) -> None:
@@ -372,3 +416,24 @@ def test_package_does_not_vendor_what_lambda_provides(packaged: build.Package) -
         top = {Path(n).parts[0] for n in zf.namelist()}
     assert {"app.py", "chalicelib"} <= top
     assert not top & {"boto3", "botocore", "pip", "setuptools"}, "vendored packages the runtime provides"
+
+
+def test_strip_runtime_provided_keeps_everything_else(tmp_path: Path) -> None:
+    import stat
+    import zipfile
+
+    zip_path = tmp_path / "deployment.zip"
+    members = {"app.py": b"app", "chalicelib/api.py": b"api", "botocore/__init__.py": b"b",
+               "botocore-1.40.0.dist-info/METADATA": b"m", "boto3/session.py": b"s",
+               "s3transfer-0.14.0.dist-info/RECORD": b"r", "botocore_extras/x.py": b"kept: another package",
+               "jmespath-1.1.0.data/x": b"j"}
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFREG | 0o755) << 16
+            zf.writestr(info, data)
+    assert build.strip_runtime_provided(zip_path) == {"boto3", "botocore", "s3transfer"}
+    with zipfile.ZipFile(zip_path) as zf:
+        kept = {i.filename: (zf.read(i), i.external_attr >> 16) for i in zf.infolist()}
+    assert set(kept) == {"app.py", "chalicelib/api.py", "botocore_extras/x.py", "jmespath-1.1.0.data/x"}
+    assert kept["app.py"] == (b"app", stat.S_IFREG | 0o755)
