@@ -160,7 +160,9 @@ def renew_expiring(event):
     return api.run_job("renew_expiring", event)
 
 
-@app.schedule(Rate(1, unit=Rate.DAYS), name="sync_inventory")
+# Every 5 minutes: resumes running imports soon after a 429/time-out; each import's own re-sync
+# interval (daily by default, CERTGATE_SYNC_INTERVAL_S) decides when a finished one runs again.
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="sync_inventory")
 def sync_inventory(event):
     return api.run_job("sync_inventory", event)
 

@@ -89,7 +89,7 @@ def can_transition(current: Status, target: Status) -> bool:
 @dataclass(frozen=True)
 class Revision:
     number: int
-    reason: str  # order | reissue | renew | import
+    reason: str  # order | reissue | renew | import | provider (changed at the provider's own console)
     provider_order_id: str | None = None
     provider_certificate_id: str | None = None
     serial: str | None = None

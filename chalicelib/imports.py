@@ -57,7 +57,7 @@ from chalicelib.domain import Certificate, Event, Revision, Status, iso, new_cer
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.providers.base import CertificateMaterial, Page, Provider, ProviderOrder
 from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound, ProviderProtocolError
-from chalicelib.store import ConcurrentModification, shard_of
+from chalicelib.store import AlreadyExists, ConcurrentModification, shard_of
 from chalicelib.validation import field_name
 
 log = logging.getLogger("certgate.imports")
@@ -89,14 +89,14 @@ _NAME = re.compile(r"^[A-Za-z0-9*._-]{1,253}$")
 
 # -- settings ---------------------------------------------------------------------------------
 
-def _env_seconds(name: str, default: float) -> float:
+def _env_number(name: str, default: float) -> float:
     raw = os.environ.get(name, "")
     if raw == "":
         return default
     try:
         value = float(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
     if value < 0:
         raise ConfigError(f"{name} must not be negative, got {raw!r}")
     return value
@@ -104,18 +104,18 @@ def _env_seconds(name: str, default: float) -> float:
 
 def inline_seconds() -> float:
     """How long POST /imports works inline before leaving the rest to sync_inventory."""
-    return _env_seconds("CERTGATE_IMPORT_INLINE_S", DEFAULT_INLINE_S)
+    return _env_number("CERTGATE_IMPORT_INLINE_S", DEFAULT_INLINE_S)
 
 
 def import_concurrency() -> int:
     """Items of a page handled at once (provider round trips dominate an import)."""
-    return max(1, int(_env_seconds("CERTGATE_IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)))
+    return max(1, int(_env_number("CERTGATE_IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)))
 
 
 def sync_interval_s(provider: str) -> float:
     """How often a completed import of `provider` is re-run."""
-    default = _env_seconds("CERTGATE_SYNC_INTERVAL_S", DEFAULT_SYNC_INTERVAL_S)
-    return _env_seconds(f"CERTGATE_SYNC_INTERVAL_S_{provider.upper()}", default)
+    default = _env_number("CERTGATE_SYNC_INTERVAL_S", DEFAULT_SYNC_INTERVAL_S)
+    return _env_number(f"CERTGATE_SYNC_INTERVAL_S_{provider.upper()}", default)
 
 
 # -- request validation -------------------------------------------------------------------------
@@ -533,6 +533,8 @@ class _Run:
                 after = self.svc.apply(cert, po, self.actor)
             except ProviderFailure as failure:
                 raise failure.error from failure
+            except AlreadyExists:
+                return "skipped:raced"  # the new provider id was claimed by another run meanwhile
             except ConcurrentModification:
                 fresh = self.svc.store.get(cert.id)
                 if attempt or fresh is None:

@@ -317,6 +317,7 @@ class Simulator:
 
 class _HTTPHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # one write per response segment; avoids 40 ms delayed-ACK stalls
     sim: Simulator  # set on the subclass made per server
 
     def log_message(self, fmt: str, *args: Any) -> None:
