@@ -10,7 +10,7 @@ STAMP := $(VENV)/.certgate-installed
 TOOLS_VENV := .venv-tools
 STAGE ?= dev
 
-.PHONY: venv run test lint events clean tools package infra-check bench
+.PHONY: venv run test lint events clean tools package infra-check bench openapi
 
 venv: $(STAMP)
 
@@ -40,6 +40,9 @@ tools: $(TOOLS_VENV)/.certgate-installed
 
 $(TOOLS_VENV)/.certgate-installed: infra/requirements-tools.txt infra/tools.sh
 	PYTHON=$(PYTHON) bash infra/tools.sh
+
+openapi: venv
+	$(PY) -m chalicelib.openapi
 
 package: venv
 	$(PY) -m infra.build --stage $(STAGE)

@@ -81,7 +81,7 @@ class Display:
         what = cert.get("operation") or "order"
         spin = SPINNER[self._ticks % len(SPINNER)] + " " if self.tty else ""
         self._line(f"{spin}{cert['id']} {cert['status']} ({what}" + (f", provider: {raw}" if raw else "")
-                   + f") · {fmt_duration(elapsed)} elapsed · next check in {fmt_duration(next_in)}")
+                   + f"), {fmt_duration(elapsed)} elapsed, next check in {fmt_duration(next_in)}")
 
     def done(self, cert: dict[str, Any], elapsed: float) -> None:
         detail = ""

@@ -30,7 +30,7 @@ def _cell(value: Any) -> str:
 
 
 def certificate_rows(items: Iterable[dict[str, Any]]) -> tuple[list[list[Any]], list[str]]:
-    headers = ["id", "status", "provider", "product", "common name", "sans", "not after"]
+    headers = ["id", "status", "provider", "product", "common name", "+sans", "not after"]
     rows = [[c["id"], c["status"] + (f" ({c['operation']})" if c.get("operation") else ""), c["provider"],
              c.get("product"), c["common_name"], max(0, len(c.get("sans") or []) - 1) or None,
              (c.get("not_after") or "")[:10] or None] for c in items]

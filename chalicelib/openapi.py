@@ -150,7 +150,9 @@ def _schemas() -> dict[str, Schema]:
                  description="Reissue/renew: every field optional; omitted fields keep the certificate's values.")
     revision = obj({
         "number": {"type": "integer", "minimum": 1},
-        "reason": {"enum": ["order", "reissue", "renew", "import"]},
+        "reason": {"enum": ["order", "reissue", "renew", "import", "provider"],
+                   "description": "What started the revision; `provider`: a change made at the provider itself "
+                                  "(e.g. a reissue in its console), noticed by the poller or the inventory sync."},
         "provider_order_id": {"type": "string"}, "provider_certificate_id": {"type": "string"},
         "serial": {"type": "string"}, "not_before": timestamp, "not_after": timestamp, "issued_at": timestamp,
         "s3_prefix": {"type": "string"},
@@ -322,7 +324,7 @@ PROBLEMS: dict[int, tuple[str, str, str]] = {
     409: ("Conflict", "invalid_state", "The certificate's state forbids this (invalid_state, not_issued, "
           "no_private_key, concurrent_update) or the Idempotency-Key was used with another body "
           "(idempotency_key_reused)."),
-    413: ("PayloadTooLarge", "payload_too_large", "Request body over 256 KiB."),
+    413: ("PayloadTooLarge", "payload_too_large", "Request body over the size limit (info.description gives it)."),
     415: ("UnsupportedMediaType", "unsupported_media_type", "Send application/json."),
     422: ("ValidationFailed", "validation_failed", "A field is wrong: `errors` names each one. Also "
           "`unsupported_operation` (the provider cannot do this) and `provider_rejected`."),

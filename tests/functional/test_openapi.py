@@ -145,6 +145,18 @@ def test_operation_ids_name_the_view_functions() -> None:
         assert op_id in (view, f"{view}_{method}"), (path, method, op_id, view)
 
 
+def test_the_document_asks_for_sigv4_exactly_where_chalice_has_the_iam_authorizer() -> None:
+    from app import app
+
+    doc = document()
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            if entry.view_name.startswith(FALLBACK_PREFIXES):
+                continue
+            security = doc["paths"][path][method.lower()].get("security", doc["security"])
+            assert (security == [{"sigv4": []}]) is (entry.authorizer is not None), (path, method, security)
+
+
 def test_fallback_routes_exist_and_are_excluded() -> None:
     """The 404/405 fallbacks are told apart by name; if they were renamed this test would notice."""
     from app import app

@@ -318,7 +318,7 @@ def test_list_all_follows_next_token_and_prints_a_table(h: Harness) -> None:
     assert queries == [{"status": ["issued"], "limit": ["1"]},
                        {"status": ["issued"], "limit": ["1"], "next_token": ["t1"]}]
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["ID", "STATUS", "PROVIDER", "PRODUCT", "COMMON", "NAME", "SANS", "NOT", "AFTER"]
+    assert lines[0].split() == ["ID", "STATUS", "PROVIDER", "PRODUCT", "COMMON", "NAME", "+SANS", "NOT", "AFTER"]
     assert CERT_ID in lines[1] and "pending (order)" in lines[1]
     assert "b.example" in lines[2] and "2026-01-01" in lines[2]
 
@@ -490,5 +490,5 @@ def test_display_off_a_terminal_prints_whole_lines() -> None:
     d.done(cert("issued"), 9)
     assert "\r" not in out.getvalue()
     assert out.getvalue().splitlines() == [
-        f"{CERT_ID} pending (order, provider: pending) · 3s elapsed · next check in 4s",
+        f"{CERT_ID} pending (order, provider: pending), 3s elapsed, next check in 4s",
         f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00.000000Z)"]
