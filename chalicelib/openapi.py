@@ -544,7 +544,7 @@ def _paths() -> dict[str, Any]:
                             "answers 502/503/504 with `certificate_id` and `Location`: the order exists and "
                             "`reconcile` finishes it, so never re-order blindly (use Idempotency-Key)."),
             "get": _op("list_certificates", "List the caller's certificates (newest first)", "certificates", {
-                "200": _json(ref("CertificatePage"), "One page.", example={"items": [issued], "next_token": None}),
+                "200": _json(ref("CertificatePage"), "One page.", example={"items": [issued], "next_token": None}),  # an example, not a secret  # nosec B105
                 **_errs(*base, 422)},
                 params=["StatusFilter", "ProviderFilter", "CommonNameFilter", "ExpiresBefore", "ListLimit",
                         "NextToken"],
@@ -598,7 +598,7 @@ def _paths() -> dict[str, Any]:
                         "headers": download_headers, "content": {**p12, **pem_types, **binary_types}},
                 **_errs(*on_cert, *body_errs, 406, 409, 422, 503)},
                 params=["CertId", "Revision"],
-                body=_body("DownloadRequest", examples={"pkcs12": {"passphrase": "correct horse battery"}}),
+                body=_body("DownloadRequest", examples={"pkcs12": {"passphrase": "correct horse battery"}}),  # an example  # nosec B105
                 description="Only where certgate holds the private key (`private_key_held`); else 409 "
                             "no_private_key. Send `Accept: application/x-pkcs12`."),
         },
