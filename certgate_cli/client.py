@@ -7,6 +7,7 @@ Idempotency-Key, on connection failures and on 502/503/504 that name no recorded
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ def sigv4_signer(url: str, region: str | None) -> Signer:
     credentials = session.get_credentials()
     if credentials is None:
         raise CliError("SigV4 signing needs AWS credentials (environment, ~/.aws, SSO or an instance role)")
-    region = region or region_from_url(url) or session.region_name
+    # The URL names where the API lives; a default region from the environment must not override it.
+    region = region or region_from_url(url) or os.environ.get("AWS_REGION") or session.region_name
     if not region:
         raise CliError("SigV4 signing needs a region: --region, AWS_REGION or an execute-api URL")
 

@@ -94,8 +94,8 @@ class Group(click.Group):
 @click.option("--principal", envvar="CERTGATE_PRINCIPAL", help="Local stage only: act as this principal "
               "(X-Certgate-Principal; env CERTGATE_PRINCIPAL).")
 @click.option("--sigv4/--no-sigv4", default=None, help="Sign with AWS SigV4 (default: when the URL is not local).")
-@click.option("--region", envvar=["AWS_REGION", "AWS_DEFAULT_REGION"], help="Region for SigV4 (default: from the "
-              "execute-api URL, AWS_REGION or the AWS config).")
+@click.option("--region", help="Region for SigV4 (default: from the execute-api URL, else AWS_REGION / "
+              "AWS_DEFAULT_REGION or the AWS config).")
 @click.option("--request-timeout", type=float, default=30.0, show_default=True, help="Seconds per HTTP request.")
 @click.version_option(package_name="certgate", prog_name="certgate")
 @click.pass_context

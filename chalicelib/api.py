@@ -368,6 +368,11 @@ class Api:
     def delete_authority(self, ca_id: str) -> Response:
         if not ca_id.isdigit() or len(ca_id) > 12:
             raise NotFound(f"no certificate authority {ca_id!r}")
+        from chalicelib.providers.credentials import credentials
+
+        if str(credentials("tinycert").get("default_ca_id")) == ca_id:
+            raise Conflict(f"certificate authority {ca_id} is the default_ca_id of the tinycert secret; "
+                           "change the default first", code="authority_in_use")
         try:
             self._tinycert().delete_authority(ca_id)
         except ProviderNotFound as exc:

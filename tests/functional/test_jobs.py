@@ -124,14 +124,22 @@ def test_rate_limited_provider_is_left_alone(client, world):
     assert stats.get("rate_limited", 0) >= 1
 
 
+def _expiring_soon(cid: str, days: float):
+    """Pretend the certificate expires in `days` (only this one: the other certificates of the
+    session stay a year away, outside the job's 30-day horizon)."""
+    store = svc().store
+    cert = store.get(cid)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+    store.save(cert.updated(dt.datetime.now(dt.UTC), not_after=iso(end)))
+    return end
+
+
 def test_expiry_notices_once_each_and_expired(client, world, queue):
     from chalicelib import jobs
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn()}, me)[2]["id"]
-    store = svc().store
-    cert = store.get(cid)
-    end = dt.datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))
+    end = _expiring_soon(cid, 29.5)
     for days_before in (29, 28, 13, 6, 0.5):
         jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=days_before))
     jobs.renew_expiring(svc(), lambda: 60_000, now=end + dt.timedelta(hours=1))
@@ -139,7 +147,7 @@ def test_expiry_notices_once_each_and_expired(client, world, queue):
     notices = [e["detail"]["threshold_days"] for e in got if e["event"] == "certificate.expiring"]
     assert notices == [30, 14, 7, 1]
     assert [e["event"] for e in got].count("certificate.expired") == 1
-    assert store.get(cid).status is Status.EXPIRED
+    assert svc().store.get(cid).status is Status.EXPIRED
 
 
 def test_auto_renew_renews_inside_the_window(client, world):
@@ -147,12 +155,12 @@ def test_auto_renew_renews_inside_the_window(client, world):
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn(), "auto_renew": True}, me)[2]["id"]
-    cert = svc().store.get(cid)
-    end = dt.datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))
+    end = _expiring_soon(cid, 20)
+    before = svc().store.get(cid)
     jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=10))
     after = svc().store.get(cid)
     assert after.revision == 2 and after.status is Status.ISSUED
-    assert after.serial != cert.serial
+    assert after.serial != before.serial and after.not_after != before.not_after
 
 
 def test_outbox_retries_a_failed_publish(client, world, queue, monkeypatch):

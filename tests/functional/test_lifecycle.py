@@ -310,3 +310,5 @@ def test_tinycert_authorities_crud(client):
     assert st == 204
     st, _, _ = call(client, "GET", "/providers/tinycert/authorities/abc")
     assert st == 404
+    st, _, prob = call(client, "DELETE", "/providers/tinycert/authorities/1")  # the secret's default_ca_id
+    assert st == 409 and prob["code"] == "authority_in_use"

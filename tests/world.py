@@ -1,0 +1,134 @@
+"""One in-process world for every test that needs it: a real moto server (HTTP) and the three
+provider simulators (HTTP) on free ports, env CERTGATE_STAGE=test.
+
+There must be exactly one per session: moto keeps its backends in module globals, so a second
+moto server in the same process would share the first one's tables while the simulators behind
+them would start afresh (provider ids reused, references colliding)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+from simulators.base import SimServer
+
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    moto_url: str
+    sims: dict[str, SimServer]
+    env: dict[str, str]
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def sim_url(self, provider: str) -> str:
+        return self.sims[provider].url
+
+    def advance(self, provider: str) -> None:
+        requests.post(self.sim_url(provider) + "/_sim/advance", timeout=10).raise_for_status()
+
+    def faults(self, provider: str, **faults: Any) -> None:
+        requests.put(self.sim_url(provider) + "/_sim/faults", json=faults, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        for p in self.sims:
+            requests.delete(self.sim_url(p) + "/_sim/faults", timeout=10).raise_for_status()
+
+    def sim_orders(self, provider: str) -> list[dict[str, Any]]:
+        return requests.get(self.sim_url(provider) + "/_sim/orders", timeout=10).json()
+
+
+def _sim_classes() -> dict[str, Any]:
+    from simulators.digicert import DigiCertSim
+    from simulators.resello import ReselloSim
+    from simulators.tinycert import TinyCertSim
+
+    return {"tinycert": TinyCertSim, "resello": ReselloSim, "digicert": DigiCertSim}
+
+
+@pytest.fixture(scope="session")
+def world() -> Iterator[World]:
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib import container
+    from devstack import seed
+    from devstack.moto_atomic import make_dynamodb_atomic
+    from simulators.defaults import secret_payloads
+
+    make_dynamodb_atomic()
+    port = _free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    moto_url = f"http://127.0.0.1:{port}"
+    sims = {name: SimServer(cls(), port=0).start() for name, cls in _sim_classes().items()}
+    stage = "test"
+    env = {
+        "CERTGATE_STAGE": stage, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto_url,
+        "CERTGATE_TABLE": "certgate-test", "CERTGATE_BUCKET": "certgate-test-artifacts",
+        "CERTGATE_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:certgate-test-events",
+        "CERTGATE_KMS_KEY_ID": "alias/certgate-test",
+        "CERTGATE_POLL_MIN_INTERVAL_S": "1", "CERTGATE_POLL_MAX_INTERVAL_S": "4",
+        "CERTGATE_PROVIDER_READ_TIMEOUT_S": "2", "CERTGATE_RECONCILE_AFTER_S": "0",
+        "CERTGATE_POLL_SAFETY_MARGIN_MS": "1000",
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(k, None)
+    w = World(moto_url=moto_url, sims=sims, env=env)
+    ddb, s3, sns, kms, sm = (w.aws(s) for s in ("dynamodb", "s3", "sns", "kms", "secretsmanager"))
+    seed.seed_table(ddb, env["CERTGATE_TABLE"])
+    seed.seed_bucket(s3, env["CERTGATE_BUCKET"], REGION)
+    seed.seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
+    seed.seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
+    ports = {name: s.port for name, s in sims.items()}
+    for name, payload in secret_payloads("127.0.0.1", ports).items():
+        seed.seed_secret(sm, f"certgate/{stage}/{name}", payload)
+    container.reset()
+    try:
+        yield w
+    finally:
+        for s in sims.values():
+            s.stop()
+        moto.stop()
+        container.reset()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture()
+def client(world: World) -> Iterator[Any]:
+    from chalice.test import Client
+
+    from app import app
+
+    world.clear_faults()
+    with Client(app, stage_name="test") as c:
+        yield c
+
+
