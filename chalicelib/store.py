@@ -293,17 +293,18 @@ class CertificateStore:
             raise BadRequest("next_token belongs to another listing", code="invalid_next_token")
         return key
 
-    def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
-        """Certificates whose next check is due: kind 'P' (pending) or 'S' (submitting intents).
-        Reads only the sparse `due` index, shard by shard, oldest first."""
+    def _walk_index(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
+                    limit: int) -> Iterator[dict[str, Any]]:
+        """Items of a sharded sparse index (hash `{prefix}#{shard}`, range <= until), shard by
+        shard, oldest first, at most `limit` in all: the one way the jobs read their work."""
         remaining = limit
         for shard in range(self.shards):
             last = None
             while remaining > 0:
                 kw: dict[str, Any] = {
-                    "IndexName": schema.INDEX_DUE,
-                    "KeyConditionExpression": "due_shard = :s AND next_poll_at <= :now",
-                    "ExpressionAttributeValues": self._s({":s": f"{kind}#{shard}", ":now": iso(now)}),
+                    "IndexName": index,
+                    "KeyConditionExpression": f"{hash_key} = :s AND {range_key} <= :u",
+                    "ExpressionAttributeValues": self._s({":s": f"{prefix}#{shard}", ":u": until}),
                     "Limit": min(remaining, 500),
                 }
                 if last:
@@ -311,30 +312,20 @@ class CertificateStore:
                 items, last = self._query(**kw)
                 for i in items:
                     remaining -= 1
-                    yield self.from_item(i)
+                    yield i
                 if not last:
                     break
 
+    def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
+        """Certificates whose next check is due: kind 'P' (pending) or 'S' (submitting intents).
+        Reads only the sparse `due` index, shard by shard, oldest first."""
+        for item in self.due_items(kind, now, limit):
+            yield self.from_item(item)
+
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Certificates with not_after <= until, from the sparse expiry index."""
-        remaining = limit
-        for shard in range(self.shards):
-            last = None
-            while remaining > 0:
-                kw: dict[str, Any] = {
-                    "IndexName": schema.INDEX_EXPIRY,
-                    "KeyConditionExpression": "expiry_bucket = :b AND not_after <= :u",
-                    "ExpressionAttributeValues": self._s({":b": f"E#{shard}", ":u": iso(until)}),
-                    "Limit": min(remaining, 500),
-                }
-                if last:
-                    kw["ExclusiveStartKey"] = last
-                items, last = self._query(**kw)
-                for i in items:
-                    remaining -= 1
-                    yield self.from_item(i)
-                if not last:
-                    break
+        for item in self._walk_index(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "", limit):
+            yield self.from_item(item)
 
     def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
                owner: str = "") -> tuple[list[Event], str | None]:
@@ -351,25 +342,9 @@ class CertificateStore:
 
     # -- outbox -----------------------------------------------------------------------------
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
-        until = iso(older_than or utcnow() + dt.timedelta(days=1))
-        remaining = limit
-        for shard in range(self.shards):
-            last = None
-            while remaining > 0:
-                kw: dict[str, Any] = {
-                    "IndexName": schema.INDEX_OUTBOX,
-                    "KeyConditionExpression": "outbox_shard = :s AND outbox_at <= :u",
-                    "ExpressionAttributeValues": self._s({":s": f"O#{shard}", ":u": until}),
-                    "Limit": min(remaining, 500),
-                }
-                if last:
-                    kw["ExclusiveStartKey"] = last
-                items, last = self._query(**kw)
-                for i in items:
-                    remaining -= 1
-                    yield self.event_from_item(i)
-                if not last:
-                    break
+        until = iso(older_than or utcnow() + dt.timedelta(days=1)) or ""
+        for item in self._walk_index(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O", until, limit):
+            yield self.event_from_item(item)
 
     def mark_published(self, ev: Event, now: dt.datetime) -> bool:
         """Take the event out of the outbox; False if someone else already did."""
@@ -478,24 +453,8 @@ class CertificateStore:
     def due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]:
         """Raw items of the sparse `due` index filed under `kind` (e.g. 'I' for imports) whose
         time has come, shard by shard, oldest first."""
-        remaining = limit
-        for shard in range(self.shards):
-            last = None
-            while remaining > 0:
-                kw: dict[str, Any] = {
-                    "IndexName": schema.INDEX_DUE,
-                    "KeyConditionExpression": "due_shard = :s AND next_poll_at <= :now",
-                    "ExpressionAttributeValues": self._s({":s": f"{kind}#{shard}", ":now": iso(now)}),
-                    "Limit": min(remaining, 500),
-                }
-                if last:
-                    kw["ExclusiveStartKey"] = last
-                items, last = self._query(**kw)
-                for i in items:
-                    remaining -= 1
-                    yield i
-                if not last:
-                    break
+        yield from self._walk_index(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", limit)
+
 
 def bump(cert: Certificate, **changes: Any) -> Certificate:
     """A copy with changes, same version (for building a value before `moved_to`/`updated`)."""
