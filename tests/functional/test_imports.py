@@ -262,7 +262,7 @@ def test_digicert_503s_inside_a_page_are_resumed_without_duplicates(client, worl
     done = finish(client, me, job["id"])
     assert done["status"] == "completed" and done["counters"]["errors"] == 1, done
     assert done["counters"]["found"] > stopped_at
-    assert done["counters"]["pages"] == done["counters"]["found"] // 10 + 1
+    assert done["counters"]["pages"] == -(-done["counters"]["found"] // 10)  # DigiCert pages by its total: no empty page
     _assert_imported_once(client, world, me, "digicert", done, pre.rstrip("-"))
     mine = {m["common_name"]: m for m in my_certs(client, me, "digicert")}
     assert all(mine[o["common_name"]]["status"] == "issued" for o in world.sim_orders("digicert")
