@@ -1,5 +1,6 @@
 """The benchmarks' world, set up like tests/functional/conftest.py: an in-process ThreadedMotoServer
-and the three provider simulators (SimServer) on free ports, the app's environment pointing at them,
+(made atomic per request by devstack.moto_atomic, as there) and the three provider simulators
+(SimServer) on free ports, the app's environment pointing at them,
 resources seeded with the devstack.seed functions, and the app's own service from the container.
 
 Also the fast set-up paths the benchmarks use instead of the order use case, and what they bypass:
@@ -20,6 +21,7 @@ import logging
 import os
 import socket
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -58,18 +60,19 @@ def free_port() -> int:
 
 
 def bench_environment(moto_url: str) -> dict[str, str]:
-    """The app's environment for the benchmark stage. CERTGATE_POLL_* settings the caller exported
-    (e.g. CERTGATE_POLL_CONCURRENCY) are kept so a run can be repeated with other values."""
-    env = {
-        "CERTGATE_STAGE": STAGE, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto_url,
-        "CERTGATE_TABLE": "certgate-bench", "CERTGATE_BUCKET": "certgate-bench-artifacts",
-        "CERTGATE_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:certgate-bench-events",
-        "CERTGATE_KMS_KEY_ID": "alias/certgate-bench",
-        "LOG_LEVEL": "WARNING",
-    }
-    for p in ("tinycert", "resello", "digicert"):
-        env[f"CERTGATE_SECRET_{p.upper()}"] = f"certgate/{STAGE}/{p}"
+    """The `test` stage's variables from .chalice/config.json (chalice.test.Client patches them into
+    os.environ on every request, so the names must agree), pointed at this moto. CERTGATE_POLL_*
+    settings the caller exported (e.g. CERTGATE_POLL_CONCURRENCY) are kept, so a run can be repeated
+    with other values."""
+    from devstack.conventions import stage_environment
+
+    env = {k: v for k, v in stage_environment(stage=STAGE).items() if not k.startswith("AWS_")}
+    env.update({
+        "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto_url,
+        # Benchmarks time the app, not its debug logging.
+        "LOG_LEVEL": "WARNING", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    })
     return env
 
 
@@ -129,20 +132,46 @@ def _sim_classes() -> dict[str, Any]:
 
 
 @contextmanager
+def environment(**values: str | None) -> Iterator[None]:
+    """Set (or, for None, leave alone) environment variables for the block and forget the app's
+    cached settings and service, so what is built inside the block reads them."""
+    from chalicelib import container
+
+    wanted = {k: v for k, v in values.items() if v is not None}
+    old = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    container.reset()
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        container.reset()
+
+
+@contextmanager
 def world() -> Iterator[World]:
     """Start moto and the simulators, point the app at them, seed, and tear everything down."""
     from moto.server import ThreadedMotoServer
 
     from chalicelib import container
     from devstack import seed
+    from devstack.moto_atomic import make_dynamodb_atomic
     from simulators.base import SimServer
     from simulators.defaults import secret_payloads
 
+    make_dynamodb_atomic()  # as the functional tests and `make run` do: DynamoDB's atomic writes
     without_simulator_nagle()
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     moto_url = f"http://127.0.0.1:{port}"
+    # moto's backends are process-wide and outlive a stopped server: without a reset, a second world
+    # in the same process (bench/scaling.py) would find the previous world's table, items and all.
+    requests.post(moto_url + "/moto-api/reset", timeout=30).raise_for_status()
     # Simulators as the functional tests build them: orders stay pending until /_sim/advance.
     sims = {name: SimServer(cls(), port=0).start() for name, cls in _sim_classes().items()}
     env = bench_environment(moto_url)
@@ -240,6 +269,26 @@ def pending_at_simulator(w: World, store: Any, provider: str, count: int, due_at
     return certs
 
 
+def patient_store(svc: Any, read_timeout_s: float = 300.0) -> Any:
+    """Give the service a CertificateStore whose DynamoDB client waits `read_timeout_s` for an answer.
+
+    moto's TransactWriteItems deep-copies the whole table once per item in the transaction (its
+    rollback backup): with 10,000 items one two-item transaction takes ~8 s here, against ~20 ms on
+    DynamoDB, and the app's 10 s read timeout (chalicelib/aws.py) would turn it into a retried write.
+    Only benchmarks that fill the table use this; the store class and its settings are the app's."""
+    import boto3
+    from botocore.config import Config
+
+    from chalicelib.store import CertificateStore
+
+    cfg = svc.cfg
+    client = boto3.client("dynamodb", region_name=cfg.region, endpoint_url=cfg.aws_endpoint_url,
+                          config=Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3,
+                                        read_timeout=read_timeout_s, max_pool_connections=32))
+    svc.store = CertificateStore(lambda: client, cfg.table_name, shards=cfg.poll_shards)
+    return svc.store
+
+
 # -- DynamoDB observation ------------------------------------------------------------------------
 class ReadCounter:
     """Counts items DynamoDB returned to one boto3 client, from the responses themselves (a cross-check
@@ -265,6 +314,35 @@ class ReadCounter:
     def reset(self) -> None:
         self.items = 0
         self.calls = {}
+
+
+class CallTimer:
+    """Wall time spent inside DynamoDB calls of one boto3 client, per operation (thread-safe enough for
+    the sequential paths it is used on: one request at a time)."""
+
+    def __init__(self, client: Any) -> None:
+        self._started: dict[int, float] = {}
+        self.ms: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        client.meta.events.register("before-call.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    def _before(self, **_: Any) -> None:
+        self._started[threading.get_ident()] = time.perf_counter()
+
+    def _after(self, model: Any, **_: Any) -> None:
+        started = self._started.pop(threading.get_ident(), None)
+        if started is not None:
+            self.ms[model.name] = self.ms.get(model.name, 0.0) + (time.perf_counter() - started) * 1000
+            self.counts[model.name] = self.counts.get(model.name, 0) + 1
+
+    def reset(self) -> None:
+        self.ms = {}
+        self.counts = {}
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.ms.values())
 
 
 def moto_put_latency_ms(store: Any, samples: int = 50) -> float:

@@ -20,15 +20,17 @@ RESULT_PREFIX = "RESULT"
 class Figure:
     name: str
     measured: float
-    goal: float
-    unit: str  # "x" for ratios, "items", "MB", "s"
+    goal: float | None  # None: descriptive, no goal set
+    unit: str  # "x" for ratios, " items", " MB", " s"
     how: str
 
     @property
     def met(self) -> bool:
-        return self.measured <= self.goal
+        return self.goal is None or self.measured <= self.goal
 
     def line(self) -> str:
+        if self.goal is None:
+            return f"{RESULT_PREFIX} {self.name}: {self.measured:.3g}{self.unit} (no goal) | {self.how}"
         verdict = "MET" if self.met else "MISSED"
         return (f"{RESULT_PREFIX} {self.name}: {self.measured:.3g}{self.unit} (goal <= {self.goal:g}{self.unit}) "
                 f"{verdict} | {self.how}")

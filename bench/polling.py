@@ -32,10 +32,10 @@ class PollRun:
 
 
 class PollBench:
-    def __init__(self, w: harness.World) -> None:
+    def __init__(self, w: harness.World, *, big_table: bool = False) -> None:
         self.world = w
         self.svc = w.service()
-        self.store = self.svc.store
+        self.store = harness.patient_store(self.svc) if big_table else self.svc.store
         self.counter = harness.ReadCounter(self.store.client)
 
     @property

@@ -6,8 +6,10 @@ certificates in the table. A count, not a time: the same on any machine.
 Set-up (bench/harness.py): the issued certificates are written directly with BatchWriteItem, items
 shaped by CertificateStore.to_item (no S3 objects, events or reference rows: the poller must not read
 them anyway). The due ones are orders at the Resello simulator (POST /_sim/seed): four in five still
-pending there, one in five already active, so the run also takes the issuance path (download, S3,
-SNS, outbox) and not only the "still pending" one.
+pending there except `--issuing` (default 2) already active, so the run also takes the issuance path
+(download, S3, SNS, outbox) and not only the "still pending" one. Only a few: each issuance is a
+TransactWriteItems, which moto makes O(table size) (~8 s each with 10,000 items, see
+harness.patient_store); the count per issuance does not depend on how many there are.
 
 Counted two ways: CertificateStore.items_read (every item the store's reads hand back) and the
 items in DynamoDB's own responses (Count of Query/Scan, Item of GetItem, ...) seen by a botocore
@@ -31,14 +33,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--issued", type=int, default=10_000)
     parser.add_argument("--due", type=int, default=50)
+    parser.add_argument("--issuing", type=int, default=2)
     args = parser.parse_args(argv)
     with harness.world() as w:
-        pb = PollBench(w)
+        pb = PollBench(w, big_table=True)
         now = dt.datetime.now(dt.UTC)
         started = time.perf_counter()
         harness.write_certificates(pb.store, (harness.issued_certificate(PROVIDER, i, now) for i in range(args.issued)))
         say(f"wrote {args.issued} issued certificates in {time.perf_counter() - started:.1f} s")
-        active = args.due // 5
+        active = min(args.issuing, args.due)
         due_at = now - dt.timedelta(minutes=1)
         certs = harness.pending_at_simulator(w, pb.store, PROVIDER, args.due - active, due_at)
         certs += harness.pending_at_simulator(w, pb.store, PROVIDER, active, due_at, sim_status="active")

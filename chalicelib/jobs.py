@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,13 +52,8 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
     now = now or svc.clock()
     stats: Counter[str] = Counter()
     started = time.monotonic()
-    by_provider: dict[str, list[Certificate]] = defaultdict(list)
-    for cert in svc.store.due("P", now, cfg.poll_batch_limit):
-        by_provider[cert.provider].append(cert)
-    stats["due"] = sum(len(v) for v in by_provider.values())
-    for provider, certs in by_provider.items():
-        count("PollBacklog", len(certs), provider=provider)
     gate = _ProviderGate()
+    backlog: Counter[str] = Counter()
 
     def work(cert: Certificate) -> str:
         if remaining() < cfg.poll_safety_margin_ms:
@@ -75,15 +70,29 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
             return _provider_failed(svc, gate, cert, f.error)
         return after.status.value if after.status is not cert.status else "unchanged"
 
-    executors = [ThreadPoolExecutor(max_workers=max(1, cfg.poll_concurrency_per_provider),
-                                    thread_name_prefix=f"poll-{p}") for p in by_provider]
+    # Work starts as soon as the first page of the due index arrives: reading the rest overlaps
+    # the provider round trips instead of preceding them.
+    executors: dict[str, ThreadPoolExecutor] = {}
+    futures = []
     try:
-        futures = [ex.submit(work, c) for ex, certs in zip(executors, by_provider.values(), strict=True) for c in certs]
+        for cert in svc.store.due("P", now, cfg.poll_batch_limit):
+            if remaining() < cfg.poll_safety_margin_ms:
+                stats["left_for_next_run"] += 1  # the rest of the index is not even read
+                break
+            ex = executors.get(cert.provider)
+            if ex is None:
+                ex = executors[cert.provider] = ThreadPoolExecutor(
+                    max_workers=max(1, cfg.poll_concurrency_per_provider), thread_name_prefix=f"poll-{cert.provider}")
+            backlog[cert.provider] += 1
+            futures.append(ex.submit(work, cert))
         for fut in futures:
             stats[fut.result()] += 1
     finally:
-        for ex in executors:
+        for ex in executors.values():
             ex.shutdown(wait=True)
+    stats["due"] = sum(backlog.values())
+    for provider, n in backlog.items():
+        count("PollBacklog", n, provider=provider)
     if remaining() > cfg.poll_safety_margin_ms:
         stats["events_flushed"] = svc.flush_outbox()
     stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]

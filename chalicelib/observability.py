@@ -31,13 +31,15 @@ def metrics() -> Any:
 
 @functools.lru_cache(maxsize=1)
 def tracer() -> Any:
-    """The X-Ray tracer when aws-xray-sdk is installed (production extra), else a no-op."""
+    """The Powertools X-Ray tracer when aws-xray-sdk is importable (the Powertools Lambda layer, or
+    `aws-lambda-powertools[tracer]`), else None: provider calls are then simply not sub-segmented.
+    Not vendored by default: it drags botocore (16 MB) into a package whose runtime already has it."""
     try:
+        import aws_xray_sdk  # noqa: F401 - presence check only
         from aws_lambda_powertools import Tracer
-
-        return Tracer(service="certgate", disabled=os.environ.get("CERTGATE_STAGE", "local") in ("local", "test"))
-    except ImportError:  # pragma: no cover - the [tracer] extra is absent
+    except ImportError:
         return None
+    return Tracer(service="certgate", disabled=os.environ.get("CERTGATE_STAGE", "local") in ("local", "test"))
 
 
 def count(name: str, value: float = 1, unit: str = "Count", **dimensions: str) -> None:

@@ -296,25 +296,30 @@ class CertificateStore:
     def _walk_index(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
                     limit: int) -> Iterator[dict[str, Any]]:
         """Items of a sharded sparse index (hash `{prefix}#{shard}`, range <= until), shard by
-        shard, oldest first, at most `limit` in all: the one way the jobs read their work."""
+        shard, oldest first, at most `limit` in all: the one way the jobs read their work.
+        Each shard gets an equal share of the limit, so a backlog larger than one run can take
+        is worked off across all shards, not shard 0 first; what a share leaves unused passes on."""
         remaining = limit
         for shard in range(self.shards):
+            share = -(-remaining // (self.shards - shard))
+            remaining -= share
             last = None
-            while remaining > 0:
+            while share > 0:
                 kw: dict[str, Any] = {
                     "IndexName": index,
                     "KeyConditionExpression": f"{hash_key} = :s AND {range_key} <= :u",
                     "ExpressionAttributeValues": self._s({":s": f"{prefix}#{shard}", ":u": until}),
-                    "Limit": min(remaining, 500),
+                    "Limit": min(share, 500),
                 }
                 if last:
                     kw["ExclusiveStartKey"] = last
                 items, last = self._query(**kw)
                 for i in items:
-                    remaining -= 1
+                    share -= 1
                     yield i
                 if not last:
                     break
+            remaining += share  # unused share carries over to the next shards
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Certificates whose next check is due: kind 'P' (pending) or 'S' (submitting intents).

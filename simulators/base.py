@@ -393,6 +393,13 @@ class SimServer:
         self.stop()
 
 
+def optional_float(raw: str | None) -> float | None:
+    """An env setting in seconds where '', 'none' or 'never' mean 'not at all'."""
+    if raw is None or raw.strip().lower() in ("", "none", "never"):
+        return None
+    return float(raw)
+
+
 def main(factory: Callable[[], Simulator], default_port: int, argv: list[str] | None = None) -> None:
     """`python -m simulators.X [--host H] [--port P]`; faults from env SIM_FAULTS (JSON)."""
     parser = argparse.ArgumentParser(description=f"{factory.__name__} provider simulator")

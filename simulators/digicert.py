@@ -29,7 +29,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from simulators import defaults
-from simulators.base import Request, Response, SimError, Simulator, bytes_response, json_response, main
+from simulators.base import (
+    Request,
+    Response,
+    SimError,
+    Simulator,
+    bytes_response,
+    json_response,
+    main,
+    optional_float,
+)
 from simulators.ca import BadCSR, build_csr, csr_key_bits, generate_key, parse_csr, pem
 
 PREFIX = "/services/v2"
@@ -910,11 +919,6 @@ def _request_json(request: SimRequest) -> dict[str, Any]:
 
 
 # -- entry point -------------------------------------------------------------------------
-def _optional_float(raw: str | None) -> float | None:
-    if raw is None or raw.strip().lower() in ("", "none", "never"):
-        return None
-    return float(raw)
-
 
 def from_env() -> DigiCertSim:
     """The simulator as `make run` starts it; every toggle readable from the environment."""
@@ -922,7 +926,7 @@ def from_env() -> DigiCertSim:
     rate = env.get("SIM_DIGICERT_RATE_LIMIT_PER_5S", "100")
     markers = env.get("SIM_DIGICERT_REJECT_DOMAINS", "reject")
     return DigiCertSim(
-        issue_delay_s=_optional_float(env.get("SIM_ISSUE_DELAY_S", "20")),
+        issue_delay_s=optional_float(env.get("SIM_ISSUE_DELAY_S", "20")),
         approval=env.get("SIM_DIGICERT_APPROVAL", "one-step"),
         unique_alternative_order_id=env.get("SIM_DIGICERT_UNIQUE_ALTERNATIVE_ORDER_ID", "1").lower()
         not in ("0", "false", "no"),

@@ -31,7 +31,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from simulators import defaults
-from simulators.base import Request, Response, SimError, Simulator, bytes_response, json_response, main
+from simulators.base import (
+    Request,
+    Response,
+    SimError,
+    Simulator,
+    bytes_response,
+    json_response,
+    main,
+    optional_float,
+)
 from simulators.ca import BadCSR, build_csr, common_name_of, csr_key_bits, csr_sans, generate_key, parse_csr
 
 DCV_TYPES = ("EMAIL", "FILE", "DNS")
@@ -563,16 +572,11 @@ def _positive_int(raw: str | None, name: str, default: int) -> int:
     return value
 
 
-def _optional_float(raw: str | None) -> float | None:
-    if raw is None or raw.strip().lower() in ("", "none", "never"):
-        return None
-    return float(raw)
-
 
 def from_env() -> ReselloSim:
     """The simulator as `make run` starts it; toggles from the environment."""
     markers = os.environ.get("SIM_RESELLO_REJECT_DOMAINS", "reject")
-    return ReselloSim(issue_delay_s=_optional_float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
+    return ReselloSim(issue_delay_s=optional_float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
                       reject_domains=[m.strip() for m in markers.split(",") if m.strip()],
                       validity_days=int(os.environ.get("SIM_RESELLO_VALIDITY_DAYS", "397")))
 

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from simulators import defaults
-from simulators.base import Request, Response, SimError, Simulator, json_response, main
+from simulators.base import Request, Response, SimError, Simulator, json_response, main, optional_float
 from simulators.ca import BadCSR, build_csr, generate_key, key_pem, parse_csr, pem
 
 API = "/api/v1"
@@ -546,7 +546,7 @@ def _san_value_ok(kind: str, value: str) -> bool:
 
 def _from_env() -> TinyCertSim:
     ttl = os.environ.get("SIM_TOKEN_TTL_S", "3600")
-    return TinyCertSim(issue_delay_s=float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
+    return TinyCertSim(issue_delay_s=optional_float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
                        token_ttl_s=float(ttl) if ttl.lower() not in ("", "none") else None,
                        cert_validity_days=int(os.environ.get("SIM_CERT_VALIDITY_DAYS", "365")))
 

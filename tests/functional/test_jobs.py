@@ -101,12 +101,20 @@ def test_poller_stops_inside_the_time_budget(client, world):
     from chalicelib import jobs
 
     me = who()
-    for _ in range(3):
-        order(client, {"provider": "resello", "common_name": cn()}, me)
+    ids = [order(client, {"provider": "resello", "common_name": cn()}, me)[2]["id"] for _ in range(3)]
+    before = {cid: svc().store.get(cid) for cid in ids}
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
     stats = jobs.poll_pending(svc(), remaining=lambda: 500, now=later)  # less than the safety margin
-    assert stats.get("left_for_next_run", 0) >= 3
-    assert "unchanged" not in stats
+    assert stats.get("left_for_next_run", 0) >= 1
+    assert "unchanged" not in stats and "issued" not in stats
+    for cid, cert in before.items():  # untouched: still due for the next run
+        after = svc().store.get(cid)
+        assert after.version == cert.version and after.next_poll_at == cert.next_poll_at
+
+    # With a budget that runs out part-way, what was started finishes and the rest stays due.
+    budget = iter([60_000] * 2 + [0] * 1000)
+    stats = jobs.poll_pending(svc(), remaining=lambda: next(budget), now=later)
+    assert stats.get("left_for_next_run", 0) >= 1
 
 
 def test_rate_limited_provider_is_left_alone(client, world):

@@ -1,0 +1,112 @@
+"""Gateway overhead: ordering a certificate through certgate's API vs asking the provider directly,
+both at 200 ms of injected provider latency.
+
+  .venv/bin/python -m bench.gateway_overhead [--latency-ms 200] [--repetitions 21]
+
+A: POST /certificates through chalice.test.Client (in-process: the real route, the API edge,
+   validation of the CSR, the intent transaction, the provider call, the transaction recording the
+   provider's answer), for Resello with a client-supplied CSR (RSA 2048).
+B: the Resello adapter's submit_order alone (the same HTTP layer, credentials cached), with the
+   OrderRequest the service builds for the same kind of certificate.
+Every request gets a fresh CSR and common name (made before the clock starts). Interleaved, median.
+Not through HTTP: chalice local would add its own dev server to A and nothing to B."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import uuid
+import warnings
+from typing import Any
+
+from bench import harness
+from bench.measure import Figure, interleaved, report, say, timed
+
+GOAL = 1.10
+PROVIDER = "resello"
+WARMUP = 3
+
+
+def _csr(common_name: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    from simulators.ca import build_csr, generate_key
+
+    return build_csr(generate_key("rsa", 2048), common_name).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _name() -> str:
+    return f"gw-{uuid.uuid4().hex[:12]}.bench.example.com"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--repetitions", type=int, default=21)
+    args = parser.parse_args(argv)
+    from chalice.test import Client
+
+    # chalice's local mode says it does not enforce IAM auth; certgate's own principal check still runs.
+    warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
+
+    from chalicelib.domain import new_certificate_id
+    from chalicelib.providers import registry
+
+    with harness.world() as w:
+        from app import app
+
+        svc = w.service()
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "X-Certgate-Principal": harness.OWNER}
+        dynamo = harness.CallTimer(svc.store.client)
+        dynamo_ms: list[float] = []
+        calls: dict[str, int] = {}  # DynamoDB operations of the last order through the API
+        with Client(app, stage_name=harness.STAGE) as client:
+
+            def via_api() -> float:
+                name = _name()
+                body = json.dumps({"provider": PROVIDER, "common_name": name, "csr": _csr(name)}).encode()
+                resp: list[Any] = []
+                dynamo.reset()
+                took = timed(lambda: resp.append(client.http.post("/certificates", body=body, headers=headers)))
+                dynamo_ms.append(dynamo.total_ms)
+                calls.update(dynamo.counts)
+                if resp[0].status_code not in (201, 202):
+                    raise RuntimeError(f"order failed: {resp[0].status_code} {resp[0].body[:300]!r}")
+                return took
+
+            for _ in range(WARMUP):
+                via_api()
+            listed, _ = svc.store.list_by_owner(harness.OWNER, limit=1, next_token=None)
+            template = listed[0]
+            adapter = registry.get(PROVIDER)
+
+            def direct() -> float:
+                name = _name()
+                cert = dataclasses.replace(template, id=new_certificate_id(), common_name=name,
+                                           sans=({"type": "dns", "value": name},), csr_pem=_csr(name))
+                req = svc.order_request(cert)
+                return timed(lambda: adapter.submit_order(req))
+
+            for _ in range(WARMUP):
+                direct()
+            dynamo_ms.clear()
+            w.faults(PROVIDER, latency_ms=args.latency_ms)
+            paired = interleaved(via_api, direct, args.repetitions)
+            w.clear_faults()
+    added_ms = (paired.median_a - paired.median_b) * 1000
+    say(paired.describe("API (chalice.test.Client)", "adapter.submit_order"))
+    db_ms = statistics.median(dynamo_ms)
+    say(f"the gateway adds {added_ms:.1f} ms to a {args.latency_ms} ms provider call; DynamoDB (moto) calls per "
+        f"order: {calls} taking {db_ms:.1f} ms (median), the rest {added_ms - db_ms:.1f} ms")
+    report(Figure("gateway overhead", paired.ratio, GOAL, "x",
+                  f"POST /certificates via chalice.test.Client vs Resello submit_order, {args.latency_ms} ms latency, "
+                  f"median of {args.repetitions} interleaved: {paired.median_a * 1000:.0f} vs "
+                  f"{paired.median_b * 1000:.0f} ms (+{added_ms:.0f} ms, of which {db_ms:.0f} ms in moto "
+                  f"TransactWriteItems)"))
+
+
+if __name__ == "__main__":
+    main()
