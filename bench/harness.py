@@ -161,7 +161,6 @@ def world() -> Iterator[World]:
     from devstack import seed
     from devstack.moto_atomic import make_dynamodb_atomic
     from simulators.base import SimServer
-    from simulators.defaults import secret_payloads
 
     make_dynamodb_atomic()  # as the functional tests and `make run` do: DynamoDB's atomic writes
     without_simulator_nagle()
@@ -181,14 +180,7 @@ def world() -> Iterator[World]:
         os.environ.pop(k, None)
     w = World(moto_url=moto_url, sims=sims, env=env)
     try:
-        ddb, s3, sns, kms, sm = (w.aws(s) for s in ("dynamodb", "s3", "sns", "kms", "secretsmanager"))
-        seed.seed_table(ddb, env["CERTGATE_TABLE"])
-        seed.seed_bucket(s3, env["CERTGATE_BUCKET"], REGION)
-        seed.seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
-        seed.seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
-        ports = {name: s.port for name, s in sims.items()}
-        for name, payload in secret_payloads("127.0.0.1", ports).items():
-            seed.seed_secret(sm, f"certgate/{STAGE}/{name}", payload)
+        seed.seed_app_environment(moto_url, env, {name: s.port for name, s in sims.items()}, STAGE)
         container.reset()
         yield w
     finally:

@@ -118,6 +118,22 @@ def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = 
             "kms_alias": conv.kms_alias, "secrets": secrets, "events_queue_url": queue_url}
 
 
+def seed_app_environment(endpoint_url: str, env: Mapping[str, str], sim_ports: Mapping[str, int],
+                         stage: str, host: str = "127.0.0.1") -> None:
+    """Create what the app configured by `env` (CERTGATE_TABLE, _BUCKET, _TOPIC_ARN, _KMS_KEY_ID)
+    needs, with secrets `certgate/{stage}/{provider}` pointing at simulators on `sim_ports`:
+    the in-process worlds of the tests and the benchmarks."""
+    region = env.get("AWS_DEFAULT_REGION", "us-east-1")
+    ddb, s3, sns, kms, sm = (_client(s, endpoint_url, region)
+                             for s in ("dynamodb", "s3", "sns", "kms", "secretsmanager"))
+    seed_table(ddb, env["CERTGATE_TABLE"])
+    seed_bucket(s3, env["CERTGATE_BUCKET"], region)
+    seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
+    seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
+    for name, payload in secret_payloads(host, dict(sim_ports)).items():
+        seed_secret(sm, f"certgate/{stage}/{name}", payload)
+
+
 def main() -> None:
     conv = conventions.load()
     print(json.dumps(seed(conv.moto_url, conv.region, conv), indent=2))
