@@ -61,7 +61,3 @@ class UnsupportedMediaType(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
-
-
-def field_error(field: str, message: str) -> FieldError:
-    return FieldError(field, message)

@@ -10,7 +10,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -459,8 +459,3 @@ class CertificateStore:
         """Raw items of the sparse `due` index filed under `kind` (e.g. 'I' for imports) whose
         time has come, shard by shard, oldest first."""
         yield from self._walk_index(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", limit)
-
-
-def bump(cert: Certificate, **changes: Any) -> Certificate:
-    """A copy with changes, same version (for building a value before `moved_to`/`updated`)."""
-    return replace(cert, **changes)

@@ -396,10 +396,6 @@ def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> in
     return int(raw)
 
 
-def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value))
-
-
 def validate_authority(body: Any) -> dict[str, str]:
     """POST /providers/tinycert/authorities: the /ca/new fields, by their TinyCert names."""
     from chalicelib import csr as csrlib

@@ -8,10 +8,8 @@ import json
 import threading
 from typing import Any
 
-from chalicelib.config import PROVIDERS, Settings, settings
-from chalicelib.errors import ValidationFailed
+from chalicelib.config import Settings, settings
 from chalicelib.providers.base import Capabilities, Provider
-from chalicelib.providers.errors import FieldError
 
 _MODULES = {
     "tinycert": ("chalicelib.providers.tinycert", "TinyCertProvider"),
@@ -21,12 +19,6 @@ _MODULES = {
 
 _lock = threading.Lock()
 _instances: dict[str, tuple[str, Provider]] = {}
-
-
-def check_name(name: Any, field: str = "provider") -> str:
-    if name not in PROVIDERS:
-        raise ValidationFailed([FieldError(field, f"must be one of {', '.join(PROVIDERS)}")])
-    return str(name)
 
 
 def capabilities(name: str) -> Capabilities:
