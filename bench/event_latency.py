@@ -36,8 +36,8 @@ from typing import Any
 import boto3
 import requests
 
-from bench.harness import free_port
 from bench.measure import Figure, report, say
+from devstack.local_env import free_port
 
 SCHEDULER_INTERVAL_S = 10.0  # devstack/scheduler.py DEFAULT_INTERVALS_S["poll_pending"]
 GOAL_S = SCHEDULER_INTERVAL_S + 5

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import statistics
 import threading
 import time
@@ -32,6 +30,8 @@ from typing import Any
 import requests
 
 from chalicelib.domain import Certificate, Revision, Status, iso, new_certificate_id
+from devstack.local_env import free_port, patched_environ
+from simulators import simulator_classes
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -51,12 +51,6 @@ def without_simulator_nagle() -> None:
     from simulators.base import _HTTPHandler
 
     _HTTPHandler.disable_nagle_algorithm = True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_environment(moto_url: str) -> dict[str, str]:
@@ -123,34 +117,18 @@ class World:
         return service()
 
 
-def _sim_classes() -> dict[str, Any]:
-    from simulators.digicert import DigiCertSim
-    from simulators.resello import ReselloSim
-    from simulators.tinycert import TinyCertSim
-
-    return {"tinycert": TinyCertSim, "resello": ReselloSim, "digicert": DigiCertSim}
-
-
 @contextmanager
 def environment(**values: str | None) -> Iterator[None]:
     """Set (or, for None, leave alone) environment variables for the block and forget the app's
     cached settings and service, so what is built inside the block reads them."""
     from chalicelib import container
 
-    wanted = {k: v for k, v in values.items() if v is not None}
-    old = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    container.reset()
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with patched_environ({k: v for k, v in values.items() if v is not None}):
         container.reset()
-
+        try:
+            yield
+        finally:
+            container.reset()
 
 @contextmanager
 def world() -> Iterator[World]:
@@ -172,28 +150,19 @@ def world() -> Iterator[World]:
     # in the same process (bench/scaling.py) would find the previous world's table, items and all.
     requests.post(moto_url + "/moto-api/reset", timeout=30).raise_for_status()
     # Simulators as the functional tests build them: orders stay pending until /_sim/advance.
-    sims = {name: SimServer(cls(), port=0).start() for name, cls in _sim_classes().items()}
+    sims = {name: SimServer(cls(), port=0).start() for name, cls in simulator_classes().items()}
     env = bench_environment(moto_url)
-    old = {k: os.environ.get(k) for k in (*env, "AWS_PROFILE", "AWS_SESSION_TOKEN")}
-    os.environ.update(env)
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(k, None)
     w = World(moto_url=moto_url, sims=sims, env=env)
     try:
-        seed.seed_app_environment(moto_url, env, {name: s.port for name, s in sims.items()}, STAGE)
-        container.reset()
-        yield w
+        with patched_environ(env, drop=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
+            seed.seed_app_environment(moto_url, env, {name: s.port for name, s in sims.items()}, STAGE)
+            container.reset()
+            yield w
     finally:
         for s in sims.values():
             s.stop()
         moto.stop()
         container.reset()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
 
 # -- certificates written directly --------------------------------------------------------------
 def pending_certificate(provider: str, provider_order_id: str, due_at: dt.datetime) -> Certificate:

@@ -8,8 +8,6 @@ them would start afresh (provider ids reused, references colliding)."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +22,6 @@ logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -59,28 +51,22 @@ class World:
         return requests.get(self.sim_url(provider) + "/_sim/orders", timeout=10).json()
 
 
-def _sim_classes() -> dict[str, Any]:
-    from simulators.digicert import DigiCertSim
-    from simulators.resello import ReselloSim
-    from simulators.tinycert import TinyCertSim
-
-    return {"tinycert": TinyCertSim, "resello": ReselloSim, "digicert": DigiCertSim}
-
-
 @pytest.fixture(scope="session")
 def world() -> Iterator[World]:
     from moto.server import ThreadedMotoServer
 
     from chalicelib import container
     from devstack import seed
+    from devstack.local_env import free_port, patched_environ
     from devstack.moto_atomic import make_dynamodb_atomic
+    from simulators import simulator_classes
 
     make_dynamodb_atomic()
-    port = _free_port()
+    port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()
     moto_url = f"http://127.0.0.1:{port}"
-    sims = {name: SimServer(cls(), port=0).start() for name, cls in _sim_classes().items()}
+    sims = {name: SimServer(cls(), port=0).start() for name, cls in simulator_classes().items()}
     stage = "test"
     env = {
         "CERTGATE_STAGE": stage, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
@@ -92,25 +78,17 @@ def world() -> Iterator[World]:
         "CERTGATE_PROVIDER_READ_TIMEOUT_S": "2", "CERTGATE_RECONCILE_AFTER_S": "0",
         "CERTGATE_POLL_SAFETY_MARGIN_MS": "1000",
     }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(k, None)
     w = World(moto_url=moto_url, sims=sims, env=env)
-    seed.seed_app_environment(moto_url, env, {name: s.port for name, s in sims.items()}, stage)
-    container.reset()
     try:
-        yield w
+        with patched_environ(env, drop=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
+            seed.seed_app_environment(moto_url, env, {name: s.port for name, s in sims.items()}, stage)
+            container.reset()
+            yield w
     finally:
         for s in sims.values():
             s.stop()
         moto.stop()
         container.reset()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture()
