@@ -27,6 +27,7 @@ run: venv
 
 test: venv tools
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: venv
@@ -46,7 +47,7 @@ bench: venv
 	$(PY) -m bench.run_all
 
 openapi: venv
-	$(PY) -m chalicelib.openapi
+	$(PY) -m tools.openapi
 
 package: venv
 	$(PY) -m infra.build --stage $(STAGE)

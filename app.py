@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Chalice, IAMAuthorizer, Rate
 
-from chalicelib.api import ANY_CONTENT, BINARY_TYPES, Api, register_fallbacks
+from chalicelib.http.api import ANY_CONTENT, BINARY_TYPES, Api, register_fallbacks
 
 app = Chalice(app_name="certgate")
 # Deployed: API Gateway verifies SigV4 and hands us the caller's IAM identity (design.md section 6).

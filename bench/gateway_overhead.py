@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     # chalice's local mode says it does not enforce IAM auth; certgate's own principal check still runs.
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
 
-    from chalicelib.domain import new_certificate_id
-    from chalicelib.providers import registry
+    from chalicelib import bootstrap as registry
+    from chalicelib.core.model import new_certificate_id
 
     with harness.world() as w:
         from app import app
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
                 via_api()
             listed, _ = svc.store.list_by_owner(harness.OWNER, limit=1, next_token=None)
             template = listed[0]
-            adapter = registry.get(PROVIDER)
+            adapter = registry.directory().get(PROVIDER)
 
             def direct() -> float:
                 name = _name()

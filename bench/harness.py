@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.domain import Certificate, Revision, Status, iso, new_certificate_id
+from chalicelib.core.model import Certificate, Revision, Status, iso, new_certificate_id
 from devstack.local_env import free_port, patched_environ
 from simulators import simulator_classes
 
@@ -112,7 +112,7 @@ class World:
         return ids
 
     def service(self) -> Any:
-        from chalicelib.container import service
+        from chalicelib.bootstrap import service
 
         return service()
 
@@ -121,7 +121,7 @@ class World:
 def environment(**values: str | None) -> Iterator[None]:
     """Set (or, for None, leave alone) environment variables for the block and forget the app's
     cached settings and service, so what is built inside the block reads them."""
-    from chalicelib import container
+    from chalicelib import bootstrap as container
 
     with patched_environ({k: v for k, v in values.items() if v is not None}):
         container.reset()
@@ -135,7 +135,7 @@ def world() -> Iterator[World]:
     """Start moto and the simulators, point the app at them, seed, and tear everything down."""
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import container
+    from chalicelib import bootstrap as container
     from devstack import seed
     from devstack.moto_atomic import make_dynamodb_atomic
     from simulators.base import SimServer
@@ -240,7 +240,7 @@ def patient_store(svc: Any, read_timeout_s: float = 300.0) -> Any:
     import boto3
     from botocore.config import Config
 
-    from chalicelib.store import CertificateStore
+    from chalicelib.adapters.dynamodb.store import CertificateStore
 
     cfg = svc.cfg
     client = boto3.client("dynamodb", region_name=cfg.region, endpoint_url=cfg.aws_endpoint_url,

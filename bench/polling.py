@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import harness
-from chalicelib.domain import Certificate
+from chalicelib.core.model import Certificate
 
 LARGE_BUDGET_MS = 10**9  # "remaining": never the reason a benchmark run stops
 
@@ -49,7 +49,7 @@ class PollBench:
     def run(self, now: dt.datetime) -> PollRun:
         """One jobs.poll_pending run as of `now` (a `now` later than every next_poll_at makes the
         whole backlog due again, so runs can be repeated without rewriting the table)."""
-        from chalicelib import jobs
+        from chalicelib.service.certificates import jobs
 
         store = self.store
         listing = [0.0]
@@ -75,9 +75,9 @@ class PollBench:
     def provider_calls_only(self, provider: str, certs: Sequence[Certificate]) -> float:
         """The floor: the same provider status checks through the same adapter, same concurrency,
         without certgate's store, service or job around them."""
-        from chalicelib.providers import registry
+        from chalicelib import bootstrap
 
-        adapter = registry.get(provider)
+        adapter = bootstrap.directory().get(provider)
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=self.concurrency) as ex:
             list(ex.map(lambda c: adapter.get_order(c.provider_order_id or "", with_material=True), certs))

@@ -30,8 +30,7 @@ from certgate_cli.client import (
     sigv4_signer,
 )
 from certgate_cli.progress import Display, WaitTimeout, wait_for
-from chalicelib.config import PROVIDERS
-from chalicelib.providers.base import DCV_METHODS, DOWNLOAD_FORMATS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
+from certgate_cli.vocabulary import DCV_METHODS, DOWNLOAD_FORMATS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 FORMATS = (*DOWNLOAD_FORMATS, "pkcs12")
@@ -184,7 +183,7 @@ def change_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 # -- commands ---------------------------------------------------------------------------------------
 @cli.command()
-@click.option("--provider", type=click.Choice(PROVIDERS), required=True)
+@click.option("--provider", required=True, help="tinycert, resello, digicert, ... (GET /providers lists them).")
 @click.option("--product", type=click.Choice(PRODUCTS), help="Default: the provider's default product.")
 @change_options
 @click.option("--auto-renew", is_flag=True, help="Renew automatically before expiry.")
@@ -229,7 +228,7 @@ def order(ctx: click.Context, provider: str, product: str | None, cn: str | None
 
 @cli.command("list")
 @click.option("--status", type=click.Choice(STATUSES))
-@click.option("--provider", type=click.Choice(PROVIDERS))
+@click.option("--provider", help="Only this provider's certificates.")
 @click.option("--cn", "common_name", help="Exact common name.")
 @click.option("--expires-before", help="ISO 8601 timestamp with a timezone, e.g. 2026-01-01T00:00:00Z.")
 @click.option("--limit", type=click.IntRange(1, 200), help="Page size (server default 50).")

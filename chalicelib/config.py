@@ -7,12 +7,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-PROVIDERS = ("tinycert", "resello", "digicert")
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.vocabulary import PROVIDERS
+
 STAGES = ("local", "dev", "prod", "test")
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed."""
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.config import PROVIDERS
+from chalicelib.core.vocabulary import PROVIDERS
 from simulators.defaults import PORTS as DEFAULT_SIM_PORTS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

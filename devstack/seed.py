@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.schema import TTL_ATTRIBUTE, table_definition
+from chalicelib.adapters.dynamodb.schema import TTL_ATTRIBUTE, table_definition
 from devstack import conventions
 from simulators.defaults import secret_payloads
 

@@ -55,7 +55,7 @@ class World:
 def world() -> Iterator[World]:
     from moto.server import ThreadedMotoServer
 
-    from chalicelib import container
+    from chalicelib import bootstrap as container
     from devstack import seed
     from devstack.local_env import free_port, patched_environ
     from devstack.moto_atomic import make_dynamodb_atomic

@@ -22,19 +22,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import (
-    REVOCATION_REASONS,
-    Capabilities,
-    CertificateMaterial,
-    DcvDetail,
-    OrderRequest,
-    Page,
-    Provider,
-    ProviderOrder,
-    map_status,
-)
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
@@ -47,6 +35,10 @@ from chalicelib.providers.errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
+from chalicelib.core.vocabulary import REVOCATION_REASONS
+from chalicelib.providers.base import Provider, map_status
 from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
 
 if TYPE_CHECKING:
@@ -715,3 +707,6 @@ def _json_or_none(resp: requests.Response) -> dict[str, Any] | None:
         log.warning("unreadable optional body", extra={"provider": PROVIDER, "status": resp.status_code})
         return None
     return data if isinstance(data, dict) else None
+
+
+ADAPTER = DigiCertProvider

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     ProviderError,
     ProviderNotFound,

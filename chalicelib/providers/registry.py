@@ -1,65 +1,86 @@
-"""Which adapters exist and how to build one: lazily, from its Secrets Manager credentials."""
+"""Which provider adapters exist and how to build one from its credentials.
+
+The adapters are discovered: every module of this package that defines `ADAPTER` (a Provider
+subclass with `name` and `capabilities`) is a provider. Adding a provider is adding its module."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
+import pkgutil
 import threading
+from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.config import Settings, settings
-from chalicelib.providers.base import Capabilities, Provider
+from chalicelib.core.provider import Capabilities
+from chalicelib.providers.base import Provider
+from chalicelib.providers.http import HttpSettings
 
-_MODULES = {
-    "tinycert": ("chalicelib.providers.tinycert", "TinyCertProvider"),
-    "resello": ("chalicelib.providers.resello", "ReselloProvider"),
-    "digicert": ("chalicelib.providers.digicert", "DigiCertProvider"),
-}
+_INFRASTRUCTURE = {"base", "http", "registry"}
+# The order the API lists providers in; discovered providers not named here follow, sorted.
+_PREFERRED = ("tinycert", "resello", "digicert")
 
-_lock = threading.Lock()
-_instances: dict[str, tuple[str, Provider]] = {}
+
+@functools.lru_cache(maxsize=1)
+def _adapters() -> dict[str, type[Provider]]:
+    import chalicelib.providers as package
+
+    found: dict[str, type[Provider]] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in _INFRASTRUCTURE or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        adapter = getattr(module, "ADAPTER", None)
+        if adapter is not None:
+            found[adapter.name] = adapter
+    return found
+
+
+def names() -> tuple[str, ...]:
+    found = _adapters()
+    return tuple(n for n in _PREFERRED if n in found) + tuple(sorted(set(found) - set(_PREFERRED)))
+
+
+def adapter_class(name: str) -> type[Provider]:
+    return _adapters()[name]
 
 
 def capabilities(name: str) -> Capabilities:
-    module, _ = _MODULES[name]
-    return importlib.import_module(module).CAPABILITIES
+    return adapter_class(name).capabilities
 
 
-def http_settings(cfg: Settings) -> Any:
-    from chalicelib.observability import PROVIDER_OBSERVER
-    from chalicelib.providers.http import HttpSettings
+class Registry:
+    """Adapters built lazily, one per provider, rebuilt when its credentials change (rotation)."""
 
-    return HttpSettings(connect_timeout=cfg.provider_connect_timeout_s, read_timeout=cfg.provider_read_timeout_s,
-                        max_attempts=cfg.provider_max_attempts, verify=cfg.tls_verify, observer=PROVIDER_OBSERVER)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._instances: dict[str, tuple[str, Provider]] = {}
 
+    def get(self, name: str, credentials: Mapping[str, Any], http: HttpSettings) -> Provider:
+        digest = hashlib.sha256(json.dumps(credentials, sort_keys=True, default=str).encode()).hexdigest()
+        with self._lock:
+            cached = self._instances.get(name)
+            if cached and cached[0] in (digest, "pinned"):
+                return cached[1]
+            adapter = adapter_class(name)(credentials, http)  # type: ignore[call-arg]
+            self._instances[name] = (digest, adapter)
+            return adapter
 
-def get(name: str, cfg: Settings | None = None) -> Provider:
-    """The adapter for `name`, rebuilt when its credentials change (rotation)."""
-    from chalicelib.providers.credentials import credentials
+    def pinned(self, name: str) -> Provider | None:
+        with self._lock:
+            cached = self._instances.get(name)
+            return cached[1] if cached and cached[0] == "pinned" else None
 
-    cfg = cfg or settings()
-    creds = credentials(name, cfg)
-    digest = hashlib.sha256(json.dumps(creds, sort_keys=True, default=str).encode()).hexdigest()
-    with _lock:
-        cached = _instances.get(name)
-        if cached and cached[0] in (digest, "pinned"):
-            return cached[1]
-        module, cls = _MODULES[name]
-        adapter = getattr(importlib.import_module(module), cls)(creds, http_settings(cfg))
-        _instances[name] = (digest, adapter)
-        return adapter
+    def override(self, name: str, adapter: Provider | None) -> None:
+        """Tests: pin an adapter instance (None forgets it)."""
+        with self._lock:
+            if adapter is None:
+                self._instances.pop(name, None)
+            else:
+                self._instances[name] = ("pinned", adapter)
 
-
-def override(name: str, adapter: Provider | None) -> None:
-    """Tests: pin an adapter instance (None forgets it)."""
-    with _lock:
-        if adapter is None:
-            _instances.pop(name, None)
-        else:
-            _instances[name] = ("pinned", adapter)
-
-
-def reset() -> None:
-    with _lock:
-        _instances.clear()
+    def reset(self) -> None:
+        with self._lock:
+            self._instances.clear()

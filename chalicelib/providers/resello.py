@@ -16,19 +16,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import (
-    DOWNLOAD_FORMATS,
-    Capabilities,
-    CertificateMaterial,
-    DcvDetail,
-    OrderRequest,
-    Page,
-    Provider,
-    ProviderOrder,
-    map_status,
-)
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
@@ -42,6 +30,10 @@ from chalicelib.providers.errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
+from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
+from chalicelib.providers.base import Provider, map_status
 from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
 
 if TYPE_CHECKING:
@@ -543,3 +535,6 @@ def _int(value: Any) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+ADAPTER = ReselloProvider

@@ -28,20 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import (
-    DOWNLOAD_FORMATS,
-    Authority,
-    Capabilities,
-    CertificateMaterial,
-    OrderRequest,
-    Page,
-    Provider,
-    ProviderOrder,
-    San,
-    map_status,
-)
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
@@ -54,6 +41,18 @@ from chalicelib.providers.errors import (
     ProviderUnavailable,
     RateLimited,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import (
+    Authority,
+    Capabilities,
+    CertificateMaterial,
+    OrderRequest,
+    Page,
+    ProviderOrder,
+    San,
+)
+from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
+from chalicelib.providers.base import Provider, map_status
 from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
 
 if TYPE_CHECKING:
@@ -692,3 +691,6 @@ def _numeric(value: str, field: str) -> str:
 
 def _cert_id(provider_order_id: str) -> str:
     return _numeric(provider_order_id, "cert_id")
+
+
+ADAPTER = TinyCertProvider

@@ -13,9 +13,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import Capabilities, CertificateMaterial, ProviderOrder
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     ProviderNotFound,
     ProviderProtocolError,
@@ -24,6 +22,8 @@ from chalicelib.providers.errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import Capabilities, CertificateMaterial, ProviderOrder
 from chalicelib.providers.http import HttpSettings
 from simulators.defaults import secret_payloads
 from tests.contract.conftest import Harness

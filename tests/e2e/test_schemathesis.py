@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from chalicelib.openapi import spec
+from tools.openapi import spec
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import RunningStack

@@ -12,7 +12,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from chalicelib.config import PROVIDERS
+from chalicelib.core.vocabulary import PROVIDERS
 from simulators.defaults import secret_payloads
 
 if TYPE_CHECKING:

@@ -9,13 +9,13 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from chalicelib.domain import Status
+from chalicelib.core.model import Status
 from tests.functional.conftest import call
 from tests.functional.test_lifecycle import cn, order, who
 
 
 def _svc() -> Any:
-    from chalicelib.container import service
+    from chalicelib.bootstrap import service
 
     return service()
 
@@ -25,7 +25,7 @@ def _events(client: Any, cid: str, principal: str) -> list[dict[str, Any]]:
 
 
 def test_two_pollers_and_a_user_refresh_apply_each_transition_once(client, world):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     ids = [order(client, {"provider": "resello", "common_name": cn()}, me)[2]["id"] for _ in range(8)]
@@ -68,9 +68,8 @@ def test_two_pollers_and_a_user_refresh_apply_each_transition_once(client, world
 
 def test_reissue_racing_revoke_ends_in_one_consistent_state(client, world):
     """Raced at the service (one Lambda per request; chalice's test client is not thread-safe)."""
-    from chalicelib.errors import Conflict
-    from chalicelib.service import ProviderFailure
-    from chalicelib.store import ConcurrentModification
+    from chalicelib.core.errors import ConcurrentModification, Conflict
+    from chalicelib.service.certificates import ProviderFailure
 
     me = who()
     svc = _svc()
@@ -114,7 +113,7 @@ def test_reissue_racing_revoke_ends_in_one_consistent_state(client, world):
 
 
 def test_conditional_write_refuses_a_stale_version(world, client):
-    from chalicelib.store import ConcurrentModification
+    from chalicelib.core.errors import ConcurrentModification
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn()}, me)[2]["id"]

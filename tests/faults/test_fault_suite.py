@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import PUBLISHED_EVENTS
+from chalicelib.core.model import PUBLISHED_EVENTS
 from tests.functional.conftest import call
 from tests.functional.test_jobs import drain, run_job
 from tests.functional.test_lifecycle import csr_for
@@ -88,7 +88,7 @@ def events_queue(world):
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_fault_mode(client, world, events_queue, provider: str, mode: str, with_key: bool) -> None:
-    from chalicelib.container import service
+    from chalicelib.bootstrap import service
 
     url, messages = events_queue
     tally = Tally()

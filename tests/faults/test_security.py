@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.auth import principal_of
 from chalicelib.config import Settings
-from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.core.errors import BadRequest, Unauthorized
+from chalicelib.http.auth import principal_of
 from simulators import defaults
 from tests.functional.conftest import call
 from tests.functional.test_jobs import drain
@@ -50,7 +50,7 @@ def test_local_stage_takes_the_header_or_local_dev():
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_tls_verification_cannot_be_switched_off_outside_local(stage):
-    from chalicelib.providers import registry
+    from chalicelib import bootstrap as registry
     from chalicelib.providers.http import ProviderHttp
 
     cfg = _settings(stage, CERTGATE_TLS_VERIFY="false")
@@ -60,7 +60,7 @@ def test_tls_verification_cannot_be_switched_off_outside_local(stage):
 
 
 def test_every_provider_call_has_a_timeout():
-    from chalicelib.providers import registry
+    from chalicelib import bootstrap as registry
 
     st = registry.http_settings(_settings("prod"))
     assert 0 < st.connect_timeout <= 10 and 0 < st.read_timeout <= 60 and st.max_attempts <= 5

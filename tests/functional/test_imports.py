@@ -67,7 +67,7 @@ def topic_queue(world):
 
 
 def svc() -> Any:
-    from chalicelib.container import service
+    from chalicelib.bootstrap import service
 
     return service()
 
@@ -104,7 +104,7 @@ def get(client, me: str, import_id: str) -> dict[str, Any]:
 
 
 def sync(now: dt.datetime | None = None) -> dict[str, Any]:
-    from chalicelib.imports import sync_inventory
+    from chalicelib.service.inventory import sync_inventory
 
     return sync_inventory(svc(), lambda: LONG, now=now)
 
@@ -272,7 +272,7 @@ def test_digicert_503s_inside_a_page_are_resumed_without_duplicates(client, worl
 # -- the recurring sync ----------------------------------------------------------------------------------
 
 def test_sync_picks_up_an_out_of_band_revoke_and_reissue(client, world, topic_queue, monkeypatch):
-    from chalicelib.providers.base import OrderRequest, San
+    from chalicelib.core.provider import OrderRequest, San
 
     monkeypatch.setenv("CERTGATE_SYNC_INTERVAL_S_TINYCERT", "300")  # so that only this import is due below
     me = who()
@@ -336,7 +336,7 @@ def test_sync_interval_is_per_provider_and_a_newer_import_takes_over_the_schedul
 
 
 def test_imported_certificates_join_the_expiry_index(client, world, topic_queue):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     ca = new_ca(client, me)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import Status, iso
+from chalicelib.core.model import Status, iso
 from tests.functional.test_lifecycle import cn, csr_for, order, who
 
 
@@ -49,7 +49,7 @@ def drain(world, url: str) -> list[dict[str, Any]]:
 
 
 def svc():
-    from chalicelib.container import service
+    from chalicelib.bootstrap import service
 
     return service()
 
@@ -98,7 +98,7 @@ def test_pending_backs_off_exponentially(client, world):
 
 
 def test_poller_stops_inside_the_time_budget(client, world):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     ids = [order(client, {"provider": "resello", "common_name": cn()}, me)[2]["id"] for _ in range(3)]
@@ -118,7 +118,7 @@ def test_poller_stops_inside_the_time_budget(client, world):
 
 
 def test_rate_limited_provider_is_left_alone(client, world):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     for _ in range(3):
@@ -143,7 +143,7 @@ def _expiring_soon(cid: str, days: float):
 
 
 def test_expiry_notices_once_each_and_expired(client, world, queue):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn()}, me)[2]["id"]
@@ -159,7 +159,7 @@ def test_expiry_notices_once_each_and_expired(client, world, queue):
 
 
 def test_auto_renew_renews_inside_the_window(client, world):
-    from chalicelib import jobs
+    from chalicelib.service import jobs
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn(), "auto_renew": True}, me)[2]["id"]
@@ -174,17 +174,18 @@ def test_auto_renew_renews_inside_the_window(client, world):
 def test_outbox_retries_a_failed_publish(client, world, queue, monkeypatch):
     me = who()
     service = svc()
-    real = service.publisher.publish
+    real = service.publisher._client_factory
 
-    def broken(ev):
-        from botocore.exceptions import EndpointConnectionError
+    class BrokenSns:  # the SNS endpoint is unreachable: the adapter sees botocore's own error
+        def publish(self, **_):
+            from botocore.exceptions import EndpointConnectionError
 
-        raise EndpointConnectionError(endpoint_url="http://sns")
+            raise EndpointConnectionError(endpoint_url="http://sns")
 
-    monkeypatch.setattr(service.publisher, "publish", broken)
+    monkeypatch.setattr(service.publisher, "_client_factory", BrokenSns)
     cid = order(client, {"provider": "tinycert", "common_name": cn()}, me)[2]["id"]
     assert [e for e in drain(world, queue) if e["certificate"]["id"] == cid] == []
-    monkeypatch.setattr(service.publisher, "publish", real)
+    monkeypatch.setattr(service.publisher, "_client_factory", real)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
     monkeypatch.setattr(service, "clock", lambda: later)
     assert service.flush_outbox() >= 1

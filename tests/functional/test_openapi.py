@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import openapi
 from tests.functional.conftest import call
+from tools import openapi
 
 FALLBACK_PREFIXES = ("not_found_", "method_not_allowed_")
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -118,7 +118,7 @@ def test_the_document_is_a_valid_openapi_3_1_document() -> None:
 
 def test_the_checked_in_document_is_what_the_code_generates() -> None:
     assert openapi.render(openapi.build()) == openapi.SPEC_PATH.read_text(), (
-        "chalicelib/openapi.json is stale: run .venv/bin/python -m chalicelib.openapi")
+        "chalicelib/http/openapi.json is stale: run .venv/bin/python -m tools.openapi")
 
 
 def _registered_routes() -> Iterator[tuple[str, str, str]]:
@@ -134,7 +134,7 @@ def test_every_registered_route_is_in_the_document_and_nothing_else() -> None:
     registered = {(path, method) for path, method, _ in _registered_routes()}
     documented = {(path, method) for path, item in document()["paths"].items() for method in item
                   if method in ("get", "put", "post", "delete", "patch", "head", "options")}
-    assert registered - documented == set(), "routes missing from chalicelib/openapi.py"
+    assert registered - documented == set(), "routes missing from tools/openapi.py"
     assert documented - registered == set(), "documented operations no route serves"
     assert len(registered) >= 20
 
@@ -200,7 +200,7 @@ def test_every_example_validates_against_its_schema() -> None:
 def test_order_examples_pass_the_api_validation() -> None:
     """The order examples go through the validation the API runs (the CSR one holds a placeholder)."""
     from chalicelib.providers import registry
-    from chalicelib.validation import validate_order
+    from chalicelib.service.requests import validate_order
 
     orders = document()["paths"]["/certificates"]["post"]["requestBody"]["content"]["application/json"]["examples"]
     for name, example in orders.items():
@@ -216,8 +216,9 @@ def _properties(name: str) -> set[str]:
 
 
 def test_request_schemas_match_the_validators() -> None:
-    from chalicelib import imports, validation
-    from chalicelib.service import CHANGE_FIELDS
+    from chalicelib.service import inventory as imports
+    from chalicelib.service import requests as validation
+    from chalicelib.service.certificates import CHANGE_FIELDS
 
     assert _properties("OrderRequest") == validation.ORDER_FIELDS
     assert _properties("ChangeRequest") == CHANGE_FIELDS

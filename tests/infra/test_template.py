@@ -21,8 +21,8 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from chalicelib import schema
-from chalicelib.config import PROVIDERS
+from chalicelib.adapters.dynamodb import schema
+from chalicelib.core.vocabulary import PROVIDERS
 from infra import build, check
 
 pytestmark = pytest.mark.slow
@@ -390,13 +390,13 @@ def test_every_declared_route_but_health_requires_iam_auth(resources: dict[str, 
 def _fallbacks_take_an_authorizer() -> bool:
     import inspect
 
-    from chalicelib.api import register_fallbacks
+    from chalicelib.http.api import register_fallbacks
 
     return "authorizer" in inspect.signature(register_fallbacks).parameters
 
 
 @pytest.mark.xfail(condition=not _fallbacks_take_an_authorizer(), strict=True,
-                   reason="chalicelib.api.register_fallbacks adds its 404/405 routes without an authorizer")
+                   reason="chalicelib.http.api.register_fallbacks adds its 404/405 routes without an authorizer")
 def test_fallback_routes_require_iam_auth(resources: dict[str, Any]) -> None:
     # Otherwise anyone on the internet invokes the Lambda (and learns which paths exist) unsigned.
     _, fallbacks = route_operations()

@@ -492,3 +492,11 @@ def test_display_off_a_terminal_prints_whole_lines() -> None:
     assert out.getvalue().splitlines() == [
         f"{CERT_ID} pending (order, provider: pending), 3s elapsed, next check in 4s",
         f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00.000000Z)"]
+
+
+def test_the_cli_vocabulary_matches_the_server() -> None:
+    from certgate_cli import vocabulary as cli
+    from chalicelib.core import vocabulary as server
+
+    for name in ("PRODUCTS", "DCV_METHODS", "SAN_TYPES", "DOWNLOAD_FORMATS", "REVOCATION_REASONS"):
+        assert getattr(cli, name) == getattr(server, name), name

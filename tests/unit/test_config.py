@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.config import ConfigError, Settings
+from chalicelib.config import Settings
+from chalicelib.core.errors import ConfigError
 
 
 def test_defaults_follow_the_stage_names():

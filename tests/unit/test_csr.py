@@ -29,9 +29,9 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import csr
-from chalicelib.countries import COUNTRY_CODES
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.countries import COUNTRY_CODES
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.x509 import csr
 
 # ------------------------------------------------------------------------------------------------
 # helpers and fixtures
@@ -843,7 +843,7 @@ def test_pkcs12_unreadable_key_does_not_leak_it(material: tuple[str, str], ec_ke
 
 def test_module_import_does_not_load_cryptography() -> None:
     """Name validation runs on every order; it must not pay for importing cryptography."""
-    code = ("import sys, chalicelib.csr as c; c.validate_dns_name('bücher.de', 'f'); "
+    code = ("import sys, chalicelib.x509.csr as c; c.validate_dns_name('bücher.de', 'f'); "
             "print('cryptography' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[2], timeout=30, check=True)

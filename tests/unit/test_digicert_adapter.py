@@ -16,8 +16,21 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import CertificateMaterial, OrderRequest, San, map_status
+from chalicelib.core.errors import (
+    AuthenticationFailed,
+    ProviderConflict,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    UnsupportedOperation,
+)
+from chalicelib.core.model import Status
+from chalicelib.core.provider import CertificateMaterial, OrderRequest, San
+from chalicelib.providers.base import map_status
 from chalicelib.providers.digicert import (
     CAPABILITIES,
     STATUS_MAP,
@@ -30,18 +43,6 @@ from chalicelib.providers.digicert import (
     material_from_bundle,
     order_from_create,
     order_from_info,
-)
-from chalicelib.providers.errors import (
-    AuthenticationFailed,
-    ProviderConflict,
-    ProviderNotConfigured,
-    ProviderNotFound,
-    ProviderProtocolError,
-    ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
-    UnsupportedOperation,
 )
 from chalicelib.providers.http import HttpSettings
 from simulators import defaults

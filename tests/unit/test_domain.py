@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from chalicelib.domain import ALLOWED, Certificate, Revision, Status, TransitionNotAllowed, iso, transition_event
+from chalicelib.core.errors import TransitionNotAllowed
+from chalicelib.core.model import ALLOWED, Certificate, Revision, Status, iso, transition_event
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 

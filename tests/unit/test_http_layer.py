@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chalicelib.providers.errors import ProviderUnavailable, RateLimited
+from chalicelib.core.errors import ProviderUnavailable, RateLimited
 from chalicelib.providers.http import HttpSettings, ProviderHttp, full_jitter, retry_after_seconds
 
 

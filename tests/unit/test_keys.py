@@ -12,7 +12,8 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from chalicelib.keys import ALGORITHM, KeyVault, KeyVaultError, SealedKeyInvalid
+from chalicelib.adapters.kms import ALGORITHM, KeyVault
+from chalicelib.core.errors import KeyVaultError, SealedKeyInvalid
 
 REGION = "us-east-1"
 PEM = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"

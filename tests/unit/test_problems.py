@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chalicelib import problems
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.providers import errors as pe
+from chalicelib.core import errors as pe
+from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.http import problems
 
 
 def test_validation_failed_names_each_field():

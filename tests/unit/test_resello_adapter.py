@@ -19,9 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import Approver, CertificateMaterial, OrderRequest, Organization, San
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
@@ -35,6 +33,8 @@ from chalicelib.providers.errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import Approver, CertificateMaterial, OrderRequest, Organization, San
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.resello import (
     CAPABILITIES,

@@ -25,9 +25,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain import Status
-from chalicelib.providers.base import OrderRequest, Organization, San
-from chalicelib.providers.errors import (
+from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
@@ -40,6 +38,8 @@ from chalicelib.providers.errors import (
     RateLimited,
     UnsupportedOperation,
 )
+from chalicelib.core.model import Status
+from chalicelib.core.provider import OrderRequest, Organization, San
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.tinycert import (
     CAPABILITIES,

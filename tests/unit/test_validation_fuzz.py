@@ -6,9 +6,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib import validation
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.errors import ValidationFailed
 from chalicelib.providers import registry
+from chalicelib.service import requests as validation
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),

@@ -6,8 +6,8 @@ types, key sizes, formats, limits), so enums cannot drift; tests/functional/test
 when the file is stale, when a route is missing from it, or when a response the functional tests saw
 does not validate against it. Regenerate with:
 
-    .venv/bin/python -m chalicelib.openapi            # writes chalicelib/openapi.json
-    .venv/bin/python -m chalicelib.openapi --check    # exit 1 if the file is stale
+    .venv/bin/python -m tools.openapi            # writes chalicelib/http/openapi.json
+    .venv/bin/python -m tools.openapi --check    # exit 1 if the file is stale
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pathlib
 import sys
 from typing import Any
 
-SPEC_PATH = pathlib.Path(__file__).with_name("openapi.json")
+SPEC_PATH = pathlib.Path(__file__).resolve().parent.parent / "chalicelib" / "http" / "openapi.json"
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 PEM = "application/x-pem-file"
@@ -79,12 +79,10 @@ def page_of(item: str) -> Schema:
 
 # -- components ------------------------------------------------------------------------------------------
 def _schemas() -> dict[str, Schema]:
-    from chalicelib.api import FORMATS
-    from chalicelib.config import PROVIDERS
-    from chalicelib.imports import COUNTERS, DIGICERT_STATUSES, MAX_PAGE_SIZE, TINYCERT_STATE_BITS
-    from chalicelib.imports import FILTERS as IMPORT_FILTERS
-    from chalicelib.providers.base import DCV_METHODS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
-    from chalicelib.validation import KEY_SIZES, MAX_SANS
+    from chalicelib.core.vocabulary import DCV_METHODS, FORMATS, PRODUCTS, PROVIDERS, REVOCATION_REASONS, SAN_TYPES
+    from chalicelib.service.inventory import COUNTERS, DIGICERT_STATUSES, MAX_PAGE_SIZE, TINYCERT_STATE_BITS
+    from chalicelib.service.inventory import FILTERS as IMPORT_FILTERS
+    from chalicelib.service.requests import KEY_SIZES, MAX_SANS
 
     statuses = ["pending", "issued", "failed", "revoked", "cancelled", "expired"]
     timestamp = {"type": "string", "format": "date-time"}
@@ -337,7 +335,7 @@ PROBLEMS: dict[int, tuple[str, str, str]] = {
 
 
 def _problem_example(status: int) -> dict[str, Any]:
-    from chalicelib import problems
+    from chalicelib.http import problems
 
     _, code, _ = PROBLEMS[status]
     titles = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
@@ -376,7 +374,7 @@ def _responses() -> dict[str, Any]:
 
 
 def _parameters() -> dict[str, Any]:
-    from chalicelib.config import PROVIDERS
+    from chalicelib.core.vocabulary import PROVIDERS
 
     def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -631,7 +629,8 @@ def _paths() -> dict[str, Any]:
 
 def build() -> dict[str, Any]:
     """The whole document, from the code's constants."""
-    from chalicelib.api import FORMATS, MAX_BODY_BYTES, MAX_JSON_DEPTH
+    from chalicelib.core.vocabulary import FORMATS
+    from chalicelib.http.api import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
     components: dict[str, Any] = {
         "schemas": _schemas(),
@@ -700,7 +699,7 @@ def main(argv: list[str]) -> int:
     wanted = render(build())
     if "--check" in argv:
         if SPEC_PATH.read_text() != wanted:
-            print(f"{SPEC_PATH} is stale: run python -m chalicelib.openapi", file=sys.stderr)
+            print(f"{SPEC_PATH} is stale: run python -m tools.openapi", file=sys.stderr)
             return 1
         return 0
     SPEC_PATH.write_text(wanted)

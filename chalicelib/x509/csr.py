@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.countries import COUNTRY_CODES
-from chalicelib.errors import ValidationFailed
-from chalicelib.providers.errors import FieldError
+from chalicelib.core.countries import COUNTRY_CODES
+from chalicelib.core.errors import BadMaterial, FieldError, ValidationFailed
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -64,10 +63,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 DOWNLOAD_FORMATS = (*FORMATS, "pkcs12")
 # What app.api.binary_types must list so API Gateway passes these bodies through as bytes.
 BINARY_CONTENT_TYPES = ("application/pkix-cert", "application/pkcs7-mime", "application/zip", PKCS12_CONTENT_TYPE)
-
-
-class BadMaterial(ValueError):
-    """A certificate, chain or private key from a provider or from storage is unusable."""
 
 
 def _fail(field: str, message: str) -> ValidationFailed:

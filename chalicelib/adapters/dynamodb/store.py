@@ -8,42 +8,26 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from chalicelib import schema
-from chalicelib.domain import WAITING, Certificate, Event, Revision, Status, iso, utcnow
-from chalicelib.errors import BadRequest
+from chalicelib.adapters.clients import translate_errors
+from chalicelib.adapters.dynamodb import schema
+from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
+from chalicelib.core.model import (
+    WAITING,
+    Certificate,
+    Event,
+    IdempotencyRecord,
+    Revision,
+    Status,
+    iso,
+    shard_of,
+    utcnow,
+)
 
 META = "META"
-
-
-class ConcurrentModification(Exception):
-    """Someone else changed the certificate first (optimistic lock lost)."""
-
-
-class AlreadyExists(Exception):
-    """A conditional create found the item already there (idempotency, references)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    owner: str
-    key: str
-    body_hash: str
-    certificate_id: str
-    created_at: str
-
-
-def shard_of(cert_id: str, shards: int) -> int:
-    return zlib.crc32(cert_id.encode()) % max(1, shards)
 
 
 def _plain(value: Any) -> Any:
@@ -70,6 +54,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
+@translate_errors("table")
 class CertificateStore:
     def __init__(self, client_factory: Any, table_name: str, *, shards: int = 4) -> None:
         self._client_factory = client_factory
@@ -159,11 +144,16 @@ class CertificateStore:
         ops += self._event_puts(cert.id, events)
         self._transact(ops, labels=["certificate", "idempotency" if idem else "event"])
 
-    def save(self, after: Certificate, events: Iterable[Event] = (), *, extra: Iterable[dict[str, Any]] = ()) -> None:
+    def save(self, after: Certificate, events: Iterable[Event] = (), *,
+             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
         """Persist `after` if nobody changed the certificate since `after.version - 1`, together
-        with its events and any extra transaction items (reference rows)."""
+        with its events, in one transaction with: a claim of each provider order id in
+        `claim_refs` for this certificate (never for two), and the release of the owner's
+        idempotency key `release_idempotency` (an order that was surely not placed)."""
         events = list(events)
-        extra = list(extra)
+        extra = [self._ref_put(after.provider, ref, after.id) for ref in claim_refs]
+        if release_idempotency is not None:
+            extra.append(self._idempotency_delete(after.owner, release_idempotency))
         put = {"TableName": self.table, "Item": self._s(self.to_item(after)),
                "ConditionExpression": "#v = :v",
                "ExpressionAttributeNames": {"#v": "version"},
@@ -176,12 +166,16 @@ class CertificateStore:
             return
         self._transact([{"Put": put}, *self._event_puts(after.id, events), *extra], labels=["certificate"])
 
+    def append_events(self, cert_id: str, events: Iterable[Event]) -> None:
+        """Add audit events to a certificate without changing it (each written once)."""
+        self._transact(self._event_puts(cert_id, events), labels=["event"])
+
     def _event_puts(self, cert_id: str, events: Iterable[Event]) -> list[dict[str, Any]]:
         shard = shard_of(cert_id, self.shards)
         return [{"Put": {"TableName": self.table, "Item": self._s(self._event_item(ev, shard)),
                          "ConditionExpression": "attribute_not_exists(pk)"}} for ev in events]
 
-    def ref_put(self, provider: str, provider_order_id: str, cert_id: str) -> dict[str, Any]:
+    def _ref_put(self, provider: str, provider_order_id: str, cert_id: str) -> dict[str, Any]:
         """A transaction item claiming provider_order_id for cert_id (never for two certificates)."""
         return {"Put": {"TableName": self.table,
                         "Item": self._s({"pk": f"REF#{provider}#{provider_order_id}", "sk": "REF", "type": "ref",
@@ -207,6 +201,9 @@ class CertificateStore:
             raise
 
     # -- reads ------------------------------------------------------------------------------
+    def ping(self) -> None:
+        self.client.describe_table(TableName=self.table)
+
     def get(self, cert_id: str) -> Certificate | None:
         resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": f"CERT#{cert_id}", "sk": META}),
                                     ConsistentRead=True)
@@ -389,7 +386,7 @@ class CertificateStore:
         return IdempotencyRecord(owner=owner, key=key, body_hash=d["body_hash"],
                                  certificate_id=d["certificate_id"], created_at=d["created_at"])
 
-    def idempotency_delete(self, owner: str, key: str) -> dict[str, Any]:
+    def _idempotency_delete(self, owner: str, key: str) -> dict[str, Any]:
         """A transaction item forgetting an idempotency key (an order that was surely not placed)."""
         return {"Delete": {"TableName": self.table, "Key": self._s({"pk": self._idem_pk(owner, key), "sk": "IDEM"})}}
 

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.domain import Certificate, Event, Status, iso, parse_iso
+from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, RateLimited
+from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
-from chalicelib.providers.errors import ProviderError, RateLimited
-from chalicelib.service import CertificateService, ProviderFailure
-from chalicelib.store import ConcurrentModification
+from chalicelib.service.certificates import CertificateService, ProviderFailure
 
 log = logging.getLogger("certgate.jobs")
 Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
@@ -109,7 +108,7 @@ def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certifi
     log.warning("poll failed; backing off", extra={"certificate_id": cert.id, "provider": cert.provider,
                                                    "error": err.code})
     try:
-        svc._save(svc._rescheduled(cert, svc.clock()))
+        svc.save(svc.rescheduled(cert, svc.clock()))
     except ConcurrentModification:
         return "raced"
     return "provider_error"
@@ -164,7 +163,7 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -
         return "skipped"
     if end <= now:
         after = cert.moved_to(Status.EXPIRED, now)
-        svc._save(after, [svc._event(cert, after, "renew_expiring")])
+        svc.save(after, [svc.event_for(cert, after, "renew_expiring")])
         return "expired"
     outcome = "watched"
     notice = cert.due_expiry_notice(now)
@@ -175,9 +174,39 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -
                    actor="renew_expiring", revision=cert.revision, provider=cert.provider,
                    detail={"threshold_days": notice, "days_left": days_left, "not_after": cert.not_after,
                            "certificate": after.event_summary()})
-        cert = svc._save(after, [ev])
+        cert = svc.save(after, [ev])
         outcome = f"notice_{notice}d"
     if cert.auto_renew and end - now <= dt.timedelta(days=svc.cfg.renew_window_days):
         svc.renew(cert.owner, cert, None, actor="renew_expiring")
         outcome = "renewed"
     return outcome
+
+
+class UnknownJob(CertgateError, LookupError):
+    """A scheduled event named a job that does not exist (never silently run another one)."""
+
+
+def _sync_inventory(svc: CertificateService, remaining: Remaining) -> dict[str, Any]:
+    from chalicelib.service.inventory import sync_inventory
+
+    return sync_inventory(svc, remaining)
+
+
+JOBS: dict[str, Callable[[CertificateService, Remaining], dict[str, Any]]] = {
+    "poll_pending": poll_pending,
+    "reconcile": reconcile,
+    "renew_expiring": renew_expiring,
+    "sync_inventory": _sync_inventory,
+}
+
+
+def run(svc: CertificateService, name: str, remaining: Remaining) -> dict[str, Any]:
+    """Run the scheduled job `name`; UnknownJob for a name that is not in JOBS."""
+    job = JOBS.get(name)
+    if job is None:
+        raise UnknownJob(f"no scheduled job {name!r} (known: {', '.join(sorted(JOBS))})")
+    stats = job(svc, remaining)
+    for key, value in stats.items():
+        if isinstance(value, int) and value:
+            count(f"job_{key}", value, job=name)
+    return stats

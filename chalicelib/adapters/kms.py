@@ -19,18 +19,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from chalicelib.core.errors import KeyVaultError, SealedKeyInvalid
+
 ALGORITHM = "AES256-GCM+KMS"
 _NONCE_BYTES = 12  # the AES-GCM standard nonce; random is safe because every data key is used once
 # KMS codes meaning "this blob does not open under this key/context", as opposed to KMS being unwell.
 _NOT_OPENABLE_CODES = frozenset({"InvalidCiphertextException", "IncorrectKeyException"})
-
-
-class KeyVaultError(Exception):
-    """KMS refused or failed the call (access, throttling, network). The message names the KMS code."""
-
-
-class SealedKeyInvalid(KeyVaultError):
-    """The sealed key is malformed, was altered, or belongs to another context or KMS key."""
 
 
 class KeyVault:

@@ -51,14 +51,24 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.config import PROVIDERS, ConfigError
-from chalicelib.csr import BadMaterial
-from chalicelib.domain import Certificate, Event, Revision, Status, iso, new_certificate_id, parse_iso
-from chalicelib.errors import NotFound, ValidationFailed
-from chalicelib.providers.base import CertificateMaterial, Page, Provider, ProviderOrder
-from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound, ProviderProtocolError
-from chalicelib.store import AlreadyExists, ConcurrentModification, shard_of
-from chalicelib.validation import field_name
+from chalicelib.core.errors import (
+    AlreadyExists,
+    BadMaterial,
+    ConcurrentModification,
+    ConfigError,
+    DependencyFailed,
+    FieldError,
+    NotFound,
+    ProviderError,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ValidationFailed,
+)
+from chalicelib.core.model import Certificate, Event, Revision, Status, iso, new_certificate_id, parse_iso, shard_of
+from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
+from chalicelib.core.vocabulary import PROVIDERS
+from chalicelib.service.ports import Provider
+from chalicelib.service.requests import field_name
 
 log = logging.getLogger("certgate.imports")
 
@@ -526,7 +536,7 @@ class _Run:
 
     def _apply(self, cert: Certificate, po: ProviderOrder) -> str:
         """The provider's current state through the one lifecycle path (events, SNS, revisions)."""
-        from chalicelib.service import ProviderFailure
+        from chalicelib.service.certificates import ProviderFailure
 
         for attempt in range(2):
             try:
@@ -566,7 +576,7 @@ class _Run:
         return po, CertificateMaterial(certificate_pem=leaf, chain_pem=chain)
 
     def _create(self, po: ProviderOrder, material: CertificateMaterial, held: str | None) -> str:
-        from chalicelib import csr as csrlib
+        from chalicelib.x509 import csr as csrlib
 
         svc, job = self.svc, self.job
         info = csrlib.certificate_info(material.certificate_pem)
@@ -701,8 +711,6 @@ def get_import(svc: Any, principal: str, import_id: str) -> dict[str, Any]:
 def sync_inventory(svc: Any, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
     """Resume running imports from their cursor and re-run completed ones whose sync interval has
     passed, within the Lambda's time budget; then flush the outbox."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     now = now or svc.clock()
     margin = svc.cfg.poll_safety_margin_ms
     stats: Counter[str] = Counter()
@@ -715,9 +723,9 @@ def sync_inventory(svc: Any, remaining: Remaining, now: dt.datetime | None = Non
             continue
         try:
             outcome, tally = _sync_one(svc, job, remaining, now + dt.timedelta(seconds=time.monotonic() - started))
-        except (BotoCoreError, ClientError) as exc:
+        except DependencyFailed as exc:
             # This import's lease runs out and a later run resumes it; the others go on now.
-            log.warning("import sync failed on AWS", extra={"import_id": job.id, "error": type(exc).__name__})
+            log.warning("import sync failed on AWS", extra={"import_id": job.id, "error": exc.code})
             stats["aws_error"] += 1
             continue
         stats[outcome] += 1

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.core.errors import BadRequest, Unauthorized
 
 LOCAL_HEADER = "x-certgate-principal"
 LOCAL_DEFAULT_PRINCIPAL = "local-dev"
@@ -34,7 +34,3 @@ def principal_of(headers: Mapping[str, str], context: Mapping[str, Any] | None, 
     if not arn:
         raise Unauthorized("no IAM identity on the request (API Gateway IAM authorization is required)")
     return str(arn)
-
-
-def is_admin(principal: str, cfg: Settings) -> bool:
-    return principal in cfg.admin_principals

@@ -16,26 +16,37 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.config import Settings
-from chalicelib.domain import (
+from chalicelib.core.errors import (
+    AlreadyExists,
+    Conflict,
+    DependencyFailed,
+    FieldError,
+    KeyVaultError,
+    NotFound,
+    ProviderError,
+    SealedKeyInvalid,
+    ServiceUnavailable,
+    TransitionNotAllowed,
+    ValidationFailed,
+)
+from chalicelib.core.model import (
     FINAL,
     Certificate,
     Event,
+    IdempotencyRecord,
     Revision,
     Status,
-    TransitionNotAllowed,
     iso,
     new_certificate_id,
     parse_iso,
     transition_event,
     utcnow,
 )
-from chalicelib.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
+from chalicelib.core.provider import Approver, Capabilities, OrderRequest, Organization, ProviderOrder, San
 from chalicelib.observability import count
-from chalicelib.providers.base import Approver, OrderRequest, Organization, Provider, ProviderOrder, San
-from chalicelib.providers.errors import FieldError, ProviderError
-from chalicelib.store import AlreadyExists, CertificateStore, IdempotencyRecord
-from chalicelib.validation import OrderSpec
+from chalicelib.service.policy import Policy
+from chalicelib.service.ports import ArtifactStore, CertificateStore, EventPublisher, KeyVault, Provider, Providers
+from chalicelib.service.requests import OrderSpec
 
 log = logging.getLogger("certgate.service")
 _CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
@@ -57,19 +68,25 @@ class OrderResult:
 
 
 class CertificateService:
-    def __init__(self, cfg: Settings, store: CertificateStore, artifacts: Any, publisher: Any, vault: Any,
-                 providers: Callable[[str], Provider], capabilities: Callable[[str], Any],
-                 provider_defaults: Callable[[str], Mapping[str, Any]] | None = None,
-                 clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, cfg: Policy, store: CertificateStore, artifacts: ArtifactStore, publisher: EventPublisher,
+                 vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.cfg = cfg
         self.store = store
         self.artifacts = artifacts
         self.publisher = publisher
         self.vault = vault
-        self.providers = providers
-        self.capabilities = capabilities
-        self.provider_defaults = provider_defaults or (lambda name: {})
+        self.directory = directory
         self.clock = clock
+
+    def providers(self, name: str) -> Provider:
+        """The configured adapter of provider `name` (ProviderNotConfigured when it has no secret)."""
+        return self.directory.get(name)
+
+    def capabilities(self, name: str) -> Capabilities:
+        return self.directory.capabilities(name)
+
+    def provider_defaults(self, name: str) -> Mapping[str, Any]:
+        return self.directory.defaults(name)
 
     # -- access -------------------------------------------------------------------------------
     def owned(self, principal: str, cert_id: str, *, admin: bool = False) -> Certificate:
@@ -83,7 +100,7 @@ class CertificateService:
 
     # -- ordering -----------------------------------------------------------------------------
     def order(self, principal: str, body: Any, idempotency_key: str | None) -> OrderResult:
-        from chalicelib.validation import validate_order
+        from chalicelib.service.requests import validate_order
 
         provider_name = body.get("provider") if isinstance(body, dict) else None
         defaults: Mapping[str, Any] = {}
@@ -141,7 +158,7 @@ class CertificateService:
         if spec.csr_pem:
             key_source = "csr"
         elif spec.key_type:
-            from chalicelib import csr as csrlib
+            from chalicelib.x509 import csr as csrlib
 
             private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
                                                                spec.sans, spec.organization)
@@ -191,14 +208,12 @@ class CertificateService:
             ev = Event(certificate_id=cert.id, kind="order.unconfirmed", occurred_at=iso(now) or "", actor=actor,
                        provider=cert.provider, revision=cert.revision,
                        detail={"error": exc.code, "message": exc.message})
-            return self._save(after, [ev])
+            return self.save(after, [ev])
         after = cert.moved_to(Status.FAILED, now, operation=None,
                               failure={"code": exc.code, "reason": exc.message})
-        extra = []
-        if idempotency_key and exc.retryable:
-            # Surely not placed and worth retrying: let the same key place it next time.
-            extra.append(self.store.idempotency_delete(cert.owner, idempotency_key))
-        return self._save(after, [self._event(cert, after, actor, error=exc.code)], extra=extra)
+        # Surely not placed and worth retrying: let the same key place it next time.
+        release = idempotency_key if idempotency_key and exc.retryable else None
+        return self.save(after, [self.event_for(cert, after, actor, error=exc.code)], release_idempotency=release)
 
     # -- applying what the provider says --------------------------------------------------------
     def apply(self, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
@@ -208,21 +223,21 @@ class CertificateService:
         refs = {"provider_order_id": po.provider_order_id, "provider_status": po.raw_status, "on_hold": po.on_hold}
         if po.certificate_id:
             refs["provider_certificate_id"] = po.certificate_id
-        extra = []
+        claims: tuple[str, ...] = ()
         if po.provider_order_id and po.provider_order_id != cert.provider_order_id:
-            extra.append(self.store.ref_put(cert.provider, po.provider_order_id, cert.id))
+            claims = (po.provider_order_id,)
         target = po.status
         try:
             if target is Status.ISSUED:
-                return self._apply_issued(cert, po, actor, refs, extra)
+                return self._apply_issued(cert, po, actor, refs, claims)
             if target is Status.PENDING:
                 if cert.status is Status.SUBMITTING:
                     after = cert.moved_to(Status.PENDING, now, **refs, poll_attempts=0,
                                           next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.poll_min_interval_s)))
-                    ev = self._event(cert, after, actor, kind="order.submitted", provider_status=po.raw_status)
-                    return self._save(after, [ev], extra=extra)
+                    ev = self.event_for(cert, after, actor, kind="order.submitted", provider_status=po.raw_status)
+                    return self.save(after, [ev], claim_refs=claims)
                 if cert.status is Status.PENDING:
-                    return self._save(self._rescheduled(cert, now, **refs), extra=extra)
+                    return self.save(self.rescheduled(cert, now, **refs), claim_refs=claims)
                 return cert  # e.g. an issued certificate the provider shows as being reissued
             if target is Status.FAILED and cert.status is Status.PENDING and cert.operation in ("reissue", "renew"):
                 return self._revert_operation(cert, actor, po.failure_reason or po.raw_status)
@@ -234,15 +249,15 @@ class CertificateService:
                                   failure={"code": "provider_" + po.raw_status.lower(),
                                            "reason": po.failure_reason or f"provider status {po.raw_status}"}
                                   if target is Status.FAILED else cert.failure)
-            return self._save(after, [self._event(cert, after, actor, provider_status=po.raw_status)], extra=extra)
+            return self.save(after, [self.event_for(cert, after, actor, provider_status=po.raw_status)], claim_refs=claims)
         except TransitionNotAllowed:
             log.info("provider state ignored", extra={"certificate_id": cert.id, "status": cert.status.value,
                                                        "provider_status": po.raw_status})
             return cert
 
     def _apply_issued(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
-                      extra: list[dict[str, Any]]) -> Certificate:
-        from chalicelib import csr as csrlib
+                      claims: tuple[str, ...]) -> Certificate:
+        from chalicelib.x509 import csr as csrlib
 
         now = self.clock()
         material = po.material
@@ -256,7 +271,7 @@ class CertificateService:
             raise ProviderFailure(cert, _protocol(cert.provider, f"issued certificate does not parse: {exc}")) from exc
         if cert.status is Status.ISSUED and info.serial == cert.serial:
             if refs.get("on_hold") != cert.on_hold:
-                return self._save(cert.updated(now, **refs), [self._event(cert, cert, actor, kind="certificate.hold",
+                return self.save(cert.updated(now, **refs), [self.event_for(cert, cert, actor, kind="certificate.hold",
                                                                            on_hold=refs.get("on_hold"))])
             return cert
         revision = cert.revision
@@ -287,10 +302,10 @@ class CertificateService:
             poll_attempts=0, next_poll_at=None, expiry_notices=(), sealed_key=sealed,
             key_source="provider" if material.private_key_pem else cert.key_source,
         )
-        ev = self._event(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
-        return self._save(after, [ev], extra=extra)
+        ev = self.event_for(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
+        return self.save(after, [ev], claim_refs=claims)
 
-    def _rescheduled(self, cert: Certificate, now: dt.datetime, **changes: Any) -> Certificate:
+    def rescheduled(self, cert: Certificate, now: dt.datetime, **changes: Any) -> Certificate:
         """Back off: min interval doubling per unanswered check, capped, with full jitter above the floor."""
         attempts = cert.poll_attempts + 1
         ceiling = min(self.cfg.poll_max_interval_s, self.cfg.poll_min_interval_s * (2 ** min(attempts, 20)))
@@ -300,7 +315,7 @@ class CertificateService:
     def postpone(self, cert: Certificate, seconds: float) -> Certificate:
         """Leave a due certificate alone for `seconds` (rate limits), without counting an attempt."""
         now = self.clock()
-        return self._save(cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=seconds))))
+        return self.save(cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=seconds))))
 
     def _revert_operation(self, cert: Certificate, actor: str, reason: str) -> Certificate:
         now = self.clock()
@@ -308,24 +323,25 @@ class CertificateService:
         if good is None:
             after = cert.moved_to(Status.FAILED, now, operation=None, failure={"code": "provider_rejected",
                                                                                 "reason": reason})
-            return self._save(after, [self._event(cert, after, actor)])
+            return self.save(after, [self.event_for(cert, after, actor)])
         after = cert.moved_to(Status.ISSUED, now, operation=None, revision=good.number,
                               revisions=tuple(r for r in cert.revisions if r.number <= good.number or r.issued_at),
                               next_poll_at=None, poll_attempts=0)
-        ev = self._event(cert, after, actor, kind="certificate.failed", operation=cert.operation, reason=reason)
-        return self._save(after, [ev])
+        ev = self.event_for(cert, after, actor, kind="certificate.failed", operation=cert.operation, reason=reason)
+        return self.save(after, [ev])
 
     # -- persistence and events ------------------------------------------------------------------
-    def _event(self, before: Certificate, after: Certificate, actor: str, kind: str | None = None,
+    def event_for(self, before: Certificate, after: Certificate, actor: str, kind: str | None = None,
                **detail: Any) -> Event:
         ev = transition_event(before, after, actor, self.clock(), kind=kind, **detail)
         if ev.published:
             ev.detail["certificate"] = after.event_summary()
         return ev
 
-    def _save(self, after: Certificate, events: list[Event] | None = None,
-              extra: list[dict[str, Any]] | None = None) -> Certificate:
-        self.store.save(after, events or [], extra=extra or [])
+    def save(self, after: Certificate, events: list[Event] | None = None, *,
+             claim_refs: tuple[str, ...] = (), release_idempotency: str | None = None) -> Certificate:
+        """Persist a change with its events (one transaction), then publish what is published."""
+        self.store.save(after, events or [], claim_refs=claim_refs, release_idempotency=release_idempotency)
         for ev in events or []:
             if ev.published:
                 self.publish_one(ev)
@@ -333,13 +349,10 @@ class CertificateService:
 
     def publish_one(self, ev: Event) -> bool:
         """Publish now; on failure the outbox row stays and the next job run retries it."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             self.publisher.publish(ev)
-        except (BotoCoreError, ClientError) as exc:
-            log.warning("event publish deferred to the outbox", extra={"event_id": ev.event_id,
-                                                                        "error": type(exc).__name__})
+        except DependencyFailed as exc:
+            log.warning("event publish deferred to the outbox", extra={"event_id": ev.event_id, "error": exc.code})
             return False
         self.store.mark_published(ev, self.clock())
         count("EventsPublished", event=ev.kind, provider=ev.provider or "unknown")
@@ -367,12 +380,12 @@ class CertificateService:
             if cert.status is Status.PENDING and not exc.retryable and exc.code == "provider_not_found":
                 after = cert.moved_to(Status.FAILED, self.clock(), operation=None,
                                       failure={"code": exc.code, "reason": exc.message})
-                return self._save(after, [self._event(cert, after, actor)])
+                return self.save(after, [self.event_for(cert, after, actor)])
             raise ProviderFailure(cert, exc) from exc
         if self._still_the_old_certificate(cert, po):
             found = self._find_replacement(cert, provider)
             if found is None:
-                return self._save(self._rescheduled(cert, self.clock()))
+                return self.save(self.rescheduled(cert, self.clock()))
             po = found
         return self.apply(cert, po, actor)
 
@@ -429,14 +442,14 @@ class CertificateService:
         if (now - last_try).total_seconds() < self.resubmit_after_s():
             return cert  # the first create may still be running at the provider: look again later
         if cert.submit_attempts < 2:
-            claimed = self._save(cert.updated(now, submit_attempts=cert.submit_attempts + 1, submitted_at=iso(now),
+            claimed = self.save(cert.updated(now, submit_attempts=cert.submit_attempts + 1, submitted_at=iso(now),
                                               next_poll_at=iso(now + dt.timedelta(seconds=self.resubmit_after_s()))))
             self._audit(claimed, actor, "order.resubmitted", reason="not found at the provider")
             return self._submit(claimed, provider, actor, None)
         after = cert.moved_to(Status.FAILED, now, operation=None,
                               failure={"code": "not_found_at_provider",
                                        "reason": "the order was not found at the provider after a retry"})
-        return self._save(after, [self._event(cert, after, actor)])
+        return self.save(after, [self.event_for(cert, after, actor)])
 
     def resubmit_after_s(self) -> float:
         """How long an unanswered create may still be running at the provider."""
@@ -445,7 +458,7 @@ class CertificateService:
     def _audit(self, cert: Certificate, actor: str, kind: str, **detail: Any) -> None:
         ev = Event(certificate_id=cert.id, kind=kind, occurred_at=iso(self.clock()) or "", actor=actor,
                    provider=cert.provider, revision=cert.revision, detail={k: v for k, v in detail.items() if v})
-        self.store._transact(self.store._event_puts(cert.id, [ev]), labels=["event"])
+        self.store.append_events(cert.id, [ev])
 
     # -- reissue / renew ---------------------------------------------------------------------------
     def reissue(self, principal: str, cert: Certificate, body: Any) -> Certificate:
@@ -455,7 +468,7 @@ class CertificateService:
         return self._change(principal, cert, body, "renew", actor=actor)
 
     def _change(self, principal: str, cert: Certificate, body: Any, op: str, actor: str | None = None) -> Certificate:
-        from chalicelib.validation import validate_change
+        from chalicelib.service.requests import validate_change
 
         caps = self.capabilities(cert.provider)
         if not getattr(caps, op):
@@ -476,7 +489,7 @@ class CertificateService:
                                 dcv_method=draft.dcv_method, validity_days=draft.validity_days,
                                 organization=draft.organization, approver=draft.approver,
                                 next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.poll_min_interval_s)))
-        started = self._save(started, [self._event(cert, started, actor or principal, kind=f"certificate.{op}_requested")])
+        started = self.save(started, [self.event_for(cert, started, actor or principal, kind=f"certificate.{op}_requested")])
         req = self.order_request(started)
         try:
             po = (provider.reissue if op == "reissue" else provider.renew)(cert.provider_order_id or "", req)
@@ -488,7 +501,7 @@ class CertificateService:
 
     def _changed_spec(self, cert: Certificate, changes: Mapping[str, Any]) -> Certificate:
         """Validate a reissue/renew body against the certificate's provider and fold it in."""
-        from chalicelib.validation import validate_order
+        from chalicelib.service.requests import validate_order
 
         base: dict[str, Any] = {"provider": cert.provider, "product": cert.product, "common_name": cert.common_name,
                                 "sans": [dict(s) for s in cert.sans], "validity_days": cert.validity_days,
@@ -512,7 +525,7 @@ class CertificateService:
         if spec.csr_pem:
             key_source, csr_pem, sealed = "csr", spec.csr_pem, None
         elif spec.key_type and caps.accepts_csr:
-            from chalicelib import csr as csrlib
+            from chalicelib.x509 import csr as csrlib
 
             private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
                                                                spec.sans, spec.organization)
@@ -524,7 +537,7 @@ class CertificateService:
 
     # -- revoke / cancel -----------------------------------------------------------------------------
     def revoke(self, principal: str, cert: Certificate, body: Any) -> Certificate:
-        from chalicelib.validation import validate_revoke
+        from chalicelib.service.requests import validate_revoke
 
         reason, comments = validate_revoke(body)
         if not self.capabilities(cert.provider).revoke:
@@ -536,18 +549,18 @@ class CertificateService:
         provider = self.providers(cert.provider)
         # Claim the certificate first (conditional on the version we read): a reissue or renewal
         # racing this revoke either claimed it before us (we stop here with a 409) or fails to.
-        cert = self._save(cert.updated(self.clock(), operation="revoke"))
+        cert = self.save(cert.updated(self.clock(), operation="revoke"))
         try:
             po = provider.revoke(cert.provider_order_id or "", reason)
         except ProviderError as exc:
-            raise ProviderFailure(self._save(cert.updated(self.clock(), operation=None)), exc) from exc
+            raise ProviderFailure(self.save(cert.updated(self.clock(), operation=None)), exc) from exc
         now = self.clock()
         if po.status is Status.REVOKED:
             after = cert.moved_to(Status.REVOKED, now, provider_status=po.raw_status, operation=None)
-            return self._save(after, [self._event(cert, after, principal, reason=reason, comments=comments)])
+            return self.save(after, [self.event_for(cert, after, principal, reason=reason, comments=comments)])
         self._audit(cert, principal, "certificate.revocation_requested", reason=reason, comments=comments,
                     provider_status=po.raw_status)
-        return self._save(cert.updated(now, operation=None))
+        return self.save(cert.updated(now, operation=None))
 
     def cancel(self, principal: str, cert: Certificate) -> Certificate:
         if not self.capabilities(cert.provider).cancel:
@@ -570,7 +583,7 @@ class CertificateService:
             return self.apply(cert, po, principal)
         now = self.clock()
         after = cert.moved_to(Status.CANCELLED, now, provider_status=po.raw_status, operation=None)
-        return self._save(after, [self._event(cert, after, principal)])
+        return self.save(after, [self.event_for(cert, after, principal)])
 
     # -- validation (DCV) ----------------------------------------------------------------------------
     def validation(self, cert: Certificate) -> dict[str, Any]:
@@ -585,7 +598,7 @@ class CertificateService:
                 "domains": [d.to_dict() for d in details]}
 
     def retry_validation(self, principal: str, cert: Certificate, body: Any) -> dict[str, Any]:
-        from chalicelib.validation import validate_dcv_retry
+        from chalicelib.service.requests import validate_dcv_retry
 
         caps = self.capabilities(cert.provider)
         if not caps.dcv_methods:
@@ -600,7 +613,7 @@ class CertificateService:
         except ProviderError as exc:
             raise ProviderFailure(cert, exc) from exc
         if args.get("method") and args["method"] != cert.dcv_method:
-            self._save(cert.updated(self.clock(), dcv_method=args["method"]))
+            self.save(cert.updated(self.clock(), dcv_method=args["method"]))
         self._audit(cert, principal, "validation.retried", method=args.get("method"), domain=args.get("domain"))
         return {"certificate_id": cert.id, "status": cert.public_status, "method": args.get("method") or cert.dcv_method,
                 "domains": [d.to_dict() for d in details]}
@@ -608,7 +621,7 @@ class CertificateService:
     # -- downloads ---------------------------------------------------------------------------------
     def download(self, cert: Certificate, fmt: str, *, revision: int | None = None,
                  passphrase: str | None = None) -> tuple[bytes, str, str]:
-        from chalicelib import csr as csrlib
+        from chalicelib.x509 import csr as csrlib
 
         rev = self._downloadable_revision(cert, revision)
         leaf, chain = self.artifacts.read_revision(cert, rev.number)
@@ -618,8 +631,6 @@ class CertificateService:
                                code="no_private_key")
             if passphrase is None:
                 raise ValidationFailed([FieldError("passphrase", "is required for pkcs12 (POST the download)")])
-            from chalicelib.keys import KeyVaultError, SealedKeyInvalid
-
             try:
                 key_pem = self.vault.open(cert.sealed_key, {"certificate_id": cert.id})
             except SealedKeyInvalid:
@@ -645,6 +656,6 @@ class CertificateService:
 
 
 def _protocol(provider: str, message: str) -> ProviderError:
-    from chalicelib.providers.errors import ProviderProtocolError
+    from chalicelib.core.errors import ProviderProtocolError
 
     return ProviderProtocolError(provider, message)

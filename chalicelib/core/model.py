@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zlib
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
+
+from chalicelib.core.errors import TransitionNotAllowed
 
 
 class Status(StrEnum):
@@ -53,12 +56,6 @@ EVENT_FOR_STATUS = {
     Status.EXPIRED: "certificate.expired",
 }
 EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
-
-
-class TransitionNotAllowed(Exception):
-    def __init__(self, current: Status, target: Status) -> None:
-        super().__init__(f"cannot go from {current.public} to {target.public}")
-        self.current, self.target = current, target
 
 
 def utcnow() -> dt.datetime:
@@ -290,3 +287,17 @@ def transition_event(before: Certificate, after: Certificate, actor: str, now: d
     return Event(certificate_id=after.id, kind=name, occurred_at=iso(now) or "", actor=actor,
                  from_status=before.status.public, to_status=after.status.public, revision=after.revision,
                  provider=after.provider, detail={k: v for k, v in detail.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    owner: str
+    key: str
+    body_hash: str
+    certificate_id: str
+    created_at: str
+
+
+def shard_of(cert_id: str, shards: int) -> int:
+    """The index shard of an item: spreads the sparse indexes' hot keys over `shards` partitions."""
+    return zlib.crc32(cert_id.encode()) % max(1, shards)

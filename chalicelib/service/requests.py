@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.providers.base import DCV_METHODS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES, Capabilities
-from chalicelib.providers.errors import FieldError
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.provider import Capabilities
+from chalicelib.core.vocabulary import DCV_METHODS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
 
 ORDER_FIELDS = {"provider", "product", "common_name", "sans", "csr", "key", "validity_days", "dcv_method",
                 "organization", "approver", "auto_renew", "client_reference", "provider_options"}
@@ -117,7 +117,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                    defaults: Mapping[str, Any] | None = None) -> OrderSpec:
     """Parse and check a POST /certificates body. `caps_of(provider)` gives capabilities; `defaults`
     are the provider secret's defaults (organization, approver) where it holds any."""
-    from chalicelib import csr as csrlib
+    from chalicelib.x509 import csr as csrlib
 
     c = Collector()
     if not isinstance(body, dict):
@@ -219,7 +219,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
 
 
 def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
-    from chalicelib import csr as csrlib
+    from chalicelib.x509 import csr as csrlib
 
     out: list[tuple[str, str]] = []
     if raw is None:
@@ -256,7 +256,7 @@ def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
 
 
 def _organization(c: Collector, raw: Any, default: Any) -> dict[str, Any] | None:
-    from chalicelib import csr as csrlib
+    from chalicelib.x509 import csr as csrlib
 
     org = _obj(c, raw, "organization", ORG_FIELDS)
     if org is None and isinstance(default, dict):
@@ -340,7 +340,7 @@ def validate_revoke(body: Any) -> tuple[str, str | None]:
 
 
 def validate_dcv_retry(body: Any, caps: Capabilities) -> dict[str, Any]:
-    from chalicelib import csr as csrlib
+    from chalicelib.x509 import csr as csrlib
 
     c = Collector()
     body = body or {}
@@ -398,7 +398,7 @@ def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> in
 
 def validate_authority(body: Any) -> dict[str, str]:
     """POST /providers/tinycert/authorities: the /ca/new fields, by their TinyCert names."""
-    from chalicelib import csr as csrlib
+    from chalicelib.x509 import csr as csrlib
 
     c = Collector()
     if not isinstance(body, dict):

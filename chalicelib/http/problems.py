@@ -7,8 +7,7 @@ import logging
 import uuid
 from typing import Any
 
-from chalicelib.errors import ApiError
-from chalicelib.providers.errors import ProviderError, ProviderRejected
+from chalicelib.core.errors import ApiError, ProviderError, ProviderRejected
 
 PROBLEM_TYPE_BASE = "https://certgate.dev/problems/"
 log = logging.getLogger("certgate.problems")

@@ -5,29 +5,35 @@ from __future__ import annotations
 
 import functools
 import json
+import pathlib
 import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, Response
 
-from chalicelib import problems
-from chalicelib.auth import is_admin, principal_of
-from chalicelib.config import PROVIDERS, settings
-from chalicelib.errors import (
+from chalicelib.config import settings
+from chalicelib.core.errors import (
     ApiError,
     BadRequest,
     Conflict,
+    FieldError,
     NotAcceptable,
-    NotFound,
     PayloadTooLarge,
+    ProviderError,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from chalicelib.core.provider import Authority
+from chalicelib.core.vocabulary import FORMATS
+from chalicelib.http import problems
+from chalicelib.http.auth import principal_of
 from chalicelib.observability import logger
-from chalicelib.providers.errors import FieldError, ProviderError, ProviderNotFound
+
+if TYPE_CHECKING:
+    from chalicelib.service.certificates import CertificateService
 
 BINARY_TYPES = ["application/pkix-cert", "application/pkcs7-mime", "application/zip", "application/x-pkcs12",
                 "application/octet-stream"]
@@ -38,7 +44,18 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_JSON_DEPTH = 32
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 ALL_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
-FORMATS = ("pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12")
+
+
+@functools.lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, generated at build time by tools/openapi.py and shipped as a file."""
+    return dict(json.loads((pathlib.Path(__file__).with_name("openapi.json")).read_text()))
+
+
+def _admin() -> Any:
+    from chalicelib.service import admin
+
+    return admin
 
 
 def concrete_path(req: Any) -> str:
@@ -71,8 +88,8 @@ class Api:
     def request(self) -> Any:
         return self.app.current_request
 
-    def service(self) -> Any:
-        from chalicelib.container import service
+    def service(self) -> CertificateService:
+        from chalicelib.bootstrap import service
 
         return service()
 
@@ -81,7 +98,7 @@ class Api:
         return principal_of(dict(req.headers or {}), req.context or {}, settings())
 
     def admin(self, principal: str) -> bool:
-        return is_admin(principal, settings())
+        return principal in settings().admin_principals
 
     def body(self, *, required: bool = True) -> Any:
         raw = self.request.raw_body or b""
@@ -116,7 +133,7 @@ class Api:
     def check_query(self, allowed: set[str]) -> None:
         unknown = sorted(set(self.request.query_params or {}) - allowed)
         if unknown:
-            from chalicelib.validation import field_name
+            from chalicelib.service.requests import field_name
 
             raise ValidationFailed([FieldError(field_name(k).replace("body[", "query["), "is not a known query parameter")
                                     for k in unknown])
@@ -148,9 +165,8 @@ class Api:
             except ProviderError as err:
                 status, body, headers = problems.from_provider_error(err, instance)
             except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a 500 problem
-                from chalicelib.domain import TransitionNotAllowed
-                from chalicelib.service import ProviderFailure
-                from chalicelib.store import ConcurrentModification
+                from chalicelib.core.errors import ConcurrentModification, TransitionNotAllowed
+                from chalicelib.service.certificates import ProviderFailure
 
                 if isinstance(exc, ConcurrentModification | TransitionNotAllowed):
                     # Someone else changed the certificate between our read and our write.
@@ -173,9 +189,10 @@ class Api:
 
     # -- service routes ----------------------------------------------------------------------------
     def health(self) -> Response:
-        from chalicelib.health import check
+        from chalicelib.bootstrap import health_checks
+        from chalicelib.service.health import check
 
-        ok, checks = check(settings())
+        ok, checks = check(health_checks())
         if ok:
             return self.json({"status": "ok", "stage": settings().stage, "checks": checks})
         failed = sorted(k for k, v in checks.items() if v != "ok")
@@ -185,24 +202,14 @@ class Api:
         return self.problem(503, body, {"Retry-After": "10"})
 
     def providers(self) -> Response:
-        from chalicelib.providers import registry
-        from chalicelib.providers.credentials import credentials
+        from chalicelib.service.admin import providers_overview
 
-        items = []
-        for name in PROVIDERS:
-            try:
-                credentials(name)
-                configured = True
-            except ProviderError:
-                configured = False
-            items.append({"name": name, "configured": configured,
-                          "capabilities": registry.capabilities(name).to_dict()})
+        items = [{"name": p.name, "configured": p.configured, "capabilities": p.capabilities.to_dict()}
+                 for p in providers_overview(self.service())]
         return self.json({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
 
     def openapi(self) -> Response:
-        from chalicelib.openapi import spec
-
-        return self.json(spec())
+        return self.json(openapi_document())
 
     # -- certificates --------------------------------------------------------------------------------
     def _owned(self, cert_id: str) -> Any:
@@ -226,7 +233,7 @@ class Api:
         return self._cert_response(cert, status, headers)
 
     def list_certificates(self) -> Response:
-        from chalicelib.validation import validate_limit
+        from chalicelib.service.requests import validate_limit
 
         self.check_query({"status", "provider", "common_name", "expires_before", "limit", "next_token"})
         principal = self.principal()
@@ -235,11 +242,12 @@ class Api:
         if status is not None and status not in ("pending", "issued", "failed", "revoked", "cancelled", "expired"):
             errors.append(FieldError("status", "must be pending, issued, failed, revoked, cancelled or expired"))
         provider = self.query("provider")
-        if provider is not None and provider not in PROVIDERS:
-            errors.append(FieldError("provider", f"must be one of {', '.join(PROVIDERS)}"))
+        names = self.service().directory.names()
+        if provider is not None and provider not in names:
+            errors.append(FieldError("provider", f"must be one of {', '.join(names)}"))
         expires_before = self.query("expires_before")
         if expires_before is not None:
-            from chalicelib.domain import iso, parse_iso
+            from chalicelib.core.model import iso, parse_iso
 
             try:
                 parsed = parse_iso(expires_before)
@@ -250,9 +258,12 @@ class Api:
                 errors.append(FieldError("expires_before", "must be an ISO 8601 timestamp with a timezone"))
         if errors:
             raise ValidationFailed(errors)
-        items, token = self.service().store.list_by_owner(
-            principal, limit=validate_limit(self.query("limit")), next_token=self.query("next_token"),
-            status=status, provider=provider, common_name=self.query("common_name"), expires_before=expires_before)
+        from chalicelib.service.queries import CertificateFilter, list_certificates
+
+        flt = CertificateFilter(status=status, provider=provider, common_name=self.query("common_name"),
+                                expires_before=expires_before)
+        items, token = list_certificates(self.service(), principal, flt, limit=validate_limit(self.query("limit")),
+                                         next_token=self.query("next_token"))
         return self.json({"items": [c.to_public() for c in items], "next_token": token})
 
     def get_certificate(self, cert_id: str) -> Response:
@@ -296,7 +307,7 @@ class Api:
         fmt = self.query("format") or "pem"
         passphrase = None
         if self.request.method == "POST":
-            from chalicelib.validation import validate_passphrase
+            from chalicelib.service.requests import validate_passphrase
 
             body = self.body()
             passphrase = validate_passphrase(body)
@@ -326,88 +337,65 @@ class Api:
         return "*/*" in accept or bool(parts & set(BINARY_TYPES))
 
     def events(self, cert_id: str) -> Response:
-        from chalicelib.validation import validate_limit
+        from chalicelib.service.requests import validate_limit
 
         self.check_query({"limit", "next_token"})
         principal, cert = self._owned(cert_id)
-        items, token = self.service().store.events(cert.id, limit=validate_limit(self.query("limit"), 100, 500),
-                                                   next_token=self.query("next_token"), owner=principal)
+        from chalicelib.service.queries import certificate_events
+
+        items, token = certificate_events(self.service(), principal, cert,
+                                          limit=validate_limit(self.query("limit"), 100, 500),
+                                          next_token=self.query("next_token"))
         return self.json({"items": [e.to_public() for e in items], "next_token": token})
 
     # -- TinyCert authorities ------------------------------------------------------------------------
-    def _tinycert(self) -> Any:
-        self.principal()
-        from chalicelib.providers import registry
-
-        return registry.get("tinycert")
-
     @staticmethod
-    def _authority(a: Any) -> dict[str, Any]:
+    def _authority(a: Authority) -> dict[str, Any]:
         return {"id": a.ca_id, "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
 
     def list_authorities(self) -> Response:
-        items = [self._authority(a) for a in self._tinycert().list_authorities()]
+        self.principal()
+        items = [self._authority(a) for a in _admin().list_authorities(self.service())]
         return self.json({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
 
     def get_authority(self, ca_id: str) -> Response:
-        if not ca_id.isdigit() or len(ca_id) > 12:
-            raise NotFound(f"no certificate authority {ca_id!r}")
-        try:
-            return self.json(self._authority(self._tinycert().get_authority(ca_id)))
-        except ProviderNotFound as exc:
-            raise NotFound(f"no certificate authority {ca_id!r} at tinycert") from exc
+        self.principal()
+        return self.json(self._authority(_admin().get_authority(self.service(), ca_id)))
 
     def create_authority(self) -> Response:
-        from chalicelib.validation import validate_authority
+        from chalicelib.service.requests import validate_authority
 
+        self.principal()
         fields = validate_authority(self.body())
-        created = self._tinycert().create_authority(fields)
+        created = _admin().create_authority(self.service(), fields)
         return self.json(self._authority(created), 201,
                          {"Location": f"/providers/tinycert/authorities/{created.ca_id}"})
 
     def delete_authority(self, ca_id: str) -> Response:
-        if not ca_id.isdigit() or len(ca_id) > 12:
-            raise NotFound(f"no certificate authority {ca_id!r}")
-        from chalicelib.providers.credentials import credentials
-
-        if str(credentials("tinycert").get("default_ca_id")) == ca_id:
-            raise Conflict(f"certificate authority {ca_id} is the default_ca_id of the tinycert secret; "
-                           "change the default first", code="authority_in_use")
-        try:
-            self._tinycert().delete_authority(ca_id)
-        except ProviderNotFound as exc:
-            raise NotFound(f"no certificate authority {ca_id!r} at tinycert") from exc
+        self.principal()
+        _admin().delete_authority(self.service(), ca_id)
         return Response(body="", status_code=204)
 
     # -- imports ---------------------------------------------------------------------------------------
     def start_import(self) -> Response:
-        from chalicelib.imports import start_import
+        from chalicelib.service.inventory import start_import
 
         principal = self.principal()
         job = start_import(self.service(), principal, self.body())
         return self.json(job, 202, {"Location": f"/imports/{job['id']}"})
 
     def get_import(self, import_id: str) -> Response:
-        from chalicelib.imports import get_import
+        from chalicelib.service.inventory import get_import
 
         return self.json(get_import(self.service(), self.principal(), import_id))
 
     # -- jobs -----------------------------------------------------------------------------------------
     def run_job(self, name: str, event: Any) -> dict[str, Any]:
-        from chalicelib import jobs
-        from chalicelib.observability import count
+        from chalicelib.service import jobs
 
         context = getattr(event, "context", None)
         logger.append_keys(job=name, request_id=getattr(context, "aws_request_id", None))
-        fn = {"poll_pending": jobs.poll_pending, "reconcile": jobs.reconcile,
-              "renew_expiring": jobs.renew_expiring}.get(name)
-        if fn is None:
-            from chalicelib.imports import sync_inventory as fn
-        stats = fn(self.service(), jobs.remaining_from(context))
-        for key, value in stats.items():
-            if isinstance(value, int) and value:
-                count(f"job_{key}", value, job=name)
-        return stats
+        return jobs.run(self.service(), name, jobs.remaining_from(context))
 
 
 def register_fallbacks(app: Chalice, api: Api, depth: int = 6, authorizer: Any = None) -> None:

@@ -1,0 +1,122 @@
+"""The composition root: settings + adapters -> the service, built once per container, lazily.
+
+Nothing else wires: the routes ask this module for the service (and for the health checks),
+the service only sees the ports of chalicelib/service/ports.py."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from chalicelib.adapters import clients
+from chalicelib.config import Settings, settings
+from chalicelib.core.errors import ProviderError
+from chalicelib.core.provider import Capabilities
+from chalicelib.providers import registry
+from chalicelib.providers.base import Provider
+from chalicelib.providers.http import HttpSettings
+from chalicelib.service.certificates import CertificateService
+from chalicelib.service.policy import Policy
+
+_DEFAULT_KEYS = ("organization", "approver", "default_ca_id")
+
+
+def http_settings(cfg: Settings) -> HttpSettings:
+    from chalicelib.observability import PROVIDER_OBSERVER
+
+    return HttpSettings(connect_timeout=cfg.provider_connect_timeout_s, read_timeout=cfg.provider_read_timeout_s,
+                        max_attempts=cfg.provider_max_attempts, verify=cfg.tls_verify, observer=PROVIDER_OBSERVER)
+
+
+def policy(cfg: Settings) -> Policy:
+    return Policy(poll_min_interval_s=cfg.poll_min_interval_s, poll_max_interval_s=cfg.poll_max_interval_s,
+                  poll_concurrency_per_provider=cfg.poll_concurrency_per_provider,
+                  poll_batch_limit=cfg.poll_batch_limit, poll_safety_margin_ms=cfg.poll_safety_margin_ms,
+                  reconcile_after_s=cfg.reconcile_after_s, renew_window_days=cfg.renew_window_days,
+                  idempotency_ttl_s=cfg.idempotency_ttl_s, provider_read_timeout_s=cfg.provider_read_timeout_s,
+                  admin_principals=cfg.admin_principals)
+
+
+def _client(service: str, cfg: Settings) -> Callable[[], Any]:
+    return lambda: clients.client(service, cfg.region, cfg.aws_endpoint_url)
+
+
+class ProviderDirectory:
+    """The `Providers` port: discovered adapters, each built from its Secrets Manager secret."""
+
+    def __init__(self, cfg: Settings) -> None:
+        from chalicelib.adapters.secrets import ProviderSecrets
+
+        self.cfg = cfg
+        self.secrets = ProviderSecrets(_client("secretsmanager", cfg), cfg.secret_names, cfg.region, cfg.secrets_ttl_s)
+        self.adapters = registry.Registry()
+
+    def names(self) -> Sequence[str]:
+        return registry.names()
+
+    def get(self, name: str) -> Provider:
+        pinned = self.adapters.pinned(name)
+        if pinned is not None:
+            return pinned
+        return self.adapters.get(name, self.secrets.credentials(name), http_settings(self.cfg))
+
+    def capabilities(self, name: str) -> Capabilities:
+        return registry.capabilities(name)
+
+    def configured(self, name: str) -> bool:
+        try:
+            self.secrets.credentials(name)
+        except ProviderError:
+            return False
+        return True
+
+    def defaults(self, name: str) -> Mapping[str, Any]:
+        creds = self.secrets.credentials(name)
+        return {k: creds[k] for k in _DEFAULT_KEYS
+                if isinstance(creds.get(k), dict) or (k == "default_ca_id" and creds.get(k) is not None)}
+
+
+@functools.lru_cache(maxsize=1)
+def directory() -> ProviderDirectory:
+    return ProviderDirectory(settings())
+
+
+@functools.lru_cache(maxsize=1)
+def service() -> CertificateService:
+    from chalicelib.adapters.dynamodb.store import CertificateStore
+    from chalicelib.adapters.kms import KeyVault
+    from chalicelib.adapters.s3 import ArtifactStore
+    from chalicelib.adapters.sns import EventPublisher
+
+    cfg = settings()
+    return CertificateService(
+        cfg=policy(cfg),
+        store=CertificateStore(_client("dynamodb", cfg), cfg.table_name, shards=cfg.poll_shards),
+        artifacts=ArtifactStore(_client("s3", cfg), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
+        publisher=EventPublisher(_client("sns", cfg), cfg.topic_arn, cfg.bucket_name),
+        vault=KeyVault(_client("kms", cfg), cfg.kms_key_id),
+        directory=directory(),
+    )
+
+
+def health_checks() -> dict[str, Callable[[], None]]:
+    """What GET /health pings: the table, the bucket, the topic and the provider secrets."""
+    svc = service()
+    return {"table": svc.store.ping, "bucket": svc.artifacts.ping, "topic": svc.publisher.ping,
+            "secrets": directory().secrets.ping}
+
+
+def override_provider(name: str, adapter: Provider | None) -> None:
+    """Tests and benchmarks: pin an adapter instance (None forgets it)."""
+    directory().adapters.override(name, adapter)
+
+
+def reset() -> None:
+    """Tests: forget every cached object (settings, clients, adapters, secrets)."""
+    if directory.cache_info().currsize:
+        directory().secrets.clear_cache()
+    service.cache_clear()
+    directory.cache_clear()
+    settings.cache_clear()
+    clients.reset_clients()

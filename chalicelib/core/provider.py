@@ -1,0 +1,156 @@
+"""The typed records that cross the provider port: what the service asks a provider for
+(`OrderRequest`) and what a provider answers (`ProviderOrder`, `CertificateMaterial`, `Page`,
+`DcvDetail`, `Authority`), and what a provider can do (`Capabilities`). Nothing here does I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.core.model import Status
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    accepts_csr: bool
+    generates_key: bool
+    products: tuple[str, ...]
+    default_product: str
+    dcv_methods: tuple[str, ...]
+    default_dcv_method: str | None
+    max_validity_days: int
+    reissue: bool
+    renew: bool
+    revoke: bool
+    cancel: bool
+    download_formats: tuple[str, ...]
+    authorities: bool
+    async_issuance: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepts_csr": self.accepts_csr, "generates_key": self.generates_key,
+            "products": list(self.products), "default_product": self.default_product,
+            "dcv_methods": list(self.dcv_methods), "default_dcv_method": self.default_dcv_method,
+            "max_validity_days": self.max_validity_days, "reissue": self.reissue,
+            "renew": self.renew, "revoke": self.revoke, "cancel": self.cancel,
+            "download_formats": list(self.download_formats), "authorities": self.authorities,
+            "async_issuance": self.async_issuance,
+        }
+
+
+@dataclass(frozen=True)
+class San:
+    type: str  # dns | ip | email | uri
+    value: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str | None = None
+    country: str | None = None
+    state: str | None = None
+    locality: str | None = None
+    unit: str | None = None
+    chamber_of_commerce: str | None = None
+    address: str | None = None
+    zip_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Approver:
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A provider-neutral order (also used for reissue/renew). Fields are already validated and
+    defaulted by the service; `options` carries per-provider overrides (plan, ca_id,
+    organization_id, signature_hash, skip_approval)."""
+
+    client_reference: str  # our certificate id (always sent where the provider accepts one)
+    common_name: str
+    product: str = "dv"
+    sans: tuple[San, ...] = ()
+    csr_pem: str | None = None
+    validity_days: int | None = None
+    dcv_method: str | None = None
+    organization: Organization | None = None
+    approver: Approver | None = None
+    auto_renew: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def dns_names(self) -> list[str]:
+        return [s.value for s in self.sans if s.type == "dns"]
+
+
+@dataclass(frozen=True)
+class CertificateMaterial:
+    certificate_pem: str  # the leaf
+    chain_pem: str = ""  # issuing chain without the leaf (intermediates, optionally the root)
+    private_key_pem: str | None = None  # only from providers that generate keys (TinyCert)
+
+
+@dataclass(frozen=True)
+class ProviderOrder:
+    """What a provider knows about one order/certificate, normalized."""
+
+    provider_order_id: str  # TinyCert cert_id, Resello id, DigiCert order id
+    status: Status
+    raw_status: str
+    client_reference: str | None = None
+    certificate_id: str | None = None  # DigiCert certificate id (others: same as order id)
+    common_name: str | None = None
+    sans: tuple[str, ...] = ()
+    not_before: dt.datetime | None = None
+    not_after: dt.datetime | None = None
+    serial: str | None = None
+    material: CertificateMaterial | None = None
+    failure_reason: str | None = None
+    request_id: str | None = None  # the provider's request id, for the audit trail
+    on_hold: bool = False
+    product: str | None = None
+
+
+@dataclass(frozen=True)
+class DcvDetail:
+    domain: str
+    method: str  # dns | email | file
+    state: str  # pending | valid | failed
+    dns_record_name: str | None = None
+    dns_record_type: str | None = None
+    dns_value: str | None = None
+    file_path: str | None = None
+    file_content: str | None = None
+    emails: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"domain": self.domain, "method": self.method, "state": self.state}
+        if self.method == "dns":
+            out["dns"] = {"name": self.dns_record_name, "type": self.dns_record_type, "value": self.dns_value}
+        if self.method == "file":
+            out["file"] = {"path": self.file_path, "content": self.file_content}
+        if self.method == "email":
+            out["emails"] = list(self.emails)
+        return out
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a provider listing; `next_token` is opaque to callers, None at the end."""
+
+    items: tuple[ProviderOrder, ...]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Authority:
+    ca_id: str
+    name: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    certificate_pem: str | None = None

@@ -1,0 +1,15 @@
+"""The provider-neutral vocabulary of the API: products, DCV methods, SAN types, formats,
+revocation reasons, public statuses and the provider names."""
+
+from __future__ import annotations
+
+PROVIDERS = ("tinycert", "resello", "digicert")
+PRODUCTS = ("dv", "ov", "ev", "private")
+DCV_METHODS = ("dns", "email", "file")
+SAN_TYPES = ("dns", "ip", "email", "uri")
+DOWNLOAD_FORMATS = ("pem", "chain", "fullchain", "der", "pkcs7", "zip")
+REVOCATION_REASONS = ("unspecified", "key_compromise", "affiliation_change", "superseded",
+                      "cessation_of_operation")
+# Every format the download route renders (pkcs12 only where a private key is held).
+FORMATS = ("pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12")
+PUBLIC_STATUSES = ("pending", "issued", "failed", "revoked", "cancelled", "expired")

@@ -1,0 +1,21 @@
+"""The knobs of the use cases and jobs. The composition root fills them from the settings
+(chalicelib/config.py); the service never reads the environment itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Policy:
+    poll_min_interval_s: int = 60
+    poll_max_interval_s: int = 6 * 3600
+    poll_concurrency_per_provider: int = 8
+    poll_batch_limit: int = 2000
+    poll_safety_margin_ms: int = 10_000
+    reconcile_after_s: int = 300
+    renew_window_days: int = 30
+    idempotency_ttl_s: int = 24 * 3600
+    # How long one provider read may take (an unanswered create may still be running that long).
+    provider_read_timeout_s: float = 20.0
+    admin_principals: tuple[str, ...] = ()

@@ -1,0 +1,160 @@
+"""The ports: every dependency of the use cases, as a `typing.Protocol`.
+
+The AWS adapters (chalicelib/adapters/), the provider adapters (chalicelib/providers/) and the
+in-memory fakes of tests/fakes.py implement these; the service imports nothing else that does
+I/O. Each method says what it guarantees, so a fake and the real adapter behave the same."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from chalicelib.core.model import Certificate, Event, IdempotencyRecord
+from chalicelib.core.provider import (
+    Authority,
+    Capabilities,
+    DcvDetail,
+    OrderRequest,
+    Page,
+    ProviderOrder,
+)
+
+
+class Provider(Protocol):
+    """One certificate provider (TinyCert, Resello, DigiCert, ...). Adapters raise only the
+    `ProviderError` family of chalicelib/core/errors.py."""
+
+    name: str
+    capabilities: Capabilities
+
+    def submit_order(self, req: OrderRequest) -> ProviderOrder:
+        """Place a new order; `outcome_unknown` on the error when it may have been placed."""
+
+    def get_order(self, provider_order_id: str, *, with_material: bool = True) -> ProviderOrder: ...
+
+    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
+        """The order placed for `req.client_reference`, if the provider has one (create-once)."""
+
+    def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder: ...
+
+    def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder: ...
+
+    def revoke(self, provider_order_id: str, reason: str = "unspecified") -> ProviderOrder: ...
+
+    def cancel(self, provider_order_id: str) -> ProviderOrder: ...
+
+    def validation(self, provider_order_id: str) -> list[DcvDetail]: ...
+
+    def retry_validation(self, provider_order_id: str, *, method: str | None = None,
+                         email: str | None = None, domain: str | None = None) -> list[DcvDetail]: ...
+
+    def download(self, provider_order_id: str, fmt: str) -> bytes: ...
+
+    def list_certificates(self, filters: Mapping[str, Any] | None = None,
+                          page_token: str | None = None) -> Page: ...
+
+    def list_authorities(self) -> list[Authority]: ...
+
+    def get_authority(self, ca_id: str) -> Authority: ...
+
+    def create_authority(self, fields: Mapping[str, str]) -> Authority: ...
+
+    def delete_authority(self, ca_id: str) -> None: ...
+
+
+class Providers(Protocol):
+    """The provider directory: which providers exist, what each can do, and the configured
+    adapter for one (built from its secret; `ProviderNotConfigured` when there is none)."""
+
+    def names(self) -> Sequence[str]: ...
+
+    def get(self, name: str) -> Provider: ...
+
+    def capabilities(self, name: str) -> Capabilities: ...
+
+    def configured(self, name: str) -> bool: ...
+
+    def defaults(self, name: str) -> Mapping[str, Any]:
+        """Order defaults the provider's secret holds (organization, approver, default_ca_id)."""
+
+
+class CertificateStore(Protocol):
+    """Certificates, their events (audit trail and outbox), provider references and
+    idempotency records. Every write is conditional: a lost race raises ConcurrentModification
+    or AlreadyExists, never overwrites."""
+
+    shards: int
+
+    def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
+               ttl_s: int = 86400) -> None: ...
+
+    def save(self, after: Certificate, events: Iterable[Event] = (), *,
+             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None: ...
+
+    def append_events(self, cert_id: str, events: Iterable[Event]) -> None: ...
+
+    def insert(self, cert: Certificate, events: Iterable[Event] = ()) -> bool: ...
+
+    def get(self, cert_id: str) -> Certificate | None: ...
+
+    def cert_id_for_ref(self, provider: str, provider_order_id: str) -> str | None: ...
+
+    def claim_ref(self, provider: str, reference: str, cert_id: str) -> str: ...
+
+    def ref_set(self, provider: str, reference: str, cert_id: str) -> None: ...
+
+    def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
+                      status: str | None = None, provider: str | None = None, common_name: str | None = None,
+                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
+
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
+               owner: str = "") -> tuple[list[Event], str | None]: ...
+
+    def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]: ...
+
+    def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]: ...
+
+    def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]: ...
+
+    def mark_published(self, ev: Event, now: dt.datetime) -> bool: ...
+
+    def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None: ...
+
+    # Import jobs (service/inventory.py): records of the job and its schedule pointer.
+    def put_item(self, item: dict[str, Any], condition: str | None = None) -> None: ...
+
+    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None: ...
+
+    def put_versioned(self, item: dict[str, Any], expected_version: int | None) -> None: ...
+
+    def due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]: ...
+
+    def ping(self) -> None: ...
+
+
+class ArtifactStore(Protocol):
+    """Issued certificates, one prefix per revision, never overwritten with other bytes."""
+
+    def write_revision(self, cert: Certificate, revision: int, leaf_pem: str, chain_pem: str,
+                       metadata: dict[str, Any]) -> str: ...
+
+    def read_revision(self, cert: Certificate, revision: int) -> tuple[str, str]: ...
+
+    def ping(self) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Publishes one event (at least once; `DependencyFailed` leaves it in the outbox)."""
+
+    def publish(self, ev: Event) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+class KeyVault(Protocol):
+    """Seals private keys the gateway holds (envelope encryption bound to a context)."""
+
+    def seal(self, private_key_pem: str, context: Mapping[str, str]) -> dict[str, str]: ...
+
+    def open(self, sealed: Mapping[str, Any], context: Mapping[str, str]) -> str: ...
