@@ -26,7 +26,7 @@ GOAL = 1.3
 PROJECT = Path(__file__).resolve().parent.parent
 BASELINE = Path(__file__).resolve().parent / "baseline_app"
 STAGE = "dev"
-LAZY = ("boto3", "botocore.session", "cryptography", "requests", "urllib3", "chalicelib.x509.csr",
+LAZY = ("boto3", "botocore.session", "cryptography", "requests", "urllib3", "chalicelib.x509.csr", "chalicelib.x509.formats", "chalicelib.x509.certificates",
         "chalicelib.providers.tinycert", "chalicelib.providers.resello", "chalicelib.providers.digicert",
         "chalicelib.service.certificates.certificates", "aws_lambda_powertools.utilities.parameters")
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|(\s+)(\S+)")

@@ -18,6 +18,7 @@ from typing import Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    BadMaterial,
     Conflict,
     DependencyFailed,
     FieldError,
@@ -158,9 +159,9 @@ class CertificateService:
         if spec.csr_pem:
             key_source = "csr"
         elif spec.key_type:
-            from chalicelib.x509 import csr as csrlib
+            from chalicelib.x509 import csr as x509_csr
 
-            private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
+            private_pem, csr_pem = x509_csr.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
                                                                spec.sans, spec.organization)
             sealed = self.vault.seal(private_pem, {"certificate_id": cid})
             key_source = "gateway"
@@ -257,7 +258,7 @@ class CertificateService:
 
     def _apply_issued(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
                       claims: tuple[str, ...]) -> Certificate:
-        from chalicelib.x509 import csr as csrlib
+        from chalicelib.x509 import certificates as x509_certificates
 
         now = self.clock()
         material = po.material
@@ -266,8 +267,8 @@ class CertificateService:
         if material is None:
             raise ProviderFailure(cert, _protocol(cert.provider, "issued order without a certificate"))
         try:
-            info = csrlib.certificate_info(material.certificate_pem)
-        except csrlib.BadMaterial as exc:
+            info = x509_certificates.certificate_info(material.certificate_pem)
+        except BadMaterial as exc:
             raise ProviderFailure(cert, _protocol(cert.provider, f"issued certificate does not parse: {exc}")) from exc
         if cert.status is Status.ISSUED and info.serial == cert.serial:
             if refs.get("on_hold") != cert.on_hold:
@@ -525,9 +526,9 @@ class CertificateService:
         if spec.csr_pem:
             key_source, csr_pem, sealed = "csr", spec.csr_pem, None
         elif spec.key_type and caps.accepts_csr:
-            from chalicelib.x509 import csr as csrlib
+            from chalicelib.x509 import csr as x509_csr
 
-            private_pem, csr_pem = csrlib.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
+            private_pem, csr_pem = x509_csr.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
                                                                spec.sans, spec.organization)
             sealed = self.vault.seal(private_pem, {"certificate_id": cert.id})
             key_source = "gateway"
@@ -621,7 +622,7 @@ class CertificateService:
     # -- downloads ---------------------------------------------------------------------------------
     def download(self, cert: Certificate, fmt: str, *, revision: int | None = None,
                  passphrase: str | None = None) -> tuple[bytes, str, str]:
-        from chalicelib.x509 import csr as csrlib
+        from chalicelib.x509 import formats as x509_formats
 
         rev = self._downloadable_revision(cert, revision)
         leaf, chain = self.artifacts.read_revision(cert, rev.number)
@@ -638,9 +639,9 @@ class CertificateService:
             except KeyVaultError as exc:
                 raise ServiceUnavailable("the key vault (KMS) is unreachable; retry later",
                                          code="key_vault_unavailable", headers={"Retry-After": "10"}) from exc
-            data = csrlib.render_pkcs12(leaf, chain, key_pem, passphrase, cert.common_name)
+            data = x509_formats.render_pkcs12(leaf, chain, key_pem, passphrase, cert.common_name)
             return data, "application/x-pkcs12", f"{cert.id}-r{rev.number}.p12"
-        data, ctype, ext = csrlib.render(fmt, leaf, chain)
+        data, ctype, ext = x509_formats.render(fmt, leaf, chain)
         return data, ctype, f"{cert.id}-r{rev.number}-{fmt}.{ext.lstrip('.')}"
 
     def _downloadable_revision(self, cert: Certificate, revision: int | None) -> Revision:

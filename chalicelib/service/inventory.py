@@ -576,10 +576,10 @@ class _Run:
         return po, CertificateMaterial(certificate_pem=leaf, chain_pem=chain)
 
     def _create(self, po: ProviderOrder, material: CertificateMaterial, held: str | None) -> str:
-        from chalicelib.x509 import csr as csrlib
+        from chalicelib.x509 import certificates as x509_certificates
 
         svc, job = self.svc, self.job
-        info = csrlib.certificate_info(material.certificate_pem)
+        info = x509_certificates.certificate_info(material.certificate_pem)
         key_ref = _key_ref(info.public_key_fingerprint) if job.provider == "tinycert" else None
         if key_ref and not held:
             linked = self._link_reissue(po, key_ref)

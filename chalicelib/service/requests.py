@@ -117,7 +117,8 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                    defaults: Mapping[str, Any] | None = None) -> OrderSpec:
     """Parse and check a POST /certificates body. `caps_of(provider)` gives capabilities; `defaults`
     are the provider secret's defaults (organization, approver) where it holds any."""
-    from chalicelib.x509 import csr as csrlib
+    from chalicelib.x509 import csr as x509_csr
+    from chalicelib.x509 import names as x509_names
 
     c = Collector()
     if not isinstance(body, dict):
@@ -133,7 +134,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     caps = caps_of(provider) if provider else None
 
     cn_raw = _text(c, body.get("common_name"), "common_name", max_len=253, required=True)
-    cn = c.check(csrlib.validate_dns_name, cn_raw, "common_name") if cn_raw else None
+    cn = c.check(x509_names.validate_dns_name, cn_raw, "common_name") if cn_raw else None
 
     product = body.get("product", caps.default_product if caps else None)
     if product is not None and product not in PRODUCTS:
@@ -153,7 +154,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
         elif caps and not caps.accepts_csr:
             c.add("csr", f"{provider} generates the key itself and takes no CSR")
         else:
-            parsed = c.check(csrlib.parse_csr, csr_pem, "csr")
+            parsed = c.check(x509_csr.parse_csr, csr_pem, "csr")
         if key is not None:
             c.add("key", "give either csr or key, not both")
     elif key is not None:
@@ -174,7 +175,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
         # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
         raw_sans = body.get("sans") if isinstance(body.get("sans"), list) else []
         own = [(s.get("type", "dns"), s.get("value")) for s in raw_sans if isinstance(s, dict)]
-        c.errors.extend(csrlib.check_csr_consistency(parsed, cn, [p for p in own if p[1]], ""))
+        c.errors.extend(x509_csr.check_csr_consistency(parsed, cn, [p for p in own if p[1]], ""))
 
     validity = body.get("validity_days", caps.max_validity_days if caps else 397)
     if not isinstance(validity, int) or isinstance(validity, bool):
@@ -219,7 +220,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
 
 
 def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
-    from chalicelib.x509 import csr as csrlib
+    from chalicelib.x509 import names as x509_names
 
     out: list[tuple[str, str]] = []
     if raw is None:
@@ -243,7 +244,7 @@ def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
         if not isinstance(value, str) or not value or len(value) > 1024:
             c.add(f"{name}.value", "must be a non-empty string")
             continue
-        norm = c.check(csrlib.validate_san, kind, value, name)
+        norm = c.check(x509_names.validate_san, kind, value, name)
         if norm is not None:
             pair = tuple(norm) if isinstance(norm, tuple) else (kind, norm if isinstance(norm, str) else value)
             if pair in out:
@@ -256,7 +257,7 @@ def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
 
 
 def _organization(c: Collector, raw: Any, default: Any) -> dict[str, Any] | None:
-    from chalicelib.x509 import csr as csrlib
+    from chalicelib.x509 import names as x509_names
 
     org = _obj(c, raw, "organization", ORG_FIELDS)
     if org is None and isinstance(default, dict):
@@ -269,7 +270,7 @@ def _organization(c: Collector, raw: Any, default: Any) -> dict[str, Any] | None
         if v is not None:
             out[k] = v
     if "country" in out:
-        out["country"] = c.check(csrlib.validate_country, out["country"], "organization.country") or out["country"]
+        out["country"] = c.check(x509_names.validate_country, out["country"], "organization.country") or out["country"]
     dig = org.get("digicert_org_id")
     if dig is not None:
         if not isinstance(dig, int) or isinstance(dig, bool) or dig <= 0:
@@ -340,7 +341,7 @@ def validate_revoke(body: Any) -> tuple[str, str | None]:
 
 
 def validate_dcv_retry(body: Any, caps: Capabilities) -> dict[str, Any]:
-    from chalicelib.x509 import csr as csrlib
+    from chalicelib.x509 import names as x509_names
 
     c = Collector()
     body = body or {}
@@ -355,7 +356,7 @@ def validate_dcv_retry(body: Any, caps: Capabilities) -> dict[str, Any]:
     email_ok(c, email, "email")
     domain = body.get("domain")
     if domain is not None:
-        domain = c.check(csrlib.validate_dns_name, domain, "domain") if isinstance(domain, str) else None
+        domain = c.check(x509_names.validate_dns_name, domain, "domain") if isinstance(domain, str) else None
         if domain is None and not any(e.field == "domain" for e in c.errors):
             c.add("domain", "must be a domain name")
     if method == "email" and not email:
@@ -398,7 +399,7 @@ def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> in
 
 def validate_authority(body: Any) -> dict[str, str]:
     """POST /providers/tinycert/authorities: the /ca/new fields, by their TinyCert names."""
-    from chalicelib.x509 import csr as csrlib
+    from chalicelib.x509 import names as x509_names
 
     c = Collector()
     if not isinstance(body, dict):
@@ -413,7 +414,7 @@ def validate_authority(body: Any) -> dict[str, str]:
         if v is not None:
             out[wire] = v
     if "C" in out:
-        out["C"] = c.check(csrlib.validate_country, out["C"], "country") or out["C"]
+        out["C"] = c.check(x509_names.validate_country, out["C"], "country") or out["C"]
     if out.get("hash_method", "sha256") != "sha256":
         # TinyCert documents sha1 and sha256; a new CA signing with SHA-1 would be refused by every client.
         c.add("hash_method", "must be sha256")

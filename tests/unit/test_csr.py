@@ -29,9 +29,14 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.core import errors as core_errors
 from chalicelib.core.countries import COUNTRY_CODES
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.x509 import csr
+from chalicelib.x509 import certificates as x509_certificates
+from chalicelib.x509 import csr as x509_csr
+from chalicelib.x509 import formats as x509_formats
+from chalicelib.x509 import names as x509_names
+from chalicelib.x509 import pem as x509_pem
 
 # ------------------------------------------------------------------------------------------------
 # helpers and fixtures
@@ -168,7 +173,7 @@ def pki(rsa_key: rsa.RSAPrivateKey) -> Pki:
     ("א1.com", "xn--1-zhc.com"),  # a right-to-left label may end with a digit
 ])
 def test_valid_dns_names_are_normalized(name: str, expected: str) -> None:
-    assert csr.validate_dns_name(name, "common_name") == expected
+    assert x509_names.validate_dns_name(name, "common_name") == expected
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -204,48 +209,48 @@ def test_valid_dns_names_are_normalized(name: str, expected: str) -> None:
     ("   ", "non-empty"),
 ])
 def test_invalid_dns_names_name_the_field(name: str, message: str) -> None:
-    field, text = fails(csr.validate_dns_name, name, "sans[3].value")
+    field, text = fails(x509_names.validate_dns_name, name, "sans[3].value")
     assert field == "sans[3].value"
     assert message in text
 
 
 def test_homograph_message_names_both_scripts() -> None:
-    _, message = fails(csr.validate_dns_name, "pаypal.com", "common_name")
+    _, message = fails(x509_names.validate_dns_name, "pаypal.com", "common_name")
     assert "CYRILLIC" in message and "LATIN" in message
 
 
 @pytest.mark.parametrize("value", [None, 42, b"example.com", ["example.com"]])
 def test_dns_name_must_be_a_string(value: Any) -> None:
-    assert fails(csr.validate_dns_name, value, "common_name")[0] == "common_name"
+    assert fails(x509_names.validate_dns_name, value, "common_name")[0] == "common_name"
 
 
 def test_wildcard_can_be_forbidden() -> None:
-    assert csr.validate_dns_name("*.example.com", "f") == "*.example.com"
-    _, message = fails(csr.validate_dns_name, "*.example.com", "f", allow_wildcard=False)
+    assert x509_names.validate_dns_name("*.example.com", "f") == "*.example.com"
+    _, message = fails(x509_names.validate_dns_name, "*.example.com", "f", allow_wildcard=False)
     assert "wildcard" in message
 
 
 def test_label_and_name_length_limits() -> None:
-    assert csr.validate_dns_name("a" * 63 + ".com", "f") == "a" * 63 + ".com"
-    assert "63" in fails(csr.validate_dns_name, "a" * 64 + ".com", "f")[1]
+    assert x509_names.validate_dns_name("a" * 63 + ".com", "f") == "a" * 63 + ".com"
+    assert "63" in fails(x509_names.validate_dns_name, "a" * 64 + ".com", "f")[1]
     name_253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
     assert len(name_253) == 253
-    assert csr.validate_dns_name(name_253, "f") == name_253
-    assert "253" in fails(csr.validate_dns_name, name_253 + "d", "f")[1]
+    assert x509_names.validate_dns_name(name_253, "f") == name_253
+    assert "253" in fails(x509_names.validate_dns_name, name_253 + "d", "f")[1]
     # The limits apply to the encoded form: 30 'ü' encode to more than 63 characters.
-    assert "63" in fails(csr.validate_dns_name, "ü" * 60 + ".de", "f")[1]
+    assert "63" in fails(x509_names.validate_dns_name, "ü" * 60 + ".de", "f")[1]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
 def test_dns_validation_only_ever_raises_validation_failed(text: str) -> None:
     try:
-        result = csr.validate_dns_name(text, "f")
+        result = x509_names.validate_dns_name(text, "f")
     except ValidationFailed as exc:
         assert exc.errors[0].field == "f"
         return
     assert result.isascii() and len(result) <= 253 and result == result.lower()
-    assert csr.validate_dns_name(result, "f") == result  # normalization is idempotent
+    assert x509_names.validate_dns_name(result, "f") == result  # normalization is idempotent
 
 
 _LABEL_ALPHABET = st.sampled_from(list("abcxyz019-") + list("äöüßéñ") + list("пример") + list("日本語") + ["ー"]
@@ -259,7 +264,7 @@ def test_agrees_with_the_idna_package_where_both_accept(labels: list[str]) -> No
     idna = pytest.importorskip("idna")
     name = ".".join([*labels, "com"])
     try:
-        ours = csr.validate_dns_name(name, "f")
+        ours = x509_names.validate_dns_name(name, "f")
     except ValidationFailed:
         return
     try:
@@ -267,7 +272,7 @@ def test_agrees_with_the_idna_package_where_both_accept(labels: list[str]) -> No
     except idna.IDNAError:
         return  # the package is stricter (contextual rules); stricter is not a disagreement
     assert ours == theirs
-    assert csr.validate_dns_name(ours, "f") == ours
+    assert x509_names.validate_dns_name(ours, "f") == ours
 
 
 # ------------------------------------------------------------------------------------------------
@@ -287,7 +292,7 @@ def test_agrees_with_the_idna_package_where_both_accept(labels: list[str]) -> No
     ("uri", "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", ("uri", "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66")),
 ])
 def test_valid_sans_are_normalized(kind: str, value: str, expected: tuple[str, str]) -> None:
-    assert csr.validate_san(kind, value, "sans[0]") == expected
+    assert x509_names.validate_san(kind, value, "sans[0]") == expected
 
 
 @pytest.mark.parametrize(("kind", "value", "field", "message"), [
@@ -312,7 +317,7 @@ def test_valid_sans_are_normalized(kind: str, value: str, expected: tuple[str, s
     ("uri", "https://example.com:99999/", "sans[1].value", "not a valid URI"),
 ])
 def test_invalid_sans_name_type_or_value(kind: Any, value: str, field: str, message: str) -> None:
-    got_field, text = fails(csr.validate_san, kind, value, "sans[1]")
+    got_field, text = fails(x509_names.validate_san, kind, value, "sans[1]")
     assert got_field == field
     assert message in text
 
@@ -331,12 +336,12 @@ def test_country_codes_match_tzdata() -> None:
 
 @pytest.mark.parametrize(("code", "expected"), [("US", "US"), ("de", "DE"), ("Gb", "GB")])
 def test_valid_countries(code: str, expected: str) -> None:
-    assert csr.validate_country(code, "organization.country") == expected
+    assert x509_names.validate_country(code, "organization.country") == expected
 
 
 @pytest.mark.parametrize("code", ["UK", "EU", "XK", "USA", "U", "", None, 1, "U S"])
 def test_invalid_countries(code: Any) -> None:
-    field, message = fails(csr.validate_country, code, "organization.country")
+    field, message = fails(x509_names.validate_country, code, "organization.country")
     assert field == "organization.country" and "ISO 3166-1" in message
 
 
@@ -346,7 +351,7 @@ def test_invalid_countries(code: Any) -> None:
 
 
 def test_parse_rsa_csr(good_csr: str, rsa_key: rsa.RSAPrivateKey) -> None:
-    parsed = csr.parse_csr(good_csr)
+    parsed = x509_csr.parse_csr(good_csr)
     assert parsed.common_name == "www.example.com"
     assert parsed.sans == (("dns", "www.example.com"), ("dns", "example.com"))
     assert parsed.dns_names == ("www.example.com", "example.com")
@@ -362,7 +367,7 @@ def test_parse_rsa_csr(good_csr: str, rsa_key: rsa.RSAPrivateKey) -> None:
 ])
 def test_parse_ec_csr(curve: ec.EllipticCurve, digest: hashes.HashAlgorithm, bits: int, name: str) -> None:
     key = ec.generate_private_key(curve)
-    parsed = csr.parse_csr(make_csr(key, digest=digest, sans=[("dns", "a.example.com"), ("ip", "192.0.2.1"),
+    parsed = x509_csr.parse_csr(make_csr(key, digest=digest, sans=[("dns", "a.example.com"), ("ip", "192.0.2.1"),
                                                                ("email", "ops@example.com"),
                                                                ("uri", "https://example.com/")]))
     assert (parsed.key_type, parsed.key_size, parsed.curve) == ("ec", bits, name)
@@ -372,17 +377,17 @@ def test_parse_ec_csr(curve: ec.EllipticCurve, digest: hashes.HashAlgorithm, bit
 
 
 def test_csr_without_cn_or_sans(ec_key: ec.EllipticCurvePrivateKey) -> None:
-    parsed = csr.parse_csr(make_csr(ec_key, cn=None, sans=[("dns", "example.com")]))
+    parsed = x509_csr.parse_csr(make_csr(ec_key, cn=None, sans=[("dns", "example.com")]))
     assert parsed.common_name is None and parsed.sans == (("dns", "example.com"),)
-    bare = csr.parse_csr(make_csr(ec_key, cn="example.com", sans=[]))
+    bare = x509_csr.parse_csr(make_csr(ec_key, cn="example.com", sans=[]))
     assert bare.common_name == "example.com" and bare.sans == ()
 
 
 def test_text_around_the_pem_and_old_header_are_accepted(good_csr: str) -> None:
     noisy = "Certificate Request:\n    Data: ...\r\n" + good_csr.replace("\n", "\r\n") + "\ntrailing text\n"
-    assert csr.parse_csr(noisy).pem == good_csr
+    assert x509_csr.parse_csr(noisy).pem == good_csr
     old_style = good_csr.replace("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST")
-    assert csr.parse_csr(old_style).common_name == "www.example.com"
+    assert x509_csr.parse_csr(old_style).common_name == "www.example.com"
 
 
 @pytest.mark.parametrize(("make_key", "digest", "message"), [
@@ -395,20 +400,20 @@ def test_text_around_the_pem_and_old_header_are_accepted(good_csr: str) -> None:
     (lambda: ed25519.Ed25519PrivateKey.generate(), None, "ed25519 keys are not accepted"),
 ])
 def test_weak_or_unsupported_keys_are_rejected(make_key: Any, digest: Any, message: str) -> None:
-    field, text = fails(csr.parse_csr, make_csr(make_key(), digest=digest))
+    field, text = fails(x509_csr.parse_csr, make_csr(make_key(), digest=digest))
     assert field == "csr"
     assert message in text
 
 
 def test_rsa_upper_bound(rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch) -> None:
     # An RSA key above 8192 bits takes far too long to generate in a unit test: lower the bound instead.
-    monkeypatch.setattr(csr, "RSA_MAX_BITS", 2040)
-    field, text = fails(csr.parse_csr, make_csr(rsa_key))
+    monkeypatch.setattr(x509_csr, "RSA_MAX_BITS", 2040)
+    field, text = fails(x509_csr.parse_csr, make_csr(rsa_key))
     assert field == "csr" and "larger than the 2040 bits" in text
 
 
 def test_weak_signature_hash_is_rejected(rsa_key: rsa.RSAPrivateKey) -> None:
-    field, text = fails(csr.parse_csr, make_csr(rsa_key, digest=hashes.SHA224()))
+    field, text = fails(x509_csr.parse_csr, make_csr(rsa_key, digest=hashes.SHA224()))
     assert field == "csr" and "sha224" in text
 
 
@@ -424,7 +429,7 @@ def _pem(der: bytes) -> str:
 def test_tampered_signature_is_rejected(good_csr: str) -> None:
     der = bytearray(_der(good_csr))
     der[-1] ^= 0x01  # last byte of the signature
-    field, text = fails(csr.parse_csr, _pem(bytes(der)))
+    field, text = fails(x509_csr.parse_csr, _pem(bytes(der)))
     assert field == "csr" and "signature does not verify" in text
 
 
@@ -433,17 +438,17 @@ def test_tampered_subject_is_rejected(good_csr: str) -> None:
     der = _der(good_csr)
     assert der.count(b"www.example.com") == 2  # subject CN and the first SAN
     forged = der.replace(b"www.example.com", b"www.examplf.com")
-    field, text = fails(csr.parse_csr, _pem(forged))
+    field, text = fails(x509_csr.parse_csr, _pem(forged))
     assert field == "csr" and "signature does not verify" in text
 
 
 def test_oversized_csr_is_rejected(ec_key: ec.EllipticCurvePrivateKey) -> None:
     sans = [("dns", f"host-{i:05d}.example.com") for i in range(1500)]
     huge = make_csr(ec_key, "host-00000.example.com", sans)
-    assert len(huge) > csr.MAX_CSR_BYTES
+    assert len(huge) > x509_csr.MAX_CSR_BYTES
     # The same request with fewer names parses: size is what fails below.
-    assert csr.parse_csr(make_csr(ec_key, "host-00000.example.com", sans[:50])).key_type == "ec"
-    field, text = fails(csr.parse_csr, huge)
+    assert x509_csr.parse_csr(make_csr(ec_key, "host-00000.example.com", sans[:50])).key_type == "ec"
+    field, text = fails(x509_csr.parse_csr, huge)
     assert field == "csr" and "32 KiB" in text
 
 
@@ -457,43 +462,43 @@ def test_oversized_csr_is_rejected(ec_key: ec.EllipticCurvePrivateKey) -> None:
     ("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n", "not a PEM certificate request"),  # no END line
 ])
 def test_malformed_csr_text(text: str, message: str) -> None:
-    field, got = fails(csr.parse_csr, text, field="reissue.csr")
+    field, got = fails(x509_csr.parse_csr, text, field="reissue.csr")
     assert field == "reissue.csr" and message in got
 
 
 @pytest.mark.parametrize("value", [None, 7, b"-----BEGIN CERTIFICATE REQUEST-----"])
 def test_csr_must_be_text(value: Any) -> None:
-    assert fails(csr.parse_csr, value)[0] == "csr"
+    assert fails(x509_csr.parse_csr, value)[0] == "csr"
 
 
 def test_certificate_instead_of_csr(pki: Pki) -> None:
-    assert "is a certificate" in fails(csr.parse_csr, pem_of(pki.leaf))[1]
+    assert "is a certificate" in fails(x509_csr.parse_csr, pem_of(pki.leaf))[1]
 
 
 def test_private_key_pasted_with_csr_is_refused_without_echoing_it(good_csr: str, ec_key: Any) -> None:
     secret = key_pem(ec_key)
     with pytest.raises(ValidationFailed) as info:
-        csr.parse_csr(good_csr + secret)
+        x509_csr.parse_csr(good_csr + secret)
     assert "private key" in info.value.errors[0].message
     body = secret.splitlines()[1]
     assert body not in info.value.detail and body not in info.value.errors[0].message
 
 
 def test_two_csrs_or_extra_blocks_are_refused(good_csr: str, pki: Pki) -> None:
-    assert "exactly one" in fails(csr.parse_csr, good_csr + good_csr)[1]
-    assert "exactly one" in fails(csr.parse_csr, good_csr + pem_of(pki.leaf))[1]
+    assert "exactly one" in fails(x509_csr.parse_csr, good_csr + good_csr)[1]
+    assert "exactly one" in fails(x509_csr.parse_csr, good_csr + pem_of(pki.leaf))[1]
 
 
 def test_two_common_names_are_refused(ec_key: Any) -> None:
     subject = [x509.NameAttribute(NameOID.COMMON_NAME, "a.example.com"),
                x509.NameAttribute(NameOID.COMMON_NAME, "b.example.com")]
-    assert "more than one common name" in fails(csr.parse_csr, make_csr(ec_key, subject=subject))[1]
+    assert "more than one common name" in fails(x509_csr.parse_csr, make_csr(ec_key, subject=subject))[1]
 
 
 def test_unsupported_san_type_is_refused(ec_key: Any) -> None:
     directory = x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")]))
     pem = make_csr(ec_key, "example.com", [("dns", "example.com")], extra_names=[directory])
-    assert "type other than dns" in fails(csr.parse_csr, pem)[1]
+    assert "type other than dns" in fails(x509_csr.parse_csr, pem)[1]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -506,7 +511,7 @@ def test_corrupted_der_only_ever_raises_validation_failed(good_csr: str, data: s
     if data.draw(st.booleans()):
         der = der[: data.draw(st.integers(0, len(der)))]
     try:
-        parsed = csr.parse_csr(_pem(bytes(der)))
+        parsed = x509_csr.parse_csr(_pem(bytes(der)))
     except ValidationFailed as exc:
         assert exc.errors[0].field == "csr"
         return
@@ -518,56 +523,56 @@ def test_corrupted_der_only_ever_raises_validation_failed(good_csr: str, data: s
 # ------------------------------------------------------------------------------------------------
 
 
-def _parsed(**overrides: Any) -> csr.ParsedCsr:
+def _parsed(**overrides: Any) -> x509_csr.ParsedCsr:
     values: dict[str, Any] = {
         "common_name": "www.example.com", "sans": (("dns", "www.example.com"), ("dns", "example.com")),
         "key_type": "ec", "key_size": 256, "curve": "secp256r1", "public_key_fingerprint": "00",
         "signature_hash": "sha256", "pem": "",
     }
     values.update(overrides)
-    return csr.ParsedCsr(**values)
+    return x509_csr.ParsedCsr(**values)
 
 
 def test_consistent_request_has_no_errors(good_csr: str) -> None:
-    parsed = csr.parse_csr(good_csr)
-    assert csr.check_csr_consistency(parsed, "www.example.com", [("dns", "example.com")]) == []
-    assert csr.check_csr_consistency(parsed, "WWW.EXAMPLE.COM.", [("dns", "Example.com")]) == []
+    parsed = x509_csr.parse_csr(good_csr)
+    assert x509_csr.check_csr_consistency(parsed, "www.example.com", [("dns", "example.com")]) == []
+    assert x509_csr.check_csr_consistency(parsed, "WWW.EXAMPLE.COM.", [("dns", "Example.com")]) == []
 
 
 def test_subset_of_the_csr_names_is_allowed() -> None:
     parsed = _parsed(sans=(("dns", "www.example.com"), ("dns", "a.example.com"), ("dns", "b.example.com")))
-    assert csr.check_csr_consistency(parsed, "www.example.com", [("dns", "a.example.com")]) == []
+    assert x509_csr.check_csr_consistency(parsed, "www.example.com", [("dns", "a.example.com")]) == []
 
 
 def test_requested_san_equal_to_the_csr_cn_is_allowed() -> None:
     parsed = _parsed(sans=(("dns", "example.com"),))
-    assert csr.check_csr_consistency(parsed, "www.example.com", [("dns", "www.example.com")]) == []
+    assert x509_csr.check_csr_consistency(parsed, "www.example.com", [("dns", "www.example.com")]) == []
 
 
 def test_common_name_mismatch() -> None:
-    errors = csr.check_csr_consistency(_parsed(), "example.com", [])
+    errors = x509_csr.check_csr_consistency(_parsed(), "example.com", [])
     assert [e.field for e in errors] == ["common_name"]
     assert "www.example.com" in errors[0].message
 
 
 def test_requested_name_missing_from_the_csr_is_refused() -> None:
-    errors = csr.check_csr_consistency(_parsed(), "www.example.com",
+    errors = x509_csr.check_csr_consistency(_parsed(), "www.example.com",
                                        [("dns", "example.com"), ("dns", "evil.example.org"), ("ip", "192.0.2.1")])
     assert [e.field for e in errors] == ["sans[1].value", "sans[2].value"]
 
 
 def test_csr_without_cn_must_list_the_common_name() -> None:
     parsed = _parsed(common_name=None, sans=(("dns", "example.com"),))
-    assert csr.check_csr_consistency(parsed, "example.com", []) == []
-    assert [e.field for e in csr.check_csr_consistency(parsed, "www.example.com", [])] == ["common_name"]
+    assert x509_csr.check_csr_consistency(parsed, "example.com", []) == []
+    assert [e.field for e in x509_csr.check_csr_consistency(parsed, "www.example.com", [])] == ["common_name"]
 
 
 def test_wildcards_are_compared_literally() -> None:
     wildcard = _parsed(common_name="*.example.com", sans=(("dns", "*.example.com"),))
-    errors = csr.check_csr_consistency(wildcard, "*.example.com", [("dns", "www.example.com")])
+    errors = x509_csr.check_csr_consistency(wildcard, "*.example.com", [("dns", "www.example.com")])
     assert [e.field for e in errors] == ["sans[0].value"]
     plain = _parsed()
-    errors = csr.check_csr_consistency(plain, "www.example.com", [("dns", "*.example.com")])
+    errors = x509_csr.check_csr_consistency(plain, "www.example.com", [("dns", "*.example.com")])
     assert [e.field for e in errors] == ["sans[0].value"]
 
 
@@ -575,19 +580,19 @@ def test_names_are_compared_after_normalization() -> None:
     parsed = _parsed(common_name="xn--bcher-kva.de",
                      sans=(("dns", "xn--bcher-kva.de"), ("ip", "2001:db8::1"), ("email", "Ops@Example.com")))
     sans = [("dns", "BÜCHER.de"), ("ip", "2001:DB8:0::1"), ("email", "Ops@example.COM")]
-    assert csr.check_csr_consistency(parsed, "Bücher.de", sans) == []
+    assert x509_csr.check_csr_consistency(parsed, "Bücher.de", sans) == []
     # The local part of an address is case-sensitive.
-    assert len(csr.check_csr_consistency(parsed, "bücher.de", [("email", "ops@example.com")])) == 1
+    assert len(x509_csr.check_csr_consistency(parsed, "bücher.de", [("email", "ops@example.com")])) == 1
 
 
 def test_san_type_must_match() -> None:
     parsed = _parsed(sans=(("uri", "https://example.com/"), ("email", "admin@example.com")))
-    errors = csr.check_csr_consistency(parsed, "www.example.com", [("dns", "example.com")])
+    errors = x509_csr.check_csr_consistency(parsed, "www.example.com", [("dns", "example.com")])
     assert [e.field for e in errors] == ["sans[0].value"]
 
 
 def test_field_prefix() -> None:
-    errors = csr.check_csr_consistency(_parsed(), "other.example.com", [("dns", "x.example.com")], "reissue")
+    errors = x509_csr.check_csr_consistency(_parsed(), "other.example.com", [("dns", "x.example.com")], "reissue")
     assert [e.field for e in errors] == ["reissue.common_name", "reissue.sans[0].value"]
 
 
@@ -603,21 +608,21 @@ def test_field_prefix() -> None:
 ])
 def test_generate_key_and_csr(key_type: str, size: int | None, expected: tuple[Any, ...]) -> None:
     sans = [("dns", "example.com"), ("dns", "www.example.com"), ("ip", "192.0.2.7")]
-    private_pem, csr_pem = csr.generate_key_and_csr(key_type, size, "WWW.example.com", sans, None)
+    private_pem, csr_pem = x509_csr.generate_key_and_csr(key_type, size, "WWW.example.com", sans, None)
     assert private_pem.startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8, unencrypted
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    parsed = csr.parse_csr(csr_pem)
+    parsed = x509_csr.parse_csr(csr_pem)
     assert (parsed.key_type, parsed.key_size, parsed.curve, parsed.signature_hash) == expected
     assert parsed.public_key_fingerprint == spki_sha256(key.public_key())
     assert parsed.common_name == "www.example.com"
     assert parsed.sans == (("dns", "www.example.com"), ("dns", "example.com"), ("ip", "192.0.2.7"))
-    assert csr.check_csr_consistency(parsed, "www.example.com", sans) == []
+    assert x509_csr.check_csr_consistency(parsed, "www.example.com", sans) == []
 
 
 def test_generated_csr_carries_the_organization_but_no_ou() -> None:
     organization = {"name": "Example GmbH", "country": "de", "state": "Berlin", "locality": "Berlin",
                     "unit": "IT", "digicert_org_id": 123}
-    _, csr_pem = csr.generate_key_and_csr("ec", 256, "bücher.de", [], organization)
+    _, csr_pem = x509_csr.generate_key_and_csr("ec", 256, "bücher.de", [], organization)
     subject = x509.load_pem_x509_csr(csr_pem.encode()).subject
     values = {attr.oid: attr.value for attr in subject}
     assert values[NameOID.ORGANIZATION_NAME] == "Example GmbH"
@@ -630,15 +635,15 @@ def test_generated_csr_carries_the_organization_but_no_ou() -> None:
 
 def test_long_common_name_goes_only_into_the_sans() -> None:
     long_name = ("a" * 60) + ".example.com"
-    _, csr_pem = csr.generate_key_and_csr("ec", None, long_name, [], None)
-    parsed = csr.parse_csr(csr_pem)
+    _, csr_pem = x509_csr.generate_key_and_csr("ec", None, long_name, [], None)
+    parsed = x509_csr.parse_csr(csr_pem)
     assert parsed.common_name is None and parsed.sans == (("dns", long_name),)
-    assert csr.check_csr_consistency(parsed, long_name, []) == []
+    assert x509_csr.check_csr_consistency(parsed, long_name, []) == []
 
 
 def test_generation_reports_every_bad_field() -> None:
     with pytest.raises(ValidationFailed) as info:
-        csr.generate_key_and_csr("rsa", 1024, "a*.example.com", [("dns", "ok.example.com"), ("ip", "nope")],
+        x509_csr.generate_key_and_csr("rsa", 1024, "a*.example.com", [("dns", "ok.example.com"), ("ip", "nope")],
                                  {"country": "XX", "name": "x" * 65})
     assert [e.field for e in info.value.errors] == ["key.size", "common_name", "sans[1].value",
                                                     "organization.country", "organization.name"]
@@ -650,7 +655,7 @@ def test_generation_reports_every_bad_field() -> None:
     ("rsa", 2048.0, "key.size"), ("rsa", "2048", "key.size"),
 ])
 def test_generation_key_choices(key_type: Any, size: Any, field: str) -> None:
-    assert fails(csr.generate_key_and_csr, key_type, size, "example.com", [], None)[0] == field
+    assert fails(x509_csr.generate_key_and_csr, key_type, size, "example.com", [], None)[0] == field
 
 
 # ------------------------------------------------------------------------------------------------
@@ -663,7 +668,7 @@ def _colon(digest: bytes) -> str:
 
 
 def test_certificate_info(pki: Pki) -> None:
-    info = csr.certificate_info(pem_of(pki.leaf))
+    info = x509_certificates.certificate_info(pem_of(pki.leaf))
     der = pki.leaf.public_bytes(serialization.Encoding.DER)
     assert info.common_name == "www.example.com"
     assert info.sans == (("dns", "www.example.com"), ("dns", "example.com"))
@@ -679,26 +684,26 @@ def test_certificate_info(pki: Pki) -> None:
 
 
 def test_certificate_info_of_a_chain_describes_the_first(pki: Pki) -> None:
-    info = csr.certificate_info(pem_of(pki.leaf) + pem_of(pki.intermediate))
+    info = x509_certificates.certificate_info(pem_of(pki.leaf) + pem_of(pki.intermediate))
     assert info.common_name == "www.example.com"
-    ec_info = csr.certificate_info(pem_of(pki.intermediate))
+    ec_info = x509_certificates.certificate_info(pem_of(pki.intermediate))
     assert (ec_info.key_type, ec_info.key_size, ec_info.sans) == ("ec", 256, ())
 
 
 @pytest.mark.parametrize("text", ["", "garbage", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"])
 def test_certificate_info_of_garbage(text: str) -> None:
-    with pytest.raises(csr.BadMaterial):
-        csr.certificate_info(text)
+    with pytest.raises(core_errors.BadMaterial):
+        x509_certificates.certificate_info(text)
 
 
 def test_split_pem_chain(pki: Pki) -> None:
     leaf, inter, root = pem_of(pki.leaf), pem_of(pki.intermediate), pem_of(pki.root)
     messy = ("subject=CN=www.example.com\r\n" + leaf.replace("\n", "\r\n") + "\n\nissuer=...\n"
              + "  " + inter + root)
-    assert csr.split_pem_chain(messy) == [leaf, inter, root]
-    assert csr.split_pem_chain("") == []
-    with pytest.raises(csr.BadMaterial):
-        csr.split_pem_chain(leaf + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    assert x509_pem.split_pem_chain(messy) == [leaf, inter, root]
+    assert x509_pem.split_pem_chain("") == []
+    with pytest.raises(core_errors.BadMaterial):
+        x509_pem.split_pem_chain(leaf + "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -713,26 +718,26 @@ def material(pki: Pki) -> tuple[str, str]:
 
 def test_render_pem_chain_fullchain(material: tuple[str, str]) -> None:
     leaf, chain = material
-    assert csr.render("pem", leaf, chain) == (leaf.encode(), "application/x-pem-file", "pem")
-    assert csr.render("chain", leaf, chain) == (chain.encode(), "application/x-pem-file", "pem")
-    assert csr.render("FULLCHAIN", leaf, chain) == ((leaf + chain).encode(), "application/x-pem-file", "pem")
+    assert x509_formats.render("pem", leaf, chain) == (leaf.encode(), "application/x-pem-file", "pem")
+    assert x509_formats.render("chain", leaf, chain) == (chain.encode(), "application/x-pem-file", "pem")
+    assert x509_formats.render("FULLCHAIN", leaf, chain) == ((leaf + chain).encode(), "application/x-pem-file", "pem")
 
 
 def test_render_drops_a_leaf_repeated_in_the_chain_and_splits_a_fullchain_leaf(material: tuple[str, str]) -> None:
     leaf, chain = material
-    assert csr.render("chain", leaf, leaf + chain)[0] == chain.encode()
-    assert csr.render("pem", leaf + chain, "")[0] == leaf.encode()
-    assert csr.render("fullchain", leaf + chain, chain)[0] == (leaf + chain).encode()
+    assert x509_formats.render("chain", leaf, leaf + chain)[0] == chain.encode()
+    assert x509_formats.render("pem", leaf + chain, "")[0] == leaf.encode()
+    assert x509_formats.render("fullchain", leaf + chain, chain)[0] == (leaf + chain).encode()
 
 
 def test_render_der(pki: Pki, material: tuple[str, str]) -> None:
-    body, content_type, extension = csr.render("der", *material)
+    body, content_type, extension = x509_formats.render("der", *material)
     assert (content_type, extension) == ("application/pkix-cert", "cer")
     assert x509.load_der_x509_certificate(body) == pki.leaf
 
 
 def test_render_pkcs7(pki: Pki, material: tuple[str, str]) -> None:
-    body, content_type, extension = csr.render("pkcs7", *material)
+    body, content_type, extension = x509_formats.render("pkcs7", *material)
     assert (content_type, extension) == ("application/pkcs7-mime", "p7b")
     certs = pkcs7.load_der_pkcs7_certificates(body)
     # A DER SET OF is sorted by encoding: the order is not the chain order, consumers build the path.
@@ -741,7 +746,7 @@ def test_render_pkcs7(pki: Pki, material: tuple[str, str]) -> None:
 
 def test_render_zip_is_deterministic(material: tuple[str, str]) -> None:
     leaf, chain = material
-    body, content_type, extension = csr.render("zip", leaf, chain)
+    body, content_type, extension = x509_formats.render("zip", leaf, chain)
     assert (content_type, extension) == ("application/zip", "zip")
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.namelist() == ["cert.pem", "chain.pem", "fullchain.pem"]
@@ -750,32 +755,32 @@ def test_render_zip_is_deterministic(material: tuple[str, str]) -> None:
         assert archive.read("fullchain.pem").decode() == leaf + chain
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert archive.testzip() is None
-    assert csr.render("zip", leaf, chain)[0] == body
+    assert x509_formats.render("zip", leaf, chain)[0] == body
 
 
 def test_binary_formats_are_listed_for_api_gateway() -> None:
-    for fmt, (content_type, _) in csr.FORMATS.items():
-        assert (content_type in csr.BINARY_CONTENT_TYPES) == (fmt in {"der", "pkcs7", "zip"})
-    assert csr.PKCS12_CONTENT_TYPE in csr.BINARY_CONTENT_TYPES
+    for fmt, (content_type, _) in x509_formats.FORMATS.items():
+        assert (content_type in x509_formats.BINARY_CONTENT_TYPES) == (fmt in {"der", "pkcs7", "zip"})
+    assert x509_formats.PKCS12_CONTENT_TYPE in x509_formats.BINARY_CONTENT_TYPES
 
 
 @pytest.mark.parametrize(("fmt", "message"), [("p12", "must be one of"), ("", "must be one of"), (None, "must be one of"),
                                               ("pkcs12", "passphrase")])
 def test_render_unknown_format(material: tuple[str, str], fmt: Any, message: str) -> None:
-    field, text = fails(csr.render, fmt, *material)
+    field, text = fails(x509_formats.render, fmt, *material)
     assert field == "format" and message in text
 
 
 def test_render_without_a_certificate() -> None:
-    with pytest.raises(csr.BadMaterial):
-        csr.render("pem", "no certificate here", "")
+    with pytest.raises(core_errors.BadMaterial):
+        x509_formats.render("pem", "no certificate here", "")
 
 
 PASSPHRASE = "correct horse battery"
 
 
 def test_pkcs12_round_trip(pki: Pki, material: tuple[str, str]) -> None:
-    body = csr.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, "www.example.com")
+    body = x509_formats.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, "www.example.com")
     loaded = pkcs12.load_pkcs12(body, PASSPHRASE.encode())
     assert loaded.cert is not None and loaded.cert.certificate == pki.leaf
     assert loaded.cert.friendly_name == b"www.example.com"
@@ -794,7 +799,7 @@ _TRIPLE_DES = bytes.fromhex("060a2a864886f70d010c0103")
 
 
 def test_pkcs12_uses_modern_encryption(pki: Pki, material: tuple[str, str]) -> None:
-    body = csr.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, None)
+    body = x509_formats.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, None)
     assert _AES256_CBC in body and _PBES2 in body
     assert _TRIPLE_DES not in body
 
@@ -802,14 +807,14 @@ def test_pkcs12_uses_modern_encryption(pki: Pki, material: tuple[str, str]) -> N
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
 def test_openssl_reads_the_pkcs12_and_pkcs7(pki: Pki, material: tuple[str, str], tmp_path: Path) -> None:
     p12 = tmp_path / "cert.p12"
-    p12.write_bytes(csr.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, "web"))
+    p12.write_bytes(x509_formats.render_pkcs12(*material, key_pem(pki.leaf_key), PASSPHRASE, "web"))
     run = subprocess.run(["openssl", "pkcs12", "-info", "-noout", "-in", str(p12), "-passin", "env:P12PASS"],
                          capture_output=True, text=True, env={**os.environ, "P12PASS": PASSPHRASE}, timeout=20,
                          check=False)
     assert run.returncode == 0, run.stderr
     assert "AES-256-CBC" in run.stdout + run.stderr
     p7 = tmp_path / "cert.p7b"
-    p7.write_bytes(csr.render("pkcs7", *material)[0])
+    p7.write_bytes(x509_formats.render("pkcs7", *material)[0])
     run = subprocess.run(["openssl", "pkcs7", "-inform", "DER", "-in", str(p7), "-print_certs", "-noout"],
                          capture_output=True, text=True, timeout=20, check=False)
     assert run.returncode == 0, run.stderr
@@ -818,25 +823,25 @@ def test_openssl_reads_the_pkcs12_and_pkcs7(pki: Pki, material: tuple[str, str],
 
 @pytest.mark.parametrize("passphrase", ["", "short", "1234567", None, 12345678, "x" * 1025])
 def test_pkcs12_passphrase_rules(pki: Pki, material: tuple[str, str], passphrase: Any) -> None:
-    field, message = fails(csr.render_pkcs12, *material, key_pem(pki.leaf_key), passphrase, None)
+    field, message = fails(x509_formats.render_pkcs12, *material, key_pem(pki.leaf_key), passphrase, None)
     assert field == "passphrase" and "characters" in message
-    assert fails(csr.validate_passphrase, passphrase, "body.passphrase")[0] == "body.passphrase"
+    assert fails(x509_formats.validate_passphrase, passphrase, "body.passphrase")[0] == "body.passphrase"
 
 
 def test_valid_passphrase() -> None:
-    assert csr.validate_passphrase("12345678") == "12345678"
-    assert csr.validate_passphrase("ü" * 1024) == "ü" * 1024
+    assert x509_formats.validate_passphrase("12345678") == "12345678"
+    assert x509_formats.validate_passphrase("ü" * 1024) == "ü" * 1024
 
 
 def test_pkcs12_refuses_a_key_of_another_certificate(material: tuple[str, str], other_rsa_key: Any) -> None:
-    with pytest.raises(csr.BadMaterial, match="does not belong"):
-        csr.render_pkcs12(*material, key_pem(other_rsa_key), PASSPHRASE, None)
+    with pytest.raises(core_errors.BadMaterial, match="does not belong"):
+        x509_formats.render_pkcs12(*material, key_pem(other_rsa_key), PASSPHRASE, None)
 
 
 def test_pkcs12_unreadable_key_does_not_leak_it(material: tuple[str, str], ec_key: Any) -> None:
     broken = key_pem(ec_key).replace("A", "B", 5)
-    with pytest.raises(csr.BadMaterial) as info:
-        csr.render_pkcs12(*material, broken, PASSPHRASE, None)
+    with pytest.raises(core_errors.BadMaterial) as info:
+        x509_formats.render_pkcs12(*material, broken, PASSPHRASE, None)
     assert broken.splitlines()[1] not in str(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
 
@@ -858,9 +863,9 @@ def test_corrupted_certificates_only_ever_raise_bad_material(pki: Pki, data: st.
         der[data.draw(st.integers(0, len(der) - 1))] = data.draw(st.integers(0, 255))
     body = base64.encodebytes(bytes(der)).decode()
     pem = f"-----BEGIN CERTIFICATE-----\n{body}-----END CERTIFICATE-----\n"
-    for call in (lambda: csr.certificate_info(pem), lambda: csr.render("pkcs7", pem, ""),
-                 lambda: csr.split_pem_chain(pem)):
+    for call in (lambda: x509_certificates.certificate_info(pem), lambda: x509_formats.render("pkcs7", pem, ""),
+                 lambda: x509_pem.split_pem_chain(pem)):
         try:
             call()
-        except csr.BadMaterial:
+        except core_errors.BadMaterial:
             pass
