@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="IAMAuthorizer is not a supported in local mode")
 
     from chalicelib import bootstrap as registry
-    from chalicelib.core.model import new_certificate_id
+    from chalicelib.core.model import San, new_certificate_id
 
     with harness.world() as w:
         from app import app
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             def direct() -> float:
                 name = _name()
                 cert = dataclasses.replace(template, id=new_certificate_id(), common_name=name,
-                                           sans=({"type": "dns", "value": name},), csr_pem=_csr(name))
+                                           sans=(San("dns", name),), csr_pem=_csr(name))
                 req = svc.order_request(cert)
                 return timed(lambda: adapter.submit_order(req))
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from chalicelib.core.model import Certificate, Revision, Status, iso, new_certificate_id
+from chalicelib.core.model import Certificate, Revision, San, Status, iso, new_certificate_id
 from devstack.local_env import free_port, patched_environ
 from simulators import simulator_classes
 
@@ -172,7 +172,7 @@ def pending_certificate(provider: str, provider_order_id: str, due_at: dt.dateti
     name = f"{cid[4:16]}.bench.example.com"
     return Certificate(
         id=cid, owner=OWNER, provider=provider, common_name=name, status=Status.PENDING, created_at=now,
-        updated_at=now, version=2, product="dv", sans=({"type": "dns", "value": name},), dcv_method="dns",
+        updated_at=now, version=2, product="dv", sans=(San("dns", name),), dcv_method="dns",
         validity_days=397, provider_order_id=provider_order_id, provider_status="pending", revision=1,
         revisions=(Revision(1, "order"),), operation="order", poll_attempts=1, next_poll_at=iso(due_at),
         submit_attempts=1, submitted_at=now)
@@ -189,7 +189,7 @@ def issued_certificate(provider: str, index: int, now: dt.datetime) -> Certifica
                    s3_prefix=f"certificates/{cid}/r1/")
     return Certificate(
         id=cid, owner=OWNER, provider=provider, common_name=name, status=Status.ISSUED, created_at=iso(issued) or "",
-        updated_at=iso(issued) or "", version=3, product="dv", sans=({"type": "dns", "value": name},),
+        updated_at=iso(issued) or "", version=3, product="dv", sans=(San("dns", name),),
         dcv_method="dns", validity_days=397, provider_order_id=f"bench-{index}", provider_status="active",
         revision=1, revisions=(rev,), not_before=iso(issued), not_after=iso(not_after), serial=f"{index:032x}",
         fingerprint_sha256="00" * 32, issuer="Bench CA", submit_attempts=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -103,6 +104,59 @@ class Revision:
         return cls(**{k: (int(v) if k == "number" else v) for k, v in item.items() if k in cls.__dataclass_fields__})
 
 
+# -- typed parts of a certificate ----------------------------------------------------------------
+@dataclass(frozen=True)
+class San:
+    type: str  # dns | ip | email | uri
+    value: str
+
+
+@dataclass(frozen=True)
+class Organization:
+    name: str | None = None
+    country: str | None = None
+    state: str | None = None
+    locality: str | None = None
+    unit: str | None = None
+    chamber_of_commerce: str | None = None
+    address: str | None = None
+    zip_code: str | None = None
+    digicert_org_id: int | None = None  # DigiCert's own organization id, when the caller names one
+
+
+@dataclass(frozen=True)
+class Approver:
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    reason: str
+
+
+def fields_of(value: Organization | Approver | None) -> dict[str, Any]:
+    """The fields of an organization or approver that are set (the request/storage shape)."""
+    if value is None:
+        return {}
+    return {k: v for k, v in value.__dict__.items() if v is not None}
+
+
+def organization_from(data: Mapping[str, Any] | None) -> Organization | None:
+    if not data:
+        return None
+    return Organization(**{k: v for k, v in data.items() if k in Organization.__dataclass_fields__})
+
+
+def approver_from(data: Mapping[str, Any] | None) -> Approver | None:
+    if not data:
+        return None
+    return Approver(**{k: v for k, v in data.items() if k in Approver.__dataclass_fields__})
+
+
 @dataclass(frozen=True)
 class Certificate:
     """One certgate certificate across its revisions. Immutable: changes make a new value."""
@@ -116,13 +170,13 @@ class Certificate:
     updated_at: str
     version: int = 0
     product: str = "dv"
-    sans: tuple[dict[str, str], ...] = ()
+    sans: tuple[San, ...] = ()
     dcv_method: str | None = None
     validity_days: int | None = None
     auto_renew: bool = False
     client_reference: str | None = None  # the caller's own reference (ours to the provider is `id`)
-    organization: dict[str, Any] | None = None
-    approver: dict[str, Any] | None = None
+    organization: Organization | None = None
+    approver: Approver | None = None
     provider_options: dict[str, Any] = field(default_factory=dict)
     origin: str = "ordered"  # ordered | imported
     key_source: str = "csr"  # csr | gateway | provider
@@ -140,7 +194,7 @@ class Certificate:
     fingerprint_sha1: str | None = None
     fingerprint_sha256: str | None = None
     issuer: str | None = None
-    failure: dict[str, str] | None = None
+    failure: Failure | None = None
     poll_attempts: int = 0
     next_poll_at: str | None = None
     submit_attempts: int = 0
@@ -209,7 +263,7 @@ class Certificate:
             "provider": self.provider,
             "product": self.product,
             "common_name": self.common_name,
-            "sans": [dict(s) for s in self.sans],
+            "sans": [{"type": s.type, "value": s.value} for s in self.sans],
             "origin": self.origin,
             "key_source": self.key_source,
             "private_key_held": self.sealed_key is not None,
@@ -231,7 +285,7 @@ class Certificate:
             "fingerprints": {"sha1": self.fingerprint_sha1, "sha256": self.fingerprint_sha256},
             "issuer": self.issuer,
             "on_hold": self.on_hold,
-            "failure": self.failure,
+            "failure": {"code": self.failure.code, "reason": self.failure.reason} if self.failure else None,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "revisions": [r.to_item() for r in self.revisions],
@@ -244,7 +298,7 @@ class Certificate:
         """What an SNS message says of the certificate (never PEMs or keys)."""
         return {
             "id": self.id, "owner": self.owner, "provider": self.provider, "status": self.public_status,
-            "common_name": self.common_name, "sans": [s["value"] for s in self.sans],
+            "common_name": self.common_name, "sans": [s.value for s in self.sans],
             "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
             "not_after": self.not_after, "provider_order_id": self.provider_order_id,
             "client_reference": self.client_reference,

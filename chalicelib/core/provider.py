@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.core.model import Status
+from chalicelib.core.model import Approver, Organization, San, Status
 
 
 @dataclass(frozen=True)
@@ -39,32 +39,6 @@ class Capabilities:
             "download_formats": list(self.download_formats), "authorities": self.authorities,
             "async_issuance": self.async_issuance,
         }
-
-
-@dataclass(frozen=True)
-class San:
-    type: str  # dns | ip | email | uri
-    value: str
-
-
-@dataclass(frozen=True)
-class Organization:
-    name: str | None = None
-    country: str | None = None
-    state: str | None = None
-    locality: str | None = None
-    unit: str | None = None
-    chamber_of_commerce: str | None = None
-    address: str | None = None
-    zip_code: str | None = None
-
-
-@dataclass(frozen=True)
-class Approver:
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = None
 
 
 @dataclass(frozen=True)

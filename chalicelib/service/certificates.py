@@ -34,16 +34,21 @@ from chalicelib.core.model import (
     FINAL,
     Certificate,
     Event,
+    Failure,
     IdempotencyRecord,
     Revision,
+    San,
     Status,
+    approver_from,
+    fields_of,
     iso,
     new_certificate_id,
+    organization_from,
     parse_iso,
     transition_event,
     utcnow,
 )
-from chalicelib.core.provider import Approver, Capabilities, OrderRequest, Organization, ProviderOrder, San
+from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
 from chalicelib.observability import count
 from chalicelib.service.policy import Policy
 from chalicelib.service.ports import ArtifactStore, CertificateStore, EventPublisher, KeyVault, Provider, Providers
@@ -105,7 +110,7 @@ class CertificateService:
 
         provider_name = body.get("provider") if isinstance(body, dict) else None
         defaults: Mapping[str, Any] = {}
-        if provider_name in ("tinycert", "resello", "digicert"):
+        if isinstance(provider_name, str) and provider_name in self.directory.names():
             defaults = self.provider_defaults(provider_name)
         spec = validate_order(body, self.capabilities, defaults)
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -168,9 +173,9 @@ class CertificateService:
         return Certificate(
             id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
             status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
-            product=spec.product, sans=tuple({"type": t, "value": v} for t, v in spec.sans),
+            product=spec.product, sans=tuple(San(t, v) for t, v in spec.sans),
             dcv_method=spec.dcv_method, validity_days=spec.validity_days, auto_renew=spec.auto_renew,
-            client_reference=spec.client_reference, organization=spec.organization, approver=spec.approver,
+            client_reference=spec.client_reference, organization=organization_from(spec.organization), approver=approver_from(spec.approver),
             provider_options=dict(spec.provider_options), key_source=key_source, csr_pem=csr_pem,
             sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
             next_poll_at=iso(now + dt.timedelta(seconds=self.cfg.reconcile_after_s)), submit_attempts=1,
@@ -178,19 +183,14 @@ class CertificateService:
         )
 
     def order_request(self, cert: Certificate) -> OrderRequest:
-        org = cert.organization or {}
-        app = cert.approver or {}
         options = dict(cert.provider_options)
-        if org.get("digicert_org_id") and "organization_id" not in options:
-            options["organization_id"] = org["digicert_org_id"]
+        org_id = cert.organization.digicert_org_id if cert.organization else None
+        if org_id and "organization_id" not in options:
+            options["organization_id"] = org_id
         return OrderRequest(
-            client_reference=cert.id, common_name=cert.common_name, product=cert.product,
-            sans=tuple(San(s["type"], s["value"]) for s in cert.sans), csr_pem=cert.csr_pem,
-            validity_days=cert.validity_days, dcv_method=cert.dcv_method,
-            organization=Organization(**{k: v for k, v in org.items() if k in Organization.__dataclass_fields__})
-            if org else None,
-            approver=Approver(**{k: v for k, v in app.items() if k in Approver.__dataclass_fields__}) if app else None,
-            auto_renew=cert.auto_renew, options=options,
+            client_reference=cert.id, common_name=cert.common_name, product=cert.product, sans=cert.sans,
+            csr_pem=cert.csr_pem, validity_days=cert.validity_days, dcv_method=cert.dcv_method,
+            organization=cert.organization, approver=cert.approver, auto_renew=cert.auto_renew, options=options,
         )
 
     def _submit(self, cert: Certificate, provider: Provider, actor: str, idempotency_key: str | None) -> Certificate:
@@ -211,7 +211,7 @@ class CertificateService:
                        detail={"error": exc.code, "message": exc.message})
             return self.save(after, [ev])
         after = cert.moved_to(Status.FAILED, now, operation=None,
-                              failure={"code": exc.code, "reason": exc.message})
+                              failure=Failure(exc.code, exc.message))
         # Surely not placed and worth retrying: let the same key place it next time.
         release = idempotency_key if idempotency_key and exc.retryable else None
         return self.save(after, [self.event_for(cert, after, actor, error=exc.code)], release_idempotency=release)
@@ -247,8 +247,8 @@ class CertificateService:
             if target is Status.CANCELLED and cert.status is Status.ISSUED:
                 target = Status.REVOKED  # disabled at the provider after issuance: no longer valid
             after = cert.moved_to(target, now, **refs, operation=None,
-                                  failure={"code": "provider_" + po.raw_status.lower(),
-                                           "reason": po.failure_reason or f"provider status {po.raw_status}"}
+                                  failure=Failure("provider_" + po.raw_status.lower(),
+                                                  po.failure_reason or f"provider status {po.raw_status}")
                                   if target is Status.FAILED else cert.failure)
             return self.save(after, [self.event_for(cert, after, actor, provider_status=po.raw_status)], claim_refs=claims)
         except TransitionNotAllowed:
@@ -322,8 +322,7 @@ class CertificateService:
         now = self.clock()
         good = cert.issued_revision
         if good is None:
-            after = cert.moved_to(Status.FAILED, now, operation=None, failure={"code": "provider_rejected",
-                                                                                "reason": reason})
+            after = cert.moved_to(Status.FAILED, now, operation=None, failure=Failure("provider_rejected", reason))
             return self.save(after, [self.event_for(cert, after, actor)])
         after = cert.moved_to(Status.ISSUED, now, operation=None, revision=good.number,
                               revisions=tuple(r for r in cert.revisions if r.number <= good.number or r.issued_at),
@@ -380,7 +379,7 @@ class CertificateService:
         except ProviderError as exc:
             if cert.status is Status.PENDING and not exc.retryable and exc.code == "provider_not_found":
                 after = cert.moved_to(Status.FAILED, self.clock(), operation=None,
-                                      failure={"code": exc.code, "reason": exc.message})
+                                      failure=Failure(exc.code, exc.message))
                 return self.save(after, [self.event_for(cert, after, actor)])
             raise ProviderFailure(cert, exc) from exc
         if self._still_the_old_certificate(cert, po):
@@ -448,8 +447,7 @@ class CertificateService:
             self._audit(claimed, actor, "order.resubmitted", reason="not found at the provider")
             return self._submit(claimed, provider, actor, None)
         after = cert.moved_to(Status.FAILED, now, operation=None,
-                              failure={"code": "not_found_at_provider",
-                                       "reason": "the order was not found at the provider after a retry"})
+                              failure=Failure("not_found_at_provider", "the order was not found at the provider after a retry"))
         return self.save(after, [self.event_for(cert, after, actor)])
 
     def resubmit_after_s(self) -> float:
@@ -505,12 +503,12 @@ class CertificateService:
         from chalicelib.service.requests import validate_order
 
         base: dict[str, Any] = {"provider": cert.provider, "product": cert.product, "common_name": cert.common_name,
-                                "sans": [dict(s) for s in cert.sans], "validity_days": cert.validity_days,
+                                "sans": [{"type": s.type, "value": s.value} for s in cert.sans], "validity_days": cert.validity_days,
                                 "dcv_method": cert.dcv_method}
         if cert.organization:
-            base["organization"] = cert.organization
+            base["organization"] = fields_of(cert.organization)
         if cert.approver:
-            base["approver"] = cert.approver
+            base["approver"] = fields_of(cert.approver)
         base.update({k: v for k, v in changes.items() if k not in ("csr", "key")})
         if "common_name" in changes and "sans" not in changes:
             base.pop("sans")
@@ -532,9 +530,9 @@ class CertificateService:
                                                                spec.sans, spec.organization)
             sealed = self.vault.seal(private_pem, {"certificate_id": cert.id})
             key_source = "gateway"
-        return replace(cert, common_name=spec.common_name, sans=tuple({"type": t, "value": v} for t, v in spec.sans),
+        return replace(cert, common_name=spec.common_name, sans=tuple(San(t, v) for t, v in spec.sans),
                        csr_pem=csr_pem, sealed_key=sealed, key_source=key_source, dcv_method=spec.dcv_method,
-                       validity_days=spec.validity_days, organization=spec.organization, approver=spec.approver)
+                       validity_days=spec.validity_days, organization=organization_from(spec.organization), approver=approver_from(spec.approver))
 
     # -- revoke / cancel -----------------------------------------------------------------------------
     def revoke(self, principal: str, cert: Certificate, body: Any) -> Certificate:

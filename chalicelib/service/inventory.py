@@ -64,7 +64,17 @@ from chalicelib.core.errors import (
     ProviderProtocolError,
     ValidationFailed,
 )
-from chalicelib.core.model import Certificate, Event, Revision, Status, iso, new_certificate_id, parse_iso, shard_of
+from chalicelib.core.model import (
+    Certificate,
+    Event,
+    Revision,
+    San,
+    Status,
+    iso,
+    new_certificate_id,
+    parse_iso,
+    shard_of,
+)
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
 from chalicelib.core.vocabulary import PROVIDERS
 from chalicelib.service.ports import Provider
@@ -594,7 +604,7 @@ class _Run:
         cert = Certificate(
             id=cid, owner=job.owner, provider=job.provider, common_name=info.common_name or po.common_name or "",
             status=po.status, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
-            product=po.product or caps.default_product, sans=tuple({"type": t, "value": v} for t, v in info.sans),
+            product=po.product or caps.default_product, sans=tuple(San(t, v) for t, v in info.sans),
             origin="imported", key_source="provider" if sealed else "csr", sealed_key=sealed,
             provider_order_id=po.provider_order_id, provider_certificate_id=po.certificate_id,
             provider_status=po.raw_status, on_hold=po.on_hold, not_before=iso(info.not_before),
@@ -647,7 +657,7 @@ class _Run:
             common_name=po.common_name or (names[0] if names else po.provider_order_id), status=Status.PENDING,
             created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
             product=po.product or svc.capabilities(job.provider).default_product,
-            sans=tuple({"type": "dns", "value": n} for n in names), origin="imported",
+            sans=tuple(San("dns", n) for n in names), origin="imported",
             provider_order_id=po.provider_order_id, provider_certificate_id=po.certificate_id,
             provider_status=po.raw_status, revision=1,
             revisions=(Revision(1, "import", provider_order_id=po.provider_order_id),), operation="order",

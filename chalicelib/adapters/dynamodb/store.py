@@ -19,10 +19,15 @@ from chalicelib.core.model import (
     WAITING,
     Certificate,
     Event,
+    Failure,
     IdempotencyRecord,
     Revision,
+    San,
     Status,
+    approver_from,
+    fields_of,
     iso,
+    organization_from,
     shard_of,
     utcnow,
 )
@@ -88,9 +93,13 @@ class CertificateStore:
     def to_item(self, cert: Certificate) -> dict[str, Any]:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
-            **{k: v for k, v in cert.__dict__.items() if k not in ("revisions", "status", "sans", "expiry_notices")},
+            **{k: v for k, v in cert.__dict__.items()
+               if k not in ("revisions", "status", "sans", "expiry_notices", "organization", "approver", "failure")},
             "status": cert.status.value,
-            "sans": [dict(s) for s in cert.sans],
+            "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
+            "organization": fields_of(cert.organization) or None,
+            "approver": fields_of(cert.approver) or None,
+            "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
             "expiry_notices": list(cert.expiry_notices),
         }
@@ -111,7 +120,11 @@ class CertificateStore:
         fields = Certificate.__dataclass_fields__
         data = {k: v for k, v in item.items() if k in fields}
         data["status"] = Status(item["status"])
-        data["sans"] = tuple(item.get("sans") or ())
+        data["sans"] = tuple(San(s["type"], s["value"]) for s in item.get("sans") or ())
+        data["organization"] = organization_from(item.get("organization"))
+        data["approver"] = approver_from(item.get("approver"))
+        failure = item.get("failure")
+        data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
         data["expiry_notices"] = tuple(int(x) for x in item.get("expiry_notices") or ())
         data["provider_options"] = item.get("provider_options") or {}
