@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chalicelib.core.model import Status
+    from chalicelib.core.model import Certificate, Status
 
 
 class CertgateError(Exception):
@@ -229,3 +229,12 @@ class SealedKeyInvalid(KeyVaultError):
 
 class ConfigError(CertgateError, ValueError):
     """A setting is missing or malformed."""
+
+
+class ProviderFailure(CertgateError):
+    """A provider error that happened while working on a certificate we already recorded: the
+    edge answers with the provider's problem plus the certificate id and status."""
+
+    def __init__(self, cert: Certificate, error: ProviderError) -> None:
+        super().__init__(str(error))
+        self.cert, self.error = cert, error

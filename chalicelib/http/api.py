@@ -165,8 +165,7 @@ class Api:
             except ProviderError as err:
                 status, body, headers = problems.from_provider_error(err, instance)
             except Exception as exc:  # noqa: BLE001 - the one place an unexpected error becomes a 500 problem
-                from chalicelib.core.errors import ConcurrentModification, TransitionNotAllowed
-                from chalicelib.service.certificates import ProviderFailure
+                from chalicelib.core.errors import ConcurrentModification, ProviderFailure, TransitionNotAllowed
 
                 if isinstance(exc, ConcurrentModification | TransitionNotAllowed):
                     # Someone else changed the certificate between our read and our write.

@@ -546,7 +546,7 @@ class _Run:
 
     def _apply(self, cert: Certificate, po: ProviderOrder) -> str:
         """The provider's current state through the one lifecycle path (events, SNS, revisions)."""
-        from chalicelib.service.certificates import ProviderFailure
+        from chalicelib.core.errors import ProviderFailure
 
         for attempt in range(2):
             try:

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, RateLimited
+from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
-from chalicelib.service.certificates import CertificateService, ProviderFailure
+from chalicelib.service.certificates import CertificateService
 
 log = logging.getLogger("certgate.jobs")
 Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis

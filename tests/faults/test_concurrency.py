@@ -68,8 +68,7 @@ def test_two_pollers_and_a_user_refresh_apply_each_transition_once(client, world
 
 def test_reissue_racing_revoke_ends_in_one_consistent_state(client, world):
     """Raced at the service (one Lambda per request; chalice's test client is not thread-safe)."""
-    from chalicelib.core.errors import ConcurrentModification, Conflict
-    from chalicelib.service.certificates import ProviderFailure
+    from chalicelib.core.errors import ConcurrentModification, Conflict, ProviderFailure
 
     me = who()
     svc = _svc()

@@ -218,7 +218,7 @@ def _properties(name: str) -> set[str]:
 def test_request_schemas_match_the_validators() -> None:
     from chalicelib.service import inventory as imports
     from chalicelib.service import requests as validation
-    from chalicelib.service.certificates import CHANGE_FIELDS
+    from chalicelib.service.changes import CHANGE_FIELDS
 
     assert _properties("OrderRequest") == validation.ORDER_FIELDS
     assert _properties("ChangeRequest") == CHANGE_FIELDS

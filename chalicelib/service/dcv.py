@@ -1,0 +1,57 @@
+"""Domain control validation: what the user must publish, and retrying or switching the method."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core.errors import (
+    Conflict,
+    FieldError,
+    ProviderError,
+    ProviderFailure,
+    ValidationFailed,
+)
+from chalicelib.core.model import (
+    Certificate,
+    Status,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.service.certificates import CertificateService
+
+log = logging.getLogger("certgate.service")
+
+
+def validation(svc: CertificateService, cert: Certificate) -> dict[str, Any]:
+    caps = svc.capabilities(cert.provider)
+    details: list[Any] = []
+    if caps.dcv_methods and cert.provider_order_id and cert.status in (Status.PENDING, Status.ISSUED):
+        try:
+            details = svc.providers(cert.provider).validation(cert.provider_order_id)
+        except ProviderError as exc:
+            raise ProviderFailure(cert, exc) from exc
+    return {"certificate_id": cert.id, "status": cert.public_status, "method": cert.dcv_method,
+            "domains": [d.to_dict() for d in details]}
+
+
+def retry_validation(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> dict[str, Any]:
+    from chalicelib.service.requests import validate_dcv_retry
+
+    caps = svc.capabilities(cert.provider)
+    if not caps.dcv_methods:
+        raise ValidationFailed([FieldError("provider", f"{cert.provider} has no domain control validation")],
+                               code="unsupported_operation")
+    args = validate_dcv_retry(body, caps)
+    if cert.status is not Status.PENDING or not cert.provider_order_id:
+        raise Conflict(f"validation applies to pending orders; this one is {cert.public_status}",
+                       code="invalid_state")
+    try:
+        details = svc.providers(cert.provider).retry_validation(cert.provider_order_id, **args)
+    except ProviderError as exc:
+        raise ProviderFailure(cert, exc) from exc
+    if args.get("method") and args["method"] != cert.dcv_method:
+        svc.save(cert.updated(svc.clock(), dcv_method=args["method"]))
+    svc.audit(cert, principal, "validation.retried", method=args.get("method"), domain=args.get("domain"))
+    return {"certificate_id": cert.id, "status": cert.public_status, "method": args.get("method") or cert.dcv_method,
+            "domains": [d.to_dict() for d in details]}

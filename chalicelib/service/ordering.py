@@ -1,0 +1,165 @@
+"""Ordering (design.md 2.1): validate everything, write the intent (status `submitting`, our
+certificate id as the provider's client reference), then call the provider; whatever happens after
+that is recorded, and an unanswered create is left for `reconcile` — never retried blindly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.core.errors import (
+    AlreadyExists,
+    Conflict,
+    ProviderError,
+    ProviderFailure,
+)
+from chalicelib.core.model import (
+    Certificate,
+    Event,
+    Failure,
+    IdempotencyRecord,
+    Revision,
+    San,
+    Status,
+    approver_from,
+    iso,
+    new_certificate_id,
+    organization_from,
+)
+from chalicelib.core.provider import OrderRequest
+from chalicelib.observability import count
+from chalicelib.service.ports import Provider
+from chalicelib.service.requests import OrderSpec
+
+if TYPE_CHECKING:
+    from chalicelib.service.certificates import CertificateService
+
+log = logging.getLogger("certgate.service")
+
+
+@dataclass
+class OrderResult:
+    certificate: Certificate
+    replayed: bool = False
+
+
+def order(svc: CertificateService, principal: str, body: Any, idempotency_key: str | None) -> OrderResult:
+    from chalicelib.service.requests import validate_order
+
+    provider_name = body.get("provider") if isinstance(body, dict) else None
+    defaults: Mapping[str, Any] = {}
+    if isinstance(provider_name, str) and provider_name in svc.directory.names():
+        defaults = svc.provider_defaults(provider_name)
+    spec = validate_order(body, svc.capabilities, defaults)
+    body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    if idempotency_key:
+        replay = _replay(svc, principal, idempotency_key, body_hash)
+        if replay:
+            return replay
+    provider = svc.providers(spec.provider)  # not configured -> 503 before anything is written
+    cert = _new_certificate(svc, principal, spec)
+    idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
+        if idempotency_key else None
+    requested = Event(certificate_id=cert.id, kind="certificate.requested", occurred_at=cert.created_at,
+                      actor=principal, to_status="pending", revision=1, provider=cert.provider,
+                      detail={"common_name": cert.common_name, "product": cert.product,
+                              "idempotency_key": bool(idempotency_key)})
+    try:
+        svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
+    except AlreadyExists as exc:
+        if exc.what == "idempotency" and idempotency_key:
+            replay = _replay(svc, principal, idempotency_key, body_hash)
+            if replay:
+                return replay
+        raise
+    try:
+        placed = _submit(svc, cert, provider, principal, idempotency_key)
+    except ProviderFailure as failure:
+        count("Orders", provider=cert.provider, status=failure.cert.public_status, outcome=failure.error.code)
+        raise
+    count("Orders", provider=cert.provider, status=placed.public_status, outcome="placed")
+    return OrderResult(placed)
+
+
+def _replay(svc: CertificateService, principal: str, key: str, body_hash: str) -> OrderResult | None:
+    rec = svc.store.idempotency(principal, key)
+    if rec is None:
+        return None
+    if rec.body_hash != body_hash:
+        raise Conflict("Idempotency-Key was already used with a different request body",
+                       code="idempotency_key_reused")
+    cert = svc.store.get(rec.certificate_id)
+    if cert is None:
+        return None
+    if cert.status is Status.SUBMITTING:
+        # The first attempt did not learn the provider's answer: find out now, never re-order blindly.
+        cert = svc.reconcile_one(cert, actor=principal, force=True)
+    return OrderResult(cert, replayed=True)
+
+
+def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -> Certificate:
+    now = svc.clock()
+    cid = new_certificate_id()
+    key_source, csr_pem, sealed = "provider", spec.csr_pem, None
+    if spec.csr_pem:
+        key_source = "csr"
+    elif spec.key_type:
+        from chalicelib.x509 import csr as x509_csr
+
+        private_pem, csr_pem = x509_csr.generate_key_and_csr(spec.key_type, spec.key_size, spec.common_name,
+                                                           spec.sans, spec.organization)
+        sealed = svc.vault.seal(private_pem, {"certificate_id": cid})
+        key_source = "gateway"
+    return Certificate(
+        id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
+        status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
+        product=spec.product, sans=tuple(San(t, v) for t, v in spec.sans),
+        dcv_method=spec.dcv_method, validity_days=spec.validity_days, auto_renew=spec.auto_renew,
+        client_reference=spec.client_reference, organization=organization_from(spec.organization), approver=approver_from(spec.approver),
+        provider_options=dict(spec.provider_options), key_source=key_source, csr_pem=csr_pem,
+        sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
+        next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)), submit_attempts=1,
+        submitted_at=iso(now),
+    )
+
+
+def order_request(svc: CertificateService, cert: Certificate) -> OrderRequest:
+    options = dict(cert.provider_options)
+    org_id = cert.organization.digicert_org_id if cert.organization else None
+    if org_id and "organization_id" not in options:
+        options["organization_id"] = org_id
+    return OrderRequest(
+        client_reference=cert.id, common_name=cert.common_name, product=cert.product, sans=cert.sans,
+        csr_pem=cert.csr_pem, validity_days=cert.validity_days, dcv_method=cert.dcv_method,
+        organization=cert.organization, approver=cert.approver, auto_renew=cert.auto_renew, options=options,
+    )
+
+
+def _submit(svc: CertificateService, cert: Certificate, provider: Provider, actor: str, idempotency_key: str | None) -> Certificate:
+    try:
+        po = provider.submit_order(order_request(svc, cert))
+    except ProviderError as exc:
+        raise ProviderFailure(_after_failed_submit(svc, cert, exc, actor, idempotency_key), exc) from exc
+    return svc.apply(cert, po, actor)
+
+
+def _after_failed_submit(svc: CertificateService, cert: Certificate, exc: ProviderError, actor: str,
+                         idempotency_key: str | None) -> Certificate:
+    now = svc.clock()
+    if exc.outcome_unknown:
+        # The provider may have the order: leave the intent for reconcile (lookup by client reference).
+        after = cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)))
+        ev = Event(certificate_id=cert.id, kind="order.unconfirmed", occurred_at=iso(now) or "", actor=actor,
+                   provider=cert.provider, revision=cert.revision,
+                   detail={"error": exc.code, "message": exc.message})
+        return svc.save(after, [ev])
+    after = cert.moved_to(Status.FAILED, now, operation=None,
+                          failure=Failure(exc.code, exc.message))
+    # Surely not placed and worth retrying: let the same key place it next time.
+    release = idempotency_key if idempotency_key and exc.retryable else None
+    return svc.save(after, [svc.event_for(cert, after, actor, error=exc.code)], release_idempotency=release)

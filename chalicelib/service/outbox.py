@@ -1,0 +1,42 @@
+"""The outbox (design.md 5): an event row is written with its state change; publishing happens
+after, inline once and again from every job run until SNS took it. At least once, never lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING
+
+from chalicelib.core.errors import (
+    DependencyFailed,
+)
+from chalicelib.core.model import (
+    Event,
+)
+from chalicelib.observability import count
+
+if TYPE_CHECKING:
+    from chalicelib.service.certificates import CertificateService
+
+log = logging.getLogger("certgate.service")
+
+
+def publish_one(svc: CertificateService, ev: Event) -> bool:
+    """Publish now; on failure the outbox row stays and the next job run retries it."""
+    try:
+        svc.publisher.publish(ev)
+    except DependencyFailed as exc:
+        log.warning("event publish deferred to the outbox", extra={"event_id": ev.event_id, "error": exc.code})
+        return False
+    svc.store.mark_published(ev, svc.clock())
+    count("EventsPublished", event=ev.kind, provider=ev.provider or "unknown")
+    return True
+
+
+def flush_outbox(svc: CertificateService, limit: int = 500, grace_s: int = 60) -> int:
+    """Publish events whose inline publish did not happen (older than `grace_s`)."""
+    sent = 0
+    cutoff = svc.clock() - dt.timedelta(seconds=grace_s)
+    for ev in list(svc.store.unpublished(limit, older_than=cutoff)):
+        sent += int(publish_one(svc, ev))
+    return sent
