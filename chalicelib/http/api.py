@@ -294,11 +294,11 @@ class Api:
 
     def validation(self, cert_id: str) -> Response:
         _, cert = self._owned(cert_id)
-        return self.json(self.service().validation(cert))
+        return self.json(self.service().validation(cert).to_public())
 
     def retry_validation(self, cert_id: str) -> Response:
         principal, cert = self._owned(cert_id)
-        return self.json(self.service().retry_validation(principal, cert, self.body(required=False)), 202)
+        return self.json(self.service().retry_validation(principal, cert, self.body(required=False)).to_public(), 202)
 
     def download(self, cert_id: str) -> Response:
         self.check_query({"format", "revision"})

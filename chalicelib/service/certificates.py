@@ -345,10 +345,10 @@ class CertificateService:
     def cancel(self, principal: str, cert: Certificate) -> Certificate:
         return changes.cancel(self, principal, cert)
 
-    def validation(self, cert: Certificate) -> dict[str, Any]:
+    def validation(self, cert: Certificate) -> dcv.ValidationSummary:
         return dcv.validation(self, cert)
 
-    def retry_validation(self, principal: str, cert: Certificate, body: Any) -> dict[str, Any]:
+    def retry_validation(self, principal: str, cert: Certificate, body: Any) -> dcv.ValidationSummary:
         return dcv.retry_validation(self, principal, cert, body)
 
     def download(self, cert: Certificate, fmt: str, *, revision: int | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import (
@@ -16,6 +17,7 @@ from chalicelib.core.model import (
     Certificate,
     Status,
 )
+from chalicelib.core.provider import DcvDetail
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -23,19 +25,32 @@ if TYPE_CHECKING:
 log = logging.getLogger("certgate.service")
 
 
-def validation(svc: CertificateService, cert: Certificate) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ValidationSummary:
+    """What GET /certificates/{id}/validation answers: per domain, what to publish and its state."""
+
+    certificate_id: str
+    status: str
+    method: str | None
+    domains: tuple[DcvDetail, ...]
+
+    def to_public(self) -> dict[str, Any]:
+        return {"certificate_id": self.certificate_id, "status": self.status, "method": self.method,
+                "domains": [d.to_dict() for d in self.domains]}
+
+
+def validation(svc: CertificateService, cert: Certificate) -> ValidationSummary:
     caps = svc.capabilities(cert.provider)
-    details: list[Any] = []
+    details: list[DcvDetail] = []
     if caps.dcv_methods and cert.provider_order_id and cert.status in (Status.PENDING, Status.ISSUED):
         try:
             details = svc.providers(cert.provider).validation(cert.provider_order_id)
         except ProviderError as exc:
             raise ProviderFailure(cert, exc) from exc
-    return {"certificate_id": cert.id, "status": cert.public_status, "method": cert.dcv_method,
-            "domains": [d.to_dict() for d in details]}
+    return ValidationSummary(cert.id, cert.public_status, cert.dcv_method, tuple(details))
 
 
-def retry_validation(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> dict[str, Any]:
+def retry_validation(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> ValidationSummary:
     from chalicelib.service.requests import validate_dcv_retry
 
     caps = svc.capabilities(cert.provider)
@@ -53,5 +68,4 @@ def retry_validation(svc: CertificateService, principal: str, cert: Certificate,
     if args.get("method") and args["method"] != cert.dcv_method:
         svc.save(cert.updated(svc.clock(), dcv_method=args["method"]))
     svc.audit(cert, principal, "validation.retried", method=args.get("method"), domain=args.get("domain"))
-    return {"certificate_id": cert.id, "status": cert.public_status, "method": args.get("method") or cert.dcv_method,
-            "domains": [d.to_dict() for d in details]}
+    return ValidationSummary(cert.id, cert.public_status, args.get("method") or cert.dcv_method, tuple(details))

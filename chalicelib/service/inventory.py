@@ -258,7 +258,7 @@ class ImportJob:
         if "state" in self.filters:
             return bool(TINYCERT_STATE_BITS.get(po.raw_status.lower(), 0) & int(self.filters["state"]))
         if "status" in self.filters:
-            return po.status.value == self.filters["status"]
+            return bool(po.status.value == self.filters["status"])
         return True
 
     def to_item(self, shards: int) -> dict[str, Any]:
@@ -534,7 +534,7 @@ class _Run:
         row names yet: an intent whose answer was lost. `reconcile` adopts it; importing it would
         make reconcile order it again."""
         m = _CERTGATE_REF.match(po.client_reference or "")
-        return bool(m) and self.svc.store.get(m.group(1)) is not None
+        return m is not None and self.svc.store.get(m.group(1)) is not None
 
     def _sync_existing(self, cert: Certificate, po: ProviderOrder) -> str:
         if po.provider_order_id != cert.provider_order_id:

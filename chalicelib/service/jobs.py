@@ -23,7 +23,7 @@ Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_t
 def remaining_from(context: Any, default_ms: int = 60_000) -> Remaining:
     fn = getattr(context, "get_remaining_time_in_millis", None)
     if callable(fn):
-        return fn
+        return lambda: int(fn())
     end = time.monotonic() + default_ms / 1000
     return lambda: int((end - time.monotonic()) * 1000)
 
