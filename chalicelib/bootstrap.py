@@ -4,7 +4,7 @@ Nothing else wires: the routes ask this module for the service (and for the heal
 the service only sees the ports of chalicelib/service/ports.py.
 
 The service, the providers and the adapters are imported when first built, not when this module
-is: app.py imports it, and `import app` (the Lambda cold start) stays as light as a bare Chalice app."""
+is: app.py imports it, and `import app` (the Lambda cold start) must stay light."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters import clients
 from chalicelib.config import Settings, settings
 from chalicelib.core.errors import ProviderError
 from chalicelib.core.provider import Capabilities
@@ -46,6 +45,8 @@ def policy(cfg: Settings) -> Policy:
 
 
 def _client(service: str, cfg: Settings) -> Callable[[], Any]:
+    from chalicelib.adapters import clients
+
     return lambda: clients.client(service, cfg.region, cfg.aws_endpoint_url)
 
 
@@ -127,6 +128,8 @@ def override_provider(name: str, adapter: Provider | None) -> None:
 
 def reset() -> None:
     """Tests: forget every cached object (settings, clients, adapters, secrets)."""
+    from chalicelib.adapters import clients
+
     if directory.cache_info().currsize:
         directory().secrets.clear_cache()
     service.cache_clear()

@@ -51,16 +51,11 @@ def order_certificate(req: Request) -> Response:
     return _certificate(cert, 201 if cert.public_status == "issued" else 202, headers)
 
 
-def _expires_before(raw: str | None, errors: list[FieldError]) -> str | None:
-    if raw is None:
-        return None
-    try:
-        parsed = parse_iso(raw)
-        if parsed is None or parsed.tzinfo is None:
-            raise ValueError("no timezone")
-    except ValueError:
-        errors.append(FieldError("expires_before", "must be an ISO 8601 timestamp with a timezone"))
-        return raw
+def _timestamp(raw: str) -> str | None:
+    """`raw` in certgate's ISO 8601 form; ValueError unless it is a timestamp with a timezone."""
+    parsed = parse_iso(raw)
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError("no timezone")
     return iso(parsed)
 
 
@@ -78,13 +73,18 @@ def list_certificates(req: Request) -> Response:
     names = service().directory.names()
     if provider is not None and provider not in names:
         errors.append(FieldError("provider", f"must be one of {', '.join(names)}"))
-    expires_before = _expires_before(query(req, "expires_before"), errors)
+    expires_before = query(req, "expires_before")
+    if expires_before is not None:
+        try:
+            expires_before = _timestamp(expires_before)
+        except ValueError:
+            errors.append(FieldError("expires_before", "must be an ISO 8601 timestamp with a timezone"))
     if errors:
         raise ValidationFailed(errors)
     flt = queries.CertificateFilter(status=status, provider=provider, common_name=query(req, "common_name"),
-                            expires_before=expires_before)
+                                    expires_before=expires_before)
     items, token = queries.list_certificates(service(), caller, flt, limit=validate_limit(query(req, "limit")),
-                                     next_token=query(req, "next_token"))
+                                             next_token=query(req, "next_token"))
     return json_response({"items": [c.to_public() for c in items], "next_token": token})
 
 
