@@ -1,35 +1,41 @@
 """The composition root: settings + adapters -> the service, built once per container, lazily.
 
 Nothing else wires: the routes ask this module for the service (and for the health checks),
-the service only sees the ports of chalicelib/service/ports.py."""
+the service only sees the ports of chalicelib/service/ports.py.
+
+The service, the providers and the adapters are imported when first built, not when this module
+is: app.py imports it, and `import app` (the Lambda cold start) must stay light."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters import clients
 from chalicelib.config import Settings, settings
 from chalicelib.core.errors import ProviderError
 from chalicelib.core.provider import Capabilities
-from chalicelib.providers import registry
-from chalicelib.providers.base import Provider
-from chalicelib.providers.http import HttpSettings
-from chalicelib.service.certificates import CertificateService
-from chalicelib.service.policy import Policy
+
+if TYPE_CHECKING:
+    from chalicelib.providers.base import Provider
+    from chalicelib.providers.http import HttpSettings
+    from chalicelib.service.certificates import CertificateService
+    from chalicelib.service.policy import Policy
 
 _DEFAULT_KEYS = ("organization", "approver", "default_ca_id")
 
 
 def http_settings(cfg: Settings) -> HttpSettings:
     from chalicelib.observability import PROVIDER_OBSERVER
+    from chalicelib.providers.http import HttpSettings
 
     return HttpSettings(connect_timeout=cfg.provider_connect_timeout_s, read_timeout=cfg.provider_read_timeout_s,
                         max_attempts=cfg.provider_max_attempts, verify=cfg.tls_verify, observer=PROVIDER_OBSERVER)
 
 
 def policy(cfg: Settings) -> Policy:
+    from chalicelib.service.policy import Policy
+
     return Policy(poll_min_interval_s=cfg.poll_min_interval_s, poll_max_interval_s=cfg.poll_max_interval_s,
                   poll_concurrency_per_provider=cfg.poll_concurrency_per_provider,
                   poll_batch_limit=cfg.poll_batch_limit, poll_safety_margin_ms=cfg.poll_safety_margin_ms,
@@ -39,6 +45,8 @@ def policy(cfg: Settings) -> Policy:
 
 
 def _client(service: str, cfg: Settings) -> Callable[[], Any]:
+    from chalicelib.adapters import clients
+
     return lambda: clients.client(service, cfg.region, cfg.aws_endpoint_url)
 
 
@@ -47,12 +55,15 @@ class ProviderDirectory:
 
     def __init__(self, cfg: Settings) -> None:
         from chalicelib.adapters.secrets import ProviderSecrets
+        from chalicelib.providers import registry
 
         self.cfg = cfg
         self.secrets = ProviderSecrets(_client("secretsmanager", cfg), cfg.secret_names, cfg.region, cfg.secrets_ttl_s)
         self.adapters = registry.Registry()
 
     def names(self) -> Sequence[str]:
+        from chalicelib.providers import registry
+
         return registry.names()
 
     def get(self, name: str) -> Provider:
@@ -62,6 +73,8 @@ class ProviderDirectory:
         return self.adapters.get(name, self.secrets.credentials(name), http_settings(self.cfg))
 
     def capabilities(self, name: str) -> Capabilities:
+        from chalicelib.providers import registry
+
         return registry.capabilities(name)
 
     def configured(self, name: str) -> bool:
@@ -88,6 +101,7 @@ def service() -> CertificateService:
     from chalicelib.adapters.kms import KeyVault
     from chalicelib.adapters.s3 import ArtifactStore
     from chalicelib.adapters.sns import EventPublisher
+    from chalicelib.service.certificates import CertificateService
 
     cfg = settings()
     return CertificateService(
@@ -114,9 +128,22 @@ def override_provider(name: str, adapter: Provider | None) -> None:
 
 def reset() -> None:
     """Tests: forget every cached object (settings, clients, adapters, secrets)."""
+    from chalicelib.adapters import clients
+
     if directory.cache_info().currsize:
         directory().secrets.clear_cache()
     service.cache_clear()
     directory.cache_clear()
     settings.cache_clear()
     clients.reset_clients()
+
+
+def run_job(name: str, event: Any) -> dict[str, Any]:
+    """What every scheduled function of app.py does: run the job `name` on the service, within the
+    time the Lambda invocation has left."""
+    from chalicelib.observability import logger
+    from chalicelib.service import jobs
+
+    context = getattr(event, "context", None)
+    logger.append_keys(job=name, request_id=getattr(context, "aws_request_id", None))
+    return jobs.run(service(), name, jobs.remaining_from(context))

@@ -630,7 +630,7 @@ def _paths() -> dict[str, Any]:
 def build() -> dict[str, Any]:
     """The whole document, from the code's constants."""
     from chalicelib.core.vocabulary import FORMATS
-    from chalicelib.http.api import MAX_BODY_BYTES, MAX_JSON_DEPTH
+    from chalicelib.http.request import MAX_BODY_BYTES, MAX_JSON_DEPTH
 
     components: dict[str, Any] = {
         "schemas": _schemas(),

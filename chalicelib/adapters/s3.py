@@ -4,6 +4,7 @@ SNS (from the outbox; message attributes `event` and `provider` for subscription
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.clients import translate_errors
@@ -14,7 +15,7 @@ PEM = "application/x-pem-file"
 
 @translate_errors("bucket")
 class ArtifactStore:
-    def __init__(self, client_factory: Any, bucket: str, kms_key_id: str | None = None) -> None:
+    def __init__(self, client_factory: Callable[[], Any], bucket: str, kms_key_id: str | None = None) -> None:
         self._client_factory = client_factory
         self.bucket = bucket
         self.kms_key_id = kms_key_id

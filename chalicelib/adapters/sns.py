@@ -4,6 +4,7 @@ SNS (from the outbox; message attributes `event` and `provider` for subscription
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.adapters.clients import translate_errors
@@ -12,7 +13,7 @@ from chalicelib.core.model import Event
 
 @translate_errors("topic")
 class EventPublisher:
-    def __init__(self, client_factory: Any, topic_arn: str, bucket: str) -> None:
+    def __init__(self, client_factory: Callable[[], Any], topic_arn: str, bucket: str) -> None:
         self._client_factory = client_factory
         self.topic_arn = topic_arn
         self.bucket = bucket

@@ -6,7 +6,8 @@
 - the storage outcomes (`ConcurrentModification`, `AlreadyExists`), `TransitionNotAllowed`,
   `BadMaterial` (unparseable certificate material) and `ConfigError`.
 
-The HTTP edge (chalicelib/http/problems.py) is the one place that turns them into problem+json."""
+The HTTP edge (chalicelib/http/problems.py) is the one place that turns them into problem+json
+and the one place that knows their HTTP statuses."""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ class ProviderError(CertgateError):
     """Base of every provider failure. `retryable` says whether the same call may succeed later."""
 
     code = "provider_error"
-    http_status = 502
     retryable = False
 
     def __init__(self, provider: str, message: str, *, request_id: str | None = None,
@@ -54,14 +54,12 @@ class ProviderError(CertgateError):
 
 class AuthenticationFailed(ProviderError):
     code = "provider_authentication_failed"
-    http_status = 502
 
 
 class ProviderRejected(ProviderError):
     """The provider refused the request as invalid (its validation, not ours)."""
 
     code = "provider_rejected"
-    http_status = 422
 
     def __init__(self, provider: str, message: str, *, field_errors: list[FieldError] | None = None,
                  **kw: object) -> None:
@@ -73,17 +71,14 @@ class ProviderConflict(ProviderError):
     """The provider refused the call in the object's current state (e.g. cancel an issued order)."""
 
     code = "provider_conflict"
-    http_status = 409
 
 
 class ProviderNotFound(ProviderError):
     code = "provider_not_found"
-    http_status = 404
 
 
 class RateLimited(ProviderError):
     code = "provider_rate_limited"
-    http_status = 503
     retryable = True
 
     def __init__(self, provider: str, message: str, *, retry_after: float | None = None,
@@ -96,7 +91,6 @@ class ProviderUnavailable(ProviderError):
     """5xx, connection refused or reset: retryable."""
 
     code = "provider_unavailable"
-    http_status = 503
     retryable = True
 
     def __init__(self, provider: str, message: str, *, retry_after: float | None = None,
@@ -107,19 +101,16 @@ class ProviderUnavailable(ProviderError):
 
 class ProviderTimeout(ProviderUnavailable):
     code = "provider_timeout"
-    http_status = 504
 
 
 class UnsupportedOperation(ProviderError):
     code = "unsupported_operation"
-    http_status = 422
 
 
 class ProviderProtocolError(ProviderError):
     """The provider answered something we cannot parse or that breaks its documented shape."""
 
     code = "provider_protocol_error"
-    http_status = 502
     retryable = True
 
 
@@ -127,14 +118,14 @@ class ProviderNotConfigured(ProviderError):
     """No (readable) credentials for this provider in Secrets Manager."""
 
     code = "provider_not_configured"
-    http_status = 503
 
 
 
 class ApiError(CertgateError):
-    status = 400
+    """The request cannot be served as asked. `code` names the reason for the caller; the HTTP
+    status and title of each subclass are the edge's business (chalicelib/http/problems.py)."""
+
     code = "bad_request"
-    title = "Bad request"
 
     def __init__(self, detail: str, *, errors: list[FieldError] | None = None, code: str | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -147,13 +138,13 @@ class ApiError(CertgateError):
 
 
 class BadRequest(ApiError):
-    status, code, title = 400, "bad_request", "Bad request"
+    code = "bad_request"
 
 
 class ValidationFailed(ApiError):
     """422: the request is well-formed but a field is wrong. `errors` names each field."""
 
-    status, code, title = 422, "validation_failed", "Validation failed"
+    code = "validation_failed"
 
     def __init__(self, errors: list[FieldError], detail: str | None = None, **kw: object) -> None:
         names = ", ".join(e.field for e in errors)
@@ -161,31 +152,31 @@ class ValidationFailed(ApiError):
 
 
 class Unauthorized(ApiError):
-    status, code, title = 401, "unauthorized", "Unauthorized"
+    code = "unauthorized"
 
 
 class NotFound(ApiError):
-    status, code, title = 404, "not_found", "Not found"
+    code = "not_found"
 
 
 class NotAcceptable(ApiError):
-    status, code, title = 406, "not_acceptable", "Not acceptable"
+    code = "not_acceptable"
 
 
 class Conflict(ApiError):
-    status, code, title = 409, "conflict", "Conflict"
+    code = "conflict"
 
 
 class PayloadTooLarge(ApiError):
-    status, code, title = 413, "payload_too_large", "Payload too large"
+    code = "payload_too_large"
 
 
 class UnsupportedMediaType(ApiError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    code = "unsupported_media_type"
 
 
 class ServiceUnavailable(ApiError):
-    status, code, title = 503, "service_unavailable", "Service unavailable"
+    code = "service_unavailable"
 
 
 class ConcurrentModification(CertgateError):

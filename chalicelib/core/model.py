@@ -101,7 +101,9 @@ class Revision:
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Revision:
-        return cls(**{k: (int(v) if k == "number" else v) for k, v in item.items() if k in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {k: (int(v) if k == "number" else v) for k, v in item.items()
+                                  if k in cls.__dataclass_fields__}
+        return cls(**fields)
 
 
 # -- typed parts of a certificate ----------------------------------------------------------------

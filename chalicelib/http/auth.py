@@ -6,7 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.config import Settings
+from chalice.app import Request
+
+from chalicelib.config import Settings, settings
 from chalicelib.core.errors import BadRequest, Unauthorized
 
 LOCAL_HEADER = "x-certgate-principal"
@@ -34,3 +36,12 @@ def principal_of(headers: Mapping[str, str], context: Mapping[str, Any] | None, 
     if not arn:
         raise Unauthorized("no IAM identity on the request (API Gateway IAM authorization is required)")
     return str(arn)
+
+
+def principal(req: Request) -> str:
+    """The principal of the request being served (raises when there is none: the caller is unauthenticated)."""
+    return principal_of(dict(req.headers or {}), req.context or {}, settings())
+
+
+def is_admin(principal: str) -> bool:
+    return principal in settings().admin_principals

@@ -1,16 +1,96 @@
-"""The one error path of the API: every failure becomes an RFC 9457 application/problem+json."""
+"""The one error path of the API: every failure becomes an RFC 9457 application/problem+json.
+
+This module is the one place that knows the HTTP status of each error of chalicelib/core/errors.py."""
 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
-from chalicelib.core.errors import ApiError, ProviderError, ProviderRejected
+from chalice import Response
+
+from chalicelib.core.errors import (
+    ApiError,
+    AuthenticationFailed,
+    BadRequest,
+    CertgateError,
+    ConcurrentModification,
+    Conflict,
+    DependencyFailed,
+    NotAcceptable,
+    NotFound,
+    PayloadTooLarge,
+    ProviderConflict,
+    ProviderError,
+    ProviderFailure,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    ServiceUnavailable,
+    TransitionNotAllowed,
+    Unauthorized,
+    UnsupportedMediaType,
+    UnsupportedOperation,
+    ValidationFailed,
+)
 
 PROBLEM_TYPE_BASE = "https://certgate.dev/problems/"
-log = logging.getLogger("certgate.problems")
+PROBLEM_JSON = "application/problem+json"
+# (status, body, headers) of one problem response.
+ProblemParts = tuple[int, dict[str, Any], dict[str, str]]
+
+# Status and title of each API error; a subclass not named here answers as its nearest ancestor.
+API_ERRORS: dict[type[ApiError], tuple[int, str]] = {
+    ApiError: (400, "Bad request"),
+    BadRequest: (400, "Bad request"),
+    Unauthorized: (401, "Unauthorized"),
+    NotFound: (404, "Not found"),
+    NotAcceptable: (406, "Not acceptable"),
+    Conflict: (409, "Conflict"),
+    PayloadTooLarge: (413, "Payload too large"),
+    UnsupportedMediaType: (415, "Unsupported media type"),
+    ValidationFailed: (422, "Validation failed"),
+    ServiceUnavailable: (503, "Service unavailable"),
+}
+
+# Status of each provider failure, as the gateway in front of the provider.
+PROVIDER_ERRORS: dict[type[ProviderError], int] = {
+    ProviderError: 502,
+    AuthenticationFailed: 502,
+    ProviderProtocolError: 502,
+    # A provider's 404 on an object we hold a reference to is the provider failing us, not the caller.
+    ProviderNotFound: 502,
+    ProviderRejected: 422,
+    UnsupportedOperation: 422,
+    ProviderConflict: 409,
+    RateLimited: 503,
+    ProviderUnavailable: 503,
+    ProviderNotConfigured: 503,
+    ProviderTimeout: 504,
+}
+
+_PROVIDER_TITLES = {
+    422: "Rejected by the provider",
+    409: "Conflict at the provider",
+    502: "Provider failed",
+    503: "Provider unavailable",
+    504: "Provider timed out",
+}
+
+_E = TypeVar("_E", bound=CertgateError)
+_V = TypeVar("_V")
+
+
+def _nearest(table: dict[type[_E], _V], err: _E) -> _V:
+    for cls in type(err).__mro__:
+        if cls in table:
+            return table[cls]
+    raise LookupError(f"no HTTP status for {type(err).__name__}")
 
 
 def problem_body(status: int, code: str, title: str, detail: str, *, instance: str | None = None,
@@ -30,28 +110,15 @@ def problem_body(status: int, code: str, title: str, detail: str, *, instance: s
     return body
 
 
-def from_api_error(err: ApiError, instance: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
-    body = problem_body(err.status, err.code, err.title, err.detail, instance=instance,
+def from_api_error(err: ApiError, instance: str | None) -> ProblemParts:
+    status, title = _nearest(API_ERRORS, err)
+    body = problem_body(status, err.code, title, err.detail, instance=instance,
                         errors=[e.to_dict() for e in err.errors])
-    return err.status, body, dict(err.headers)
+    return status, body, dict(err.headers)
 
 
-_PROVIDER_TITLES = {
-    422: "Rejected by the provider",
-    404: "Not found at the provider",
-    409: "Conflict at the provider",
-    502: "Provider failed",
-    503: "Provider unavailable",
-    504: "Provider timed out",
-}
-
-
-def from_provider_error(err: ProviderError, instance: str | None,
-                        **extra: Any) -> tuple[int, dict[str, Any], dict[str, str]]:
-    status = err.http_status
-    # A provider's 404 on an object we hold a reference to is the provider failing us, not the caller.
-    if status == 404:
-        status = 502
+def from_provider_error(err: ProviderError, instance: str | None, **extra: Any) -> ProblemParts:
+    status = _nearest(PROVIDER_ERRORS, err)
     errors = [e.to_dict() for e in err.field_errors] if isinstance(err, ProviderRejected) else None
     headers: dict[str, str] = {}
     retry_after = getattr(err, "retry_after", None)
@@ -63,7 +130,7 @@ def from_provider_error(err: ProviderError, instance: str | None,
     return status, body, headers
 
 
-def internal_error(instance: str | None, request_id: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+def internal_error(instance: str | None, request_id: str | None) -> ProblemParts:
     rid = request_id or uuid.uuid4().hex
     body = problem_body(500, "internal_error", "Internal server error",
                         "An unexpected error occurred; quote the request_id when reporting it.",
@@ -71,5 +138,33 @@ def internal_error(instance: str | None, request_id: str | None) -> tuple[int, d
     return 500, body, {}
 
 
+def from_exception(exc: Exception, instance: str | None) -> ProblemParts | None:
+    """The problem for an error certgate raises on purpose; None for an unexpected one (a 500)."""
+
+    if isinstance(exc, ApiError):
+        return from_api_error(exc, instance)
+    if isinstance(exc, ProviderError):
+        return from_provider_error(exc, instance)
+    if isinstance(exc, ConcurrentModification | TransitionNotAllowed):
+        # Someone else changed the certificate between our read and our write.
+        return from_api_error(Conflict(f"the certificate changed concurrently ({exc}); read it again and retry",
+                                       code="concurrent_update"), instance)
+    if isinstance(exc, DependencyFailed):
+        # An AWS dependency failed (its code names which); retrying later may work.
+        return from_api_error(ServiceUnavailable(f"a dependency is unavailable ({exc.dependency}: {exc.code}); "
+                                                 "retry later", code="dependency_unavailable",
+                                                 headers={"Retry-After": "10"}), instance)
+    if isinstance(exc, ProviderFailure):
+        cert = exc.cert
+        status, body, headers = from_provider_error(exc.error, instance, certificate_id=cert.id,
+                                                    certificate_status=cert.public_status)
+        return status, body, {**headers, "Location": f"/certificates/{cert.id}"}
+    return None
+
+
 def dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"))
+
+
+def response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(body=dumps(body), status_code=status, headers={"Content-Type": PROBLEM_JSON, **(headers or {})})

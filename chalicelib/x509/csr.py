@@ -295,7 +295,7 @@ def _build_key_and_csr(kind: str, size: int, common_name: str, names: list[tuple
     key: Any
     if kind == "rsa":
         key = rsa.generate_private_key(public_exponent=65537, key_size=size)
-        digest: hashes.HashAlgorithm = hashes.SHA256()
+        digest: hashes.SHA256 | hashes.SHA384 = hashes.SHA256()
     else:
         key = ec.generate_private_key(ec.SECP256R1() if size == 256 else ec.SECP384R1())
         digest = hashes.SHA256() if size == 256 else hashes.SHA384()

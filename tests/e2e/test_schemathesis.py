@@ -42,7 +42,7 @@ def _local_document() -> dict[str, Any]:
 
 schema = schemathesis.openapi.from_dict(_local_document(), config=schemathesis.Config.from_dict({
     "generation": {"max-examples": MAX_EXAMPLES, "mode": "all"},
-    # The methods register_fallbacks answers 405 for; HEAD, OPTIONS and TRACE are answered by API Gateway
+    # The methods chalicelib.http.fallbacks answers 405 for; HEAD, OPTIONS and TRACE are answered by API Gateway
     # (and locally by chalice local's HTTP server: 501 HTML), never by the app.
     "phases": {"stateful": {"enabled": False},
                "coverage": {"unexpected-methods": ["GET", "PUT", "POST", "DELETE", "PATCH"]}},

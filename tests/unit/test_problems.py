@@ -51,3 +51,12 @@ def test_internal_error_carries_a_request_id_and_no_trace():
     status, body, _ = problems.internal_error("/x", "req-1")
     assert status == 500 and body["request_id"] == "req-1"
     assert "Traceback" not in problems.dumps(body)
+
+
+def test_every_api_and_provider_error_has_its_status_here_and_none_in_the_core():
+    import inspect
+
+    classes = [c for _, c in inspect.getmembers(pe, inspect.isclass) if c.__module__ == pe.__name__]
+    assert {c for c in classes if issubclass(c, pe.ApiError)} == set(problems.API_ERRORS)
+    assert {c for c in classes if issubclass(c, pe.ProviderError)} == set(problems.PROVIDER_ERRORS)
+    assert not [c for c in classes if hasattr(c, "status") or hasattr(c, "http_status") or hasattr(c, "title")]

@@ -8,7 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -61,7 +61,7 @@ def _clean(value: Any) -> Any:
 
 @translate_errors("table")
 class CertificateStore:
-    def __init__(self, client_factory: Any, table_name: str, *, shards: int = 4) -> None:
+    def __init__(self, client_factory: Callable[[], Any], table_name: str, *, shards: int = 4) -> None:
         self._client_factory = client_factory
         self.table = table_name
         self.shards = shards
@@ -218,23 +218,12 @@ class CertificateStore:
         self.client.describe_table(TableName=self.table)
 
     def get(self, cert_id: str) -> Certificate | None:
-        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": f"CERT#{cert_id}", "sk": META}),
-                                    ConsistentRead=True)
-        item = resp.get("Item")
-        if not item:
-            return None
-        self._count(1)
-        return self.from_item(self._d(item))
+        item = self.get_item(f"CERT#{cert_id}", META)
+        return None if item is None else self.from_item(item)
 
     def cert_id_for_ref(self, provider: str, provider_order_id: str) -> str | None:
-        resp = self.client.get_item(TableName=self.table,
-                                    Key=self._s({"pk": f"REF#{provider}#{provider_order_id}", "sk": "REF"}),
-                                    ConsistentRead=True)
-        item = resp.get("Item")
-        if not item:
-            return None
-        self._count(1)
-        return str(self._d(item)["certificate_id"])
+        item = self.get_item(f"REF#{provider}#{provider_order_id}", "REF")
+        return None if item is None else str(item["certificate_id"])
 
     def _query(self, **kw: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         resp = self.client.query(TableName=self.table, **kw)
@@ -387,13 +376,9 @@ class CertificateStore:
                 schema.TTL_ATTRIBUTE: int(utcnow().timestamp()) + ttl_s}
 
     def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None:
-        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": self._idem_pk(owner, key), "sk": "IDEM"}),
-                                    ConsistentRead=True)
-        item = resp.get("Item")
-        if not item:
+        d = self.get_item(self._idem_pk(owner, key), "IDEM")
+        if d is None:
             return None
-        self._count(1)
-        d = self._d(item)
         if int(d.get(schema.TTL_ATTRIBUTE, 0)) < int(utcnow().timestamp()):
             return None  # expired; DynamoDB's TTL sweep is lazy
         return IdempotencyRecord(owner=owner, key=key, body_hash=d["body_hash"],
@@ -411,6 +396,7 @@ class CertificateStore:
         self.client.put_item(**kw)
 
     def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        """The item with key (pk, sk), read consistently; None when there is none."""
         resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)
         item = resp.get("Item")
         if not item:

@@ -1,0 +1,58 @@
+"""/providers/tinycert/authorities: TinyCert's certificate authorities (list, read, create, delete).
+Any authenticated caller may use them: they are shared by everyone who orders from TinyCert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from chalicelib.core.provider import Authority
+from chalicelib.http.auth import principal
+from chalicelib.http.request import json_body
+from chalicelib.http.routing import json_response, route, service
+from chalicelib.service.requests import validate_authority
+
+blueprint = Blueprint(__name__)
+PATH = "/providers/tinycert/authorities"
+
+
+def _public(a: Authority) -> dict[str, Any]:
+    return {"id": a.ca_id, "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
+
+
+@route(blueprint, PATH, ["GET"])
+def list_authorities(req: Request) -> Response:
+    from chalicelib.service import admin
+
+    principal(req)  # authenticates the caller
+    items = [_public(a) for a in admin.list_authorities(service())]
+    return json_response({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
+
+
+@route(blueprint, PATH, ["POST"])
+def create_authority(req: Request) -> Response:
+    from chalicelib.service import admin
+
+    principal(req)  # authenticates the caller
+    fields = validate_authority(json_body(req))
+    created = admin.create_authority(service(), fields)
+    return json_response(_public(created), 201, {"Location": f"{PATH}/{created.ca_id}"})
+
+
+@route(blueprint, PATH + "/{ca_id}", ["GET"])
+def get_authority(req: Request, ca_id: str) -> Response:
+    from chalicelib.service import admin
+
+    principal(req)  # authenticates the caller
+    return json_response(_public(admin.get_authority(service(), ca_id)))
+
+
+@route(blueprint, PATH + "/{ca_id}", ["DELETE"])
+def delete_authority(req: Request, ca_id: str) -> Response:
+    from chalicelib.service import admin
+
+    principal(req)  # authenticates the caller
+    admin.delete_authority(service(), ca_id)
+    return Response(body="", status_code=204)
