@@ -60,3 +60,15 @@ def test_every_api_and_provider_error_has_its_status_here_and_none_in_the_core()
     assert {c for c in classes if issubclass(c, pe.ApiError)} == set(problems.API_ERRORS)
     assert {c for c in classes if issubclass(c, pe.ProviderError)} == set(problems.PROVIDER_ERRORS)
     assert not [c for c in classes if hasattr(c, "status") or hasattr(c, "http_status") or hasattr(c, "title")]
+
+
+def test_an_aws_dependency_failure_is_a_typed_503_naming_the_dependency():
+    parts = problems.from_exception(pe.DependencyFailed("bucket", "NoSuchBucket"), "/certificates")
+    assert parts is not None
+    status, body, headers = parts
+    assert (status, body["code"], headers.get("Retry-After")) == (503, "dependency_unavailable", "10")
+    assert "bucket: NoSuchBucket" in body["detail"]
+
+
+def test_an_unexpected_exception_is_left_for_the_500_path():
+    assert problems.from_exception(KeyError("surprise"), "/certificates") is None
