@@ -139,11 +139,13 @@ class CertificateStore:
         """Write a new certificate with its first events (and idempotency record) atomically."""
         ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
                                               "ConditionExpression": "attribute_not_exists(pk)"}}]
+        labels = ["certificate"]
         if idem is not None:
             ops.append({"Put": {"TableName": self.table, "Item": self._s(self._idem_item(idem, ttl_s)),
                                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        ops += self._event_puts(cert.id, events)
-        self._transact(ops, labels=["certificate", "idempotency" if idem else "event"])
+            labels.append("idempotency")
+        event_puts = self._event_puts(cert.id, events)
+        self._transact([*ops, *event_puts], labels=[*labels, *["event"] * len(event_puts)])
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
              claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
@@ -153,8 +155,10 @@ class CertificateStore:
         idempotency key `release_idempotency` (an order that was surely not placed)."""
         events = list(events)
         extra = [self._ref_put(after.provider, ref, after.id) for ref in claim_refs]
+        labels = ["reference"] * len(extra)
         if release_idempotency is not None:
             extra.append(self._idempotency_delete(after.owner, release_idempotency))
+            labels.append("idempotency release")
         put = {"TableName": self.table, "Item": self._s(self.to_item(after)),
                "ConditionExpression": "#v = :v",
                "ExpressionAttributeNames": {"#v": "version"},
@@ -165,11 +169,14 @@ class CertificateStore:
             except self.client.exceptions.ConditionalCheckFailedException as exc:
                 raise ConcurrentModification(after.id) from exc
             return
-        self._transact([{"Put": put}, *self._event_puts(after.id, events), *extra], labels=["certificate"])
+        event_puts = self._event_puts(after.id, events)
+        self._transact([{"Put": put}, *event_puts, *extra],
+                       labels=["certificate", *["event"] * len(event_puts), *labels])
 
     def append_events(self, cert_id: str, events: Iterable[Event]) -> None:
         """Add audit events to a certificate without changing it (each written once)."""
-        self._transact(self._event_puts(cert_id, events), labels=["event"])
+        event_puts = self._event_puts(cert_id, events)
+        self._transact(event_puts, labels=["event"] * len(event_puts))
 
     def _event_puts(self, cert_id: str, events: Iterable[Event]) -> list[dict[str, Any]]:
         shard = shard_of(cert_id, self.shards)
@@ -185,20 +192,19 @@ class CertificateStore:
                         "ExpressionAttributeValues": {":c": {"S": cert_id}}}}
 
     def _transact(self, ops: list[dict[str, Any]], labels: list[str]) -> None:
+        """One transaction; `labels[i]` names what `ops[i]` writes. A lost condition on the
+        certificate is ConcurrentModification (also for a create: the id is taken), on anything
+        else AlreadyExists naming it (the idempotency record, an event, a provider reference)."""
         client = self.client
         try:
             client.transact_write_items(TransactItems=ops)
         except client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons") or []
-            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if failed and failed[0] == 0 and labels[0] == "certificate":
+            failed = [labels[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed and failed[0] == "certificate":
                 raise ConcurrentModification("certificate changed concurrently") from exc
-            if failed and failed[0] == 0:
-                raise AlreadyExists("certificate") from exc
-            if failed and failed[0] == 1 and labels[1] == "idempotency":
-                raise AlreadyExists("idempotency") from exc
             if failed:
-                raise AlreadyExists(f"item {failed[0]}") from exc
+                raise AlreadyExists(failed[0]) from exc
             raise
 
     # -- reads ------------------------------------------------------------------------------
