@@ -3,18 +3,20 @@ tests/fakes.py (Cosmic-Python style: the real use cases, fake ports), real CSRs,
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.model import Certificate
+from chalicelib.core.model import WAITING, Certificate, Status, parse_iso
 from chalicelib.service.certificates import CertificateService, OrderResult
 from chalicelib.service.policy import Policy
 from tests.fakes import (
     FakeArtifacts,
     FakeClock,
     FakeKeyVault,
+    FakeOrder,
     FakeProvider,
     FakeProviders,
     FakePublisher,
@@ -103,3 +105,58 @@ def order_body(provider: str, cn: str, **fields: Any) -> dict[str, Any]:
     if provider != "tinycert" and "csr" not in body and "key" not in body:
         body["csr"] = csr(cn, *[s["value"] for s in body.get("sans", ()) if s.get("type", "dns") == "dns"])
     return body
+
+
+def as_stored(cert: Certificate) -> Certificate:
+    """`cert` as the store keeps it: only a waiting certificate keeps a next check time."""
+    from dataclasses import replace
+
+    return cert if cert.status in WAITING else replace(cert, next_poll_at=None)
+
+
+def reach(fx: Fakes, status: Status, provider: str = "digicert", cn: str = "state.example.com") -> Certificate:
+    """A certificate brought to `status` through the use cases themselves (DigiCert can do all),
+    as stored."""
+    cert = _reach(fx, status, provider, cn)
+    return fx.current(cert)
+
+
+def _reach(fx: Fakes, status: Status, provider: str, cn: str) -> Certificate:
+    from chalicelib.core.errors import ProviderRejected, ProviderTimeout
+    from chalicelib.service import jobs
+    from chalicelib.service.certificates import ProviderFailure
+
+    fake = fx.provider(provider)
+    if status in (Status.SUBMITTING, Status.FAILED):
+        error = (ProviderTimeout(provider, "timed out", outcome_unknown=True) if status is Status.SUBMITTING
+                 else ProviderRejected(provider, "refused"))
+        fake.fail_next("submit_order", error, commit=status is Status.SUBMITTING)
+        try:
+            fx.order(provider, cn)
+        except ProviderFailure as failure:
+            return failure.cert
+        raise AssertionError("the scripted failure did not happen")
+    if status is Status.PENDING:
+        return fx.order(provider, cn)
+    if status is Status.CANCELLED:
+        return fx.svc.cancel(fx.principal, fx.order(provider, cn))
+    cert = fx.issued(provider, cn)
+    if status is Status.REVOKED:
+        return fx.svc.revoke(fx.principal, cert, {"reason": "superseded"})
+    if status is Status.EXPIRED:
+        fx.clock.now = (parse_iso(cert.not_after) or fx.clock()) + dt.timedelta(seconds=1)
+        jobs.renew_expiring(fx.svc, remaining)
+        return fx.current(cert)
+    return cert
+
+
+def console_order(fx: Fakes, provider: str, cn: str, status: Status = Status.ISSUED,
+                  reference: str | None = None) -> FakeOrder:
+    """An order placed at the provider's own console (not through certgate), for imports."""
+    from chalicelib.core.provider import OrderRequest, San
+
+    fake = fx.provider(provider)
+    takes_csr = fake.capabilities.accepts_csr
+    req = OrderRequest(client_reference=reference or f"console-{cn}", common_name=cn, sans=(San("dns", cn),),
+                       csr_pem=csr(cn) if takes_csr else None, product=fake.capabilities.default_product)
+    return fake.place(req, status=status)
