@@ -134,3 +134,15 @@ def test_authorities_need_a_configured_tinycert() -> None:
         admin.list_authorities(fx.svc)
     with pytest.raises(ProviderNotConfigured):
         admin.delete_authority(fx.svc, "7")
+
+
+def test_health_reports_each_dependency_by_its_error_code(fx: Fakes) -> None:
+    from chalicelib.core.errors import DependencyFailed
+    from chalicelib.service import health
+
+    checks = {"table": fx.store.ping, "bucket": fx.artifacts.ping, "topic": fx.publisher.ping}
+    assert health.check(checks) == (True, {"table": "ok", "bucket": "ok", "topic": "ok"})
+    fx.store.down = DependencyFailed("table", "ResourceNotFoundException")
+    fx.publisher.fail()
+    assert health.check(checks) == (False, {"table": "error: ResourceNotFoundException", "bucket": "ok",
+                                            "topic": "error: InternalError"})
