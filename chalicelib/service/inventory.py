@@ -258,7 +258,8 @@ class _Run:
     def claim(self, lease_s: float, *, restart: bool) -> None:
         job = self.job
         if restart:  # an incremental re-run: from the first page, fresh counters
-            job.counters, job.skipped, job.cursor_token, job.cursor_index, job.cursor_done = zero_counters(), {}, None, 0, []
+            job.counters, job.skipped = zero_counters(), {}
+            job.cursor_token, job.cursor_index, job.cursor_done = None, 0, []
             job.last_error, job.finished_at = None, None
         job.status = "running"
         job.run_started_at = job.run_started_at if not restart and job.run_started_at else iso(self.now())
@@ -639,7 +640,8 @@ def sync_inventory(svc: CertificateService, remaining: Remaining, now: dt.dateti
     return dict(stats)
 
 
-def _sync_one(svc: CertificateService, job: ImportJob, remaining: Remaining, now: dt.datetime) -> tuple[str, Counter[str]]:
+def _sync_one(svc: CertificateService, job: ImportJob, remaining: Remaining,
+              now: dt.datetime) -> tuple[str, Counter[str]]:
     margin = svc.cfg.poll_safety_margin_ms
     run = _Run(svc, job, actor="sync_inventory", out_of_time=lambda: remaining() < margin, now=now)
     restart = job.status in ("completed", "failed")

@@ -51,7 +51,8 @@ def issued_lifecycle(client: Any, me: str) -> None:
     call(client, "GET", f"/certificates/{tid}/events?limit=1", principal=me)
     for fmt in ("pem", "der", "zip"):
         call(client, "GET", f"/certificates/{tid}/download?format={fmt}", principal=me)
-    call(client, "GET", f"/certificates/{tid}/download?format=der", principal=me, headers={"Accept": "application/json"})
+    call(client, "GET", f"/certificates/{tid}/download?format=der", principal=me,
+         headers={"Accept": "application/json"})  # 406
     call(client, "POST", f"/certificates/{tid}/download", {"passphrase": "correct horse"}, me)
     call(client, "POST", f"/certificates/{tid}/download", {"passphrase": "short"}, me)
     call(client, "POST", f"/certificates/{tid}/refresh", principal=me)
