@@ -33,6 +33,23 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {env.get(name)!r}")
+    return value
+
+
+_SYNC_INTERVAL = "CERTGATE_SYNC_INTERVAL_S"
+
+
+def _sync_intervals(env: Mapping[str, str]) -> dict[str, float]:
+    """CERTGATE_SYNC_INTERVAL_S_<PROVIDER> for any provider (a new one needs no edit here)."""
+    prefix = _SYNC_INTERVAL + "_"
+    return {name[len(prefix):].lower(): _seconds(env, name, 0.0)
+            for name in env if name.startswith(prefix) and len(name) > len(prefix) and env[name] != ""}
+
+
 @dataclass(frozen=True)
 class Settings:
     stage: str
@@ -58,6 +75,10 @@ class Settings:
     renew_window_days: int = 30
     idempotency_ttl_s: int = 24 * 3600
     admin_principals: tuple[str, ...] = field(default_factory=tuple)
+    import_inline_s: float = 5.0
+    import_concurrency: int = 4
+    sync_interval_s: float = 86400.0
+    sync_interval_s_by_provider: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
@@ -99,6 +120,10 @@ class Settings:
             renew_window_days=_int(env, "CERTGATE_RENEW_WINDOW_DAYS", 30),
             idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
             admin_principals=admins,
+            import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),
+            import_concurrency=max(1, int(_seconds(env, "CERTGATE_IMPORT_CONCURRENCY", 4))),
+            sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
+            sync_interval_s_by_provider=_sync_intervals(env),
         )
 
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-import requests
 
-from simulators.base import SimServer
+if TYPE_CHECKING:
+    from simulators.base import SimServer
+
+# boto3, requests and the simulators are imported where used: every test session loads this
+# module (tests/conftest.py), and the unit layer needs none of them.
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -31,6 +33,8 @@ class World:
     env: dict[str, str]
 
     def aws(self, service: str) -> Any:
+        import boto3
+
         return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION,
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
@@ -38,16 +42,24 @@ class World:
         return self.sims[provider].url
 
     def advance(self, provider: str) -> None:
+        import requests
+
         requests.post(self.sim_url(provider) + "/_sim/advance", timeout=10).raise_for_status()
 
     def faults(self, provider: str, **faults: Any) -> None:
+        import requests
+
         requests.put(self.sim_url(provider) + "/_sim/faults", json=faults, timeout=10).raise_for_status()
 
     def clear_faults(self) -> None:
+        import requests
+
         for p in self.sims:
             requests.delete(self.sim_url(p) + "/_sim/faults", timeout=10).raise_for_status()
 
     def sim_orders(self, provider: str) -> list[dict[str, Any]]:
+        import requests
+
         return requests.get(self.sim_url(provider) + "/_sim/orders", timeout=10).json()
 
 
@@ -60,6 +72,7 @@ def world() -> Iterator[World]:
     from devstack.local_env import free_port, patched_environ
     from devstack.moto_atomic import make_dynamodb_atomic
     from simulators import simulator_classes
+    from simulators.base import SimServer
 
     make_dynamodb_atomic()
     port = free_port()

@@ -1,13 +1,14 @@
 """Inventory: import the certificates that already exist at a provider, and keep them in sync.
 
-An import is one item (pk=IMPORT#{id}, sk=META) owned by the principal that started it: provider,
+An import (core/imports.py, kept by the store) is owned by the principal that started it: provider,
 filters, status (queued | running | completed | failed), counters, and the cursor to resume from
 (the provider's page token plus how many items of that page are done). `POST /imports` does a
-bounded amount of work inline (CERTGATE_IMPORT_INLINE_S, 0 = none) and `sync_inventory` does the
-rest: imports are filed in the sparse `due` index under kind `I`, so the job reads only the imports
-whose time has come — a running one right away (or after a provider's Retry-After), a completed one
-once per sync interval (CERTGATE_SYNC_INTERVAL_S, per provider CERTGATE_SYNC_INTERVAL_S_<PROVIDER>),
-when it is re-run from the first page to notice out-of-band changes.
+bounded amount of work inline (`Policy.import_inline_s`, 0 = none) and `sync_inventory` does the
+rest: the store hands it only the imports whose time has come (`due_imports`) — a running one right
+away (or after a provider's Retry-After), a completed one once per sync interval
+(`Policy.sync_interval_for(provider)`), when it is re-run from the first page to notice
+out-of-band changes. The knobs come from the settings (CERTGATE_IMPORT_INLINE_S,
+CERTGATE_IMPORT_CONCURRENCY, CERTGATE_SYNC_INTERVAL_S[_<PROVIDER>]); this module reads no environment.
 
 Never a duplicate: every listed item is looked up by its provider reference (REF#provider#id)
 first, and a new one is claimed there (a conditional put) before its certificate is written under
@@ -23,8 +24,8 @@ holds in certgate and orders certgate itself placed (an intent that `reconcile` 
 import's `skipped` map counts each reason: not_owned, placed_by_certgate, not_wanted (a status
 filter), failed, cancelled, superseded, no_certificate, raced.
 
-Items of a page are handled by a few threads (CERTGATE_IMPORT_CONCURRENCY, default 4): provider
-round trips dominate. The cursor keeps the page token, the index below which everything is done
+Items of a page are handled by a few threads (`Policy.import_concurrency`): provider round trips
+dominate. The cursor keeps the page token, the index below which everything is done
 and the indexes done beyond it, so a run stopped by a 429 in the middle of a batch resumes exactly.
 
 TinyCert reissues under a new certificate id with the same key, and the old id turns `obsolete`
@@ -38,24 +39,20 @@ one of them shows up as a new imported certificate.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
-import os
 import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
     BadMaterial,
     ConcurrentModification,
-    ConfigError,
     DependencyFailed,
     FieldError,
     NotFound,
@@ -64,21 +61,16 @@ from chalicelib.core.errors import (
     ProviderProtocolError,
     ValidationFailed,
 )
-from chalicelib.core.model import (
-    Certificate,
-    Event,
-    Revision,
-    San,
-    Status,
-    iso,
-    new_certificate_id,
-    parse_iso,
-    shard_of,
-)
+from chalicelib.core.imports import COUNTERS as COUNTERS  # the counters an import reports (OpenAPI)
+from chalicelib.core.imports import ImportJob, zero_counters
+from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso, new_certificate_id, parse_iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
 from chalicelib.core.vocabulary import PROVIDERS
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import field_name
+
+if TYPE_CHECKING:
+    from chalicelib.service.certificates import CertificateService
 
 log = logging.getLogger("certgate.imports")
 
@@ -93,11 +85,7 @@ FILTERS: Mapping[str, frozenset[str]] = {
 DIGICERT_STATUSES = ("issued", "pending", "revoked", "expired")
 TINYCERT_STATE_BITS: Mapping[str, int] = {"expired": 1, "good": 2, "revoked": 4, "hold": 8}
 MAX_PAGE_SIZE = 1000  # DigiCert's list limit; TinyCert pages are cut by the adapter
-COUNTERS = ("pages", "found", "created", "updated", "unchanged", "skipped", "errors")
 IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PENDING})
-DEFAULT_INLINE_S = 5.0
-DEFAULT_CONCURRENCY = 4
-DEFAULT_SYNC_INTERVAL_S = 86400.0
 RETRY_AFTER_S = 60.0  # a retryable provider failure without Retry-After: resume this much later
 LEASE_GRACE_S = 60.0  # a run's lease outlives its time budget by this much (then another run may resume)
 CHECKPOINT_EVERY = 50  # items between cursor saves inside a long page
@@ -105,37 +93,6 @@ _IMPORT_ID = re.compile(r"^imp_[0-9a-f]{32}$")
 _CERTGATE_REF = re.compile(r"^(crt_[0-9a-f]{32})")
 _PLAN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9*._-]{1,253}$")
-
-
-# -- settings ---------------------------------------------------------------------------------
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
-
-
-def inline_seconds() -> float:
-    """How long POST /imports works inline before leaving the rest to sync_inventory."""
-    return _env_number("CERTGATE_IMPORT_INLINE_S", DEFAULT_INLINE_S)
-
-
-def import_concurrency() -> int:
-    """Items of a page handled at once (provider round trips dominate an import)."""
-    return max(1, int(_env_number("CERTGATE_IMPORT_CONCURRENCY", DEFAULT_CONCURRENCY)))
-
-
-def sync_interval_s(provider: str) -> float:
-    """How often a completed import of `provider` is re-run."""
-    default = _env_number("CERTGATE_SYNC_INTERVAL_S", DEFAULT_SYNC_INTERVAL_S)
-    return _env_number(f"CERTGATE_SYNC_INTERVAL_S_{provider.upper()}", default)
 
 
 # -- request validation -------------------------------------------------------------------------
@@ -210,87 +167,24 @@ def validate_import(body: Any) -> ImportSpec:
     return ImportSpec(str(provider), filters, page_size)
 
 
-# -- the import record ----------------------------------------------------------------------------
+# -- what an import asks the provider for, and what it keeps --------------------------------------------
 
-def _zero() -> dict[str, int]:
-    return dict.fromkeys(COUNTERS, 0)
-
-
-@dataclass
-class ImportJob:
-    id: str
-    owner: str
-    provider: str
-    filters: dict[str, Any]
-    status: str  # queued | running | completed | failed
-    started_at: str
-    updated_at: str
-    page_size: int | None = None
-    version: int = 0
-    counters: dict[str, int] = field(default_factory=_zero)
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
-    cursor_token: str | None = None  # the token of the page being read (None: the first page)
-    cursor_index: int = 0  # items of that page below which everything is handled
-    cursor_done: list[int] = field(default_factory=list)  # indexes at/after cursor_index already handled
-    run_started_at: str | None = None
-    finished_at: str | None = None
-    last_error: dict[str, Any] | None = None
-    next_run_at: str | None = None  # None: never again (failed first run, superseded)
-    runs: int = 0  # completed runs (the import itself, then each incremental sync)
-    superseded_by: str | None = None
-
-    @property
-    def schedule_key(self) -> str:
-        """Imports of the same owner, provider and filters share one recurring sync."""
-        raw = json.dumps([self.owner, self.provider, self.filters], sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(raw.encode()).hexdigest()
-
-    def listing_filters(self) -> dict[str, Any]:
-        """What the provider's list call is asked for. Status filters are applied here instead,
-        and only to what gets created: a certificate revoked after its import must still be
-        listed for the sync to notice."""
-        out = {k: v for k, v in self.filters.items() if k in ("ca_id", "plan", "common_name")}
-        if self.page_size:
-            out["limit"] = self.page_size
-        return out
-
-    def wants(self, po: ProviderOrder) -> bool:
-        if "state" in self.filters:
-            return bool(TINYCERT_STATE_BITS.get(po.raw_status.lower(), 0) & int(self.filters["state"]))
-        if "status" in self.filters:
-            return bool(po.status.value == self.filters["status"])
-        return True
-
-    def to_item(self, shards: int) -> dict[str, Any]:
-        item: dict[str, Any] = {"pk": f"IMPORT#{self.id}", "sk": "META", "type": "import",
-                                **{k: v for k, v in self.__dict__.items() if k != "id"}, "import_id": self.id}
-        # No created_at: the item stays out of the by_owner index (certificate listings).
-        if self.next_run_at:
-            item["due_shard"] = f"I#{shard_of(self.id, shards)}"
-            item["next_poll_at"] = self.next_run_at
-        return item
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ImportJob:
-        data = {k: v for k, v in item.items() if k in cls.__dataclass_fields__ and k != "id"}
-        data["counters"] = {**_zero(), **(item.get("counters") or {})}
-        data["skipped"] = dict(item.get("skipped") or {})
-        data["filters"] = dict(item.get("filters") or {})
-        data["cursor_done"] = [int(i) for i in item.get("cursor_done") or ()]
-        return cls(id=str(item["import_id"]), **data)
-
-    def to_public(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "status": self.status, "provider": self.provider, "filters": dict(self.filters),
-            "page_size": self.page_size, "counters": dict(self.counters), "skipped": dict(self.skipped),
-            "last_error": self.last_error, "runs": self.runs, "started_at": self.started_at,
-            "run_started_at": self.run_started_at, "updated_at": self.updated_at,
-            "finished_at": self.finished_at, "next_run_at": self.next_run_at, "superseded_by": self.superseded_by,
-        }
+def listing_filters(job: ImportJob) -> dict[str, Any]:
+    """What the provider's list call is asked for. Status filters are applied by `wants` instead,
+    and only to what gets created: a certificate revoked after its import must still be listed
+    for the sync to notice."""
+    out = {k: v for k, v in job.filters.items() if k in ("ca_id", "plan", "common_name")}
+    if job.page_size:
+        out["limit"] = job.page_size
+    return out
 
 
-def _pointer_pk(key: str) -> str:
-    return f"IMPORTKEY#{key}"
+def wants(job: ImportJob, po: ProviderOrder) -> bool:
+    if "state" in job.filters:
+        return bool(TINYCERT_STATE_BITS.get(po.raw_status.lower(), 0) & int(job.filters["state"]))
+    if "status" in job.filters:
+        return bool(po.status.value == job.filters["status"])
+    return True
 
 
 # -- one run over the provider's listing -------------------------------------------------------------
@@ -332,7 +226,7 @@ def _key_ref(public_key_fingerprint: str) -> str:
 class _Run:
     """Reads the provider's listing from the import's cursor to the end, or until out of time."""
 
-    def __init__(self, svc: Any, job: ImportJob, *, actor: str, out_of_time: Callable[[], bool],
+    def __init__(self, svc: CertificateService, job: ImportJob, *, actor: str, out_of_time: Callable[[], bool],
                  now: dt.datetime) -> None:
         self.svc, self.job, self.actor, self.out_of_time = svc, job, actor, out_of_time
         self.started, self.t0 = now, time.monotonic()
@@ -356,7 +250,7 @@ class _Run:
         job.version += 1
         job.updated_at = iso(self.now()) or job.updated_at
         try:
-            self.svc.store.put_versioned(job.to_item(self.svc.store.shards), job.version - 1)
+            self.svc.store.save_import(job)
         except ConcurrentModification as exc:
             raise _LeaseLost(job.id) from exc
         self.since_checkpoint = 0
@@ -364,7 +258,8 @@ class _Run:
     def claim(self, lease_s: float, *, restart: bool) -> None:
         job = self.job
         if restart:  # an incremental re-run: from the first page, fresh counters
-            job.counters, job.skipped, job.cursor_token, job.cursor_index, job.cursor_done = _zero(), {}, None, 0, []
+            job.counters, job.skipped = zero_counters(), {}
+            job.cursor_token, job.cursor_index, job.cursor_done = None, 0, []
             job.last_error, job.finished_at = None, None
         job.status = "running"
         job.run_started_at = job.run_started_at if not restart and job.run_started_at else iso(self.now())
@@ -373,7 +268,7 @@ class _Run:
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, first: Page | None = None) -> ImportJob:
-        workers = import_concurrency()
+        workers = max(1, self.svc.cfg.import_concurrency)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"import-{self.job.provider}") as pool:
             try:
                 self._pages(first, pool, workers)
@@ -389,7 +284,7 @@ class _Run:
                 if self.out_of_time():
                     return self._pause()
                 try:
-                    page = self.provider.list_certificates(job.listing_filters(), job.cursor_token)
+                    page = self.provider.list_certificates(listing_filters(job), job.cursor_token)
                 except ProviderError as exc:
                     return self._stopped_by(exc, None)
                 if page.next_token is not None and page.next_token == job.cursor_token:
@@ -481,15 +376,15 @@ class _Run:
             # A first run that the provider refuses (credentials, a deleted CA) ends here; an import
             # that completed before keeps its recurring sync, which may succeed once that is fixed.
             job.status, job.finished_at = "failed", iso(self.now())
-            job.next_run_at = (iso(self.now() + dt.timedelta(seconds=sync_interval_s(job.provider)))
-                               if job.runs else None)
+            interval = self.svc.cfg.sync_interval_for(job.provider)
+            job.next_run_at = iso(self.now() + dt.timedelta(seconds=interval)) if job.runs else None
         self.save()
 
     def _complete(self) -> None:
         job = self.job
         job.status, job.finished_at, job.runs = "completed", iso(self.now()), job.runs + 1
         job.cursor_token, job.cursor_index, job.cursor_done = None, 0, []
-        job.next_run_at = iso(self.now() + dt.timedelta(seconds=sync_interval_s(job.provider)))
+        job.next_run_at = iso(self.now() + dt.timedelta(seconds=self.svc.cfg.sync_interval_for(job.provider)))
         self.save()
         log.info("import run completed", extra={"import_id": job.id, "provider": job.provider,
                                                 "counters": dict(job.counters)})
@@ -508,7 +403,7 @@ class _Run:
         # written below under the claimed id.
         if self._placed_by_certgate(po):
             return "skipped:placed_by_certgate"
-        if not job.wants(po):
+        if not wants(job, po):
             return "skipped:not_wanted"
         if po.raw_status.lower() == "obsolete":
             return "skipped:superseded"  # TinyCert: replaced by a reissue, which is listed itself
@@ -678,20 +573,20 @@ class _Run:
 
 # -- use cases ----------------------------------------------------------------------------------------
 
-def start_import(svc: Any, principal: str, body: Any) -> dict[str, Any]:
+def start_import(svc: CertificateService, principal: str, body: Any) -> dict[str, Any]:
     """Validate, read the first page (provider errors surface here, before anything is written),
-    record the import, work on it inline for up to CERTGATE_IMPORT_INLINE_S seconds."""
+    record the import, work on it inline for up to `Policy.import_inline_s` seconds."""
     spec = validate_import(body)
     provider = svc.providers(spec.provider)  # not configured -> 503, nothing written
     now = svc.clock()
-    budget = inline_seconds()
+    budget = svc.cfg.import_inline_s
     job = ImportJob(id="imp_" + uuid.uuid4().hex, owner=principal, provider=spec.provider, filters=spec.filters,
                     page_size=spec.page_size, status="queued", started_at=iso(now) or "", updated_at=iso(now) or "",
                     next_run_at=iso(now))
     first = None
     if budget > 0:
         try:
-            first = provider.list_certificates(job.listing_filters(), None)
+            first = provider.list_certificates(listing_filters(job), None)
         except ProviderNotFound as exc:
             if spec.provider == "tinycert" and "ca_id" in spec.filters:
                 raise ValidationFailed([FieldError("filters.ca_id", "no such TinyCert certificate authority")]) from exc
@@ -699,33 +594,31 @@ def start_import(svc: Any, principal: str, body: Any) -> dict[str, Any]:
         job.status, job.run_started_at = "running", iso(now)
         job.next_run_at = iso(now + dt.timedelta(seconds=budget + LEASE_GRACE_S))  # the inline run's lease
     job.version = 1
-    svc.store.put_versioned(job.to_item(svc.store.shards), None)
-    svc.store.put_item({"pk": _pointer_pk(job.schedule_key), "sk": "META", "type": "import_schedule",
-                        "import_id": job.id})
+    svc.store.create_import(job)
     if first is not None:
         deadline = time.monotonic() + budget
         job = _Run(svc, job, actor=principal, out_of_time=lambda: time.monotonic() >= deadline, now=now).run(first)
     return job.to_public()
 
 
-def get_import(svc: Any, principal: str, import_id: str) -> dict[str, Any]:
+def get_import(svc: CertificateService, principal: str, import_id: str) -> dict[str, Any]:
     """The import if `principal` started it; 404 otherwise (never 403: no existence leak)."""
     if not _IMPORT_ID.match(import_id or ""):
         raise NotFound(f"no import {import_id!r}")
-    item = svc.store.get_item(f"IMPORT#{import_id}", "META")
-    if item is None or item.get("owner") != principal:
+    job = svc.store.get_import(import_id)
+    if job is None or job.owner != principal:
         raise NotFound(f"no import {import_id!r}")
-    return ImportJob.from_item(item).to_public()
+    return job.to_public()
 
 
-def sync_inventory(svc: Any, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+def sync_inventory(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
     """Resume running imports from their cursor and re-run completed ones whose sync interval has
     passed, within the Lambda's time budget; then flush the outbox."""
     now = now or svc.clock()
     margin = svc.cfg.poll_safety_margin_ms
     stats: Counter[str] = Counter()
     started = time.monotonic()
-    due = [ImportJob.from_item(i) for i in svc.store.due_items("I", now, svc.cfg.poll_batch_limit)]
+    due = list(svc.store.due_imports(now, svc.cfg.poll_batch_limit))
     stats["due"] = len(due)
     for job in due:
         if remaining() < margin:
@@ -747,16 +640,17 @@ def sync_inventory(svc: Any, remaining: Remaining, now: dt.datetime | None = Non
     return dict(stats)
 
 
-def _sync_one(svc: Any, job: ImportJob, remaining: Remaining, now: dt.datetime) -> tuple[str, Counter[str]]:
+def _sync_one(svc: CertificateService, job: ImportJob, remaining: Remaining,
+              now: dt.datetime) -> tuple[str, Counter[str]]:
     margin = svc.cfg.poll_safety_margin_ms
     run = _Run(svc, job, actor="sync_inventory", out_of_time=lambda: remaining() < margin, now=now)
     restart = job.status in ("completed", "failed")
     try:
         if restart:
-            pointer = svc.store.get_item(_pointer_pk(job.schedule_key), "META")
-            if pointer is not None and pointer.get("import_id") != job.id:
+            carrier = svc.store.import_carrying(job.schedule_key)
+            if carrier is not None and carrier != job.id:
                 # A newer import of the same owner, provider and filters carries the sync now.
-                job.superseded_by, job.next_run_at = str(pointer["import_id"]), None
+                job.superseded_by, job.next_run_at = carrier, None
                 run.save()
                 return "superseded", run.tally
         run.claim(max(0.0, remaining() - margin) / 1000 + LEASE_GRACE_S, restart=restart)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,14 @@ class Policy:
     # How long one provider read may take (an unanswered create may still be running that long).
     provider_read_timeout_s: float = 20.0
     admin_principals: tuple[str, ...] = ()
+    # Imports (service/inventory.py): how long POST /imports works inline before leaving the rest
+    # to sync_inventory (0: none), how many listed items are handled at once (provider round trips
+    # dominate), and how often a completed import is re-run (per provider where set).
+    import_inline_s: float = 5.0
+    import_concurrency: int = 4
+    sync_interval_s: float = 86400.0
+    sync_interval_s_by_provider: Mapping[str, float] = field(default_factory=dict)
+
+    def sync_interval_for(self, provider: str) -> float:
+        """How often a completed import of `provider` is re-run."""
+        return self.sync_interval_s_by_provider.get(provider, self.sync_interval_s)

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import Certificate, Event, IdempotencyRecord
 from chalicelib.core.provider import (
     Authority,
@@ -84,8 +85,6 @@ class CertificateStore(Protocol):
     idempotency records. Every write is conditional: a lost race raises ConcurrentModification
     or AlreadyExists, never overwrites."""
 
-    shards: int
-
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
                ttl_s: int = 86400) -> None: ...
 
@@ -121,14 +120,21 @@ class CertificateStore(Protocol):
 
     def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None: ...
 
-    # Import jobs (service/inventory.py): records of the job and its schedule pointer.
-    def put_item(self, item: dict[str, Any], condition: str | None = None) -> None: ...
+    # Import jobs (service/inventory.py).
+    def create_import(self, job: ImportJob) -> None:
+        """Record a new import (AlreadyExists if its id is taken) and make it the one that carries
+        the recurring sync of its `schedule_key` (the newest import started does)."""
 
-    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None: ...
+    def save_import(self, job: ImportJob) -> None:
+        """Persist `job` if nobody changed it since `job.version - 1`; ConcurrentModification otherwise."""
 
-    def put_versioned(self, item: dict[str, Any], expected_version: int | None) -> None: ...
+    def get_import(self, import_id: str) -> ImportJob | None: ...
 
-    def due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]: ...
+    def import_carrying(self, schedule_key: str) -> str | None:
+        """The id of the import that carries the recurring sync of `schedule_key`, if any."""
+
+    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
+        """Imports whose `next_run_at` <= now, oldest first, at most `limit` (none without a next run)."""
 
     def ping(self) -> None: ...
 

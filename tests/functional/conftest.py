@@ -29,8 +29,8 @@ def call(client: Any, method: str, path: str, body: Any = None, principal: str |
 
 
 # -- response recording ------------------------------------------------------------------------------
-# Every response a functional test sees through call() is kept here; tests/functional/
-# test_zz_openapi_responses.py (last by file name) validates each one against the OpenAPI document.
+# Every response a test sees through call() is kept here until the end of that test, when
+# tests/conftest.py validates each one against the OpenAPI document (whatever the order of tests).
 # call() is wrapped rather than edited so the helper above stays exactly as its tests know it.
 @dataclass(frozen=True)
 class RecordedResponse:

@@ -72,6 +72,14 @@ def svc() -> Any:
     return service()
 
 
+def tune(monkeypatch, **knobs: Any) -> None:
+    """Change the service's import knobs (chalicelib/service/policy.py) for this test only."""
+    from dataclasses import replace
+
+    service = svc()
+    monkeypatch.setattr(service, "cfg", replace(service.cfg, **knobs))
+
+
 def seed(world, provider: str, **spec: Any) -> Any:
     resp = requests.post(world.sim_url(provider) + "/_sim/seed", json=spec, timeout=120)
     assert resp.status_code in (200, 201), resp.text
@@ -222,7 +230,7 @@ def test_resello_429_on_a_later_page_is_resumed_by_sync_without_duplicates(clien
     me, pre = who(), prefix()
     listed = len(world.sim_orders("resello"))
     seed(world, "resello", count=max(20, 101 - listed), common_name_prefix=pre)  # more than one page of 100
-    monkeypatch.setenv("CERTGATE_IMPORT_INLINE_S", "0")  # all in the background
+    tune(monkeypatch, import_inline_s=0)  # all in the background
     job = start(client, me, {"provider": "resello"})
     assert job["status"] == "queued" and job["counters"]["found"] == 0
     tokens = _fault_on_listing(monkeypatch, world, "resello", 2, rate_limit_per_s=0.001, retry_after_s=120,
@@ -246,8 +254,7 @@ def test_resello_429_on_a_later_page_is_resumed_by_sync_without_duplicates(clien
 def test_digicert_503s_inside_a_page_are_resumed_without_duplicates(client, world, monkeypatch):
     me, pre = who(), prefix()
     seed(world, "digicert", count=25, common_name_prefix=pre.rstrip("-"))
-    monkeypatch.setenv("CERTGATE_IMPORT_INLINE_S", "0")
-    monkeypatch.setenv("CERTGATE_IMPORT_CONCURRENCY", "1")  # which item the faults hit is then certain
+    tune(monkeypatch, import_inline_s=0, import_concurrency=1)  # which item the faults hit is then certain
     job = start(client, me, {"provider": "digicert", "page_size": 10})
     # once the second page is listed, three 503s in a row: its first item fails all its attempts
     _fault_on_listing(monkeypatch, world, "digicert", 2, after=True, error_rate=1.0, error_status=503, max_faults=3)
@@ -274,7 +281,7 @@ def test_digicert_503s_inside_a_page_are_resumed_without_duplicates(client, worl
 def test_sync_picks_up_an_out_of_band_revoke_and_reissue(client, world, topic_queue, monkeypatch):
     from chalicelib.core.provider import OrderRequest, San
 
-    monkeypatch.setenv("CERTGATE_SYNC_INTERVAL_S_TINYCERT", "300")  # so that only this import is due below
+    tune(monkeypatch, sync_interval_s_by_provider={"tinycert": 300})  # so that only this import is due below
     me = who()
     ca = new_ca(client, me)
     ids = [str(i) for i in seed(world, "tinycert", count=4, ca_id=int(ca), common_name_prefix=prefix())["created"]]
@@ -316,7 +323,7 @@ def test_sync_picks_up_an_out_of_band_revoke_and_reissue(client, world, topic_qu
 
 
 def test_sync_interval_is_per_provider_and_a_newer_import_takes_over_the_schedule(client, world, monkeypatch):
-    monkeypatch.setenv("CERTGATE_SYNC_INTERVAL_S_TINYCERT", "3600")
+    tune(monkeypatch, sync_interval_s_by_provider={"tinycert": 3600})
     me = who()
     ca = new_ca(client, me)
     seed(world, "tinycert", count=2, ca_id=int(ca), common_name_prefix=prefix())

@@ -1,7 +1,7 @@
 """The OpenAPI document against the code: a valid 3.1 document, regenerated, every route Chalice
 registers in it and nothing else, its examples valid, its request schemas naming exactly the
-fields validation.py accepts. The helpers here also serve test_zz_openapi_responses.py, which
-checks every response the functional tests saw."""
+fields validation.py accepts. The helpers here also serve test_openapi_responses.py and the
+per-test response check of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ FALLBACK_PREFIXES = ("not_found_", "method_not_allowed_")
 JSON_TYPES = ("application/json", "application/problem+json")
 
 
-# -- helpers (also used by test_zz_openapi_responses.py) ----------------------------------------------------
+# -- helpers (also used by test_openapi_responses.py) ----------------------------------------------------
 @cache
 def document() -> dict[str, Any]:
     return openapi.spec()

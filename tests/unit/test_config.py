@@ -37,3 +37,31 @@ def test_bad_settings_are_named(env, message):
 def test_admin_principals_are_a_clean_tuple():
     s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ADMIN_PRINCIPALS": " a , ,b"})
     assert s.admin_principals == ("a", "b")
+
+
+def test_import_knobs_default_like_before_and_reach_the_policy():
+    from chalicelib.bootstrap import policy
+
+    cfg = policy(Settings.from_env({"CERTGATE_STAGE": "dev"}))
+    assert (cfg.import_inline_s, cfg.import_concurrency, cfg.sync_interval_s) == (5.0, 4, 86400.0)
+    assert cfg.sync_interval_for("tinycert") == 86400.0
+
+
+def test_import_knobs_are_read_from_their_variables_per_provider_too():
+    from chalicelib.bootstrap import policy
+
+    env = {"CERTGATE_STAGE": "dev", "CERTGATE_IMPORT_INLINE_S": "0", "CERTGATE_IMPORT_CONCURRENCY": "0",
+           "CERTGATE_SYNC_INTERVAL_S": "600", "CERTGATE_SYNC_INTERVAL_S_TINYCERT": "300",
+           "CERTGATE_SYNC_INTERVAL_S_ACME": "7", "CERTGATE_SYNC_INTERVAL_S_RESELLO": ""}
+    cfg = policy(Settings.from_env(env))
+    assert cfg.import_inline_s == 0 and cfg.import_concurrency == 1  # at least one worker
+    assert cfg.sync_interval_for("tinycert") == 300 and cfg.sync_interval_for("resello") == 600
+    assert cfg.sync_interval_for("acme") == 7  # any provider name, not a fixed list
+
+
+@pytest.mark.parametrize("name", ["CERTGATE_IMPORT_INLINE_S", "CERTGATE_IMPORT_CONCURRENCY",
+                                  "CERTGATE_SYNC_INTERVAL_S", "CERTGATE_SYNC_INTERVAL_S_DIGICERT"])
+@pytest.mark.parametrize("raw", ["-1", "often"])
+def test_bad_import_knobs_are_named(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"CERTGATE_STAGE": "dev", name: raw})

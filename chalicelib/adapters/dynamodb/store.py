@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.adapters.clients import translate_errors
 from chalicelib.adapters.dynamodb import schema
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
+from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
     WAITING,
     Certificate,
@@ -151,11 +152,13 @@ class CertificateStore:
         """Write a new certificate with its first events (and idempotency record) atomically."""
         ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
                                               "ConditionExpression": "attribute_not_exists(pk)"}}]
+        labels = ["certificate"]
         if idem is not None:
             ops.append({"Put": {"TableName": self.table, "Item": self._s(self._idem_item(idem, ttl_s)),
                                 "ConditionExpression": "attribute_not_exists(pk)"}})
-        ops += self._event_puts(cert.id, events)
-        self._transact(ops, labels=["certificate", "idempotency" if idem else "event"])
+            labels.append("idempotency")
+        event_puts = self._event_puts(cert.id, events)
+        self._transact([*ops, *event_puts], labels=[*labels, *["event"] * len(event_puts)])
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
              claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
@@ -165,8 +168,10 @@ class CertificateStore:
         idempotency key `release_idempotency` (an order that was surely not placed)."""
         events = list(events)
         extra = [self._ref_put(after.provider, ref, after.id) for ref in claim_refs]
+        labels = ["reference"] * len(extra)
         if release_idempotency is not None:
             extra.append(self._idempotency_delete(after.owner, release_idempotency))
+            labels.append("idempotency release")
         put = {"TableName": self.table, "Item": self._s(self.to_item(after)),
                "ConditionExpression": "#v = :v",
                "ExpressionAttributeNames": {"#v": "version"},
@@ -177,11 +182,14 @@ class CertificateStore:
             except self.client.exceptions.ConditionalCheckFailedException as exc:
                 raise ConcurrentModification(after.id) from exc
             return
-        self._transact([{"Put": put}, *self._event_puts(after.id, events), *extra], labels=["certificate"])
+        event_puts = self._event_puts(after.id, events)
+        self._transact([{"Put": put}, *event_puts, *extra],
+                       labels=["certificate", *["event"] * len(event_puts), *labels])
 
     def append_events(self, cert_id: str, events: Iterable[Event]) -> None:
         """Add audit events to a certificate without changing it (each written once)."""
-        self._transact(self._event_puts(cert_id, events), labels=["event"])
+        event_puts = self._event_puts(cert_id, events)
+        self._transact(event_puts, labels=["event"] * len(event_puts))
 
     def _event_puts(self, cert_id: str, events: Iterable[Event]) -> list[dict[str, Any]]:
         shard = shard_of(cert_id, self.shards)
@@ -197,20 +205,19 @@ class CertificateStore:
                         "ExpressionAttributeValues": {":c": {"S": cert_id}}}}
 
     def _transact(self, ops: list[dict[str, Any]], labels: list[str]) -> None:
+        """One transaction; `labels[i]` names what `ops[i]` writes. A lost condition on the
+        certificate is ConcurrentModification (also for a create: the id is taken), on anything
+        else AlreadyExists naming it (the idempotency record, an event, a provider reference)."""
         client = self.client
         try:
             client.transact_write_items(TransactItems=ops)
         except client.exceptions.TransactionCanceledException as exc:
             reasons = exc.response.get("CancellationReasons") or []
-            failed = [i for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if failed and failed[0] == 0 and labels[0] == "certificate":
+            failed = [labels[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed and failed[0] == "certificate":
                 raise ConcurrentModification("certificate changed concurrently") from exc
-            if failed and failed[0] == 0:
-                raise AlreadyExists("certificate") from exc
-            if failed and failed[0] == 1 and labels[1] == "idempotency":
-                raise AlreadyExists("idempotency") from exc
             if failed:
-                raise AlreadyExists(f"item {failed[0]}") from exc
+                raise AlreadyExists(failed[0]) from exc
             raise
 
     # -- reads ------------------------------------------------------------------------------
@@ -218,12 +225,12 @@ class CertificateStore:
         self.client.describe_table(TableName=self.table)
 
     def get(self, cert_id: str) -> Certificate | None:
-        item = self.get_item(f"CERT#{cert_id}", META)
-        return None if item is None else self.from_item(item)
+        item = self._get(f"CERT#{cert_id}", META)
+        return self.from_item(item) if item is not None else None
 
     def cert_id_for_ref(self, provider: str, provider_order_id: str) -> str | None:
-        item = self.get_item(f"REF#{provider}#{provider_order_id}", "REF")
-        return None if item is None else str(item["certificate_id"])
+        item = self._get(f"REF#{provider}#{provider_order_id}", "REF")
+        return str(item["certificate_id"]) if item is not None else None
 
     def _query(self, **kw: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         resp = self.client.query(TableName=self.table, **kw)
@@ -323,7 +330,7 @@ class CertificateStore:
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Certificates whose next check is due: kind 'P' (pending) or 'S' (submitting intents).
         Reads only the sparse `due` index, shard by shard, oldest first."""
-        for item in self.due_items(kind, now, limit):
+        for item in self._due_items(kind, now, limit):
             yield self.from_item(item)
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
@@ -376,7 +383,7 @@ class CertificateStore:
                 schema.TTL_ATTRIBUTE: int(utcnow().timestamp()) + ttl_s}
 
     def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None:
-        d = self.get_item(self._idem_pk(owner, key), "IDEM")
+        d = self._get(self._idem_pk(owner, key), "IDEM")
         if d is None:
             return None
         if int(d.get(schema.TTL_ATTRIBUTE, 0)) < int(utcnow().timestamp()):
@@ -388,23 +395,7 @@ class CertificateStore:
         """A transaction item forgetting an idempotency key (an order that was surely not placed)."""
         return {"Delete": {"TableName": self.table, "Key": self._s({"pk": self._idem_pk(owner, key), "sk": "IDEM"})}}
 
-    # -- generic items (imports) ------------------------------------------------------------
-    def put_item(self, item: dict[str, Any], condition: str | None = None) -> None:
-        kw: dict[str, Any] = {"TableName": self.table, "Item": self._s(item)}
-        if condition:
-            kw["ConditionExpression"] = condition
-        self.client.put_item(**kw)
-
-    def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
-        """The item with key (pk, sk), read consistently; None when there is none."""
-        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)
-        item = resp.get("Item")
-        if not item:
-            return None
-        self._count(1)
-        return self._d(item)
-
-    # -- inventory imports (chalicelib/imports.py) --------------------------------------------
+    # -- inventory imports (service/inventory.py): references claimed before the certificate --
     def claim_ref(self, provider: str, reference: str, cert_id: str) -> str:
         """Claim a provider reference for cert_id unless someone holds it; the holder's id either way.
         (Imports claim first and create the certificate under the claimed id afterwards: no
@@ -437,21 +428,74 @@ class CertificateStore:
         self.client.put_item(TableName=self.table, Item=self._s({
             "pk": f"REF#{provider}#{reference}", "sk": "REF", "type": "ref", "certificate_id": cert_id}))
 
-    def put_versioned(self, item: dict[str, Any], expected_version: int | None) -> None:
-        """Put `item` if the stored one has `expected_version` (None: only if there is none)."""
-        kw: dict[str, Any] = {"TableName": self.table, "Item": self._s(item)}
-        if expected_version is None:
-            kw["ConditionExpression"] = "attribute_not_exists(pk)"
-        else:
-            kw.update(ConditionExpression="#v = :v", ExpressionAttributeNames={"#v": "version"},
-                      ExpressionAttributeValues={":v": {"N": str(expected_version)}})
+    # -- import jobs (service/inventory.py) ---------------------------------------------------
+    # One item per import (pk=IMPORT#{id}, sk=META), filed in the sparse `due` index under kind `I`
+    # while it has a next run; one pointer per schedule key (pk=IMPORTKEY#{key}) naming the import
+    # that carries that recurring sync.
+    def _import_item(self, job: ImportJob) -> dict[str, Any]:
+        item: dict[str, Any] = {"pk": f"IMPORT#{job.id}", "sk": META, "type": "import",
+                                **{k: v for k, v in job.__dict__.items() if k != "id"}, "import_id": job.id}
+        # No created_at: the item stays out of the by_owner index (certificate listings).
+        if job.next_run_at:
+            item["due_shard"] = f"I#{shard_of(job.id, self.shards)}"
+            item["next_poll_at"] = job.next_run_at
+        return item
+
+    @staticmethod
+    def _import_from_item(item: dict[str, Any]) -> ImportJob:
+        fields = ImportJob.__dataclass_fields__
+        data = {k: v for k, v in item.items() if k in fields and k != "id"}
+        data["counters"] = {**zero_counters(), **(item.get("counters") or {})}
+        data["skipped"] = dict(item.get("skipped") or {})
+        data["filters"] = dict(item.get("filters") or {})
+        data["cursor_done"] = [int(i) for i in item.get("cursor_done") or ()]
+        return ImportJob(id=str(item["import_id"]), **data)
+
+    def create_import(self, job: ImportJob) -> None:
+        """Record a new import (AlreadyExists if its id is taken), then make it the import that
+        carries the recurring sync of its schedule key (the newest one started does)."""
         client = self.client
         try:
-            client.put_item(**kw)
+            client.put_item(TableName=self.table, Item=self._s(self._import_item(job)),
+                            ConditionExpression="attribute_not_exists(pk)")
         except client.exceptions.ConditionalCheckFailedException as exc:
-            raise ConcurrentModification(str(item.get("pk"))) from exc
+            raise AlreadyExists("import") from exc
+        client.put_item(TableName=self.table, Item=self._s({
+            "pk": f"IMPORTKEY#{job.schedule_key}", "sk": META, "type": "import_schedule", "import_id": job.id}))
 
-    def due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]:
-        """Raw items of the sparse `due` index filed under `kind` (e.g. 'I' for imports) whose
-        time has come, shard by shard, oldest first."""
+    def save_import(self, job: ImportJob) -> None:
+        """Persist `job` if nobody changed it since `job.version - 1` (ConcurrentModification otherwise)."""
+        client = self.client
+        try:
+            client.put_item(TableName=self.table, Item=self._s(self._import_item(job)),
+                            ConditionExpression="#v = :v", ExpressionAttributeNames={"#v": "version"},
+                            ExpressionAttributeValues={":v": {"N": str(job.version - 1)}})
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentModification(job.id) from exc
+
+    def get_import(self, import_id: str) -> ImportJob | None:
+        item = self._get(f"IMPORT#{import_id}", META)
+        return self._import_from_item(item) if item is not None else None
+
+    def import_carrying(self, schedule_key: str) -> str | None:
+        """The id of the import that carries the recurring sync of `schedule_key`, if any."""
+        item = self._get(f"IMPORTKEY#{schedule_key}", META)
+        return str(item["import_id"]) if item is not None else None
+
+    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
+        """Imports whose next run is due (running ones, completed ones whose sync interval has
+        passed), from the sparse `due` index, shard by shard, oldest first."""
+        for item in self._due_items("I", now, limit):
+            yield self._import_from_item(item)
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)
+        item = resp.get("Item")
+        if not item:
+            return None
+        self._count(1)
+        return self._d(item)
+
+    def _due_items(self, kind: str, now: dt.datetime, limit: int) -> Iterator[dict[str, Any]]:
+        """Raw items of the sparse `due` index filed under `kind` whose time has come."""
         yield from self._walk_index(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", limit)

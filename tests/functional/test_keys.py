@@ -1,16 +1,16 @@
-"""chalicelib.keys: KMS envelope encryption of private keys, against moto's KMS."""
+"""chalicelib/adapters/kms.py: KMS envelope encryption of private keys, against the KMS of the test world's
+moto server (tests/world.py; an in-process `mock_aws` would reset the backends the world shares)."""
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+import uuid
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto import mock_aws
 
 from chalicelib.adapters.kms import ALGORITHM, KeyVault
 from chalicelib.core.errors import KeyVaultError, SealedKeyInvalid
@@ -21,13 +21,8 @@ CONTEXT = {"certificate_id": "c-123", "owner": "arn:aws:iam::123456789012:user/a
 
 
 @pytest.fixture
-def kms(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    # Fake credentials: moto must never see, nor boto3 look for, real ones.
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        yield boto3.client("kms", region_name=REGION)
+def kms(world: Any) -> Any:
+    return world.aws("kms")  # fake credentials: moto never sees, nor boto3 looks for, real ones
 
 
 @pytest.fixture
@@ -130,8 +125,9 @@ def test_the_kms_client_is_created_lazily_once(kms: Any, key_id: str) -> None:
 
 
 def test_key_alias_works(kms: Any, key_id: str) -> None:
-    kms.create_alias(AliasName="alias/certgate-keys", TargetKeyId=key_id)
-    vault = KeyVault(lambda: kms, "alias/certgate-keys")
+    alias = f"alias/certgate-keys-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    vault = KeyVault(lambda: kms, alias)
     assert vault.open(vault.seal(PEM, CONTEXT), CONTEXT) == PEM
 
 

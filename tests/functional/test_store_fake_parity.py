@@ -1,0 +1,259 @@
+"""The fake store is honest: every test here runs twice, against tests/fakes.py's FakeStore and
+against the DynamoDB adapter on the world's moto server (a fresh table each time), with the same
+assertions — conditional writes, lost races, round trips, listings and their tokens, the sparse
+indexes, the outbox, idempotency and import jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification, DependencyFailed
+from chalicelib.core.imports import ImportJob
+from chalicelib.core.model import (
+    Approver,
+    Certificate,
+    Event,
+    Failure,
+    IdempotencyRecord,
+    Organization,
+    Revision,
+    San,
+    Status,
+    iso,
+)
+from tests.fakes import FakeStore
+
+T0 = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
+OWNER, OTHER = "owner-a", "owner-b"
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "fake":
+        yield FakeStore(shards=4)
+        return
+    from chalicelib.adapters.dynamodb import schema
+    from chalicelib.adapters.dynamodb.store import CertificateStore
+
+    world = request.getfixturevalue("world")
+    ddb = world.aws("dynamodb")
+    table = f"parity-{uuid.uuid4().hex[:10]}"
+    ddb.create_table(**schema.table_definition(table))
+    try:
+        yield CertificateStore(lambda: ddb, table, shards=4)
+    finally:
+        ddb.delete_table(TableName=table)
+
+
+def at(minutes: float) -> str:
+    return iso(T0 + dt.timedelta(minutes=minutes)) or ""
+
+
+def cert(n: int = 1, *, status: Status = Status.PENDING, owner: str = OWNER, **fields: Any) -> Certificate:
+    base = Certificate(id=f"crt_{n:032x}", owner=owner, provider="digicert", common_name=f"c{n}.example.com",
+                       status=status, created_at=at(n), updated_at=at(n), version=1,
+                       sans=(San("dns", f"c{n}.example.com"),), next_poll_at=at(n))
+    return replace(base, **fields)
+
+
+def event(c: Certificate, kind: str = "certificate.issued", minutes: float = 0, **detail: Any) -> Event:
+    return Event(certificate_id=c.id, kind=kind, occurred_at=at(minutes), actor="test",
+                 event_id=f"evt_{uuid.uuid4().hex}", detail=detail)
+
+
+# -- conditional writes --------------------------------------------------------------------------------
+
+def test_a_certificate_is_created_once_and_reads_back_as_stored(store: Any) -> None:
+    c = cert(organization=Organization(name="ACME", country="NL"), approver=Approver(email="ann@example.com"),
+             failure=Failure("provider_rejected", "no"), provider_options={"ca_id": 7})
+    store.create(c, [event(c, "certificate.requested")])
+    assert store.get(c.id) == c
+    with pytest.raises(ConcurrentModification):
+        store.create(c, [])
+    assert store.get("crt_" + "e" * 32) is None
+
+
+def test_a_save_needs_the_version_it_was_made_from(store: Any) -> None:
+    c = cert()
+    store.create(c, [])
+    store.save(c.updated(T0, common_name="renamed.example.com"))
+    with pytest.raises(ConcurrentModification):  # made from version 1 too: lost the race
+        store.save(c.updated(T0, common_name="other.example.com"), [event(c)])
+    assert store.get(c.id).common_name == "renamed.example.com" and store.get(c.id).version == 2
+    assert store.events(c.id)[0] == []  # the loser's event was not written either
+    with pytest.raises(ConcurrentModification):
+        store.save(replace(cert(9), version=2))  # never created
+
+
+def test_an_issued_certificate_keeps_no_next_check(store: Any) -> None:
+    c = cert()
+    store.create(c, [])
+    issued = c.moved_to(Status.ISSUED, T0, not_after=at(60 * 24 * 90))
+    store.save(issued)
+    assert store.get(c.id) == replace(issued, next_poll_at=None)
+
+
+def test_a_provider_reference_is_claimed_for_one_certificate_only(store: Any) -> None:
+    a, b = cert(1), cert(2)
+    store.create(a, [])
+    store.create(b, [])
+    store.save(a.updated(T0), claim_refs=["1001"])
+    store.save(a.updated(T0).updated(T0), claim_refs=["1001"])  # its own claim again: fine
+    with pytest.raises(AlreadyExists) as info:
+        store.save(b.updated(T0), [event(b)], claim_refs=["1001"])
+    assert info.value.what == "reference"
+    assert store.get(b.id).version == 1 and store.events(b.id)[0] == []
+    assert store.cert_id_for_ref("digicert", "1001") == a.id
+    assert store.claim_ref("digicert", "1001", b.id) == a.id and store.claim_ref("digicert", "2002", b.id) == b.id
+    store.ref_set("digicert", "1001", b.id)
+    assert store.cert_id_for_ref("digicert", "1001") == b.id
+
+
+def test_events_are_written_once(store: Any) -> None:
+    c = cert()
+    first = event(c, "certificate.requested")
+    store.create(c, [first])
+    with pytest.raises(AlreadyExists):
+        store.append_events(c.id, [first])
+    with pytest.raises(DependencyFailed):
+        store.append_events(c.id, [])  # an empty transaction is refused
+    assert store.insert(c, [event(c)]) is False and len(store.events(c.id)[0]) == 1
+
+
+def test_insert_writes_a_new_certificate_and_its_events(store: Any) -> None:
+    c = cert(3, status=Status.ISSUED, not_after=at(1000), next_poll_at=None)
+    assert store.insert(c, [event(c, "certificate.imported")]) is True
+    assert store.get(c.id) == c and [e.kind for e in store.events(c.id)[0]] == ["certificate.imported"]
+
+
+# -- idempotency ------------------------------------------------------------------------------------------
+
+def test_an_idempotency_key_is_taken_once_and_can_be_released(store: Any) -> None:
+    a, b = cert(1), cert(2)
+    rec = IdempotencyRecord(OWNER, "key-1", "hash", a.id, a.created_at)
+    store.create(a, [], rec)
+    assert store.idempotency(OWNER, "key-1") == rec and store.idempotency(OTHER, "key-1") is None
+    with pytest.raises(AlreadyExists) as info:
+        store.create(b, [], replace(rec, certificate_id=b.id))
+    assert info.value.what == "idempotency" and store.get(b.id) is None
+    store.save(a.moved_to(Status.FAILED, T0), release_idempotency="key-1")
+    assert store.idempotency(OWNER, "key-1") is None
+    store.create(b, [], replace(rec, certificate_id=b.id))
+    assert store.idempotency(OWNER, "key-1").certificate_id == b.id
+
+
+def test_an_expired_idempotency_record_reads_as_absent(store: Any) -> None:
+    c = cert()
+    store.create(c, [], IdempotencyRecord(OWNER, "short", "h", c.id, c.created_at), ttl_s=-5)
+    assert store.idempotency(OWNER, "short") is None
+
+
+# -- listings -------------------------------------------------------------------------------------------------
+
+def test_listings_page_newest_first_with_tokens_bound_to_their_owner(store: Any) -> None:
+    mine = [cert(n, status=Status.ISSUED if n % 2 else Status.PENDING, not_after=at(5000 + n)) for n in range(1, 8)]
+    for c in mine:
+        store.create(c, [])
+    store.create(cert(20, owner=OTHER), [])
+    seen, token, pages = [], None, 0
+    while True:
+        page, token = store.list_by_owner(OWNER, limit=3, next_token=token)
+        seen += [c.id for c in page]
+        pages += 1
+        if not token:
+            break
+    assert seen == [c.id for c in reversed(mine)] and pages == 3
+    issued, token = store.list_by_owner(OWNER, limit=2, next_token=None, status="issued")
+    assert [c.id for c in issued] == [mine[6].id, mine[4].id] and token
+    rest, _ = store.list_by_owner(OWNER, limit=10, next_token=token, status="issued")
+    assert [c.id for c in rest] == [mine[2].id, mine[0].id]
+    with pytest.raises(BadRequest):
+        store.list_by_owner(OTHER, limit=2, next_token=token)
+    with pytest.raises(BadRequest):
+        store.list_by_owner(OWNER, limit=2, next_token="garbage!")
+    assert [c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None, expires_before=at(5003))[0]] == \
+        [mine[1].id, mine[0].id]
+    intent = cert(30, status=Status.SUBMITTING)
+    store.create(intent, [])
+    assert intent.id in {c.id for c in store.list_by_owner(OWNER, limit=20, next_token=None, status="pending")[0]}
+
+
+def test_the_audit_trail_pages_oldest_first(store: Any) -> None:
+    c = cert()
+    events = [event(c, "certificate.requested", minutes=m) for m in range(5)]
+    store.create(c, events)
+    page, token = store.events(c.id, limit=2, owner=OWNER)
+    assert [e.event_id for e in page] == [e.event_id for e in events[:2]]
+    rest, end = store.events(c.id, limit=10, next_token=token, owner=OWNER)
+    assert [e.event_id for e in rest] == [e.event_id for e in events[2:]] and end is None
+    with pytest.raises(BadRequest):
+        store.events(c.id, limit=2, next_token=token, owner=OTHER)
+
+
+# -- the sparse indexes and the outbox ---------------------------------------------------------------------
+
+def test_the_due_index_holds_waiting_certificates_by_their_next_check(store: Any) -> None:
+    pending = [cert(n, next_poll_at=at(n)) for n in range(1, 6)]
+    intent = cert(9, status=Status.SUBMITTING, next_poll_at=at(2))
+    done = cert(10, status=Status.ISSUED, not_after=at(9999), next_poll_at=None)
+    for c in (*pending, intent, done):
+        store.create(c, [])
+    assert {c.id for c in store.due("P", T0 + dt.timedelta(minutes=3), 100)} == {c.id for c in pending[:3]}
+    assert [c.id for c in store.due("S", T0 + dt.timedelta(minutes=3), 100)] == [intent.id]
+    assert len(list(store.due("P", T0 + dt.timedelta(days=1), 2))) == 2
+    assert list(store.due("P", T0, 100)) == []
+
+
+def test_the_expiry_index_holds_what_is_still_valid_out_there(store: Any) -> None:
+    issued = cert(1, status=Status.ISSUED, not_after=at(100), next_poll_at=None)
+    reissuing = cert(2, status=Status.PENDING, not_after=at(200),
+                     revisions=(Revision(1, "order", issued_at=at(0)), Revision(2, "reissue")), revision=2)
+    revoked = cert(3, status=Status.REVOKED, not_after=at(50), next_poll_at=None)
+    never = cert(4, status=Status.PENDING)
+    for c in (issued, reissuing, revoked, never):
+        store.create(c, [])
+    assert {c.id for c in store.expiring(T0 + dt.timedelta(minutes=300), 100)} == {issued.id, reissuing.id}
+    assert [c.id for c in store.expiring(T0 + dt.timedelta(minutes=150), 100)] == [issued.id]
+
+
+def test_the_outbox_holds_published_kinds_until_marked_once(store: Any) -> None:
+    c = cert()
+    published, audit = event(c, "certificate.issued", 1, days_left=7.0), event(c, "order.submitted", 2)
+    store.create(c, [published, audit])
+    out = list(store.unpublished(10, older_than=T0 + dt.timedelta(minutes=5)))
+    assert out == [replace(published, detail={"days_left": 7})]  # numbers come back as DynamoDB keeps them
+    assert list(store.unpublished(10, older_than=T0)) == []  # not older than that
+    assert store.mark_published(published, T0) is True
+    assert store.mark_published(published, T0) is False
+    assert store.mark_published(audit, T0) is False  # never in the outbox
+    assert list(store.unpublished(10, older_than=T0 + dt.timedelta(days=1))) == []
+
+
+# -- import jobs ------------------------------------------------------------------------------------------
+
+def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> None:
+    job = ImportJob(id=f"imp_{uuid.uuid4().hex}", owner=OWNER, provider="digicert", filters={"status": "issued"},
+                    status="queued", started_at=at(0), updated_at=at(0), version=1, next_run_at=at(1),
+                    last_error={"code": "x", "provider_order_id": None})
+    store.create_import(job)
+    assert store.get_import(job.id) == replace(job, last_error={"code": "x"})
+    with pytest.raises(AlreadyExists):
+        store.create_import(job)
+    assert store.import_carrying(job.schedule_key) == job.id and store.import_carrying("nope") is None
+    assert [j.id for j in store.due_imports(T0 + dt.timedelta(minutes=2), 10)] == [job.id]
+    assert list(store.due_imports(T0, 10)) == []
+    store.save_import(replace(job, version=2, status="completed", next_run_at=None, runs=1))
+    with pytest.raises(ConcurrentModification):
+        store.save_import(replace(job, version=2, status="running"))
+    assert store.get_import(job.id).status == "completed"
+    assert list(store.due_imports(T0 + dt.timedelta(days=9), 10)) == []  # no next run: out of the index
+    newer = replace(job, id=f"imp_{uuid.uuid4().hex}")
+    store.create_import(newer)
+    assert store.import_carrying(job.schedule_key) == newer.id
+    assert store.get_import("imp_" + "0" * 32) is None

@@ -1,0 +1,148 @@
+"""Read-only use cases and provider administration on fakes: a caller's certificates (pages,
+filters, tokens bound to their owner), a certificate's audit trail, the providers overview and
+TinyCert's certificate authorities (never deleting the default one)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, ProviderNotConfigured
+from chalicelib.core.model import Status
+from chalicelib.service import admin, queries
+from chalicelib.service.queries import CertificateFilter
+from tests.unit.service_kit import ALICE, BOB, Fakes, build, reach
+
+S = Status
+
+
+ANY = CertificateFilter()
+
+
+def everything(fx: Fakes, principal: str, flt: CertificateFilter = ANY, limit: int = 2) -> list[str]:
+    ids: list[str] = []
+    token = None
+    for _ in range(50):
+        page, token = queries.list_certificates(fx.svc, principal, flt, limit=limit, next_token=token)
+        assert len(page) <= limit
+        ids += [c.id for c in page]
+        if token is None:
+            return ids
+    raise AssertionError("the listing never ended")
+
+
+def test_a_listing_pages_through_the_callers_certificates_newest_first(fx: Fakes) -> None:
+    mine = []
+    for i in range(5):
+        mine.append(fx.order("resello", f"l{i}.example.com").id)
+        fx.clock.advance(seconds=1)
+    theirs = fx.order("resello", "theirs.example.com", principal=BOB).id
+    assert everything(fx, ALICE) == list(reversed(mine))
+    assert everything(fx, BOB) == [theirs]
+    first, token = queries.list_certificates(fx.svc, ALICE, CertificateFilter(), limit=2, next_token=None)
+    assert [c.id for c in first] == mine[:-3:-1] and token
+    with pytest.raises(BadRequest) as other:
+        queries.list_certificates(fx.svc, BOB, CertificateFilter(), limit=2, next_token=token)
+    assert other.value.code == "invalid_next_token" and "another listing" in other.value.detail
+    with pytest.raises(BadRequest, match="not a token this API issued"):
+        queries.list_certificates(fx.svc, ALICE, CertificateFilter(), limit=2, next_token="bm9wZQ")
+
+
+def test_filters_apply_and_pending_covers_unanswered_intents(fx: Fakes) -> None:
+    pending = fx.order("resello", "p.example.com")
+    intent = reach(fx, S.SUBMITTING, cn="i.example.com")
+    fx.provider("digicert").days = 30
+    issued = fx.issued("digicert", "d.example.com")
+    tiny = fx.order("tinycert", "t.example.com")  # valid for 90 days
+    assert set(everything(fx, ALICE, CertificateFilter(status="pending"))) == {pending.id, intent.id}
+    assert set(everything(fx, ALICE, CertificateFilter(status="issued"))) == {issued.id, tiny.id}
+    assert everything(fx, ALICE, CertificateFilter(provider="resello")) == [pending.id]
+    assert everything(fx, ALICE, CertificateFilter(common_name="d.example.com")) == [issued.id]
+    assert everything(fx, ALICE, CertificateFilter(expires_before=tiny.not_after)) == [issued.id]
+    assert everything(fx, ALICE, CertificateFilter(status="issued", provider="resello")) == []
+
+
+def test_a_sparse_filter_still_fills_pages_across_reads(fx: Fakes) -> None:
+    wanted = [fx.issued("digicert", f"w{i}.example.com").id for i in range(2)]
+    for i in range(6):
+        fx.order("resello", f"noise{i}.example.com")
+    assert set(everything(fx, ALICE, CertificateFilter(status="issued"), limit=2)) == set(wanted)
+
+
+def test_the_audit_trail_pages_and_its_token_is_bound_to_owner_and_certificate(fx: Fakes) -> None:
+    cert = fx.issued("digicert")
+    fx.svc.revoke(ALICE, fx.current(cert), None)
+    events, token = queries.certificate_events(fx.svc, ALICE, cert, limit=2, next_token=None)
+    assert len(events) == 2 and token
+    rest, end = queries.certificate_events(fx.svc, ALICE, cert, limit=10, next_token=token)
+    assert end is None
+    assert {e.kind for e in events + rest} == {e.kind for e in fx.store.all_events(cert.id)}
+    assert len(events + rest) == len(fx.store.all_events(cert.id))
+    other = fx.order("digicert", "other.example.com")
+    with pytest.raises(BadRequest):
+        queries.certificate_events(fx.svc, ALICE, other, limit=2, next_token=token)
+    with pytest.raises(BadRequest):
+        queries.certificate_events(fx.svc, BOB, cert, limit=2, next_token=token)
+
+
+# -- providers and authorities ---------------------------------------------------------------------------
+
+def test_the_overview_lists_configured_and_unconfigured_providers() -> None:
+    fx = build(issuance={"tinycert": "sync", "resello": "async"}, unconfigured=("digicert",))
+    overview = {p.name: p for p in admin.providers_overview(fx.svc)}
+    assert list(overview) == ["tinycert", "resello", "digicert"]
+    assert [p.configured for p in overview.values()] == [True, True, False]
+    assert overview["digicert"].capabilities.revoke and not overview["resello"].capabilities.revoke
+
+
+def test_authorities_are_listed_created_read_and_deleted(fx: Fakes) -> None:
+    created = admin.create_authority(fx.svc, {"C": "US", "O": "Example CA"})
+    assert [a.ca_id for a in admin.list_authorities(fx.svc)] == [created.ca_id]
+    assert admin.get_authority(fx.svc, created.ca_id) == created
+    admin.delete_authority(fx.svc, created.ca_id)
+    assert admin.list_authorities(fx.svc) == []
+    for missing in (created.ca_id, "12345"):
+        with pytest.raises(NotFound):
+            admin.get_authority(fx.svc, missing)
+        with pytest.raises(NotFound):
+            admin.delete_authority(fx.svc, missing)
+
+
+def test_a_malformed_authority_id_is_not_found_without_asking_the_provider(fx: Fakes) -> None:
+    for bad in ("abc", "1" * 13, "../1"):
+        with pytest.raises(NotFound):
+            admin.get_authority(fx.svc, bad)
+        with pytest.raises(NotFound):
+            admin.delete_authority(fx.svc, bad)
+    assert fx.provider("tinycert").calls == []
+
+
+def test_the_default_authority_of_the_secret_is_never_deleted() -> None:
+    fx = build()
+    ca = admin.create_authority(fx.svc, {"C": "US", "O": "Default CA"})
+    fx = build(defaults={"tinycert": {"default_ca_id": int(ca.ca_id)}})
+    fx.provider("tinycert").authorities[ca.ca_id] = ca
+    with pytest.raises(Conflict) as info:
+        admin.delete_authority(fx.svc, ca.ca_id)
+    assert info.value.code == "authority_in_use"
+    assert fx.provider("tinycert").called("delete_authority") == []
+    assert admin.get_authority(fx.svc, ca.ca_id) == ca
+
+
+def test_authorities_need_a_configured_tinycert() -> None:
+    fx = build(issuance={"resello": "async"}, unconfigured=("tinycert",))
+    with pytest.raises(ProviderNotConfigured):
+        admin.list_authorities(fx.svc)
+    with pytest.raises(ProviderNotConfigured):
+        admin.delete_authority(fx.svc, "7")
+
+
+def test_health_reports_each_dependency_by_its_error_code(fx: Fakes) -> None:
+    from chalicelib.core.errors import DependencyFailed
+    from chalicelib.service import health
+
+    checks = {"table": fx.store.ping, "bucket": fx.artifacts.ping, "topic": fx.publisher.ping}
+    assert health.check(checks) == (True, {"table": "ok", "bucket": "ok", "topic": "ok"})
+    fx.store.down = DependencyFailed("table", "ResourceNotFoundException")
+    fx.publisher.fail()
+    assert health.check(checks) == (False, {"table": "error: ResourceNotFoundException", "bucket": "ok",
+                                            "topic": "error: InternalError"})
