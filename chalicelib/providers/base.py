@@ -16,6 +16,7 @@ What the template does (never re-implemented in an adapter):
 
 What an adapter declares (class attributes) and implements:
   name, capabilities, statuses, required_credentials, dcv_names     its vocabulary
+  listing_position                                                   where GET /providers lists it
   unique_client_reference, lookup_since_create                       how create-once may behave
   _configure(credentials) -> Endpoint                                where and how to call
   _create(req) -> ProviderOrder                                       one unsafe create
@@ -118,8 +119,8 @@ class Endpoint:
 class Provider(abc.ABC):
     """A certificate provider. Every method may raise the typed errors of chalicelib/core/errors.py."""
 
-    name: ClassVar[str]
-    capabilities: ClassVar[Capabilities]
+    name: str  # the provider's name (its module's name): the API's `provider`
+    capabilities: Capabilities
     # The status table: the provider's raw status (lower case) -> our status.
     statuses: ClassVar[Mapping[str, Status]]
     # Our DCV method -> the provider's word for it (the methods of `capabilities.dcv_methods`).
@@ -131,6 +132,8 @@ class Provider(abc.ABC):
     # The lookup after an ambiguous create only considers orders placed since the create (needed
     # where orders are found by their names, pointless where the client reference identifies them).
     lookup_since_create: ClassVar[bool] = True
+    # Where GET /providers lists it (ties: by name).
+    listing_position: ClassVar[int] = 100
 
     def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
         missing = [k for k in self.required_credentials if not credentials.get(k)]

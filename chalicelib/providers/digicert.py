@@ -41,20 +41,10 @@ log = logging.getLogger(__name__)
 PROVIDER = "digicert"
 
 CAPABILITIES = Capabilities(
-    accepts_csr=True,
-    generates_key=False,
-    products=("ov", "ev", "private"),
-    default_product="ov",
-    dcv_methods=("dns", "email", "file"),
-    default_dcv_method="dns",
-    max_validity_days=397,
-    reissue=True,
-    renew=True,
-    revoke=True,
-    cancel=True,
-    download_formats=("pem", "chain", "fullchain", "der", "pkcs7"),
-    authorities=False,
-    async_issuance=True,
+    accepts_csr=True, generates_key=False, products=("ov", "ev", "private"), default_product="ov",
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=397,
+    reissue=True, renew=True, revoke=True, cancel=True,
+    download_formats=("pem", "chain", "fullchain", "der", "pkcs7"), authorities=False, async_issuance=True,
 )
 
 # The one DigiCert status table (order info `status`); anything else stays pending.
@@ -108,6 +98,7 @@ class DigiCertProvider(Provider):
     name = PROVIDER
     capabilities = CAPABILITIES
     statuses = STATUS_MAP
+    listing_position = 3
     dcv_names = DCV_TO_DIGICERT
     required_credentials = ("base_url", "api_key")
     # alternative_order_id is unique per account: a late duplicate create is refused.

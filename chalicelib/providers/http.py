@@ -19,12 +19,10 @@ from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chalicelib.core import errors
 from chalicelib.core.errors import (
-    AuthenticationFailed,
     FieldError,
-    ProviderConflict,
     ProviderError,
-    ProviderNotFound,
     ProviderProtocolError,
     ProviderRejected,
     ProviderTimeout,
@@ -89,9 +87,11 @@ class ErrorReading:
 
 ErrorReader = Callable[[int, Any], ErrorReading | None]
 
+# The error class an HTTP status means when the provider's code does not say more.
 _BY_STATUS: Mapping[int, type[ProviderError]] = {
-    400: ProviderRejected, 422: ProviderRejected, 401: AuthenticationFailed, 403: AuthenticationFailed,
-    404: ProviderNotFound, 409: ProviderConflict, 429: RateLimited,
+    400: errors.ProviderRejected, 422: errors.ProviderRejected, 401: errors.AuthenticationFailed,
+    403: errors.AuthenticationFailed, 404: errors.ProviderNotFound, 409: errors.ProviderConflict,
+    429: errors.RateLimited,
 }
 
 
@@ -107,7 +107,7 @@ def error_of(provider: str, status: int, headers: Mapping[str, str], reading: Er
     if reading is None:
         # Not the provider's error shape: a proxy, a wrong base_url. Only status classes that mean the
         # same from anyone are believed; a 404 from the wrong host is not "no such order".
-        kind = {401: AuthenticationFailed, 403: AuthenticationFailed, 429: RateLimited}.get(status)
+        kind = {401: errors.AuthenticationFailed, 403: errors.AuthenticationFailed, 429: RateLimited}.get(status)
         kind = ProviderUnavailable if status >= 500 else kind or ProviderProtocolError
         message = f"HTTP {status}" if kind is not ProviderProtocolError else \
             f"unrecognized error answer (HTTP {status})"

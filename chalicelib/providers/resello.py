@@ -36,33 +36,18 @@ log = logging.getLogger(__name__)
 NAME = "resello"
 PER_PAGE = 100  # the listing's maximum page size
 
+# Resello has no revoke endpoint; its DELETE only disables (our `cancel`).
 CAPABILITIES = Capabilities(
-    accepts_csr=True,
-    generates_key=False,
-    products=("dv", "ov", "ev"),
-    default_product="dv",
-    dcv_methods=("dns", "email", "file"),
-    default_dcv_method="dns",
-    max_validity_days=397,
-    reissue=True,
-    renew=True,
-    revoke=False,  # Resello has no revoke endpoint; DELETE only disables (our `cancel`)
-    cancel=True,
-    download_formats=DOWNLOAD_FORMATS,
-    authorities=False,
-    async_issuance=True,
+    accepts_csr=True, generates_key=False, products=("dv", "ov", "ev"), default_product="dv",
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=397,
+    reissue=True, renew=True, revoke=False, cancel=True, download_formats=DOWNLOAD_FORMATS,
+    authorities=False, async_issuance=True,
 )
 
 # The one Resello status table. "deleted"/"disabled" are how the seed words a DELETE.
 STATUS_MAP: Mapping[str, Status] = {
-    "pending": Status.PENDING,
-    "active": Status.ISSUED,
-    "rejected": Status.FAILED,
-    "cancelled": Status.CANCELLED,
-    "canceled": Status.CANCELLED,
-    "deleted": Status.CANCELLED,
-    "disabled": Status.CANCELLED,
-    "expired": Status.EXPIRED,
+    "pending": Status.PENDING, "active": Status.ISSUED, "rejected": Status.FAILED, "expired": Status.EXPIRED,
+    **dict.fromkeys(("cancelled", "canceled", "deleted", "disabled"), Status.CANCELLED),
 }
 
 DCV_TYPES: Mapping[str, str] = {"dns": "DNS", "email": "EMAIL", "file": "FILE"}
@@ -73,6 +58,7 @@ class ReselloProvider(Provider):
     name = NAME
     capabilities = CAPABILITIES
     statuses = STATUS_MAP
+    listing_position = 2
     dcv_names = DCV_TYPES
     required_credentials = ("base_url", "api_username", "api_key")
     # Resello stores our client_reference and filters by it, so the lookup needs no time bound

@@ -25,16 +25,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.core import errors
 from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
-    ProviderConflict,
     ProviderError,
     ProviderNotFound,
     ProviderProtocolError,
     ProviderRejected,
-    ProviderUnavailable,
-    RateLimited,
 )
 from chalicelib.core.model import Status
 from chalicelib.core.provider import (
@@ -90,13 +88,13 @@ SESSION_ERRORS = frozenset({"InvalidToken", "SessionError"})  # reconnect once, 
 # AccessDenied: "the requested resource is not associated with this account" — for us it does not exist.
 ERROR_KINDS: Mapping[str, type[ProviderError]] = {
     **dict.fromkeys(("AccountError", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure", "SignatureFailure",
-                     *SESSION_ERRORS), AuthenticationFailed),
-    **dict.fromkeys(("InputFailure", "MissingParameter"), ProviderRejected),
-    **dict.fromkeys(("NotFound", "AccessDenied"), ProviderNotFound),
-    **dict.fromkeys(("NotLatest", "StatusDisallowed"), ProviderConflict),
-    **dict.fromkeys(("UnknownError", "AccountNotLoaded"), ProviderUnavailable),
-    "RateLimitExceeded": RateLimited,
-    "MethodDisallowed": ProviderProtocolError,
+                     *SESSION_ERRORS), errors.AuthenticationFailed),
+    **dict.fromkeys(("InputFailure", "MissingParameter"), errors.ProviderRejected),
+    **dict.fromkeys(("NotFound", "AccessDenied"), errors.ProviderNotFound),
+    **dict.fromkeys(("NotLatest", "StatusDisallowed"), errors.ProviderConflict),
+    **dict.fromkeys(("UnknownError", "AccountNotLoaded"), errors.ProviderUnavailable),
+    "RateLimitExceeded": errors.RateLimited,
+    "MethodDisallowed": errors.ProviderProtocolError,
 }
 
 # TinyCert parameter -> the normalized request field a caller can fix.
@@ -210,6 +208,7 @@ class TinyCertProvider(Provider):
     name = PROVIDER
     capabilities = CAPABILITIES
     statuses = STATUS_TABLE
+    listing_position = 1
     required_credentials = ("base_url", "email", "passphrase", "api_key")
 
     def _configure(self, credentials: Mapping[str, Any]) -> Endpoint:

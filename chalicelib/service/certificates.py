@@ -105,9 +105,9 @@ class CertificateService:
 
         provider_name = body.get("provider") if isinstance(body, dict) else None
         defaults: Mapping[str, Any] = {}
-        if provider_name in ("tinycert", "resello", "digicert"):
+        if isinstance(provider_name, str) and provider_name in self.directory.names():
             defaults = self.provider_defaults(provider_name)
-        spec = validate_order(body, self.capabilities, defaults)
+        spec = validate_order(body, self.capabilities, defaults, providers=self.directory.names())
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
         if idempotency_key:
             replay = self._replay(principal, idempotency_key, body_hash)
@@ -521,7 +521,7 @@ class CertificateService:
             base["key"] = changes["key"]
         elif cert.key_source == "csr" and caps.accepts_csr:
             base["csr"] = cert.csr_pem
-        spec = validate_order(base, self.capabilities, {})
+        spec = validate_order(base, self.capabilities, {}, providers=self.directory.names())
         key_source, csr_pem, sealed = cert.key_source, cert.csr_pem, cert.sealed_key
         if spec.csr_pem:
             key_source, csr_pem, sealed = "csr", spec.csr_pem, None
