@@ -9,6 +9,7 @@ What the template does (never re-implemented in an adapter):
 - create-once (`submit_order`, `create_once`): intent -> create; on an ambiguous failure look the
   order up before anything else, adopt what was committed, repeat the create at most once and
   only when the lookup proves nothing was; raise with `outcome_unknown=True` when it cannot tell;
+  other unsafe changes (`confirm`): never repeated, looked at after an ambiguous failure;
 - error mapping: `parse_error` = the adapter's `_read_error` + the shared status rules, scrubbed;
 - status mapping through the adapter's `statuses` table (unknown -> pending, logged);
 - certificate material (`material_from_pem`) and facts (`stated_by_certificate`) through
@@ -34,7 +35,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from chalicelib.core.errors import (
     BadMaterial,
@@ -59,6 +60,7 @@ from chalicelib.core.provider import (
 from chalicelib.providers.http import ErrorReading, HttpSettings, ProviderHttp
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def map_status(provider: str, raw: str | None, table: Mapping[str, Status]) -> Status:
@@ -233,6 +235,22 @@ class Provider(abc.ABC):
             log.warning("lookup after an ambiguous create failed",
                         extra={"provider": self.name, "error": lookup_exc.code})
             raise failure from lookup_exc
+
+    def confirm(self, failure: ProviderError, applied: Callable[[], T | None],
+                also: tuple[type[ProviderError], ...] = ()) -> T:
+        """After an unsafe change (cancel, revoke, delete, ...) failed ambiguously — or with one of
+        `also`, e.g. a conflict an earlier attempt caused: look whether it was applied. `applied()`
+        is the change's result when it was, None when not; otherwise, or when looking fails too,
+        the failure stands. Never repeats the change."""
+        if not (failure.outcome_unknown or isinstance(failure, also)):
+            raise failure
+        try:
+            result = applied()
+        except ProviderError as lookup_exc:
+            raise failure from lookup_exc
+        if result is None:
+            raise failure
+        return result
 
     def _may_repeat(self, failure: ProviderError) -> bool:
         if self._already_placed(failure):

@@ -246,12 +246,7 @@ class DigiCertProvider(Provider):
         try:
             data = self.http.json("POST", path, safe=False, json_body=body)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
-            after = self._get_or_raise(provider_order_id, exc)
-            if after.raw_status == "reissue_pending" or after.certificate_id != before.certificate_id:
-                return after
-            raise
+            return self.confirm(exc, lambda: self._reissued(provider_order_id, before))
         data = data if isinstance(data, dict) else {}
         requests_out = [r for r in data.get("requests") or [] if isinstance(r, dict)] or [{}]
         new_cert = data.get("certificate_id")
@@ -296,18 +291,15 @@ class DigiCertProvider(Provider):
     def _reached(self, provider_order_id: str, target: Status, failure: ProviderError) -> ProviderOrder:
         """After a revoke/cancel failed ambiguously or as a state conflict: the order, when it
         already is in `target` (an earlier attempt went through); otherwise the failure."""
-        if not (failure.outcome_unknown or isinstance(failure, ProviderConflict)):
-            raise failure
-        after = self._get_or_raise(provider_order_id, failure)
-        if after.status is not target:
-            raise failure
-        return after
+        return self.confirm(failure, lambda: self._in_status(provider_order_id, target), also=(ProviderConflict,))
 
-    def _get_or_raise(self, provider_order_id: str, failure: ProviderError) -> ProviderOrder:
-        try:
-            return self.get_order(provider_order_id, with_material=False)
-        except ProviderError as lookup_exc:
-            raise failure from lookup_exc
+    def _in_status(self, provider_order_id: str, target: Status) -> ProviderOrder | None:
+        order = self.get_order(provider_order_id, with_material=False)
+        return order if order.status is target else None
+
+    def _reissued(self, provider_order_id: str, before: ProviderOrder) -> ProviderOrder | None:
+        after = self.get_order(provider_order_id, with_material=False)
+        return after if after.raw_status == "reissue_pending" or after.certificate_id != before.certificate_id else None
 
     # -- validation --------------------------------------------------------------------
     def validation(self, provider_order_id: str) -> list[DcvDetail]:

@@ -142,14 +142,13 @@ class ReselloProvider(Provider):
         try:
             data = self.http.json("DELETE", self._path(provider_order_id), safe=False)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
             # The DELETE may have been applied; a repeat would answer 409, so look instead.
-            after = self.get_order(provider_order_id, with_material=False)
-            if after.status is Status.CANCELLED:
-                return after
-            raise
+            return self.confirm(exc, lambda: self._cancelled(provider_order_id))
         return self.to_order(data) if data else self.get_order(provider_order_id, with_material=False)
+
+    def _cancelled(self, provider_order_id: str) -> ProviderOrder | None:
+        order = self.get_order(provider_order_id, with_material=False)
+        return order if order.status is Status.CANCELLED else None
 
     # -- validation ----------------------------------------------------------------------
     def validation(self, provider_order_id: str) -> list[DcvDetail]:

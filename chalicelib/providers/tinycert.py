@@ -534,13 +534,14 @@ class TinyCertProvider(Provider):
         try:
             self._dict("ca/delete", {"ca_id": ca}, safe=False)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
-            try:
-                self._dict("ca/details", {"ca_id": ca}, safe=True)
-            except ProviderNotFound:
-                return  # the delete went through before the answer was lost
-            raise
+            self.confirm(exc, lambda: self._authority_gone(ca))
+
+    def _authority_gone(self, ca: str) -> bool | None:
+        try:
+            self._dict("ca/details", {"ca_id": ca}, safe=True)
+        except ProviderNotFound:
+            return True  # the delete went through before the answer was lost
+        return None
 
 
 def _numeric(value: str, field: str) -> str:
