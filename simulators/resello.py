@@ -588,12 +588,8 @@ DEFAULT_PORT = 8102
 
 def secret_payload(url: str) -> dict[str, Any]:
     """certgate's secret for this simulator listening at `url` (design.md section 7)."""
-    return {
-        "base_url": url,
-        "api_username": defaults.RESELLO_USERNAME,
-        "api_key": defaults.RESELLO_API_KEY,
-        "plans": dict(defaults.RESELLO_PLANS),
-    }
+    return {"base_url": url, "api_username": defaults.RESELLO_USERNAME, "api_key": defaults.RESELLO_API_KEY,
+            "plans": dict(defaults.RESELLO_PLANS)}
 
 
 if __name__ == "__main__":

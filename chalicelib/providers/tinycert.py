@@ -4,9 +4,10 @@ TinyCert is a private CA service: it generates the key itself (no CSR), issues s
 and knows no client reference. Every call is a form-encoded POST signed with an HMAC digest and
 carrying a session token from /connect; an expired session is reopened once per call.
 
-Duplicates: /cert/new is tried once. After an ambiguous failure the certificate is looked for
-by common name + SAN set among the CA's certificates whose notBefore is at/after the call
-(`find_order`); only a lookup that proves absence allows one more create. TinyCert has no
+Duplicates: the template's create-once (base.py). /cert/new is tried once; after an ambiguous
+failure the certificate is looked for (`_lookup`) by common name + SAN set among the CA's
+certificates whose notBefore is at/after the call; only a lookup that proves absence allows one
+more create. TinyCert has no
 client reference, so two orders for the same names placed within the clock tolerance are
 indistinguishable to that lookup — the newest one wins.
 """
