@@ -60,7 +60,8 @@ class ProviderDirectory:
         from chalicelib.providers import registry
 
         self.cfg = cfg
-        self.secrets = ProviderSecrets(_client("secretsmanager", cfg), cfg.secret_names, cfg.region, cfg.secrets_ttl_s)
+        self.secrets = ProviderSecrets(_client("secretsmanager", cfg), cfg.secret_name, registry.names, cfg.region,
+                                       cfg.secrets_ttl_s)
         self.adapters = registry.Registry()
 
     def names(self) -> Sequence[str]:

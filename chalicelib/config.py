@@ -8,9 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from chalicelib.core.errors import ConfigError
-from chalicelib.core.vocabulary import PROVIDERS
 
 STAGES = ("local", "dev", "prod", "test")
+CREDENTIALS_NAME_PREFIX = "CERTGATE_SECRET_"  # CERTGATE_SECRET_<PROVIDER> names that provider's secret
+
+
+def secret_variable(provider: str) -> str:
+    """The environment variable that overrides `provider`'s secret name."""
+    return CREDENTIALS_NAME_PREFIX + provider.upper().replace("-", "_")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -58,7 +63,8 @@ class Settings:
     bucket_name: str
     topic_arn: str
     kms_key_id: str
-    secret_names: Mapping[str, str]
+    # Secret names set explicitly (CERTGATE_SECRET_<PROVIDER>), by the variable's provider part.
+    secret_overrides: Mapping[str, str] = field(default_factory=dict)
     aws_endpoint_url: str | None = None
     secrets_ttl_s: int = 300
     provider_connect_timeout_s: float = 3.05
@@ -84,6 +90,12 @@ class Settings:
     def is_local(self) -> bool:
         return self.stage in ("local", "test")
 
+    def secret_name(self, provider: str) -> str:
+        """The Secrets Manager secret holding `provider`'s credentials: certgate/{stage}/{provider}
+        unless CERTGATE_SECRET_<PROVIDER> says otherwise. Computed per provider, so that reading the
+        settings needs no list of providers (and imports no adapter)."""
+        return self.secret_overrides.get(secret_variable(provider), f"certgate/{self.stage}/{provider}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -91,7 +103,7 @@ class Settings:
         if stage not in STAGES:
             raise ConfigError(f"CERTGATE_STAGE must be one of {STAGES}, got {stage!r}")
         region = env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or "us-east-1"
-        secret_names = {p: env.get(f"CERTGATE_SECRET_{p.upper()}", f"certgate/{stage}/{p}") for p in PROVIDERS}
+        secret_overrides = {k: v for k, v in env.items() if k.startswith(CREDENTIALS_NAME_PREFIX) and v}
         verify_raw = env.get("CERTGATE_TLS_VERIFY", "true").lower()
         # TLS verification can only be relaxed where nothing real is reached.
         tls_verify = True if stage not in ("local", "test") else verify_raw not in ("0", "false", "no")
@@ -103,7 +115,7 @@ class Settings:
             bucket_name=env.get("CERTGATE_BUCKET", f"certgate-{stage}-artifacts"),
             topic_arn=env.get("CERTGATE_TOPIC_ARN", f"arn:aws:sns:{region}:123456789012:certgate-{stage}-events"),
             kms_key_id=env.get("CERTGATE_KMS_KEY_ID", f"alias/certgate-{stage}"),
-            secret_names=secret_names,
+            secret_overrides=secret_overrides,
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             secrets_ttl_s=_int(env, "CERTGATE_SECRETS_TTL_S", 300),
             provider_connect_timeout_s=_float(env, "CERTGATE_PROVIDER_CONNECT_TIMEOUT_S", 3.05),

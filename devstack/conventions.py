@@ -2,9 +2,11 @@
 environment the app runs with.
 
 Resource names come from the `local` stage of .chalice/config.json, the one place they are written
-down. Every port and every name can be overridden by an environment variable: the ports by
-CERTGATE_API_PORT, MOTO_PORT and CERTGATE_{TINYCERT,RESELLO,DIGICERT}_PORT, the names by the app's
-own variables (CERTGATE_TABLE, CERTGATE_BUCKET, ...). AWS_* variables are never taken from the
+down; the providers and their simulators are discovered (chalicelib/providers/registry.py,
+simulators/__init__.py), and each secret is named by the app's own rule (Settings.secret_name).
+Every port and every name can be overridden by an environment variable: the ports by
+CERTGATE_API_PORT, MOTO_PORT and CERTGATE_<PROVIDER>_PORT, the names by the app's own variables
+(CERTGATE_TABLE, CERTGATE_BUCKET, CERTGATE_SECRET_<PROVIDER>, ...). AWS_* variables are never taken from the
 caller's environment: the local stack must only ever talk to the local moto server."""
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chalicelib.core.vocabulary import PROVIDERS
-from simulators.defaults import PORTS as DEFAULT_SIM_PORTS
+from chalicelib.config import Settings
+from chalicelib.providers import registry
+from simulators.defaults import default_ports
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 STAGE = "local"
@@ -71,7 +74,8 @@ class Conventions:
 
     @property
     def secret_names(self) -> dict[str, str]:
-        return {p: self.app_env[f"CERTGATE_SECRET_{p.upper()}"] for p in PROVIDERS}
+        settings = Settings.from_env(self.app_env)
+        return {p: settings.secret_name(p) for p in registry.names()}
 
     @property
     def ports(self) -> dict[str, int]:
@@ -101,7 +105,7 @@ def load(env: Mapping[str, str] | None = None, project_dir: Path = PROJECT_DIR) 
     env = os.environ if env is None else env
     api_port = _port(env, "CERTGATE_API_PORT", DEFAULT_API_PORT)
     moto_port = _port(env, "MOTO_PORT", DEFAULT_MOTO_PORT)
-    sim_ports = {p: _port(env, f"CERTGATE_{p.upper()}_PORT", DEFAULT_SIM_PORTS[p]) for p in PROVIDERS}
+    sim_ports = {p: _port(env, f"CERTGATE_{p.upper()}_PORT", port) for p, port in default_ports().items()}
     app_env = stage_environment(project_dir)
     for name in app_env:
         if name in env and not name.startswith("AWS_") and name not in _NOT_OVERRIDABLE:
@@ -122,10 +126,11 @@ def child_environment(conv: Conventions, base: Mapping[str, str] | None = None) 
     return env
 
 
-def simulator_modules(project_dir: Path = PROJECT_DIR) -> tuple[list[str], list[str]]:
-    """(present, missing): which providers have a simulators/<provider>.py."""
-    present = [p for p in PROVIDERS if (project_dir / "simulators" / f"{p}.py").is_file()]
-    return present, [p for p in PROVIDERS if p not in present]
+def simulator_modules() -> tuple[list[str], list[str]]:
+    """(present, missing): which providers have a simulator (simulators/<provider>.py)."""
+    simulated = default_ports()
+    present = [p for p in registry.names() if p in simulated]
+    return present, [p for p in registry.names() if p not in simulated]
 
 
 def port_in_use(host: str, port: int) -> bool:

@@ -3,8 +3,8 @@
   python -m devstack.seed        # against a running `make run` moto, e.g. after POST /moto-api/reset
 
 Creates the DynamoDB table (chalicelib.schema) with TTL, the artifacts bucket (public access
-blocked, default encryption), the events topic, the KMS key behind the configured alias, the three
-provider secrets pointing at the simulators, and a queue subscribed to the topic for `make events`."""
+blocked, default encryption), the events topic, the KMS key behind the configured alias, a secret for
+every provider that has a simulator (pointing at it), and a queue subscribed to the topic for `make events`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamodb.schema import TTL_ATTRIBUTE, table_definition
+from chalicelib.config import Settings
 from devstack import conventions
 from simulators.defaults import secret_payloads
 
@@ -112,7 +113,7 @@ def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = 
     topic_arn = seed_topic(sns, conv.topic_arn)
     key_id = seed_kms_key(kms, conv.kms_alias)
     payloads = secret_payloads(conv.host, dict(conv.sim_ports))
-    secrets = {p: seed_secret(sm, name, payloads[p]) for p, name in conv.secret_names.items()}
+    secrets = {p: seed_secret(sm, name, payloads[p]) for p, name in conv.secret_names.items() if p in payloads}
     queue_url = seed_events_queue(sqs, sns, topic_arn, conv.events_queue)
     return {"table": conv.table, "bucket": conv.bucket, "topic_arn": topic_arn, "kms_key_id": key_id,
             "kms_alias": conv.kms_alias, "secrets": secrets, "events_queue_url": queue_url}
@@ -121,8 +122,8 @@ def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = 
 def seed_app_environment(endpoint_url: str, env: Mapping[str, str], sim_ports: Mapping[str, int],
                          stage: str, host: str = "127.0.0.1") -> None:
     """Create what the app configured by `env` (CERTGATE_TABLE, _BUCKET, _TOPIC_ARN, _KMS_KEY_ID)
-    needs, with secrets `certgate/{stage}/{provider}` pointing at simulators on `sim_ports`:
-    the in-process worlds of the tests and the benchmarks."""
+    needs, with each simulated provider's secret (named as the app names it) pointing at its
+    simulator on `sim_ports`: the in-process worlds of the tests and the benchmarks."""
     region = env.get("AWS_DEFAULT_REGION", "us-east-1")
     ddb, s3, sns, kms, sm = (_client(s, endpoint_url, region)
                              for s in ("dynamodb", "s3", "sns", "kms", "secretsmanager"))
@@ -130,8 +131,9 @@ def seed_app_environment(endpoint_url: str, env: Mapping[str, str], sim_ports: M
     seed_bucket(s3, env["CERTGATE_BUCKET"], region)
     seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
     seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
+    settings = Settings.from_env({**env, "CERTGATE_STAGE": stage})
     for name, payload in secret_payloads(host, dict(sim_ports)).items():
-        seed_secret(sm, f"certgate/{stage}/{name}", payload)
+        seed_secret(sm, settings.secret_name(name), payload)
 
 
 def main() -> None:

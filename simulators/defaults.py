@@ -21,29 +21,19 @@ RESELLO_PLANS = {
 DIGICERT_API_KEY = "local-digicert-devkey"
 DIGICERT_ORGANIZATION_ID = 123
 
-PORTS = {"tinycert": 8101, "resello": 8102, "digicert": 8103}
+
+def default_ports() -> dict[str, int]:
+    """The port each simulator listens on under `make run`, by provider (its DEFAULT_PORT)."""
+    from simulators import simulator_modules
+
+    return {name: module.DEFAULT_PORT for name, module in simulator_modules().items()}
 
 
 def secret_payloads(host: str = "127.0.0.1", ports: dict[str, int] | None = None) -> dict[str, dict]:
-    """The JSON each provider secret holds (design.md section 7), pointing at running simulators."""
-    p = {**PORTS, **(ports or {})}
-    return {
-        "tinycert": {
-            "base_url": f"http://{host}:{p['tinycert']}/api/v1",
-            "email": TINYCERT_EMAIL,
-            "passphrase": TINYCERT_PASSPHRASE,
-            "api_key": TINYCERT_API_KEY,
-            "default_ca_id": TINYCERT_DEFAULT_CA_ID,
-        },
-        "resello": {
-            "base_url": f"http://{host}:{p['resello']}",
-            "api_username": RESELLO_USERNAME,
-            "api_key": RESELLO_API_KEY,
-            "plans": dict(RESELLO_PLANS),
-        },
-        "digicert": {
-            "base_url": f"http://{host}:{p['digicert']}/services/v2",
-            "api_key": DIGICERT_API_KEY,
-            "default_organization_id": DIGICERT_ORGANIZATION_ID,
-        },
-    }
+    """The JSON each provider secret holds (design.md section 7), pointing at running simulators:
+    each simulator module's `secret_payload(url)`."""
+    from simulators import simulator_modules
+
+    chosen = {**default_ports(), **(ports or {})}
+    return {name: module.secret_payload(f"http://{host}:{chosen[name]}")
+            for name, module in simulator_modules().items()}

@@ -935,5 +935,16 @@ def from_env() -> DigiCertSim:
     )
 
 
+# -- what the stack discovers (simulators/__init__.py) ------------------------------------------
+SIMULATOR = DigiCertSim
+DEFAULT_PORT = 8103
+
+
+def secret_payload(url: str) -> dict[str, Any]:
+    """certgate's secret for this simulator listening at `url` (design.md section 7)."""
+    return {"base_url": f"{url}/services/v2", "api_key": defaults.DIGICERT_API_KEY,
+            "default_organization_id": defaults.DIGICERT_ORGANIZATION_ID}
+
+
 if __name__ == "__main__":
-    main(from_env, defaults.PORTS["digicert"])
+    main(from_env, DEFAULT_PORT)

@@ -581,5 +581,16 @@ def from_env() -> ReselloSim:
                       validity_days=int(os.environ.get("SIM_RESELLO_VALIDITY_DAYS", "397")))
 
 
+# -- what the stack discovers (simulators/__init__.py) ------------------------------------------
+SIMULATOR = ReselloSim
+DEFAULT_PORT = 8102
+
+
+def secret_payload(url: str) -> dict[str, Any]:
+    """certgate's secret for this simulator listening at `url` (design.md section 7)."""
+    return {"base_url": url, "api_username": defaults.RESELLO_USERNAME, "api_key": defaults.RESELLO_API_KEY,
+            "plans": dict(defaults.RESELLO_PLANS)}
+
+
 if __name__ == "__main__":
-    main(from_env, defaults.PORTS["resello"])
+    main(from_env, DEFAULT_PORT)

@@ -551,5 +551,16 @@ def _from_env() -> TinyCertSim:
                        cert_validity_days=int(os.environ.get("SIM_CERT_VALIDITY_DAYS", "365")))
 
 
+# -- what the stack discovers (simulators/__init__.py) ------------------------------------------
+SIMULATOR = TinyCertSim
+DEFAULT_PORT = 8101
+
+
+def secret_payload(url: str) -> dict[str, Any]:
+    """certgate's secret for this simulator listening at `url` (design.md section 7)."""
+    return {"base_url": f"{url}/api/v1", "email": defaults.TINYCERT_EMAIL, "passphrase": defaults.TINYCERT_PASSPHRASE,
+            "api_key": defaults.TINYCERT_API_KEY, "default_ca_id": defaults.TINYCERT_DEFAULT_CA_ID}
+
+
 if __name__ == "__main__":
-    main(_from_env, defaults.PORTS["tinycert"])
+    main(_from_env, DEFAULT_PORT)

@@ -79,7 +79,8 @@ def page_of(item: str) -> Schema:
 
 # -- components ------------------------------------------------------------------------------------------
 def _schemas() -> dict[str, Schema]:
-    from chalicelib.core.vocabulary import DCV_METHODS, FORMATS, PRODUCTS, PROVIDERS, REVOCATION_REASONS, SAN_TYPES
+    from chalicelib.core.vocabulary import DCV_METHODS, FORMATS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
+    from chalicelib.providers.registry import names as provider_names
     from chalicelib.service.inventory import COUNTERS, DIGICERT_STATUSES, MAX_PAGE_SIZE, TINYCERT_STATE_BITS
     from chalicelib.service.inventory import FILTERS as IMPORT_FILTERS
     from chalicelib.service.requests import KEY_SIZES, MAX_SANS
@@ -124,7 +125,7 @@ def _schemas() -> dict[str, Schema]:
            "description": "PEM CSR. Its signature must verify; RSA >= 2048 or EC P-256/P-384; its CN and SANs "
                           "must match `common_name`/`sans`. Not for providers that generate the key."}
     order = obj({
-        "provider": {"enum": list(PROVIDERS)},
+        "provider": {"enum": list(provider_names())},
         "product": {"enum": list(PRODUCTS), "description": "Default: the provider's `default_product`."},
         "common_name": text(253, min_len=1, description="A DNS name (IDNA; wildcard only as the whole "
                                                         "left-most label)."),
@@ -158,7 +159,7 @@ def _schemas() -> dict[str, Schema]:
     certificate = obj({
         "id": {"type": "string", "pattern": "^crt_[0-9a-f]{32}$"},
         "status": {"enum": statuses},
-        "provider": {"enum": list(PROVIDERS)},
+        "provider": {"enum": list(provider_names())},
         "product": {"enum": list(PRODUCTS)},
         "common_name": {"type": "string"},
         "sans": {"type": "array", "items": obj({"type": {"enum": list(SAN_TYPES)}, "value": {"type": "string"}},
@@ -195,7 +196,7 @@ def _schemas() -> dict[str, Schema]:
         "event": {"type": "string", "examples": ["certificate.issued", "certificate.reissue_requested"]},
         "occurred_at": timestamp, "actor": {"type": "string"},
         "from_status": {"enum": statuses}, "to_status": {"enum": statuses},
-        "revision": {"type": "integer"}, "provider": {"enum": list(PROVIDERS)},
+        "revision": {"type": "integer"}, "provider": {"enum": list(provider_names())},
         "provider_request_id": {"type": "string"},
         "detail": {"type": "object"},
     }, ["event_id", "event", "occurred_at", "actor"])
@@ -222,7 +223,7 @@ def _schemas() -> dict[str, Schema]:
         "download_formats": {"type": "array", "items": {"enum": list(FORMATS)}},
     }, ["accepts_csr", "generates_key", "products", "default_product", "dcv_methods", "default_dcv_method",
         "max_validity_days", "reissue", "renew", "revoke", "cancel", "download_formats", "authorities"])
-    provider = obj({"name": {"enum": list(PROVIDERS)}, "configured": {"type": "boolean"},
+    provider = obj({"name": {"enum": list(provider_names())}, "configured": {"type": "boolean"},
                     "capabilities": ref("Capabilities")}, ["name", "configured", "capabilities"])
     authority = obj({"id": {"type": "string", "pattern": "^[0-9]{1,12}$"}, "name": {"type": "string"},
                      "details": {"type": "object"}, "certificate_pem": {"type": ["string", "null"]}},
@@ -244,7 +245,7 @@ def _schemas() -> dict[str, Schema]:
                                 "idempotency_key_reused, not_issued, no_private_key, unsupported_operation, "
                                 "provider_unavailable, provider_timeout, provider_rejected."},
         "errors": {"type": "array", "items": ref("FieldError"), "minItems": 1},
-        "provider": {"enum": list(PROVIDERS)},
+        "provider": {"enum": list(provider_names())},
         "provider_request_id": {"type": "string"},
         "certificate_id": {"type": "string", "description": "A provider failure on a recorded certificate: its id "
                                                             "(also in `Location`)."},
@@ -267,7 +268,7 @@ def _schemas() -> dict[str, Schema]:
     }, description="Each provider takes its own (others are a 422): " + "; ".join(
         f"{p} {', '.join(sorted(f))}" for p, f in IMPORT_FILTERS.items()) + ".")
     new_import = obj({
-        "provider": {"enum": list(PROVIDERS)},
+        "provider": {"enum": list(provider_names())},
         "filters": nullable(filters),
         "page_size": {**nullable(digits(1, MAX_PAGE_SIZE)),
                       "description": "tinycert and digicert only (Resello's pages are fixed)."},
@@ -275,7 +276,7 @@ def _schemas() -> dict[str, Schema]:
     import_job = obj({
         "id": {"type": "string", "pattern": "^imp_[0-9a-f]{32}$"},
         "status": {"enum": ["queued", "running", "completed", "failed"]},
-        "provider": {"enum": list(PROVIDERS)},
+        "provider": {"enum": list(provider_names())},
         "filters": {"type": "object"},
         "page_size": {"type": ["integer", "null"]},
         "counters": obj({k: {"type": "integer", "minimum": 0} for k in COUNTERS}, list(COUNTERS)),
@@ -374,7 +375,7 @@ def _responses() -> dict[str, Any]:
 
 
 def _parameters() -> dict[str, Any]:
-    from chalicelib.core.vocabulary import PROVIDERS
+    from chalicelib.providers.registry import names as provider_names
 
     def query(name: str, schema: Schema, description: str) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
@@ -404,7 +405,7 @@ def _parameters() -> dict[str, Any]:
         "EventLimit": query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "Page size."),
         "StatusFilter": query("status", {"enum": ["pending", "issued", "failed", "revoked", "cancelled", "expired"]},
                               "Only certificates in this status."),
-        "ProviderFilter": query("provider", {"enum": list(PROVIDERS)}, "Only this provider's certificates."),
+        "ProviderFilter": query("provider", {"enum": list(provider_names())}, "Only this provider's certificates."),
         "CommonNameFilter": query("common_name", {"type": "string"}, "Exact common name."),
         "ExpiresBefore": query("expires_before", {"type": "string", "format": "date-time"},
                                "Only certificates whose not_after is before this (ISO 8601 with a timezone)."),

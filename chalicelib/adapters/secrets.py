@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from chalicelib.adapters.clients import translate_errors
@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 
 @translate_errors("secrets")
 class ProviderSecrets:
-    """One JSON secret per provider (`secret_names[provider]`), read through a TTL cache."""
+    """One JSON secret per provider (named by `secret_name(provider)`), read through a TTL cache;
+    `providers()` lists the providers whose secrets `ping` checks."""
 
-    def __init__(self, client_factory: Callable[[], Any], secret_names: Mapping[str, str], region: str,
-                 ttl_s: int = 300) -> None:
+    def __init__(self, client_factory: Callable[[], Any], secret_name: Callable[[str], str],
+                 providers: Callable[[], Iterable[str]], region: str, ttl_s: int = 300) -> None:
         self._client_factory = client_factory
-        self.secret_names = dict(secret_names)
+        self.secret_name = secret_name
+        self._providers = providers
         self.region = region
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
@@ -42,7 +44,7 @@ class ProviderSecrets:
 
     def credentials(self, provider: str) -> Mapping[str, Any]:
         """The provider's secret as a dict; ProviderNotConfigured when absent or malformed."""
-        name = self.secret_names.get(provider)
+        name = self.secret_name(provider)
         if not name:
             raise ProviderNotConfigured(provider, "no secret name configured")
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -65,8 +67,8 @@ class ProviderSecrets:
     def ping(self) -> None:
         """Every secret exists (metadata only: the value is never read here)."""
         sm = self._client_factory()
-        for name in self.secret_names.values():
-            sm.describe_secret(SecretId=name)
+        for provider in self._providers():
+            sm.describe_secret(SecretId=self.secret_name(provider))
 
     def clear_cache(self) -> None:
         with self._lock:

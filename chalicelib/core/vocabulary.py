@@ -1,9 +1,9 @@
 """The provider-neutral vocabulary of the API: products, DCV methods, SAN types, formats,
-revocation reasons, public statuses and the provider names."""
+revocation reasons and public statuses. Which providers there are is discovered
+(chalicelib/providers/registry.py); each one declares the part of this vocabulary it offers."""
 
 from __future__ import annotations
 
-PROVIDERS = ("tinycert", "resello", "digicert")
 PRODUCTS = ("dv", "ov", "ev", "private")
 DCV_METHODS = ("dns", "email", "file")
 SAN_TYPES = ("dns", "ip", "email", "uri")

@@ -15,54 +15,36 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import logging
-import re
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
     ProviderConflict,
     ProviderError,
-    ProviderNotConfigured,
     ProviderNotFound,
     ProviderProtocolError,
     ProviderRejected,
-    ProviderUnavailable,
     RateLimited,
-    UnsupportedOperation,
 )
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import REVOCATION_REASONS
-from chalicelib.providers.base import Provider, map_status
-from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
-
-if TYPE_CHECKING:
-    import requests
+from chalicelib.providers.base import Endpoint, Provider, material_from_pem, stated_by_certificate
+from chalicelib.providers.http import ErrorReading, decode_body
 
 log = logging.getLogger(__name__)
 
 PROVIDER = "digicert"
 
 CAPABILITIES = Capabilities(
-    accepts_csr=True,
-    generates_key=False,
-    products=("ov", "ev", "private"),
-    default_product="ov",
-    dcv_methods=("dns", "email", "file"),
-    default_dcv_method="dns",
-    max_validity_days=397,
-    reissue=True,
-    renew=True,
-    revoke=True,
-    cancel=True,
-    download_formats=("pem", "chain", "fullchain", "der", "pkcs7"),
-    authorities=False,
-    async_issuance=True,
+    accepts_csr=True, generates_key=False, products=("ov", "ev", "private"), default_product="ov",
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=397,
+    reissue=True, renew=True, revoke=True, cancel=True,
+    download_formats=("pem", "chain", "fullchain", "der", "pkcs7"), authorities=False, async_issuance=True,
 )
 
 # The one DigiCert status table (order info `status`); anything else stays pending.
@@ -110,74 +92,50 @@ FIELD_NAMES = {
     "auto_renew": "auto_renew", "revocation_reason": "reason",
 }
 CODE_FIELDS = {"invalid_csr": "csr", "invalid_dcv_method": "dcv_method", "ambiguous_product": "product"}
-_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 
 
 class DigiCertProvider(Provider):
     name = PROVIDER
     capabilities = CAPABILITIES
+    statuses = STATUS_MAP
+    listing_position = 3
+    dcv_names = DCV_TO_DIGICERT
+    required_credentials = ("base_url", "api_key")
+    # alternative_order_id is unique per account: a late duplicate create is refused.
+    unique_client_reference = True
 
-    def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
-        base_url = credentials.get("base_url")
-        api_key = credentials.get("api_key")
-        if not base_url or not api_key:
-            # Name the missing keys, never a value.
-            missing = [k for k in ("base_url", "api_key") if not credentials.get(k)]
-            raise ProviderNotConfigured(PROVIDER, f"credentials lack {', '.join(missing)}")
-        self._api_key = str(api_key)
+    def _configure(self, credentials: Mapping[str, Any]) -> Endpoint:
+        api_key = str(credentials["api_key"])
         self._default_org = credentials.get("default_organization_id")
-        self._http = ProviderHttp(PROVIDER, str(base_url), settings=http,
-                                  headers={"X-DC-DEVKEY": self._api_key},
-                                  parse_error=self._parse_error)
         self.lookup_page_size = MAX_LIST_LIMIT
+        return Endpoint(str(credentials["base_url"]), headers={"X-DC-DEVKEY": api_key}, secrets=(api_key,))
 
-    def __repr__(self) -> str:
-        return f"DigiCertProvider(base_url={self._http.base_url!r})"
+    def _read_error(self, status: int, body: Any) -> ErrorReading | None:
+        return read_error(status, body)
 
-    def _parse_error(self, response: requests.Response) -> ProviderError:
-        return error_from_response(response, redact=(self._api_key,))
+    # -- ordering (the template's hooks) ----------------------------------------------------
+    def _create(self, req: OrderRequest) -> ProviderOrder:
+        return self._place(build_order_body(req, self._organization_id(req)), req)
 
-    # -- ordering ----------------------------------------------------------------------
-    def submit_order(self, req: OrderRequest) -> ProviderOrder:
-        return self._create(build_order_body(req, self._organization_id(req)), req)
+    def _lookup(self, req: OrderRequest, since: dt.datetime | None) -> ProviderOrder | None:
+        """By alternative_order_id. A renewal placed through `renew` is found when
+        `req.options["renewal_of_order_id"]` names the renewed order."""
+        renewal_of = req.options.get("renewal_of_order_id")
+        alt_id = alternative_order_id(req.client_reference, None if renewal_of is None else str(renewal_of))
+        return self._find_by_alternative_id(alt_id, req.common_name, since)
+
+    def _already_placed(self, failure: ProviderError) -> bool:
+        return failure.provider_code == DUPLICATE_ALT_ID
 
     def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
         body = build_order_body(req, self._organization_id(req), renewal_of=_order_number(provider_order_id))
-        return self._create(body, req)
-
-    def _create(self, body: dict[str, Any], req: OrderRequest) -> ProviderOrder:
-        """POST the order once; after an ambiguous failure adopt the committed order, or repeat the
-        create once when the lookup proves nothing was committed."""
         alt_id = body["alternative_order_id"]
-        started = dt.datetime.now(dt.UTC)
-        for attempt in range(2):
-            try:
-                data = self._http.json("POST", "order/certificate/ssl", safe=False, json_body=body)
-                return order_from_create(data, req, alt_id)
-            except ProviderError as exc:
-                duplicate = exc.provider_code == DUPLICATE_ALT_ID
-                if not (duplicate or exc.outcome_unknown):
-                    raise
-                found = self._lookup_after_failure(alt_id, req.common_name, None if duplicate else started, exc)
-                if found is not None:
-                    log.info("adopted the order a failed create had committed",
-                             extra={"provider": PROVIDER, "alternative_order_id": alt_id,
-                                    "provider_order_id": found.provider_order_id, "error": exc.code})
-                    return found
-                if duplicate or attempt == 1:
-                    raise
-                log.warning("create failed before committing; repeating it once",
-                            extra={"provider": PROVIDER, "alternative_order_id": alt_id, "error": exc.code})
-        raise AssertionError("unreachable")
+        return self.create_once(lambda: self._place(body, req),
+                                lambda since: self._find_by_alternative_id(alt_id, req.common_name, since))
 
-    def _lookup_after_failure(self, alt_id: str, common_name: str, since: dt.datetime | None,
-                              failure: ProviderError) -> ProviderOrder | None:
-        try:
-            return self._find_by_alternative_id(alt_id, common_name, since)
-        except ProviderError as lookup_exc:
-            # We cannot tell whether the create was committed: say so, keep the first cause.
-            failure.outcome_unknown = failure.outcome_unknown or failure.provider_code != DUPLICATE_ALT_ID
-            raise failure from lookup_exc
+    def _place(self, body: dict[str, Any], req: OrderRequest) -> ProviderOrder:
+        data = self.http.json("POST", "order/certificate/ssl", safe=False, json_body=body)
+        return order_from_create(data, req, body["alternative_order_id"])
 
     def _organization_id(self, req: OrderRequest) -> int:
         raw = req.options.get("organization_id", self._default_org)
@@ -194,21 +152,14 @@ class DigiCertProvider(Provider):
         material = None
         certificate_id = (info.get("certificate") or {}).get("id")
         if with_material and certificate_id is not None and _raw_status(info) == "issued":
-            material = self._material(str(certificate_id))
+            material = self._bundle(str(certificate_id))
         return order_from_info(info, material)
 
     def _order_info(self, provider_order_id: str) -> dict[str, Any]:
-        data = self._http.json("GET", f"order/certificate/{_segment(provider_order_id)}", safe=True)
+        data = self.http.json("GET", f"order/certificate/{_segment(provider_order_id)}", safe=True)
         if not isinstance(data, dict) or "id" not in data:
             raise ProviderProtocolError(PROVIDER, "order info without an id")
         return data
-
-    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
-        """By alternative_order_id. A renewal placed through `renew` is found when
-        `req.options["renewal_of_order_id"]` names the renewed order."""
-        renewal_of = req.options.get("renewal_of_order_id")
-        alt_id = alternative_order_id(req.client_reference, None if renewal_of is None else str(renewal_of))
-        return self._find_by_alternative_id(alt_id, req.common_name, since)
 
     def _find_by_alternative_id(self, alt_id: str, common_name: str,
                                 since: dt.datetime | None) -> ProviderOrder | None:
@@ -255,38 +206,37 @@ class DigiCertProvider(Provider):
         return Page(items=tuple(items), next_token=next_token)
 
     def _list_page(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        data = self._http.json("GET", "order/certificate", safe=True, params=dict(params))
+        data = self.http.json("GET", "order/certificate", safe=True, params=dict(params))
         if not isinstance(data, dict) or not isinstance(data.get("orders"), list):
             raise ProviderProtocolError(PROVIDER, "order list without orders[]")
         return data
 
-    def download(self, provider_order_id: str, fmt: str) -> bytes:
-        if fmt not in DOWNLOAD_FORMAT:
-            raise UnsupportedOperation(PROVIDER, f"download format {fmt!r} is not offered by DigiCert")
+    def _native_download(self, provider_order_id: str, fmt: str) -> bytes | None:
+        if fmt not in ("der", "pkcs7"):
+            return None  # the PEM forms are rendered from pem_noroot
+        data = self._fetch(self._issued_certificate_id(provider_order_id), DOWNLOAD_FORMAT[fmt])
+        check_binary(DOWNLOAD_FORMAT[fmt], data)
+        return data
+
+    def _issued_material(self, provider_order_id: str) -> CertificateMaterial:
+        return self._bundle(self._issued_certificate_id(provider_order_id))
+
+    def _issued_certificate_id(self, provider_order_id: str) -> str:
         info = self._order_info(provider_order_id)
         certificate_id = (info.get("certificate") or {}).get("id")
         if certificate_id is None or not (info.get("certificate") or {}).get("serial_number"):
             raise ProviderConflict(PROVIDER, f"order {provider_order_id} has no issued certificate yet",
                                    provider_code=_raw_status(info))
-        if fmt in ("der", "pkcs7"):
-            data = self._fetch(str(certificate_id), DOWNLOAD_FORMAT[fmt])
-            check_binary(DOWNLOAD_FORMAT[fmt], data)
-            return data
-        material = self._material(str(certificate_id))
-        if fmt == "pem":
-            return material.certificate_pem.encode()
-        if fmt == "chain":
-            return material.chain_pem.encode()
-        return (material.certificate_pem + material.chain_pem).encode()
+        return str(certificate_id)
 
     def _fetch(self, certificate_id: str, digicert_format: str) -> bytes:
-        resp = self._http.request("GET", f"certificate/{_segment(certificate_id)}/download/format/{digicert_format}",
-                                  safe=True, headers={"Accept": "*/*"})
+        resp = self.http.request("GET", f"certificate/{_segment(certificate_id)}/download/format/{digicert_format}",
+                                 safe=True, headers={"Accept": "*/*"})
         return resp.content
 
-    def _material(self, certificate_id: str) -> CertificateMaterial:
+    def _bundle(self, certificate_id: str) -> CertificateMaterial:
         """Leaf + intermediates (pem_noroot); a garbled body is a protocol error."""
-        return material_from_bundle(self._fetch(certificate_id, "pem_noroot").decode("utf-8", "replace"))
+        return material_from_bundle(self._fetch(certificate_id, "pem_noroot"))
 
     # -- changes -----------------------------------------------------------------------
     def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
@@ -294,14 +244,9 @@ class DigiCertProvider(Provider):
         before = self.get_order(provider_order_id, with_material=False)
         path = f"order/certificate/{_segment(provider_order_id)}/reissue"
         try:
-            data = self._http.json("POST", path, safe=False, json_body=body)
+            data = self.http.json("POST", path, safe=False, json_body=body)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
-            after = self._get_or_raise(provider_order_id, exc)
-            if after.raw_status == "reissue_pending" or after.certificate_id != before.certificate_id:
-                return after
-            raise
+            return self.confirm(exc, lambda: self._reissued(provider_order_id, before))
         data = data if isinstance(data, dict) else {}
         requests_out = [r for r in data.get("requests") or [] if isinstance(r, dict)] or [{}]
         new_cert = data.get("certificate_id")
@@ -323,20 +268,21 @@ class DigiCertProvider(Provider):
                                    provider_code=order.raw_status)
         body = {"revocation_reason": reason, "comments": "revoked through certgate", "skip_approval": True}
         try:
-            resp = self._http.request("PUT", f"certificate/{_segment(order.certificate_id)}/revoke",
+            resp = self.http.request("PUT", f"certificate/{_segment(order.certificate_id)}/revoke",
                                       safe=False, json_body=body)
         except ProviderError as exc:
             return self._reached(provider_order_id, Status.REVOKED, exc)
         if resp.status_code == 204:
             return dataclasses.replace(order, status=Status.REVOKED, raw_status="revoked")
         # 201: a revoke request waits for an approver; the certificate stays issued until then.
-        answer = _json_or_none(resp) or {}
-        return dataclasses.replace(order, request_id=_str_or_none(answer.get("id")) or order.request_id)
+        answer = decode_body(resp.content)  # read only for the request id: unreadable means absent
+        request_id = _str_or_none(answer.get("id")) if isinstance(answer, dict) else None
+        return dataclasses.replace(order, request_id=request_id or order.request_id)
 
     def cancel(self, provider_order_id: str) -> ProviderOrder:
         path = f"order/certificate/{_segment(provider_order_id)}/status"
         try:
-            self._http.request("PUT", path, safe=False, json_body={"status": "canceled",
+            self.http.request("PUT", path, safe=False, json_body={"status": "canceled",
                                                                    "note": "canceled through certgate"})
         except ProviderError as exc:
             return self._reached(provider_order_id, Status.CANCELLED, exc)
@@ -345,18 +291,15 @@ class DigiCertProvider(Provider):
     def _reached(self, provider_order_id: str, target: Status, failure: ProviderError) -> ProviderOrder:
         """After a revoke/cancel failed ambiguously or as a state conflict: the order, when it
         already is in `target` (an earlier attempt went through); otherwise the failure."""
-        if not (failure.outcome_unknown or isinstance(failure, ProviderConflict)):
-            raise failure
-        after = self._get_or_raise(provider_order_id, failure)
-        if after.status is not target:
-            raise failure
-        return after
+        return self.confirm(failure, lambda: self._in_status(provider_order_id, target), also=(ProviderConflict,))
 
-    def _get_or_raise(self, provider_order_id: str, failure: ProviderError) -> ProviderOrder:
-        try:
-            return self.get_order(provider_order_id, with_material=False)
-        except ProviderError as lookup_exc:
-            raise failure from lookup_exc
+    def _in_status(self, provider_order_id: str, target: Status) -> ProviderOrder | None:
+        order = self.get_order(provider_order_id, with_material=False)
+        return order if order.status is target else None
+
+    def _reissued(self, provider_order_id: str, before: ProviderOrder) -> ProviderOrder | None:
+        after = self.get_order(provider_order_id, with_material=False)
+        return after if after.raw_status == "reissue_pending" or after.certificate_id != before.certificate_id else None
 
     # -- validation --------------------------------------------------------------------
     def validation(self, provider_order_id: str) -> list[DcvDetail]:
@@ -368,15 +311,12 @@ class DigiCertProvider(Provider):
         (check-dcv). DigiCert validates every domain of the order with one method, so `domain`
         and `email` select nothing here; the approver emails are DigiCert's own."""
         if method is not None:
-            wanted = DCV_TO_DIGICERT.get(method)
-            if wanted is None:
-                raise ProviderRejected(PROVIDER, f"unknown DCV method {method!r}", field_errors=[
-                    FieldError("dcv_method", f"must be one of {', '.join(DCV_TO_DIGICERT)}")])
+            wanted = self.dcv_word(method)
             if self._order_info(provider_order_id).get("dcv_method") != wanted:
-                self._http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/change-dcv", safe=False,
+                self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/change-dcv", safe=False,
                                 json_body={"dcv_method": wanted})
         # Asking for a check changes nothing but the check's timing: safe to repeat.
-        self._http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/check-dcv", safe=True)
+        self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/check-dcv", safe=True)
         return self.validation(provider_order_id)
 
 
@@ -458,7 +398,7 @@ def order_from_create(data: Any, req: OrderRequest, alt_id: str) -> ProviderOrde
     first = requests_out[0] if isinstance(requests_out[0], dict) else {}
     raw = ORDER_STATUS_OF_REQUEST.get(str(first.get("status", "")).lower(), "pending")
     return ProviderOrder(
-        provider_order_id=str(data["id"]), status=map_status(PROVIDER, raw, STATUS_MAP), raw_status=raw,
+        provider_order_id=str(data["id"]), status=DigiCertProvider.status_of(raw), raw_status=raw,
         client_reference=alt_id, certificate_id=_str_or_none(data.get("certificate_id")),
         common_name=req.common_name.lower(), sans=_dns_names(req), request_id=_str_or_none(first.get("id")),
         product=req.product)
@@ -468,14 +408,12 @@ def order_from_info(info: Mapping[str, Any], material: CertificateMaterial | Non
     """An order info or list item as a ProviderOrder; dates, serial and names come from the
     certificate itself when `material` is given."""
     raw = _raw_status(info)
-    status = map_status(PROVIDER, raw, STATUS_MAP)
+    status = DigiCertProvider.status_of(raw)
     cert = info.get("certificate") or {}
     common_name = cert.get("common_name")
     names = tuple(n for n in dict.fromkeys([common_name, *(cert.get("dns_names") or [])]) if n)
     serial = _normal_serial(cert.get("serial_number"))
     not_before, not_after = _parse_time(cert.get("valid_from")), _parse_time(cert.get("valid_till"))
-    if material is not None:
-        not_before, not_after, serial, names = leaf_details(material.certificate_pem)
     requests_in = [r for r in info.get("requests") or [] if isinstance(r, dict)]
     failure = None
     if status is Status.FAILED:
@@ -483,13 +421,14 @@ def order_from_info(info: Mapping[str, Any], material: CertificateMaterial | Non
         comments = [r.get("processor_comment") for r in requests_in]
         failure = next((str(c) for c in reversed(comments) if c), None) or "rejected by DigiCert"
     product = info.get("product") or {}
-    return ProviderOrder(
+    order = ProviderOrder(
         provider_order_id=str(info["id"]), status=status, raw_status=raw,
         client_reference=info.get("alternative_order_id"), certificate_id=_str_or_none(cert.get("id")),
         common_name=common_name, sans=names, not_before=not_before, not_after=not_after, serial=serial,
         material=material if status is Status.ISSUED else None, failure_reason=failure,
         request_id=_str_or_none(requests_in[-1].get("id")) if requests_in else None,
         product=PRODUCT_BY_NAME_ID.get(str(product.get("name_id") or info.get("product_name_id") or "")))
+    return order if material is None else stated_by_certificate(PROVIDER, order, material.certificate_pem)
 
 
 def dcv_details(info: Mapping[str, Any]) -> list[DcvDetail]:
@@ -523,40 +462,29 @@ def dcv_details(info: Mapping[str, Any]) -> list[DcvDetail]:
     return out
 
 
-def error_from_response(response: requests.Response, *, redact: tuple[str, ...] = ()) -> ProviderError:
-    """DigiCert's `{"errors": [{"code", "message"}]}` as a typed error."""
-    status = response.status_code
-    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-    pairs = _error_pairs(response.content)
-    code = pairs[0][0] if pairs else None
-    message = "; ".join(m for _, m in pairs if m) if pairs else ""
-    for secret in redact:
-        if secret:
-            message = message.replace(secret, "[redacted]")
-    message = (message or f"HTTP {status}")[:500]
-    if status == 429 or code == "request_limit_exceeded":
-        return RateLimited(PROVIDER, message, retry_after=retry_after, provider_code=code)
-    if status >= 500:
-        return ProviderUnavailable(PROVIDER, message, retry_after=retry_after, provider_code=code)
-    if status in (401, 403) or code in AUTH_CODES:
-        return AuthenticationFailed(PROVIDER, message, provider_code=code)
+def read_error(status: int, body: Any) -> ErrorReading | None:
+    """DigiCert's `{"errors": [{"code", "message"}]}`; the first code names the error."""
+    pairs = _error_pairs(body)
     if pairs is None:
-        return ProviderProtocolError(PROVIDER, f"HTTP {status} with an unparseable error body")
-    if status == 404 or (code or "").startswith("not_found"):
-        return ProviderNotFound(PROVIDER, message, provider_code=code)
-    if status == 409 or code in CONFLICT_CODES:
-        return ProviderConflict(PROVIDER, message, provider_code=code)
-    if status in (400, 422):
-        fields = [FieldError(_field_of(c), m or c) for c, m in pairs]
-        return ProviderRejected(PROVIDER, message, field_errors=fields, provider_code=code)
-    return ProviderProtocolError(PROVIDER, message, provider_code=code)
-
-
-def _error_pairs(content: bytes) -> list[tuple[str, str]] | None:
-    try:
-        body = json.loads(content.decode("utf-8")) if content else None
-    except (ValueError, UnicodeDecodeError):
         return None
+    code = pairs[0][0]
+    return ErrorReading("; ".join(m for _, m in pairs if m) or f"HTTP {status}", provider_code=code,
+                        kind=_error_kind(code), field_errors=tuple(FieldError(_field_of(c), m or c) for c, m in pairs))
+
+
+def _error_kind(code: str) -> type[ProviderError] | None:
+    if code == "request_limit_exceeded":
+        return RateLimited
+    if code in AUTH_CODES:
+        return AuthenticationFailed
+    if code.startswith("not_found"):
+        return ProviderNotFound
+    if code in CONFLICT_CODES:
+        return ProviderConflict
+    return None
+
+
+def _error_pairs(body: Any) -> list[tuple[str, str]] | None:
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, list) or not errors:
         return None
@@ -577,29 +505,9 @@ def _field_of(code: str) -> str:
 
 
 # -- certificates (pure) -----------------------------------------------------------------------
-def material_from_bundle(text: str) -> CertificateMaterial:
+def material_from_bundle(bundle: str | bytes) -> CertificateMaterial:
     """A pem_noroot bundle (leaf first, then intermediates) as leaf + chain."""
-    blocks = [b + "\n" for b in _PEM_CERT.findall(text)]
-    if not blocks:
-        raise ProviderProtocolError(PROVIDER, "certificate download holds no PEM certificate")
-    leaf_details(blocks[0])  # must parse
-    return CertificateMaterial(certificate_pem=blocks[0], chain_pem="".join(blocks[1:]))
-
-
-def leaf_details(leaf_pem: str) -> tuple[dt.datetime, dt.datetime, str, tuple[str, ...]]:
-    """(not_before, not_after, serial as lower-case hex, DNS names) of a PEM certificate."""
-    from cryptography import x509
-
-    try:
-        cert = x509.load_pem_x509_certificate(leaf_pem.encode())
-    except ValueError as exc:
-        raise ProviderProtocolError(PROVIDER, "certificate download does not parse") from exc
-    try:
-        names = tuple(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                      .get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        names = ()
-    return cert.not_valid_before_utc, cert.not_valid_after_utc, format(cert.serial_number, "x"), names
+    return material_from_pem(PROVIDER, bundle, "certificate download")
 
 
 def check_binary(digicert_format: str, data: bytes) -> None:
@@ -667,8 +575,8 @@ def _parse_time(value: Any) -> dt.datetime | None:
 def _page_total(data: Mapping[str, Any]) -> int:
     page = data.get("page") or {}
     try:
-        return int(page.get("total"))
-    except (TypeError, ValueError):
+        return int(page["total"])
+    except (KeyError, TypeError, ValueError):
         raise ProviderProtocolError(PROVIDER, "order list without page.total") from None
 
 
@@ -697,16 +605,6 @@ def _bounded_limit(raw: Any) -> int:
     except (TypeError, ValueError):
         raise ProviderRejected(PROVIDER, "limit must be an integer",
                                field_errors=[FieldError("limit", "must be an integer")]) from None
-
-
-def _json_or_none(resp: requests.Response) -> dict[str, Any] | None:
-    """A body we only read for optional details (a request id): unreadable means absent."""
-    try:
-        data = json.loads(resp.content.decode("utf-8")) if resp.content else None
-    except (ValueError, UnicodeDecodeError):
-        log.warning("unreadable optional body", extra={"provider": PROVIDER, "status": resp.status_code})
-        return None
-    return data if isinstance(data, dict) else None
 
 
 ADAPTER = DigiCertProvider

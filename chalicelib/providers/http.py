@@ -1,8 +1,12 @@
 """The one HTTP layer the adapters share: a requests Session per provider, connect/read
-timeouts, TLS verification, bounded retries with full-jitter backoff for safe calls only,
-`Retry-After` honoured, and every transport failure turned into a typed error.
+timeouts, TLS verification, ONE bounded retry loop with full-jitter backoff for safe calls only,
+`Retry-After` honoured, every failure turned into a typed error, and the one scrubber that keeps
+credentials out of every error message.
 
-Adapters supply `parse_error(response) -> ProviderError` for their provider's error shape."""
+Error answers are read in two steps. The adapter's `read_error(status, body)` recognises its
+provider's error body (the decoded JSON, or None) and returns an `ErrorReading`, or None when the
+body is not in its provider's shape; `error_of` turns that reading into the typed error. Only the
+statuses that mean the same whoever answered (a proxy, a load balancer) are trusted on their own."""
 
 from __future__ import annotations
 
@@ -10,16 +14,17 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from chalicelib.core import errors
 from chalicelib.core.errors import (
-    AuthenticationFailed,
+    FieldError,
     ProviderError,
-    ProviderNotFound,
     ProviderProtocolError,
+    ProviderRejected,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -27,6 +32,10 @@ from chalicelib.core.errors import (
 
 if TYPE_CHECKING:
     import requests
+
+T = TypeVar("T")
+REDACTED = "***"
+MAX_MESSAGE = 500  # characters of provider text kept in an error
 
 
 @dataclass(frozen=True)
@@ -63,34 +72,108 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def default_parse_error(provider: str, response: requests.Response) -> ProviderError:
-    status = response.status_code
-    msg = f"HTTP {status}"
-    if status in (401, 403):
-        return AuthenticationFailed(provider, msg)
-    if status == 404:
-        return ProviderNotFound(provider, msg)
-    if status == 429:
-        return RateLimited(provider, msg, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-    if status >= 500:
-        return ProviderUnavailable(provider, msg, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
-    return ProviderProtocolError(provider, msg)
+# -- error answers -----------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ErrorReading:
+    """What an adapter understood of an error body in its provider's shape. `kind` is the error
+    class the provider's code means (None: decided by the HTTP status)."""
+
+    message: str
+    provider_code: str | None = None
+    kind: type[ProviderError] | None = None
+    field_errors: tuple[FieldError, ...] = ()
+
+
+ErrorReader = Callable[[int, Any], ErrorReading | None]
+
+# The error class an HTTP status means when the provider's code does not say more.
+_BY_STATUS: Mapping[int, type[ProviderError]] = {
+    400: errors.ProviderRejected, 422: errors.ProviderRejected, 401: errors.AuthenticationFailed,
+    403: errors.AuthenticationFailed, 404: errors.ProviderNotFound, 409: errors.ProviderConflict,
+    429: errors.RateLimited,
+}
+
+
+def no_error_shape(status: int, body: Any) -> ErrorReading | None:
+    """The reader of a provider without an error body of its own: the HTTP status decides."""
+    return None
+
+
+def error_of(provider: str, status: int, headers: Mapping[str, str], reading: ErrorReading | None) -> ProviderError:
+    """The typed error of an error answer. 429 and 5xx mean the same whoever sent them (and decide
+    whether to retry), so they win over any code; then the provider's code; then the status."""
+    retry_after = retry_after_seconds(headers.get("Retry-After"))
+    if reading is None:
+        # Not the provider's error shape: a proxy, a wrong base_url. Only status classes that mean the
+        # same from anyone are believed; a 404 from the wrong host is not "no such order".
+        kind = {401: errors.AuthenticationFailed, 403: errors.AuthenticationFailed, 429: RateLimited}.get(status)
+        kind = ProviderUnavailable if status >= 500 else kind or ProviderProtocolError
+        message = f"HTTP {status}" if kind is not ProviderProtocolError else \
+            f"unrecognized error answer (HTTP {status})"
+        reading = ErrorReading(message)
+    elif status == 429 or status >= 500:
+        kind = RateLimited if status == 429 else ProviderUnavailable
+    else:
+        kind = reading.kind or _BY_STATUS.get(status, ProviderProtocolError)
+    kw: dict[str, Any] = {"provider_code": reading.provider_code}
+    if issubclass(kind, RateLimited | ProviderUnavailable):
+        kw["retry_after"] = retry_after
+    if kind is ProviderRejected:
+        kw["field_errors"] = list(reading.field_errors)
+    return kind(provider, reading.message[:MAX_MESSAGE], **kw)
+
+
+def decode_body(content: bytes | None) -> Any:
+    """An error body as JSON, or None when it is empty or not JSON (what a proxy may send)."""
+    if not content:
+        return None
+    try:
+        return json.loads(content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+class Scrubber:
+    """The one scrubber: provider text travels into our errors and logs, never with a credential
+    in it. `secrets()` is asked each time, so a session token opened later is covered too."""
+
+    def __init__(self, secrets: Callable[[], Iterable[str | None]]) -> None:
+        self._secrets = secrets
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets():
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def error(self, exc: ProviderError) -> ProviderError:
+        """`exc` with its message and field messages scrubbed (in place; returned for chaining)."""
+        exc.message = self(exc.message)
+        exc.args = (exc.message,)
+        if isinstance(exc, ProviderRejected):
+            exc.field_errors = [replace(e, message=self(e.message)) for e in exc.field_errors]
+        return exc
+
+
+# -- the client --------------------------------------------------------------------------------
 
 class ProviderHttp:
     """Calls one provider. `safe=True` marks calls that may be repeated (reads, or writes the
-    provider makes idempotent); unsafe calls are tried exactly once."""
+    provider makes idempotent); unsafe calls are sent exactly once."""
 
     def __init__(self, provider: str, base_url: str, *, settings: HttpSettings | None = None,
                  auth: tuple[str, str] | None = None, headers: Mapping[str, str] | None = None,
-                 parse_error: Callable[[requests.Response], ProviderError] | None = None,
+                 read_error: ErrorReader = no_error_shape,
+                 secrets: Callable[[], Iterable[str | None]] = tuple,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings()
         self._auth = auth
         self._headers = dict(headers or {})
-        self._parse_error = parse_error or (lambda r: default_parse_error(provider, r))
+        self._read_error = read_error
+        self.scrub = Scrubber(secrets)
         self._sleep = sleep
         self._session: requests.Session | None = None
         self.calls = 0  # HTTP requests sent (for tests and metrics)
@@ -108,72 +191,79 @@ class ProviderHttp:
             self._session = s
         return self._session
 
-    def request(self, method: str, path: str, *, safe: bool, params: Any = None, json_body: Any = None,
-                data: Any = None, headers: Mapping[str, str] | None = None,
-                timeout: tuple[float, float] | None = None) -> requests.Response:
-        """Send, retrying safe calls; return a 2xx response or raise a typed ProviderError."""
+    def error_from(self, response: requests.Response) -> ProviderError:
+        """The typed, scrubbed error of an error answer."""
+        reading = self._read_error(response.status_code, decode_body(response.content))
+        return self.scrub.error(error_of(self.provider, response.status_code, response.headers, reading))
+
+    def request(self, method: str, path: str, *, safe: bool, **kw: Any) -> requests.Response:
+        """Send (retrying safe calls); a 2xx response or a typed ProviderError."""
+        return self.call(method, path, safe=safe, read=lambda resp: resp, **kw)
+
+    def json(self, method: str, path: str, *, safe: bool, **kw: Any) -> Any:
+        """`request` and decode the JSON answer (empty body -> None)."""
+        return self.call(method, path, safe=safe, read=lambda resp: decode_json(self.provider, resp, safe=safe), **kw)
+
+    def call(self, method: str, path: str, *, safe: bool, read: Callable[[requests.Response], T],
+             **kw: Any) -> T:
+        """The one retry loop: send, `read` the answer; a retryable failure of a safe call (a 5xx,
+        a 429, a timeout, an answer that does not read) is tried again, `max_attempts` sends in all."""
+        attempts = self.settings.max_attempts if safe else 1
+        for attempt in range(attempts):
+            try:
+                return read(self._send(method, path, safe=safe, **kw))
+            except ProviderError as exc:
+                if not exc.retryable or attempt + 1 >= attempts or not self._pause(attempt, exc):
+                    raise
+        raise ProviderUnavailable(self.provider, "no attempt was made")  # max_attempts < 1
+
+    def _pause(self, attempt: int, failure: ProviderError) -> bool:
+        """Sleep before the next attempt; False when the provider asks for a longer wait than
+        one request may take (that belongs to the scheduler)."""
+        st = self.settings
+        delay = full_jitter(attempt, st.backoff_base, st.backoff_cap)
+        hinted = getattr(failure, "retry_after", None)
+        if hinted is not None:
+            if hinted > st.max_retry_after:
+                return False
+            delay = max(delay, hinted)
+        self._sleep(delay)
+        return True
+
+    def _send(self, method: str, path: str, *, safe: bool, params: Any = None, json_body: Any = None,
+              data: Any = None, headers: Mapping[str, str] | None = None,
+              timeout: tuple[float, float] | None = None) -> requests.Response:
+        """One send: a 2xx response, or the typed error of what happened."""
         import requests
 
         st = self.settings
-        attempts = st.max_attempts if safe else 1
         url = path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
-        last: ProviderError | None = None
-        for attempt in range(attempts):
-            self.calls += 1
-            try:
-                with _observed(st.observer, self.provider, method, path) as seen:
-                    try:
-                        resp = self.session.request(method, url, params=params, json=json_body, data=data,
-                                                    headers=dict(headers or {}),
-                                                    timeout=timeout or (st.connect_timeout, st.read_timeout))
-                    except requests.exceptions.RequestException as exc:
-                        seen["error"] = type(exc).__name__
-                        raise
-                    seen["status"] = resp.status_code
-            except requests.exceptions.ConnectTimeout as exc:
-                # Nothing reached the provider: even an unsafe call may be retried by the caller.
-                last = ProviderTimeout(self.provider, f"connect timeout: {type(exc).__name__}")
-            except requests.exceptions.Timeout as exc:
-                last = ProviderTimeout(self.provider, f"read timeout after {st.read_timeout}s",
-                                       outcome_unknown=not safe)
-                last.__cause__ = exc
-            except requests.exceptions.ConnectionError as exc:
-                last = ProviderUnavailable(self.provider, f"connection failed: {type(exc).__name__}",
-                                           outcome_unknown=not safe and _may_have_sent(exc))
-            else:
-                if resp.status_code < 400:
-                    return resp
-                last = self._parse_error(resp)
-                if not last.retryable:
-                    raise last
-                if not safe and resp.status_code >= 500:
-                    last.outcome_unknown = True
-            if attempt + 1 >= attempts:
-                break
-            delay = full_jitter(attempt, st.backoff_base, st.backoff_cap)
-            hinted = getattr(last, "retry_after", None)
-            if hinted is not None:
-                if hinted > st.max_retry_after:
-                    break  # waiting that long belongs to the scheduler, not to this request
-                delay = max(delay, hinted)
-            self._sleep(delay)
-        if last is None:  # unreachable: the loop runs at least once
-            raise ProviderUnavailable(self.provider, "no attempt was made")
-        raise last
-
-    def json(self, method: str, path: str, *, safe: bool, **kw: Any) -> Any:
-        """`request` and decode the JSON answer (empty body -> None); a safe call whose answer
-        does not parse is asked again, within the same attempt budget."""
-        attempts = self.settings.max_attempts if safe else 1
-        for attempt in range(attempts):
-            resp = self.request(method, path, safe=safe, **kw)
-            try:
-                return decode_json(self.provider, resp, safe=safe)
-            except ProviderProtocolError:
-                if attempt + 1 >= attempts:
+        self.calls += 1
+        try:
+            with _observed(st.observer, self.provider, method, path) as seen:
+                try:
+                    resp = self.session.request(method, url, params=params, json=json_body, data=data,
+                                                headers=dict(headers or {}),
+                                                timeout=timeout or (st.connect_timeout, st.read_timeout))
+                except requests.exceptions.RequestException as exc:
+                    seen["error"] = type(exc).__name__
                     raise
-                self._sleep(full_jitter(attempt, self.settings.backoff_base, self.settings.backoff_cap))
-        return None
+                seen["status"] = resp.status_code
+        except requests.exceptions.ConnectTimeout as exc:
+            # Nothing reached the provider: even an unsafe call may be retried by the caller.
+            raise ProviderTimeout(self.provider, f"connect timeout: {type(exc).__name__}") from None
+        except requests.exceptions.Timeout as exc:
+            raise ProviderTimeout(self.provider, f"read timeout after {st.read_timeout}s",
+                                  outcome_unknown=not safe) from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise ProviderUnavailable(self.provider, f"connection failed: {type(exc).__name__}",
+                                      outcome_unknown=not safe and _may_have_sent(exc)) from None
+        if resp.status_code < 400:
+            return resp
+        failure = self.error_from(resp)
+        if not safe and resp.status_code >= 500:
+            failure.outcome_unknown = True
+        raise failure
 
 
 @contextlib.contextmanager

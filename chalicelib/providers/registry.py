@@ -19,8 +19,6 @@ from chalicelib.providers.base import Provider
 from chalicelib.providers.http import HttpSettings
 
 _INFRASTRUCTURE = {"base", "http", "registry"}
-# The order the API lists providers in; discovered providers not named here follow, sorted.
-_PREFERRED = ("tinycert", "resello", "digicert")
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,8 +37,9 @@ def _adapters() -> dict[str, type[Provider]]:
 
 
 def names() -> tuple[str, ...]:
+    """Every provider, in the order the API lists them (each adapter's `listing_position`, then name)."""
     found = _adapters()
-    return tuple(n for n in _PREFERRED if n in found) + tuple(sorted(set(found) - set(_PREFERRED)))
+    return tuple(sorted(found, key=lambda name: (found[name].listing_position, name)))
 
 
 def adapter_class(name: str) -> type[Provider]:
@@ -64,7 +63,7 @@ class Registry:
             cached = self._instances.get(name)
             if cached and cached[0] in (digest, "pinned"):
                 return cached[1]
-            adapter = adapter_class(name)(credentials, http)  # type: ignore[call-arg]
+            adapter = adapter_class(name)(credentials, http)
             self._instances[name] = (digest, adapter)
             return adapter
 

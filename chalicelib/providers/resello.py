@@ -10,14 +10,12 @@ fields ignored, unknown statuses kept pending)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import urllib.parse
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chalicelib.core.errors import (
-    AuthenticationFailed,
     FieldError,
     ProviderConflict,
     ProviderError,
@@ -25,108 +23,61 @@ from chalicelib.core.errors import (
     ProviderNotFound,
     ProviderProtocolError,
     ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
     UnsupportedOperation,
 )
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
-from chalicelib.providers.base import Provider, map_status
-from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
-
-if TYPE_CHECKING:
-    import requests
+from chalicelib.providers.base import Endpoint, Provider
+from chalicelib.providers.http import ErrorReading
 
 log = logging.getLogger(__name__)
 
 NAME = "resello"
 PER_PAGE = 100  # the listing's maximum page size
 
+# Resello has no revoke endpoint; its DELETE only disables (our `cancel`).
 CAPABILITIES = Capabilities(
-    accepts_csr=True,
-    generates_key=False,
-    products=("dv", "ov", "ev"),
-    default_product="dv",
-    dcv_methods=("dns", "email", "file"),
-    default_dcv_method="dns",
-    max_validity_days=397,
-    reissue=True,
-    renew=True,
-    revoke=False,  # Resello has no revoke endpoint; DELETE only disables (our `cancel`)
-    cancel=True,
-    download_formats=DOWNLOAD_FORMATS,
-    authorities=False,
-    async_issuance=True,
+    accepts_csr=True, generates_key=False, products=("dv", "ov", "ev"), default_product="dv",
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=397,
+    reissue=True, renew=True, revoke=False, cancel=True, download_formats=DOWNLOAD_FORMATS,
+    authorities=False, async_issuance=True,
 )
 
 # The one Resello status table. "deleted"/"disabled" are how the seed words a DELETE.
 STATUS_MAP: Mapping[str, Status] = {
-    "pending": Status.PENDING,
-    "active": Status.ISSUED,
-    "rejected": Status.FAILED,
-    "cancelled": Status.CANCELLED,
-    "canceled": Status.CANCELLED,
-    "deleted": Status.CANCELLED,
-    "disabled": Status.CANCELLED,
-    "expired": Status.EXPIRED,
+    "pending": Status.PENDING, "active": Status.ISSUED, "rejected": Status.FAILED, "expired": Status.EXPIRED,
+    **dict.fromkeys(("cancelled", "canceled", "deleted", "disabled"), Status.CANCELLED),
 }
 
 DCV_TYPES: Mapping[str, str] = {"dns": "DNS", "email": "EMAIL", "file": "FILE"}
 DCV_STATES: Mapping[str, str] = {"validated": "valid", "valid": "valid", "failed": "failed", "pending": "pending"}
 
 
-def resello_status(raw: str | None) -> Status:
-    return map_status(NAME, raw, STATUS_MAP)
-
-
 class ReselloProvider(Provider):
     name = NAME
     capabilities = CAPABILITIES
+    statuses = STATUS_MAP
+    listing_position = 2
+    dcv_names = DCV_TYPES
+    required_credentials = ("base_url", "api_username", "api_key")
+    # Resello stores our client_reference and filters by it, so the lookup needs no time bound
+    # (and Resello's clock is not ours).
+    lookup_since_create = False
 
-    def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
-        missing = [k for k in ("base_url", "api_username", "api_key") if not credentials.get(k)]
-        if missing:
-            # Name the missing keys only; never echo a credential value.
-            raise ProviderNotConfigured(NAME, f"secret lacks {', '.join(missing)}")
+    def _configure(self, credentials: Mapping[str, Any]) -> Endpoint:
         plans = credentials.get("plans") or {}
         if not isinstance(plans, Mapping):
             raise ProviderNotConfigured(NAME, "secret field plans must be an object {product: plan uuid}")
         self.plans: dict[str, str] = {str(k): str(v) for k, v in plans.items() if v}
         self._products_by_plan = {v: k for k, v in self.plans.items()}
-        self._secret = str(credentials["api_key"])
-        self.http = ProviderHttp(NAME, str(credentials["base_url"]), settings=http,
-                                 auth=(str(credentials["api_username"]), self._secret),
-                                 parse_error=self.parse_error)
+        api_key = str(credentials["api_key"])
+        return Endpoint(str(credentials["base_url"]), auth=(str(credentials["api_username"]), api_key),
+                        secrets=(api_key,))
 
-    def __repr__(self) -> str:
-        return f"ReselloProvider(base_url={self.http.base_url!r})"
-
-    # -- ordering ------------------------------------------------------------------------
-    def submit_order(self, req: OrderRequest) -> ProviderOrder:
-        body = self.order_body(req, with_plan=True)
-        retried = False
-        while True:
-            try:
-                return self._create(body)
-            except ProviderError as exc:
-                if not exc.outcome_unknown:
-                    raise
-                found = self._lookup_after(exc, req)
-                if found is not None:
-                    return found
-                # A timed-out create may still be running at Resello: not finding it yet proves
-                # nothing, so leave it to reconcile rather than risk paying twice.
-                if retried or isinstance(exc, ProviderTimeout):
-                    raise
-                log.warning("create failed before Resello committed it; retrying once",
-                            extra={"provider": NAME, "client_reference": req.client_reference,
-                                   "error": type(exc).__name__})
-                retried = True
-
-    def _create(self, body: Mapping[str, Any]) -> ProviderOrder:
-        data = self.http.json("POST", "/ssl-certificate", safe=False, json_body=dict(body))
+    # -- ordering (the template's hooks) --------------------------------------------------
+    def _create(self, req: OrderRequest) -> ProviderOrder:
+        data = self.http.json("POST", "/ssl-certificate", safe=False, json_body=self.order_body(req, with_plan=True))
         try:
             return self.to_order(data)
         except ProviderProtocolError as exc:
@@ -134,18 +85,7 @@ class ReselloProvider(Provider):
             exc.outcome_unknown = True
             raise
 
-    def _lookup_after(self, exc: ProviderError, req: OrderRequest) -> ProviderOrder | None:
-        """find_order after an ambiguous create; if even the lookup fails, the original error
-        (still outcome_unknown) is what the caller must see."""
-        try:
-            return self.find_order(req)
-        except ProviderError as lookup_exc:
-            log.warning("lookup after an ambiguous create failed",
-                        extra={"provider": NAME, "client_reference": req.client_reference,
-                               "error": type(lookup_exc).__name__})
-            raise exc from lookup_exc
-
-    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
+    def _lookup(self, req: OrderRequest, since: dt.datetime | None) -> ProviderOrder | None:
         """The order placed for `req.client_reference`. Resello does not make client_reference
         unique, so among several we prefer the same common name, not cancelled/rejected, and
         then the earliest (the one placed first for this intent)."""
@@ -163,7 +103,7 @@ class ReselloProvider(Provider):
         cn = req.common_name.lower()
 
         def rank(item: dict[str, Any]) -> tuple[int, int, str]:
-            status = resello_status(_str(item.get("status")))
+            status = self.status_of(_str(item.get("status")))
             return (0 if str(item.get("common_name") or "").lower() == cn else 1,
                     1 if status in (Status.CANCELLED, Status.FAILED) else 0,
                     str(item.get("created_at") or ""))
@@ -174,7 +114,7 @@ class ReselloProvider(Provider):
         data = self.http.json("GET", self._path(provider_order_id), safe=True)
         order = self.to_order(data)
         if with_material and order.status is Status.ISSUED:
-            order = self.to_order(data, material=self._material(provider_order_id))
+            order = self.to_order(data, material=self._issued_material(provider_order_id))
         return order
 
     def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
@@ -183,7 +123,7 @@ class ReselloProvider(Provider):
                               json_body=self.order_body(req, with_plan=False))
         order = self.to_order(data)
         if order.status is Status.ISSUED:  # reissue activates at once: hand over the new material
-            order = self.to_order(data, material=self._material(order.provider_order_id))
+            order = self.to_order(data, material=self._issued_material(order.provider_order_id))
         return order
 
     def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
@@ -202,14 +142,13 @@ class ReselloProvider(Provider):
         try:
             data = self.http.json("DELETE", self._path(provider_order_id), safe=False)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
             # The DELETE may have been applied; a repeat would answer 409, so look instead.
-            after = self.get_order(provider_order_id, with_material=False)
-            if after.status is Status.CANCELLED:
-                return after
-            raise
+            return self.confirm(exc, lambda: self._cancelled(provider_order_id))
         return self.to_order(data) if data else self.get_order(provider_order_id, with_material=False)
+
+    def _cancelled(self, provider_order_id: str) -> ProviderOrder | None:
+        order = self.get_order(provider_order_id, with_material=False)
+        return order if order.status is Status.CANCELLED else None
 
     # -- validation ----------------------------------------------------------------------
     def validation(self, provider_order_id: str) -> list[DcvDetail]:
@@ -220,7 +159,7 @@ class ReselloProvider(Provider):
                          email: str | None = None, domain: str | None = None) -> list[DcvDetail]:
         body: dict[str, str] = {}
         if method is not None:
-            body["dcv_type"] = _dcv_type(method)
+            body["dcv_type"] = self.dcv_word(method)
         if email is not None:
             body["email_address"] = email
         if domain is not None:
@@ -232,25 +171,9 @@ class ReselloProvider(Provider):
         return self.validation(provider_order_id)
 
     # -- material ------------------------------------------------------------------------
-    def download(self, provider_order_id: str, fmt: str) -> bytes:
-        if fmt not in DOWNLOAD_FORMATS:
-            raise UnsupportedOperation(NAME, f"download format {fmt!r} is not supported")
-        if fmt == "pkcs7":
-            return self._download(provider_order_id, "pkcs7")
-        if fmt == "zip":
-            return self._download(provider_order_id, "zip")
-        if fmt == "chain":
-            return "".join(_pem_blocks(self._download(provider_order_id, "ca"), "download-ca")).encode()
-        material = self._material(provider_order_id)
-        if fmt == "pem":
-            return material.certificate_pem.encode()
-        if fmt == "fullchain":
-            return (material.certificate_pem + material.chain_pem).encode()
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        return x509.load_pem_x509_certificate(material.certificate_pem.encode()).public_bytes(
-            serialization.Encoding.DER)
+    def _native_download(self, provider_order_id: str, fmt: str) -> bytes | None:
+        # Resello builds these files itself; the PEM and DER forms are rendered from its PEMs.
+        return self._download(provider_order_id, fmt) if fmt in ("pkcs7", "zip") else None
 
     def _download(self, provider_order_id: str, what: str) -> bytes:
         resp = self.http.request("GET", self._path(provider_order_id, f"download-{what}"), safe=True,
@@ -259,14 +182,10 @@ class ReselloProvider(Provider):
             raise ProviderProtocolError(NAME, f"empty download-{what}")
         return resp.content
 
-    def _material(self, provider_order_id: str) -> CertificateMaterial:
-        crt = _pem_blocks(self._download(provider_order_id, "crt"), "download-crt")
-        chain = _pem_blocks(self._download(provider_order_id, "ca"), "download-ca")
-        if not crt:
-            raise ProviderProtocolError(NAME, "download-crt holds no certificate")
-        # crt is the leaf; should Resello ever bundle more, the rest belongs to the chain.
-        leaf, extra = crt[0], crt[1:]
-        return CertificateMaterial(certificate_pem=leaf, chain_pem="".join(extra + [c for c in chain if c not in extra]))
+    def _issued_material(self, provider_order_id: str) -> CertificateMaterial:
+        # download-crt is the leaf; should Resello ever bundle more, the rest belongs to the chain.
+        crt = self._download(provider_order_id, "crt")
+        return self.material_from(crt + b"\n" + self._download(provider_order_id, "ca"), "download-crt")
 
     # -- listing -------------------------------------------------------------------------
     def list_certificates(self, filters: Mapping[str, Any] | None = None,
@@ -314,7 +233,7 @@ class ReselloProvider(Provider):
                                    field_errors=[FieldError("csr", "required by Resello")])
         body: dict[str, Any] = {
             "csr": req.csr_pem,
-            "dcv_type": _dcv_type(req.dcv_method or CAPABILITIES.default_dcv_method or "dns"),
+            "dcv_type": self.dcv_word(req.dcv_method or CAPABILITIES.default_dcv_method or "dns"),
             "client_reference": req.client_reference,  # always: it is how we find the order again
         }
         if with_plan:
@@ -341,21 +260,15 @@ class ReselloProvider(Provider):
         if not isinstance(data, Mapping) or not data.get("id"):
             raise ProviderProtocolError(NAME, "certificate object without an id")
         raw = _str(data.get("status"))
-        status = resello_status(raw)
+        status = self.status_of(raw)
         sans = tuple(str(n) for n in data.get("dns_names") or () if n)
         not_before, not_after = _parse_time(data.get("valid_from")), _parse_time(data.get("valid_until"))
         serial = _str(data.get("serial_number"))
         common_name = _str(data.get("common_name"))
-        if material is not None:
-            # The certificate itself is the authority on its dates, serial and names.
-            facts = certificate_facts(material.certificate_pem)
-            not_before, not_after, serial = facts["not_before"], facts["not_after"], facts["serial"]
-            sans = facts["sans"] or sans
-            common_name = facts["common_name"] or common_name
         failure_reason = None
         if status is Status.FAILED:
             failure_reason = _str(data.get("rejection_reason")) or "rejected by Resello"
-        return ProviderOrder(
+        order = ProviderOrder(
             provider_order_id=str(data["id"]),
             status=status,
             raw_status=raw or "",
@@ -370,6 +283,7 @@ class ReselloProvider(Provider):
             failure_reason=failure_reason,
             product=self._products_by_plan.get(str(data.get("plan"))),
         )
+        return order if material is None else self.stated_by(order, material.certificate_pem)
 
     @staticmethod
     def to_dcv(data: Any) -> list[DcvDetail]:
@@ -381,9 +295,7 @@ class ReselloProvider(Provider):
                 continue
             method = {v: k for k, v in DCV_TYPES.items()}.get(str(entry.get("dcv_type") or "").upper(), "dns")
             state = DCV_STATES.get(str(entry.get("status") or "").lower(), "pending")
-            dns = entry.get("dns") if isinstance(entry.get("dns"), Mapping) else {}
-            file = entry.get("file") if isinstance(entry.get("file"), Mapping) else {}
-            email = entry.get("email") if isinstance(entry.get("email"), Mapping) else {}
+            dns, file, email = (_mapping(entry.get(part)) for part in ("dns", "file", "email"))
             chosen = _str(email.get("approver_email_address"))
             emails = (chosen,) if chosen else tuple(str(e) for e in email.get("approver_emails") or () if e)
             out.append(DcvDetail(
@@ -393,51 +305,14 @@ class ReselloProvider(Provider):
                 file_content=_str(file.get("content")), emails=emails))
         return out
 
-    def parse_error(self, resp: requests.Response) -> ProviderError:
-        """Resello's `{"error": {"code", "message", "fields"?}}` -> a typed error."""
-        status = resp.status_code
-        error = _error_body(resp)
-        code = _str(error.get("code")) if error else None
-        message = self._scrub(_str(error.get("message")) if error else None) or f"HTTP {status}"
-        text = f"{message} (HTTP {status})"
-        retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
-        # These statuses mean the same thing whoever answered (Resello or a proxy before it).
-        if status in (401, 403):
-            return AuthenticationFailed(NAME, text, provider_code=code)
-        if status == 429:
-            return RateLimited(NAME, text, retry_after=retry_after, provider_code=code)
-        if status >= 500:
-            return ProviderUnavailable(NAME, text, retry_after=retry_after, provider_code=code)
-        if error is None:
-            # A 4xx in some other shape did not come from the API we know (wrong base_url?).
-            return ProviderProtocolError(NAME, f"unrecognized error answer (HTTP {status})")
-        if status in (400, 422):
-            return ProviderRejected(NAME, text, field_errors=self._field_errors(error.get("fields")),
-                                    provider_code=code)
-        if status == 404:
-            return ProviderNotFound(NAME, text, provider_code=code)
-        if status == 409:
-            return ProviderConflict(NAME, text, provider_code=code)
-        return ProviderProtocolError(NAME, f"unexpected {text}", provider_code=code)
-
-    def _field_errors(self, fields: Any) -> list[FieldError]:
-        """`fields` is {name: [messages]}; a bare string or a [{field, message}] list is accepted too."""
-        out: list[FieldError] = []
-        if isinstance(fields, Mapping):
-            for name, msgs in fields.items():
-                for msg in (msgs if isinstance(msgs, list) else [msgs]):
-                    out.append(FieldError(str(name), self._scrub(str(msg)) or "invalid"))
-        elif isinstance(fields, list):
-            for item in fields:
-                if isinstance(item, Mapping) and item.get("field"):
-                    out.append(FieldError(str(item["field"]), self._scrub(_str(item.get("message"))) or "invalid"))
-        return out
-
-    def _scrub(self, text: str | None) -> str | None:
-        """Provider text goes into our errors and logs: make sure it cannot carry our key."""
-        if text and self._secret and self._secret in text:
-            return text.replace(self._secret, "***")
-        return text
+    def _read_error(self, status: int, body: Any) -> ErrorReading | None:
+        """Resello's `{"error": {"code", "message", "fields"?}}`; the HTTP status decides the kind."""
+        error = body.get("error") if isinstance(body, Mapping) else None
+        if not isinstance(error, Mapping):
+            return None  # a 4xx in some other shape did not come from the API we know (wrong base_url?)
+        message = _str(error.get("message")) or f"HTTP {status}"
+        return ErrorReading(f"{message} (HTTP {status})", provider_code=_str(error.get("code")),
+                            field_errors=_field_errors(error.get("fields")))
 
     @staticmethod
     def _path(provider_order_id: str, action: str | None = None) -> str:
@@ -464,56 +339,18 @@ def decode_page_token(token: str | None) -> int:
     return page
 
 
-def certificate_facts(cert_pem: str) -> dict[str, Any]:
-    """Dates, serial (lower-case hex), common name and DNS names read from the certificate."""
-    from cryptography import x509
-    from cryptography.x509.oid import NameOID
-
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError as exc:
-        raise ProviderProtocolError(NAME, "downloaded certificate does not parse") from exc
-    try:
-        sans = tuple(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                     .get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        sans = ()
-    cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return {"not_before": cert.not_valid_before_utc, "not_after": cert.not_valid_after_utc,
-            "serial": format(cert.serial_number, "x"), "sans": sans,
-            "common_name": str(cn[0].value) if cn else None}
-
-
-def _pem_blocks(data: bytes, what: str) -> list[str]:
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError as exc:
-        raise ProviderProtocolError(NAME, f"{what} is not PEM") from exc
-    end = "-----END CERTIFICATE-----"
-    blocks = []
-    for part in text.split(end)[:-1]:
-        start = part.find("-----BEGIN CERTIFICATE-----")
-        if start < 0:
-            raise ProviderProtocolError(NAME, f"{what} is not PEM")
-        blocks.append(part[start:].strip() + "\n" + end + "\n")
-    return blocks
-
-
-def _dcv_type(method: str) -> str:
-    dcv = DCV_TYPES.get(method.lower())
-    if dcv is None:
-        raise ProviderRejected(NAME, f"unsupported DCV method {method!r}",
-                               field_errors=[FieldError("dcv_method", f"must be one of {', '.join(DCV_TYPES)}")])
-    return dcv
-
-
-def _error_body(resp: requests.Response) -> Mapping[str, Any] | None:
-    try:
-        body = json.loads(resp.content.decode("utf-8")) if resp.content else None
-    except (ValueError, UnicodeDecodeError):
-        return None
-    error = body.get("error") if isinstance(body, Mapping) else None
-    return error if isinstance(error, Mapping) else None
+def _field_errors(fields: Any) -> tuple[FieldError, ...]:
+    """`fields` is {name: [messages]}; a bare string or a [{field, message}] list is accepted too."""
+    out: list[FieldError] = []
+    if isinstance(fields, Mapping):
+        for name, msgs in fields.items():
+            for msg in (msgs if isinstance(msgs, list) else [msgs]):
+                out.append(FieldError(str(name), str(msg) or "invalid"))
+    elif isinstance(fields, list):
+        for item in fields:
+            if isinstance(item, Mapping) and item.get("field"):
+                out.append(FieldError(str(item["field"]), _str(item.get("message")) or "invalid"))
+    return tuple(out)
 
 
 def _parse_time(value: Any) -> dt.datetime | None:
@@ -524,6 +361,10 @@ def _parse_time(value: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _str(value: Any) -> str | None:

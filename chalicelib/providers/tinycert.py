@@ -4,9 +4,10 @@ TinyCert is a private CA service: it generates the key itself (no CSR), issues s
 and knows no client reference. Every call is a form-encoded POST signed with an HMAC digest and
 carrying a session token from /connect; an expired session is reopened once per call.
 
-Duplicates: /cert/new is tried once. After an ambiguous failure the certificate is looked for
-by common name + SAN set among the CA's certificates whose notBefore is at/after the call
-(`find_order`); only a lookup that proves absence allows one more create. TinyCert has no
+Duplicates: the template's create-once (base.py). /cert/new is tried once; after an ambiguous
+failure the certificate is looked for (`_lookup`) by common name + SAN set among the CA's
+certificates whose notBefore is at/after the call; only a lookup that proves absence allows one
+more create. TinyCert has no
 client reference, so two orders for the same names placed within the clock tolerance are
 indistinguishable to that lookup — the newest one wins.
 """
@@ -16,47 +17,29 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import io
 import ipaddress
-import json
 import logging
 import re
 import threading
 import urllib.parse
-import zipfile
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
 
+from chalicelib.core import errors
 from chalicelib.core.errors import (
     AuthenticationFailed,
     FieldError,
-    ProviderConflict,
     ProviderError,
-    ProviderNotConfigured,
     ProviderNotFound,
     ProviderProtocolError,
     ProviderRejected,
-    ProviderTimeout,
-    ProviderUnavailable,
-    RateLimited,
 )
-from chalicelib.core.model import Status
-from chalicelib.core.provider import (
-    Authority,
-    Capabilities,
-    CertificateMaterial,
-    OrderRequest,
-    Page,
-    ProviderOrder,
-    San,
-)
+from chalicelib.core.model import San, Status
+from chalicelib.core.provider import Authority, Capabilities, CertificateMaterial, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
-from chalicelib.providers.base import Provider, map_status
-from chalicelib.providers.http import HttpSettings, ProviderHttp, retry_after_seconds
-
-if TYPE_CHECKING:
-    import requests
+from chalicelib.providers.base import Endpoint, Provider
+from chalicelib.providers.http import MAX_MESSAGE, ErrorReading
 
 log = logging.getLogger(__name__)
 
@@ -94,13 +77,18 @@ ERROR_NAMES: Mapping[int, str] = {
     15: "SignatureFailure", 16: "StatusDisallowed", 17: "UnknownError",
 }
 SESSION_ERRORS = frozenset({"InvalidToken", "SessionError"})  # reconnect once, then retry
-AUTH_ERRORS = frozenset({"AccountError", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure",
-                         "SignatureFailure"}) | SESSION_ERRORS
-INPUT_ERRORS = frozenset({"InputFailure", "MissingParameter"})
+# The error class each error name means; a name not listed is judged by its HTTP status.
 # AccessDenied: "the requested resource is not associated with this account" — for us it does not exist.
-NOT_FOUND_ERRORS = frozenset({"NotFound", "AccessDenied"})
-CONFLICT_ERRORS = frozenset({"NotLatest", "StatusDisallowed"})
-UNAVAILABLE_ERRORS = frozenset({"UnknownError", "AccountNotLoaded"})
+ERROR_KINDS: Mapping[str, type[ProviderError]] = {
+    **dict.fromkeys(("AccountError", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure", "SignatureFailure",
+                     *SESSION_ERRORS), errors.AuthenticationFailed),
+    **dict.fromkeys(("InputFailure", "MissingParameter"), errors.ProviderRejected),
+    **dict.fromkeys(("NotFound", "AccessDenied"), errors.ProviderNotFound),
+    **dict.fromkeys(("NotLatest", "StatusDisallowed"), errors.ProviderConflict),
+    **dict.fromkeys(("UnknownError", "AccountNotLoaded"), errors.ProviderUnavailable),
+    "RateLimitExceeded": errors.RateLimited,
+    "MethodDisallowed": errors.ProviderProtocolError,
+}
 
 # TinyCert parameter -> the normalized request field a caller can fix.
 PARAM_FIELDS: Mapping[str, str] = {
@@ -119,7 +107,6 @@ CLOCK_TOLERANCE = dt.timedelta(seconds=60)  # between our clock and TinyCert's, 
 MAX_LOOKUP_CANDIDATES = 25  # certificates with the right CN examined per lookup, newest first
 DEFAULT_PAGE_SIZE = 100
 _PARAM_IN_TEXT = re.compile(r"parameter '([^']+)'")
-_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 
 
 # -- request signing -------------------------------------------------------------------------
@@ -146,10 +133,6 @@ def signed_body(params: Mapping[str, str], api_key: str) -> bytes:
 
 
 # -- pure translations -----------------------------------------------------------------------
-
-def order_status(raw: str | None) -> Status:
-    return map_status(PROVIDER, raw, STATUS_TABLE)
-
 
 def san_params(sans: Iterable[San]) -> dict[str, str]:
     """SANs[i][DNS|IP|email|URI] = value, indexes from 0 (seeds/tinycert-cert-new.txt)."""
@@ -191,85 +174,16 @@ def alt_san_set(alt: Any) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
-def split_pem_certificates(text: str) -> list[str]:
-    return [block.strip() + "\n" for block in _PEM_BLOCK.findall(text or "")]
-
-
-def chain_without_leaf(chain_pem: str, leaf_pem: str) -> str:
-    """TinyCert's `chain` starts with the leaf; the material's chain must not contain it."""
-    leaf = "".join(leaf_pem.split())
-    return "".join(b for b in split_pem_certificates(chain_pem) if "".join(b.split()) != leaf)
-
-
-@dataclass(frozen=True)
-class CertFacts:
-    not_before: dt.datetime
-    not_after: dt.datetime
-    serial: str
-    sans: tuple[str, ...]
-
-
-def cert_facts(cert_pem: str) -> CertFacts:
-    from cryptography import x509  # lazy: only paths that read certificates pay for it
-
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    except ValueError as exc:
-        raise ProviderProtocolError(PROVIDER, "certificate PEM does not parse") from exc
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(str(v) for v in (*ext.get_values_for_type(x509.DNSName),
-                                      *ext.get_values_for_type(x509.IPAddress),
-                                      *ext.get_values_for_type(x509.RFC822Name),
-                                      *ext.get_values_for_type(x509.UniformResourceIdentifier)))
-    except x509.ExtensionNotFound:
-        sans = ()
-    return CertFacts(cert.not_valid_before_utc, cert.not_valid_after_utc, format(cert.serial_number, "x"), sans)
-
-
-def parse_error(response: requests.Response, *, redact: Callable[[str], str] = lambda s: s) -> ProviderError:
-    """TinyCert's `{"code", "text"}` error body (and what a proxy may put there) as a typed error."""
-    status = response.status_code
-    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-    try:
-        body = json.loads(response.content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        body = None
+def read_error(status: int, body: Any) -> ErrorReading | None:
+    """TinyCert's `{"code", "text"}` error body; the code is an integer (ERROR_NAMES) or the name."""
     if not isinstance(body, dict) or "code" not in body:
-        if status == 429:
-            return RateLimited(PROVIDER, "HTTP 429", retry_after=retry_after)
-        if status >= 500:
-            return ProviderUnavailable(PROVIDER, f"HTTP {status}", retry_after=retry_after)
-        return ProviderProtocolError(PROVIDER, f"unparseable error answer (HTTP {status})")
+        return None
     raw_code = body.get("code")
     name = ERROR_NAMES.get(raw_code) if isinstance(raw_code, int) else (str(raw_code) if raw_code else None)
-    text = redact(str(body.get("text") or ""))[:500]
+    text = str(body.get("text") or "")[:MAX_MESSAGE]
     message = f"{name or raw_code}: {text}" if text and not text.startswith(f"{name}:") else (text or str(name))
-    kw: dict[str, Any] = {"provider_code": name or str(raw_code)}
-    if name in AUTH_ERRORS:
-        return AuthenticationFailed(PROVIDER, message, **kw)
-    if name in INPUT_ERRORS:
-        return ProviderRejected(PROVIDER, message, field_errors=[_field_error(text)], **kw)
-    if name in NOT_FOUND_ERRORS:
-        return ProviderNotFound(PROVIDER, message, **kw)
-    if name in CONFLICT_ERRORS:
-        return ProviderConflict(PROVIDER, message, **kw)
-    if name == "RateLimitExceeded" or status == 429:
-        return RateLimited(PROVIDER, message, retry_after=retry_after, **kw)
-    if name in UNAVAILABLE_ERRORS or status >= 500:
-        return ProviderUnavailable(PROVIDER, message, retry_after=retry_after, **kw)
-    if name == "MethodDisallowed":
-        return ProviderProtocolError(PROVIDER, message, **kw)
-    # An error name we do not know: fall back on the HTTP status class.
-    if status == 400:
-        return ProviderRejected(PROVIDER, message, field_errors=[_field_error(text)], **kw)
-    if status in (401, 403):
-        return AuthenticationFailed(PROVIDER, message, **kw)
-    if status == 404:
-        return ProviderNotFound(PROVIDER, message, **kw)
-    if status == 409:
-        return ProviderConflict(PROVIDER, message, **kw)
-    return ProviderProtocolError(PROVIDER, message, **kw)
+    return ErrorReading(message, provider_code=name or str(raw_code), kind=ERROR_KINDS.get(name or ""),
+                        field_errors=(_field_error(text),))
 
 
 def _field_error(text: str) -> FieldError:
@@ -286,38 +200,29 @@ def _field_error(text: str) -> FieldError:
 class TinyCertProvider(Provider):
     name = PROVIDER
     capabilities = CAPABILITIES
+    statuses = STATUS_TABLE
+    listing_position = 1
+    required_credentials = ("base_url", "email", "passphrase", "api_key")
 
-    def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
-        missing = [k for k in ("base_url", "email", "passphrase", "api_key") if not credentials.get(k)]
-        if missing:
-            raise ProviderNotConfigured(PROVIDER, f"the TinyCert secret lacks {', '.join(missing)}")
-        self._base_url = str(credentials["base_url"]).rstrip("/")
+    def _configure(self, credentials: Mapping[str, Any]) -> Endpoint:
         self._email = str(credentials["email"])
         self._passphrase = str(credentials["passphrase"])
         self._api_key = str(credentials["api_key"])
         default_ca = credentials.get("default_ca_id")
         self.default_ca_id: str | None = str(default_ca) if default_ca not in (None, "") else None
-        self._settings = http
-        self._http: ProviderHttp | None = None
         self._token: str | None = None
         self._lock = threading.Lock()
         self._ca_subjects: dict[str, dict[str, Any]] = {}
+        # Every call is signed in its body: no auth header, no session cookie.
+        return Endpoint(str(credentials["base_url"]), secrets=(self._passphrase, self._api_key))
 
-    @property
-    def http(self) -> ProviderHttp:
-        if self._http is None:
-            self._http = ProviderHttp(PROVIDER, self._base_url, settings=self._settings,
-                                      parse_error=lambda r: parse_error(r, redact=self._redact))
-        return self._http
+    def _read_error(self, status: int, body: Any) -> ErrorReading | None:
+        return read_error(status, body)
+
+    def _secrets(self) -> Iterable[str | None]:
+        return (*self.endpoint.secrets, self._token)
 
     # -- transport -----------------------------------------------------------------------
-    def _redact(self, text: str) -> str:
-        """Never let a credential or the session token travel on in an error message."""
-        for secret in (self._passphrase, self._api_key, self._token):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
     def _post(self, endpoint: str, params: Mapping[str, str], *, safe: bool) -> Any:
         """One signed call within the session; an expired/invalid session is reopened once.
         Reopening is safe even for creates: TinyCert refuses such a call before doing anything."""
@@ -432,38 +337,17 @@ class TinyCertProvider(Provider):
         params.update(san_params(req.sans or (San("dns", req.common_name),)))
         return params
 
-    # -- orders --------------------------------------------------------------------------
-    def submit_order(self, req: OrderRequest) -> ProviderOrder:
-        ca_id = self._ca_id(req)
-        params = self.new_cert_params(req, ca_id)
-        started = dt.datetime.now(dt.UTC)
-        cert_id = self._create_once(
-            lambda: self._new_id(self._post("cert/new", params, safe=False), "cert/new"),
-            lambda: self._find(req.common_name, requested_san_set(req), ca_id, since=started))
-        return self._created(cert_id, req)
+    # -- orders (the template's hooks) ----------------------------------------------------
+    def _create(self, req: OrderRequest) -> ProviderOrder:
+        params = self.new_cert_params(req, self._ca_id(req))
+        return self._created(self._new_id(self._post("cert/new", params, safe=False), "cert/new"), req)
 
-    def _create_once(self, create: Callable[[], str], lookup: Callable[[], ProviderOrder | None]) -> str:
-        """Run an unsafe create without ever duplicating it (module docstring)."""
-        try:
-            return create()
-        except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
-            try:
-                found = lookup()
-            except ProviderError as lookup_exc:
-                log.warning("TinyCert lookup after an ambiguous create failed",
-                            extra={"provider": PROVIDER, "error": lookup_exc.code})
-                raise exc from lookup_exc
-            if found is not None:
-                log.info("TinyCert create had succeeded; adopting it",
-                         extra={"provider": PROVIDER, "provider_order_id": found.provider_order_id})
-                return found.provider_order_id
-            if isinstance(exc, ProviderTimeout):
-                # The request may still be running at TinyCert: absence now proves nothing.
-                raise
-            log.info("TinyCert create did not happen; trying once more", extra={"provider": PROVIDER})
-            return create()
+    def _lookup(self, req: OrderRequest, since: dt.datetime | None) -> ProviderOrder | None:
+        found = self._find(req.common_name, requested_san_set(req), self._ca_id(req), since=since)
+        return replace(found, client_reference=req.client_reference) if found else None
+
+    def _adopt(self, found: ProviderOrder, req: OrderRequest) -> ProviderOrder:
+        return self._created(found.provider_order_id, req)  # with its material, as a create answers
 
     def _created(self, cert_id: str, req: OrderRequest) -> ProviderOrder:
         """The order just made (issued: TinyCert is synchronous), with its material."""
@@ -485,29 +369,23 @@ class TinyCertProvider(Provider):
         cert_pem = self._pem(cert_id, "cert")
         order = self._order_from(cert_id, details, cert_pem)
         if with_material and order.status is Status.ISSUED:
-            chain = self._pem(cert_id, "chain")
+            chain = self._pem(cert_id, "chain")  # TinyCert's chain starts with the leaf
             key = self._pem(cert_id, "key.dec")
-            order = replace(order, material=CertificateMaterial(
-                certificate_pem=cert_pem, chain_pem=chain_without_leaf(chain, cert_pem), private_key_pem=key))
+            order = replace(order, material=self.material_from(f"{cert_pem}\n{chain}", "/cert/get",
+                                                               private_key_pem=key))
         return order
 
-    @staticmethod
-    def _order_from(cert_id: str, details: Mapping[str, Any], cert_pem: str | None) -> ProviderOrder:
+    def _order_from(self, cert_id: str, details: Mapping[str, Any], cert_pem: str) -> ProviderOrder:
         raw = details.get("status")
         raw_status = raw if isinstance(raw, str) else ""
-        facts = cert_facts(cert_pem) if cert_pem else None
-        alt_values = tuple(v for _, v in sorted(alt_san_set(details.get("Alt"))))
         cn = details.get("CN")
-        return ProviderOrder(
-            provider_order_id=cert_id, status=order_status(raw_status), raw_status=raw_status,
+        order = ProviderOrder(
+            provider_order_id=cert_id, status=self.status_of(raw_status), raw_status=raw_status,
             certificate_id=cert_id, common_name=cn if isinstance(cn, str) else None,
-            sans=facts.sans if facts else alt_values,
-            not_before=facts.not_before if facts else None, not_after=facts.not_after if facts else None,
-            serial=facts.serial if facts else None, on_hold=raw_status.lower() == "hold", product="private")
-
-    def find_order(self, req: OrderRequest, *, since: dt.datetime | None = None) -> ProviderOrder | None:
-        found = self._find(req.common_name, requested_san_set(req), self._ca_id(req), since=since)
-        return replace(found, client_reference=req.client_reference) if found else None
+            sans=tuple(v for _, v in sorted(alt_san_set(details.get("Alt")))),
+            on_hold=raw_status.lower() == "hold", product="private")
+        # The certificate's own names, dates and serial; the listing's CN stays (it is the one asked for).
+        return replace(self.stated_by(order, cert_pem), common_name=order.common_name)
 
     def _find(self, common_name: str, sans: frozenset[tuple[str, str]], ca_id: str, *,
               since: dt.datetime | None = None, after_id: int | None = None) -> ProviderOrder | None:
@@ -530,33 +408,10 @@ class TinyCertProvider(Provider):
             return order
         return None
 
-    def download(self, provider_order_id: str, fmt: str) -> bytes:
-        if fmt not in DOWNLOAD_FORMATS:
-            raise ProviderRejected(PROVIDER, f"unknown download format {fmt!r}",
-                                   field_errors=[FieldError("format", f"one of {', '.join(DOWNLOAD_FORMATS)}")])
+    def _issued_material(self, provider_order_id: str) -> CertificateMaterial:
         cert_id = _cert_id(provider_order_id)
         leaf = self._pem(cert_id, "cert")
-        if fmt == "pem":
-            return leaf.encode()
-        chain = chain_without_leaf(self._pem(cert_id, "chain"), leaf)
-        if fmt == "chain":
-            return chain.encode()
-        if fmt == "fullchain":
-            return (leaf.rstrip("\n") + "\n" + chain).encode()
-        from cryptography import x509
-        from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-
-        certs = [x509.load_pem_x509_certificate(b.encode()) for b in split_pem_certificates(leaf + chain)]
-        if fmt == "der":
-            return certs[0].public_bytes(Encoding.DER)
-        if fmt == "pkcs7":
-            return pkcs7.serialize_certificates(certs, Encoding.DER)
-        buf = io.BytesIO()  # zip: what a server operator needs, as files
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("certificate.pem", leaf)
-            zf.writestr("chain.pem", chain)
-            zf.writestr("fullchain.pem", leaf.rstrip("\n") + "\n" + chain)
-        return buf.getvalue()
+        return self.material_from(f"{leaf}\n{self._pem(cert_id, 'chain')}", "/cert/get")
 
     def reissue(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
         """/cert/reissue: a new certificate from the same signing request (same key and names,
@@ -574,12 +429,11 @@ class TinyCertProvider(Provider):
         if problems:
             raise ProviderRejected(PROVIDER, "TinyCert cannot change names or key on reissue", field_errors=problems)
         ca_id = self._ca_id(req)
-        started = dt.datetime.now(dt.UTC)
-        new_id = self._create_once(
-            lambda: self._new_id(self._post("cert/reissue", {"cert_id": cert_id}, safe=False), "cert/reissue"),
-            lambda: self._find(str(details.get("CN") or req.common_name), current_sans, ca_id, since=started,
-                               after_id=int(cert_id)))
-        return self._created(new_id, req)
+        name = str(details.get("CN") or req.common_name)
+        return self.create_once(
+            lambda: self._created(self._new_id(self._post("cert/reissue", {"cert_id": cert_id}, safe=False),
+                                               "cert/reissue"), req),
+            lambda since: self._found(self._find(name, current_sans, ca_id, since=since, after_id=int(cert_id)), req))
 
     def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
         """TinyCert has no renewal: a new certificate with the same subject (the old one stays valid)."""
@@ -621,15 +475,15 @@ class TinyCertProvider(Provider):
         items = tuple(self._listed(e) for e in page)
         return Page(items=items, next_token=str(offset + limit) if offset + limit < len(rows) else None)
 
-    @staticmethod
-    def _listed(entry: Mapping[str, Any]) -> ProviderOrder:
+    @classmethod
+    def _listed(cls, entry: Mapping[str, Any]) -> ProviderOrder:
         raw = entry.get("status")
         raw_status = raw if isinstance(raw, str) else ""
         expires = entry.get("expires")
         not_after = (dt.datetime.fromtimestamp(expires, dt.UTC)
                      if isinstance(expires, int | float) and not isinstance(expires, bool) else None)
         name = entry.get("name")
-        return ProviderOrder(provider_order_id=str(entry["id"]), status=order_status(raw_status),
+        return ProviderOrder(provider_order_id=str(entry["id"]), status=cls.status_of(raw_status),
                              raw_status=raw_status, certificate_id=str(entry["id"]),
                              common_name=name if isinstance(name, str) else None, not_after=not_after,
                              on_hold=raw_status.lower() == "hold", product="private")
@@ -673,13 +527,14 @@ class TinyCertProvider(Provider):
         try:
             self._dict("ca/delete", {"ca_id": ca}, safe=False)
         except ProviderError as exc:
-            if not exc.outcome_unknown:
-                raise
-            try:
-                self._dict("ca/details", {"ca_id": ca}, safe=True)
-            except ProviderNotFound:
-                return  # the delete went through before the answer was lost
-            raise
+            self.confirm(exc, lambda: self._authority_gone(ca))
+
+    def _authority_gone(self, ca: str) -> bool | None:
+        try:
+            self._dict("ca/details", {"ca_id": ca}, safe=True)
+        except ProviderNotFound:
+            return True  # the delete went through before the answer was lost
+        return None
 
 
 def _numeric(value: str, field: str) -> str:

@@ -97,7 +97,7 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
         base["key"] = changes["key"]
     elif cert.key_source == "csr" and caps.accepts_csr:
         base["csr"] = cert.csr_pem
-    spec = validate_order(base, svc.capabilities, {})
+    spec = validate_order(base, svc.capabilities, {}, providers=svc.directory.names())
     key_source, csr_pem, sealed = cert.key_source, cert.csr_pem, cert.sealed_key
     if spec.csr_pem:
         key_source, csr_pem, sealed = "csr", spec.csr_pem, None

@@ -44,7 +44,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,6 @@ from chalicelib.core.imports import COUNTERS as COUNTERS  # the counters an impo
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso, new_certificate_id, parse_iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
-from chalicelib.core.vocabulary import PROVIDERS
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import field_name
 
@@ -131,20 +130,21 @@ def _filter(provider: str, name: str, value: Any) -> tuple[Any, str | None]:
     raise AssertionError(f"unhandled filter {name} for {provider}")  # pragma: no cover - FILTERS lists them
 
 
-def validate_import(body: Any) -> ImportSpec:
-    """POST /imports: {provider, filters?, page_size?}; every problem reported at once (422)."""
+def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
+    """POST /imports: {provider, filters?, page_size?} for one of `providers`; every problem
+    reported at once (422)."""
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     errors = [FieldError(field_name(k), "is not a known field") for k in sorted(set(body) - IMPORT_FIELDS)]
     provider = body.get("provider")
-    if provider not in PROVIDERS:
-        errors.append(FieldError("provider", f"must be one of {', '.join(PROVIDERS)}"))
+    if provider not in providers:
+        errors.append(FieldError("provider", f"must be one of {', '.join(providers)}"))
     raw = body.get("filters")
     filters: dict[str, Any] = {}
     if raw is not None and not isinstance(raw, dict):
         errors.append(FieldError("filters", "must be an object"))
-    elif raw and provider in PROVIDERS:
-        allowed = FILTERS[provider]
+    elif raw and isinstance(provider, str) and provider in providers:
+        allowed = FILTERS.get(provider, frozenset())  # a provider not listed there takes no filters
         for name in sorted(raw):
             if name not in allowed:
                 errors.append(FieldError(field_name(name, "filters"), f"is not a {provider} filter "
@@ -576,7 +576,7 @@ class _Run:
 def start_import(svc: CertificateService, principal: str, body: Any) -> dict[str, Any]:
     """Validate, read the first page (provider errors surface here, before anything is written),
     record the import, work on it inline for up to `Policy.import_inline_s` seconds."""
-    spec = validate_import(body)
+    spec = validate_import(body, svc.directory.names())
     provider = svc.providers(spec.provider)  # not configured -> 503, nothing written
     now = svc.clock()
     budget = svc.cfg.import_inline_s

@@ -55,7 +55,7 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
     defaults: Mapping[str, Any] = {}
     if isinstance(provider_name, str) and provider_name in svc.directory.names():
         defaults = svc.provider_defaults(provider_name)
-    spec = validate_order(body, svc.capabilities, defaults)
+    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names())
     body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     if idempotency_key:
         replay = _replay(svc, principal, idempotency_key, body_hash)

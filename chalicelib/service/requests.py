@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,9 +114,10 @@ def email_ok(c: Collector, value: str | None, name: str) -> None:
 
 
 def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
-                   defaults: Mapping[str, Any] | None = None) -> OrderSpec:
-    """Parse and check a POST /certificates body. `caps_of(provider)` gives capabilities; `defaults`
-    are the provider secret's defaults (organization, approver) where it holds any."""
+                   defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str]) -> OrderSpec:
+    """Parse and check a POST /certificates body. `providers` are the provider names there are,
+    `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
+    (organization, approver) where it holds any."""
     from chalicelib.x509 import csr as x509_csr
     from chalicelib.x509 import names as x509_names
 
@@ -128,8 +129,8 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     provider = body.get("provider")
     if provider is None:
         c.add("provider", "is required")
-    elif provider not in ("tinycert", "resello", "digicert"):
-        c.add("provider", "must be one of tinycert, resello, digicert")
+    elif provider not in providers:
+        c.add("provider", f"must be one of {', '.join(providers)}")
         provider = None
     caps = caps_of(provider) if provider else None
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib.core.provider import OrderRequest, San
+from chalicelib.core.model import San
+from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.digicert import DigiCertProvider
 from chalicelib.providers.http import HttpSettings

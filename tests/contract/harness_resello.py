@@ -8,7 +8,8 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from chalicelib.core.provider import OrderRequest, San
+from chalicelib.core.model import San
+from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.resello import ReselloProvider

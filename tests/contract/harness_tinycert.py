@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from chalicelib.core.provider import OrderRequest, Organization, San
+from chalicelib.core.model import Organization, San
+from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.tinycert import TinyCertProvider

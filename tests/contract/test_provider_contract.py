@@ -24,9 +24,12 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, CertificateMaterial, ProviderOrder
+from chalicelib.core.vocabulary import DCV_METHODS, DOWNLOAD_FORMATS, PRODUCTS
+from chalicelib.providers import registry
 from chalicelib.providers.http import HttpSettings
+from simulators import simulator_classes
 from simulators.defaults import secret_payloads
-from tests.contract.conftest import Harness
+from tests.contract.conftest import Harness, harness_names
 
 FAST = HttpSettings(connect_timeout=1.0, read_timeout=1.0, max_attempts=3, backoff_base=0.01, backoff_cap=0.05)
 
@@ -68,12 +71,32 @@ def _bad_credentials(h: Harness) -> dict:
     return payload
 
 
+def test_every_adapter_has_a_simulator_and_a_harness() -> None:
+    # A provider is its adapter module, its simulator and its harness: all three, found by name.
+    assert set(registry.names()) <= set(harness_names())
+    assert set(registry.names()) <= set(simulator_classes())
+
+
 def test_capabilities_are_declared(h: Harness) -> None:
     caps = h.provider.capabilities
     assert isinstance(caps, Capabilities)
     assert caps.default_product in caps.products
     assert caps.accepts_csr or caps.generates_key
     assert caps.max_validity_days > 0
+    assert h.name == h.provider.name and type(h.provider) is registry.adapter_class(h.name)
+
+
+def test_vocabulary_is_declared_on_the_adapter(h: Harness) -> None:
+    adapter, caps = type(h.provider), h.provider.capabilities
+    # Its words are a subset of the API's vocabulary, so requests validated by the API fit it.
+    assert set(caps.products) <= set(PRODUCTS) and set(caps.dcv_methods) <= set(DCV_METHODS)
+    assert set(caps.download_formats) <= set(DOWNLOAD_FORMATS)
+    assert caps.default_dcv_method in (*caps.dcv_methods, None)
+    assert set(adapter.dcv_names) == set(caps.dcv_methods), "a provider word for every DCV method"
+    # The status table: lower-case raw statuses, at least one of them issued.
+    assert adapter.statuses and Status.ISSUED in adapter.statuses.values()
+    assert all(raw == raw.strip().lower() and isinstance(st, Status) for raw, st in adapter.statuses.items())
+    assert adapter.status_of("no-such-status-anywhere") is Status.PENDING
 
 
 def test_order_reaches_issued_with_verifiable_material(h: Harness) -> None:

@@ -33,22 +33,23 @@ from chalicelib.core.errors import (
     RateLimited,
     UnsupportedOperation,
 )
-from chalicelib.core.model import Status
-from chalicelib.core.provider import Approver, CertificateMaterial, OrderRequest, Organization, San
+from chalicelib.core.model import Approver, Organization, San, Status
+from chalicelib.core.provider import CertificateMaterial, OrderRequest
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.resello import (
     CAPABILITIES,
     STATUS_MAP,
     ReselloProvider,
-    certificate_facts,
     decode_page_token,
     encode_page_token,
-    resello_status,
 )
+from chalicelib.x509.certificates import certificate_info
 from simulators import defaults
 from simulators.base import SimServer
 from simulators.ca import SimCA, build_csr, generate_key
 from simulators.resello import ReselloSim
+
+resello_status = ReselloProvider.status_of
 
 PLANS = defaults.RESELLO_PLANS
 FAST = HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3)
@@ -245,13 +246,13 @@ def test_material_facts_come_from_the_certificate_itself() -> None:
     ca = SimCA("unit")
     issued = ca.issue(generate_key("ec").public_key(), "x.example.com", [("dns", "x.example.com"), ("dns", "y.example.com")],
                       days=90)
-    facts = certificate_facts(issued.pem)
-    assert facts["serial"] == issued.serial_hex and facts["sans"] == ("x.example.com", "y.example.com")
-    assert facts["not_after"] - facts["not_before"] == dt.timedelta(days=90)
+    facts = certificate_info(issued.pem)
+    assert facts.serial == issued.serial_hex and [v for _, v in facts.sans] == ["x.example.com", "y.example.com"]
+    assert facts.not_after - facts.not_before == dt.timedelta(days=90)
     got = ReselloProvider(credentials()).to_order(
         {"id": "1", "status": "active", "serial_number": "wrong", "valid_until": "1999-01-01T00:00:00Z"},
         material=CertificateMaterial(issued.pem, ca.chain_pem))
-    assert got.serial == issued.serial_hex and got.not_after == facts["not_after"]
+    assert got.serial == issued.serial_hex and got.not_after == facts.not_after
     assert got.common_name == "x.example.com"
 
 

@@ -38,26 +38,26 @@ from chalicelib.core.errors import (
     RateLimited,
     UnsupportedOperation,
 )
-from chalicelib.core.model import Status
-from chalicelib.core.provider import OrderRequest, Organization, San
+from chalicelib.core.model import Organization, San, Status
+from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.tinycert import (
     CAPABILITIES,
     TinyCertProvider,
     canonical_string,
-    chain_without_leaf,
-    order_status,
-    parse_error,
     san_params,
     sign,
     signed_body,
 )
 from simulators import defaults
 from simulators.base import SimServer
+from simulators.ca import SimCA, generate_key
 from simulators.tinycert import TinyCertSim, expected_digest
 
 SECRET = defaults.secret_payloads()["tinycert"]
 FAST = HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3)
+order_status = TinyCertProvider.status_of
+parse_error = TinyCertProvider(SECRET).parse_error
 
 
 def offline_provider(**overrides: Any) -> TinyCertProvider:
@@ -138,7 +138,7 @@ def test_new_cert_params_from_a_full_request_need_no_network() -> None:
     assert p.new_cert_params(req, "7") == {
         "ca_id": "7", "CN": "www.example.com", "C": "US", "O": "ACME", "ST": "IL", "L": "Chicago", "OU": "IT",
         "SANs[0][DNS]": "www.example.com", "SANs[1][IP]": "::1"}
-    assert p._http is None  # nothing was sent
+    assert p.http.calls == 0  # nothing was sent
 
 
 @pytest.mark.parametrize(("kw", "field"), [
@@ -201,7 +201,7 @@ def test_parse_error_rate_limit_and_unparseable_bodies() -> None:
 def test_error_messages_never_carry_credentials() -> None:
     p = offline_provider()
     body = {"code": 6, "text": f"InputFailure: bad {SECRET['api_key']} and {SECRET['passphrase']}"}
-    err = parse_error(fake_response(400, body), redact=p._redact)
+    err = p.parse_error(fake_response(400, body))
     assert SECRET["api_key"] not in str(err) and SECRET["passphrase"] not in str(err) and "***" in str(err)
 
 
@@ -221,10 +221,11 @@ def test_capabilities() -> None:
 
 
 def test_chain_without_leaf() -> None:
-    leaf = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
-    ca = "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n"
-    assert chain_without_leaf(leaf + ca, leaf) == ca
-    assert chain_without_leaf(ca, leaf) == ca
+    ca = SimCA("unit")
+    leaf = ca.issue(generate_key("ec").public_key(), "a.example.com", [("dns", "a.example.com")], days=30).pem
+    # TinyCert's chain starts with the leaf; the material's chain must not contain it.
+    assert offline_provider().material_from(leaf + ca.chain_pem, "chain").chain_pem == ca.chain_pem
+    assert offline_provider().material_from(leaf + leaf + ca.chain_pem, "chain").chain_pem == ca.chain_pem
 
 
 # == against the simulator, over real HTTP ========================================================
@@ -338,8 +339,8 @@ def test_download_formats(provider: TinyCertProvider) -> None:
     assert x509.load_der_x509_certificate(der) == x509.load_pem_x509_certificate(leaf.encode())
     assert len(pkcs7.load_der_pkcs7_certificates(provider.download(oid, "pkcs7"))) == 2
     names = zipfile.ZipFile(io.BytesIO(provider.download(oid, "zip"))).namelist()
-    assert sorted(names) == ["certificate.pem", "chain.pem", "fullchain.pem"]
-    with pytest.raises(ProviderRejected):
+    assert sorted(names) == ["cert.pem", "chain.pem", "fullchain.pem"]  # as certgate's own zip (x509/formats)
+    with pytest.raises(UnsupportedOperation):
         provider.download(oid, "pkcs12")
 
 

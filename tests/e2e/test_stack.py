@@ -12,7 +12,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from chalicelib.core.vocabulary import PROVIDERS
+from chalicelib.providers import registry
 from simulators.defaults import secret_payloads
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def test_health_answers_200(stack: RunningStack) -> None:
 def test_providers_lists_the_three(stack: RunningStack) -> None:
     resp = requests.get(f"{stack.api}/providers", timeout=10)
     assert resp.status_code == 200, resp.text
-    assert sorted(item["name"] for item in resp.json()["items"]) == sorted(PROVIDERS)
+    assert sorted(item["name"] for item in resp.json()["items"]) == sorted(registry.names())
 
 
 def test_unknown_route_is_a_problem_404(stack: RunningStack) -> None:
@@ -44,7 +44,7 @@ def test_unknown_route_is_a_problem_404(stack: RunningStack) -> None:
     assert resp.json()["status"] == 404
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("provider", registry.names())
 def test_each_simulator_serves_its_root_ca(stack: RunningStack, provider: str) -> None:
     if provider in stack.missing_sims:
         pytest.skip(f"simulators/{provider}.py does not exist yet")

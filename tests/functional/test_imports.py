@@ -279,7 +279,8 @@ def test_digicert_503s_inside_a_page_are_resumed_without_duplicates(client, worl
 # -- the recurring sync ----------------------------------------------------------------------------------
 
 def test_sync_picks_up_an_out_of_band_revoke_and_reissue(client, world, topic_queue, monkeypatch):
-    from chalicelib.core.provider import OrderRequest, San
+    from chalicelib.core.model import San
+    from chalicelib.core.provider import OrderRequest
 
     tune(monkeypatch, sync_interval_s_by_provider={"tinycert": 300})  # so that only this import is due below
     me = who()

@@ -206,7 +206,7 @@ def test_order_examples_pass_the_api_validation() -> None:
     for name, example in orders.items():
         if "csr" in example["value"]:
             continue
-        spec = validate_order(example["value"], registry.capabilities, {})
+        spec = validate_order(example["value"], registry.capabilities, {}, providers=registry.names())
         assert spec.provider == example["value"]["provider"], name
 
 

@@ -22,7 +22,7 @@ import pytest
 from botocore import xform_name
 
 from chalicelib.adapters.dynamodb import schema
-from chalicelib.core.vocabulary import PROVIDERS
+from chalicelib.providers import registry
 from infra import build, check
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ ENV_RESOURCE_TYPES = {
     "CERTGATE_BUCKET": "AWS::S3::Bucket",
     "CERTGATE_TOPIC_ARN": "AWS::SNS::Topic",
     "CERTGATE_KMS_KEY_ID": "AWS::KMS::Key",
-    **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in PROVIDERS},
+    **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in registry.names()},
 }
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
@@ -208,7 +208,7 @@ def test_environment_names_the_created_resources(packaged: build.Package, resour
             target = referenced(env.get(var))
             assert target is not None, f"{name}: {var}={env.get(var)!r} does not reference a resource"
             assert resources[target]["Type"] == type_, f"{name}: {var} points at {target}"
-    for provider in PROVIDERS:
+    for provider in registry.names():
         env = effective_function(packaged.template, "APIHandler")["Environment"]["Variables"]
         secret = resources[referenced(env[f"CERTGATE_SECRET_{provider.upper()}"])]
         # The naming convention of design.md section 7, in every stage.

@@ -153,7 +153,8 @@ def _reach(fx: Fakes, status: Status, provider: str, cn: str) -> Certificate:
 def console_order(fx: Fakes, provider: str, cn: str, status: Status = Status.ISSUED,
                   reference: str | None = None) -> FakeOrder:
     """An order placed at the provider's own console (not through certgate), for imports."""
-    from chalicelib.core.provider import OrderRequest, San
+    from chalicelib.core.model import San
+    from chalicelib.core.provider import OrderRequest
 
     fake = fx.provider(provider)
     takes_csr = fake.capabilities.accepts_csr

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -500,3 +502,50 @@ def test_the_cli_vocabulary_matches_the_server() -> None:
 
     for name in ("PRODUCTS", "DCV_METHODS", "SAN_TYPES", "DOWNLOAD_FORMATS", "REVOCATION_REASONS"):
         assert getattr(cli, name) == getattr(server, name), name
+
+
+# -- one retry loop, counted at a real HTTP server ------------------------------------------------
+
+class _Always503(BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).seen.append(f"{self.command} {self.path}")
+        body = json.dumps({"title": "Service Unavailable", "status": 503, "code": "provider_unavailable"}).encode()
+        self.send_response(503)
+        self.send_header("Content-Type", "application/problem+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture()
+def always_503() -> Iterator[str]:
+    _Always503.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Always503)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_a_safe_call_failing_with_503_makes_exactly_max_attempts_sends(always_503: str) -> None:
+    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
+    with pytest.raises(client_mod.ApiError) as err:
+        client.json("GET", "/certificates")
+    assert err.value.status == 503
+    assert len(_Always503.seen) == client_mod.MAX_ATTEMPTS == 3
+
+
+def test_an_unsafe_call_failing_with_503_is_sent_once(always_503: str) -> None:
+    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
+    with pytest.raises(client_mod.ApiError):
+        client.json("POST", "/certificates", body={"provider": "resello"})
+    with pytest.raises(client_mod.ApiError):
+        client.json("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
+    assert _Always503.seen == ["POST /certificates"] + ["POST /certificates"] * client_mod.MAX_ATTEMPTS

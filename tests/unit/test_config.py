@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from chalicelib.config import Settings
@@ -11,8 +15,8 @@ from chalicelib.core.errors import ConfigError
 def test_defaults_follow_the_stage_names():
     s = Settings.from_env({"CERTGATE_STAGE": "dev", "AWS_DEFAULT_REGION": "eu-west-1"})
     assert s.table_name == "certgate-dev" and s.bucket_name == "certgate-dev-artifacts"
-    assert s.secret_names == {"tinycert": "certgate/dev/tinycert", "resello": "certgate/dev/resello",
-                              "digicert": "certgate/dev/digicert"}
+    assert [s.secret_name(p) for p in ("tinycert", "resello", "digicert", "acme-like")] == [
+        "certgate/dev/tinycert", "certgate/dev/resello", "certgate/dev/digicert", "certgate/dev/acme-like"]
     assert s.region == "eu-west-1" and s.aws_endpoint_url is None and not s.is_local
 
 
@@ -21,7 +25,8 @@ def test_every_resource_name_is_overridable():
            "CERTGATE_KMS_KEY_ID": "k", "CERTGATE_SECRET_DIGICERT": "s/d", "CERTGATE_POLL_CONCURRENCY": "3"}
     s = Settings.from_env(env)
     assert (s.table_name, s.bucket_name, s.topic_arn, s.kms_key_id) == ("t", "b", "arn:x", "k")
-    assert s.secret_names["digicert"] == "s/d" and s.poll_concurrency_per_provider == 3
+    assert s.secret_name("digicert") == "s/d" and s.secret_name("resello") == "certgate/prod/resello"
+    assert s.poll_concurrency_per_provider == 3
 
 
 @pytest.mark.parametrize("env, message", [
@@ -65,3 +70,12 @@ def test_import_knobs_are_read_from_their_variables_per_provider_too():
 def test_bad_import_knobs_are_named(name, raw):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({"CERTGATE_STAGE": "dev", name: raw})
+
+
+def test_reading_the_settings_imports_no_provider_adapter():
+    # Cold start: the secret names are computed per provider, so config needs no list of adapters.
+    code = ("import sys, chalicelib.config as c; c.Settings.from_env({}).secret_name('resello'); "
+            "print(sorted(m for m in sys.modules if m.startswith('chalicelib.providers')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"

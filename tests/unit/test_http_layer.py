@@ -8,8 +8,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chalicelib.core.errors import ProviderUnavailable, RateLimited
-from chalicelib.providers.http import HttpSettings, ProviderHttp, full_jitter, retry_after_seconds
+from chalicelib.core.errors import ProviderProtocolError, ProviderRejected, ProviderUnavailable, RateLimited
+from chalicelib.providers.http import (
+    REDACTED,
+    ErrorReading,
+    HttpSettings,
+    ProviderHttp,
+    full_jitter,
+    retry_after_seconds,
+)
 
 
 class Script(BaseHTTPRequestHandler):
@@ -92,3 +99,48 @@ def test_retry_after_parses_seconds_and_dates():
     assert retry_after_seconds("7") == 7
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+
+
+# -- one retry loop: count what reaches the server ------------------------------------------------
+
+@pytest.mark.parametrize("max_attempts", [1, 3, 5])
+def test_a_safe_call_failing_with_503_makes_exactly_max_attempts_sends(server, max_attempts):
+    Script.script = [(503, {}, b"{}")] * 10
+    http = ProviderHttp("p", server, settings=HttpSettings(max_attempts=max_attempts), sleep=lambda s: None)
+    with pytest.raises(ProviderUnavailable):
+        http.json("GET", "/x", safe=True)
+    assert len(Script.seen) == max_attempts and http.calls == max_attempts
+
+
+def test_unreadable_answers_and_5xx_share_one_attempt_budget(server):
+    # Two layers of retries (request() inside json()) sent this script nine times; one loop sends it three.
+    Script.script = [(503, {}, b"{}"), (503, {}, b"{}"), (200, {}, b'{"trunc')] * 3
+    http = ProviderHttp("p", server, settings=HttpSettings(max_attempts=3), sleep=lambda s: None)
+    with pytest.raises(ProviderProtocolError):
+        http.json("GET", "/x", safe=True)
+    assert len(Script.seen) == 3 and http.calls == 3
+
+
+def test_an_unreadable_answer_is_asked_again_within_the_budget(server):
+    Script.script = [(200, {}, b"not json"), (200, {}, json.dumps({"ok": 2}).encode())]
+    assert client(server, []).json("GET", "/x", safe=True) == {"ok": 2}
+    assert Script.seen == ["GET", "GET"]
+
+
+def test_an_unsafe_unreadable_answer_is_sent_once_and_flags_unknown_outcome(server):
+    Script.script = [(200, {}, b"not json")] * 3
+    with pytest.raises(ProviderProtocolError) as err:
+        client(server, []).json("POST", "/create", safe=False)
+    assert Script.seen == ["POST"] and err.value.outcome_unknown
+
+
+def test_error_messages_are_scrubbed_of_every_secret(server):
+    body = json.dumps({"message": "key s3cr3t and token tok-1 rejected"}).encode()
+    Script.script = [(400, {}, body)]
+    token = ["tok-1"]
+    http = ProviderHttp("p", server, read_error=lambda status, b: ErrorReading(b["message"], "bad"),
+                        secrets=lambda: ("s3cr3t", None, *token))
+    with pytest.raises(ProviderRejected) as err:
+        http.json("GET", "/x", safe=True)
+    assert "s3cr3t" not in str(err.value) and "tok-1" not in str(err.value) and REDACTED in str(err.value)
+    assert err.value.args == (err.value.message,)
