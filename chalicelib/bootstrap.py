@@ -34,16 +34,7 @@ def http_settings(cfg: Settings) -> HttpSettings:
 
 
 def policy(cfg: Settings) -> Policy:
-    from chalicelib.service.policy import Policy
-
-    return Policy(poll_min_interval_s=cfg.poll_min_interval_s, poll_max_interval_s=cfg.poll_max_interval_s,
-                  poll_concurrency_per_provider=cfg.poll_concurrency_per_provider,
-                  poll_batch_limit=cfg.poll_batch_limit, poll_safety_margin_ms=cfg.poll_safety_margin_ms,
-                  reconcile_after_s=cfg.reconcile_after_s, renew_window_days=cfg.renew_window_days,
-                  idempotency_ttl_s=cfg.idempotency_ttl_s, provider_read_timeout_s=cfg.provider_read_timeout_s,
-                  admin_principals=cfg.admin_principals, import_inline_s=cfg.import_inline_s,
-                  import_concurrency=cfg.import_concurrency, sync_interval_s=cfg.sync_interval_s,
-                  sync_interval_s_by_provider=dict(cfg.sync_interval_s_by_provider))
+    return cfg.policy
 
 
 def _client(service: str, cfg: Settings) -> Callable[[], Any]:

@@ -6,8 +6,10 @@ import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from chalicelib.core.errors import ConfigError
+from chalicelib.service.policy import Policy
 
 STAGES = ("local", "dev", "prod", "test")
 CREDENTIALS_NAME_PREFIX = "CERTGATE_SECRET_"  # CERTGATE_SECRET_<PROVIDER> names that provider's secret
@@ -18,24 +20,25 @@ def secret_variable(provider: str) -> str:
     return CREDENTIALS_NAME_PREFIX + provider.upper().replace("-", "_")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+N = TypeVar("N", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], what: str) -> N:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "an integer")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    return _number(env, name, default, float, "a number")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -71,20 +74,9 @@ class Settings:
     provider_read_timeout_s: float = 20.0
     provider_max_attempts: int = 3
     tls_verify: bool = True
-    poll_min_interval_s: int = 60
-    poll_max_interval_s: int = 6 * 3600
-    poll_concurrency_per_provider: int = 8
+    # The knobs of the use cases and jobs, read from the environment here and handed to the service.
+    policy: Policy = field(default_factory=Policy)
     poll_shards: int = 4
-    poll_batch_limit: int = 2000
-    poll_safety_margin_ms: int = 10_000
-    reconcile_after_s: int = 300
-    renew_window_days: int = 30
-    idempotency_ttl_s: int = 24 * 3600
-    admin_principals: tuple[str, ...] = field(default_factory=tuple)
-    import_inline_s: float = 5.0
-    import_concurrency: int = 4
-    sync_interval_s: float = 86400.0
-    sync_interval_s_by_provider: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
@@ -108,6 +100,7 @@ class Settings:
         # TLS verification can only be relaxed where nothing real is reached.
         tls_verify = True if stage not in ("local", "test") else verify_raw not in ("0", "false", "no")
         admins = tuple(p.strip() for p in env.get("CERTGATE_ADMIN_PRINCIPALS", "").split(",") if p.strip())
+        provider_read_timeout_s = _float(env, "CERTGATE_PROVIDER_READ_TIMEOUT_S", 20.0)
         return cls(
             stage=stage,
             region=region,
@@ -119,23 +112,26 @@ class Settings:
             aws_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             secrets_ttl_s=_int(env, "CERTGATE_SECRETS_TTL_S", 300),
             provider_connect_timeout_s=_float(env, "CERTGATE_PROVIDER_CONNECT_TIMEOUT_S", 3.05),
-            provider_read_timeout_s=_float(env, "CERTGATE_PROVIDER_READ_TIMEOUT_S", 20.0),
+            provider_read_timeout_s=provider_read_timeout_s,
             provider_max_attempts=_int(env, "CERTGATE_PROVIDER_MAX_ATTEMPTS", 3),
             tls_verify=tls_verify,
-            poll_min_interval_s=_int(env, "CERTGATE_POLL_MIN_INTERVAL_S", 60),
-            poll_max_interval_s=_int(env, "CERTGATE_POLL_MAX_INTERVAL_S", 6 * 3600),
-            poll_concurrency_per_provider=_int(env, "CERTGATE_POLL_CONCURRENCY", 8),
+            policy=Policy(
+                poll_min_interval_s=_int(env, "CERTGATE_POLL_MIN_INTERVAL_S", 60),
+                poll_max_interval_s=_int(env, "CERTGATE_POLL_MAX_INTERVAL_S", 6 * 3600),
+                poll_concurrency_per_provider=_int(env, "CERTGATE_POLL_CONCURRENCY", 8),
+                poll_batch_limit=_int(env, "CERTGATE_POLL_BATCH_LIMIT", 2000),
+                poll_safety_margin_ms=_int(env, "CERTGATE_POLL_SAFETY_MARGIN_MS", 10_000),
+                reconcile_after_s=_int(env, "CERTGATE_RECONCILE_AFTER_S", 300),
+                renew_window_days=_int(env, "CERTGATE_RENEW_WINDOW_DAYS", 30),
+                idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
+                admin_principals=admins,
+                import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),
+                import_concurrency=max(1, int(_seconds(env, "CERTGATE_IMPORT_CONCURRENCY", 4))),
+                sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
+                sync_interval_s_by_provider=_sync_intervals(env),
+                provider_read_timeout_s=provider_read_timeout_s,
+            ),
             poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
-            poll_batch_limit=_int(env, "CERTGATE_POLL_BATCH_LIMIT", 2000),
-            poll_safety_margin_ms=_int(env, "CERTGATE_POLL_SAFETY_MARGIN_MS", 10_000),
-            reconcile_after_s=_int(env, "CERTGATE_RECONCILE_AFTER_S", 300),
-            renew_window_days=_int(env, "CERTGATE_RENEW_WINDOW_DAYS", 30),
-            idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
-            admin_principals=admins,
-            import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),
-            import_concurrency=max(1, int(_seconds(env, "CERTGATE_IMPORT_CONCURRENCY", 4))),
-            sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
-            sync_interval_s_by_provider=_sync_intervals(env),
         )
 
 

@@ -44,4 +44,4 @@ def principal(req: Request) -> str:
 
 
 def is_admin(principal: str) -> bool:
-    return principal in settings().admin_principals
+    return principal in settings().policy.admin_principals

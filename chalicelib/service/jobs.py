@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -114,47 +114,42 @@ def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certifi
     return "provider_error"
 
 
-def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
-    now = now or svc.clock()
+def _sweep(svc: CertificateService, job: str, certs: Iterable[Certificate], remaining: Remaining,
+           step: Callable[[Certificate], str]) -> dict[str, Any]:
+    """One sweep of a job over `certs`: `step` each within the time budget (the rest is left for
+    the next run), count its outcomes and lost races, log provider failures, then flush the outbox."""
     stats: Counter[str] = Counter()
-    for cert in list(svc.store.due("S", now, svc.cfg.poll_batch_limit)):
+    for cert in certs:
         if remaining() < svc.cfg.poll_safety_margin_ms:
             stats["left_for_next_run"] += 1
             continue
         try:
-            after = svc.reconcile_one(cert, actor="reconcile")
-            stats[after.status.value] += 1
+            stats[step(cert)] += 1
         except ConcurrentModification:
             stats["raced"] += 1
         except ProviderFailure as f:
             stats["provider_error"] += 1
-            log.warning("reconcile failed", extra={"certificate_id": cert.id, "error": f.error.code})
+            log.warning(f"{job} failed", extra={"certificate_id": cert.id, "error": f.error.code})
     stats["events_flushed"] = svc.flush_outbox()
-    log.info("reconcile done", extra={"stats": dict(stats)})
+    log.info(f"{job} done", extra={"stats": dict(stats)})
     return dict(stats)
+
+
+def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
+    now = now or svc.clock()
+    due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
+    return _sweep(svc, "reconcile", due, remaining,
+                  lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
 
 
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
     """Expiry notices at 30/14/7/1 days (once each), `expired` when not_after passes, and renewal
     of auto_renew certificates inside their window — through the same use case as POST .../renew."""
-    now = now or svc.clock()
-    stats: Counter[str] = Counter()
-    horizon = now + dt.timedelta(days=max(30, svc.cfg.renew_window_days))
-    for cert in list(svc.store.expiring(horizon, svc.cfg.poll_batch_limit)):
-        if remaining() < svc.cfg.poll_safety_margin_ms:
-            stats["left_for_next_run"] += 1
-            continue
-        try:
-            stats[_expiry_step(svc, cert, now)] += 1
-        except ConcurrentModification:
-            stats["raced"] += 1
-        except ProviderFailure as f:
-            stats["provider_error"] += 1
-            log.warning("renewal failed", extra={"certificate_id": cert.id, "error": f.error.code})
-    stats["events_flushed"] = svc.flush_outbox()
-    log.info("renew_expiring done", extra={"stats": dict(stats)})
-    return dict(stats)
+    at = now or svc.clock()
+    horizon = at + dt.timedelta(days=max(30, svc.cfg.renew_window_days))
+    expiring = list(svc.store.expiring(horizon, svc.cfg.poll_batch_limit))
+    return _sweep(svc, "renew_expiring", expiring, remaining, lambda cert: _expiry_step(svc, cert, at))
 
 
 def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -> str:

@@ -26,7 +26,7 @@ def test_every_resource_name_is_overridable():
     s = Settings.from_env(env)
     assert (s.table_name, s.bucket_name, s.topic_arn, s.kms_key_id) == ("t", "b", "arn:x", "k")
     assert s.secret_name("digicert") == "s/d" and s.secret_name("resello") == "certgate/prod/resello"
-    assert s.poll_concurrency_per_provider == 3
+    assert s.policy.poll_concurrency_per_provider == 3
 
 
 @pytest.mark.parametrize("env, message", [
@@ -41,7 +41,7 @@ def test_bad_settings_are_named(env, message):
 
 def test_admin_principals_are_a_clean_tuple():
     s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ADMIN_PRINCIPALS": " a , ,b"})
-    assert s.admin_principals == ("a", "b")
+    assert s.policy.admin_principals == ("a", "b")
 
 
 def test_import_knobs_default_like_before_and_reach_the_policy():
