@@ -17,7 +17,7 @@ module only when it validates a body (msgspec is small: see bench/RESULTS.md).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -46,10 +46,18 @@ EMAIL = "^[^@\\s]{1,64}@[^@\\s]{1,253}$"
 COUNTRY = "^[A-Za-z]{2}$"
 
 if TYPE_CHECKING:  # mypy sees the vocabulary as plain strings; msgspec sees the enums
-    ProviderName = Product = DcvMethod = SanType = Format = Reason = Status = SignatureHash = ImportStatus = str
-    DigicertStatus = str
-    KeyType = str
-    KeySize = int
+    ProviderName: TypeAlias = str
+    Product: TypeAlias = str
+    DcvMethod: TypeAlias = str
+    SanType: TypeAlias = str
+    Format: TypeAlias = str
+    Reason: TypeAlias = str
+    Status: TypeAlias = str
+    SignatureHash: TypeAlias = str
+    ImportStatus: TypeAlias = str
+    DigicertStatus: TypeAlias = str
+    KeyType: TypeAlias = str
+    KeySize: TypeAlias = int
 else:
     ProviderName = Literal[PROVIDERS]
     Product = Literal[PRODUCTS]
