@@ -288,7 +288,8 @@ def test_the_document_and_the_structural_check_agree(name: str) -> None:
     validator = validator_for({"$ref": f"#/components/schemas/{name}"})
     seen = {True: 0, False: 0}
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    # Derandomized: the same 300 bodies every run, so the "both outcomes seen" floor cannot flake.
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(body=_bodies_for(shape))
     def agree(body: Any) -> None:
         by_document = validator.is_valid(body)
