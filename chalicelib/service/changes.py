@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
 
 log = logging.getLogger("certgate.service")
-CHANGE_FIELDS = {"csr", "key", "sans", "common_name", "dcv_method", "validity_days", "organization", "approver"}
 
 
 def reissue(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> Certificate:
@@ -50,7 +49,7 @@ def _change(svc: CertificateService, principal: str, cert: Certificate, body: An
     if not getattr(caps, op):
         raise ValidationFailed([FieldError("operation", f"{cert.provider} cannot {op}")],
                                code="unsupported_operation")
-    changes = validate_change(body, CHANGE_FIELDS)
+    changes = validate_change(body)
     if cert.status is not Status.ISSUED or cert.operation == "revoke":
         state = "being revoked" if cert.operation == "revoke" else cert.public_status
         raise Conflict(f"only an issued certificate can be {op}ed; this one is {state}",

@@ -44,9 +44,9 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import (
@@ -66,7 +66,7 @@ from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso, new_certificate_id, parse_iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
 from chalicelib.service.ports import Provider
-from chalicelib.service.requests import field_name
+from chalicelib.service.requests import validate_import
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -75,99 +75,15 @@ log = logging.getLogger("certgate.imports")
 
 Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
 
-IMPORT_FIELDS = frozenset({"provider", "filters", "page_size"})
-FILTERS: Mapping[str, frozenset[str]] = {
-    "tinycert": frozenset({"ca_id", "state"}),
-    "resello": frozenset({"plan"}),
-    "digicert": frozenset({"status", "common_name"}),
-}
-DIGICERT_STATUSES = ("issued", "pending", "revoked", "expired")
 TINYCERT_STATE_BITS: Mapping[str, int] = {"expired": 1, "good": 2, "revoked": 4, "hold": 8}
-MAX_PAGE_SIZE = 1000  # DigiCert's list limit; TinyCert pages are cut by the adapter
 IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PENDING})
 RETRY_AFTER_S = 60.0  # a retryable provider failure without Retry-After: resume this much later
 LEASE_GRACE_S = 60.0  # a run's lease outlives its time budget by this much (then another run may resume)
 CHECKPOINT_EVERY = 50  # items between cursor saves inside a long page
 _IMPORT_ID = re.compile(r"^imp_[0-9a-f]{32}$")
 _CERTGATE_REF = re.compile(r"^(crt_[0-9a-f]{32})")
-_PLAN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_NAME = re.compile(r"^[A-Za-z0-9*._-]{1,253}$")
 
 
-# -- request validation -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ImportSpec:
-    provider: str
-    filters: dict[str, Any]
-    page_size: int | None
-
-
-def _int_in(value: Any, low: int, high: int) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    return value if isinstance(value, int) and low <= value <= high else None
-
-
-def _filter(provider: str, name: str, value: Any) -> tuple[Any, str | None]:
-    """The normalized filter value, or an error message."""
-    if name == "ca_id":
-        ca = _int_in(value, 1, 10**12)
-        return (str(ca), None) if ca is not None else (None, "must be a numeric TinyCert CA id")
-    if name == "state":
-        state = _int_in(value, 1, 15)
-        return (state, None) if state is not None else (
-            None, "must be TinyCert's state bitmask 1-15 (1 expired, 2 good, 4 revoked, 8 hold)")
-    if name == "plan":
-        return (value, None) if isinstance(value, str) and _PLAN.match(value) else (None, "must be a Resello plan id")
-    if name == "status":
-        return (value, None) if value in DIGICERT_STATUSES else (None, f"must be one of {', '.join(DIGICERT_STATUSES)}")
-    if name == "common_name":
-        ok = isinstance(value, str) and _NAME.match(value.strip())
-        return (value.strip().lower(), None) if ok else (None, "must be a domain name")
-    raise AssertionError(f"unhandled filter {name} for {provider}")  # pragma: no cover - FILTERS lists them
-
-
-def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
-    """POST /imports: {provider, filters?, page_size?} for one of `providers`; every problem
-    reported at once (422)."""
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    errors = [FieldError(field_name(k), "is not a known field") for k in sorted(set(body) - IMPORT_FIELDS)]
-    provider = body.get("provider")
-    if provider not in providers:
-        errors.append(FieldError("provider", f"must be one of {', '.join(providers)}"))
-    raw = body.get("filters")
-    filters: dict[str, Any] = {}
-    if raw is not None and not isinstance(raw, dict):
-        errors.append(FieldError("filters", "must be an object"))
-    elif raw and isinstance(provider, str) and provider in providers:
-        allowed = FILTERS.get(provider, frozenset())  # a provider not listed there takes no filters
-        for name in sorted(raw):
-            if name not in allowed:
-                errors.append(FieldError(field_name(name, "filters"), f"is not a {provider} filter "
-                                                                       f"(allowed: {', '.join(sorted(allowed))})"))
-            elif raw[name] is not None:
-                value, problem = _filter(provider, name, raw[name])
-                if problem:
-                    errors.append(FieldError(f"filters.{name}", problem))
-                else:
-                    filters[name] = value
-    page_size = None
-    if body.get("page_size") is not None:
-        page_size = _int_in(body["page_size"], 1, MAX_PAGE_SIZE)
-        if provider == "resello":
-            errors.append(FieldError("page_size", "Resello pages are fixed by Resello (100)"))
-        elif page_size is None:
-            errors.append(FieldError("page_size", f"must be an integer from 1 to {MAX_PAGE_SIZE}"))
-    if errors:
-        raise ValidationFailed(errors)
-    return ImportSpec(str(provider), filters, page_size)
-
-
-# -- what an import asks the provider for, and what it keeps --------------------------------------------
 
 def listing_filters(job: ImportJob) -> dict[str, Any]:
     """What the provider's list call is asked for. Status filters are applied by `wants` instead,

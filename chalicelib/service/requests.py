@@ -1,29 +1,36 @@
 """Request validation (design.md 2.1): every field checked before any provider call, every failure
-collected and reported at once as a 422 naming each field. Pure: no I/O."""
+collected and reported at once as a 422 naming each field. Pure: no I/O.
+
+The structure of each body (types, required fields, enums, lengths, unknown fields) is checked
+against its shape in chalicelib.core.shapes, the same declarations the OpenAPI document is built
+from. What needs code is checked here, on the typed value: IDNA names, the CSR and its consistency
+with the requested names, the provider's capabilities, which provider an option belongs to, the
+provider secret's defaults, and Resello's OV/EV rules."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import UNSET
+from msgspec.structs import asdict
+
+from chalicelib.core import shapes
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.provider import Capabilities
-from chalicelib.core.vocabulary import DCV_METHODS, PRODUCTS, REVOCATION_REASONS, SAN_TYPES
+from chalicelib.core.structure import check, field_extras, field_name
 
-ORDER_FIELDS = {"provider", "product", "common_name", "sans", "csr", "key", "validity_days", "dcv_method",
-                "organization", "approver", "auto_renew", "client_reference", "provider_options"}
-ORG_FIELDS = {"name", "country", "state", "locality", "unit", "chamber_of_commerce", "digicert_org_id",
-              "address", "zip_code"}
-APPROVER_FIELDS = {"first_name", "last_name", "email", "phone"}
-OPTION_FIELDS = {"plan", "ca_id", "organization_id", "signature_hash", "skip_approval"}
-KEY_SIZES = {"rsa": (2048, 3072, 4096), "ec": (256, 384)}
-MAX_SANS = 100
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TEXT = re.compile(r"^[^\x00-\x1f\x7f]*$")
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}$")
+__all__ = ["FILTERS", "Collector", "ImportSpec", "OrderSpec", "field_name", "validate_authority", "validate_change",
+           "validate_dcv_retry", "validate_import", "validate_limit", "validate_order", "validate_passphrase",
+           "validate_revoke"]
+
+# Which import filters each provider's listing takes (the shape holds all of them).
+FILTERS: Mapping[str, frozenset[str]] = {
+    "tinycert": frozenset({"ca_id", "state"}),
+    "resello": frozenset({"plan"}),
+    "digicert": frozenset({"status", "common_name"}),
+}
 
 
 @dataclass
@@ -44,23 +51,18 @@ class OrderSpec:
     provider_options: dict[str, Any] = field(default_factory=dict)
 
 
-_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-
-
-def field_name(key: str, parent: str = "") -> str:
-    """How an error names a field the caller sent: `parent.key`, or `parent["odd key"]` when the
-    key is empty or not a plain name (so the name is never blank and never ambiguous)."""
-    if _PLAIN_NAME.match(key):
-        return f"{parent}.{key}" if parent else key
-    quoted = json.dumps(key[:64])
-    return f"{parent or 'body'}[{quoted}]"
+@dataclass(frozen=True)
+class ImportSpec:
+    provider: str
+    filters: dict[str, Any]
+    page_size: int | None
 
 
 class Collector:
     """Collects field errors; `check` runs a validator and keeps going on failure."""
 
-    def __init__(self) -> None:
-        self.errors: list[FieldError] = []
+    def __init__(self, errors: tuple[FieldError, ...] = ()) -> None:
+        self.errors: list[FieldError] = list(errors)
 
     def add(self, field_name: str, message: str) -> None:
         self.errors.append(FieldError(field_name, message))
@@ -77,317 +79,194 @@ class Collector:
             raise ValidationFailed(self.errors)
 
 
-def _text(c: Collector, value: Any, name: str, *, max_len: int = 256, required: bool = False) -> str | None:
-    if value is None:
-        if required:
-            c.add(name, "is required")
-        return None
-    if not isinstance(value, str):
-        c.add(name, "must be a string")
-        return None
-    if required and not value.strip():
-        c.add(name, "must not be empty")
-        return None
-    if len(value) > max_len:
-        c.add(name, f"must be at most {max_len} characters")
-        return None
-    if not _TEXT.match(value):
-        c.add(name, "must not contain control characters")
-        return None
-    return value
+def _names() -> Any:
+    from chalicelib.x509 import names
+
+    return names
 
 
-def _obj(c: Collector, value: Any, name: str, allowed: set[str]) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        c.add(name, "must be an object")
-        return None
-    for k in sorted(set(value) - allowed):
-        c.add(field_name(k, name), "is not a known field")
-    return value
+def _known_provider(c: Collector, name: str, providers: Sequence[str]) -> None:
+    """A provider that exists, or a 422 naming the ones that do (nothing else is checked without it)."""
+    if name not in providers:
+        c.add("provider", f"must be one of {', '.join(providers)}")
+        c.raise_if_any()
 
 
-def email_ok(c: Collector, value: str | None, name: str) -> None:
-    if value is not None and not _EMAIL.match(value):
-        c.add(name, "must be an email address")
-
-
+# -- POST /certificates -------------------------------------------------------------------------------------
 def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                    defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str]) -> OrderSpec:
     """Parse and check a POST /certificates body. `providers` are the provider names there are,
     `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
     (organization, approver) where it holds any."""
-    from chalicelib.x509 import csr as x509_csr
-    from chalicelib.x509 import names as x509_names
-
-    c = Collector()
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    for k in sorted(set(body) - ORDER_FIELDS):
-        c.add(field_name(k), "is not a known field")
-    provider = body.get("provider")
-    if provider is None:
-        c.add("provider", "is required")
-    elif provider not in providers:
-        c.add("provider", f"must be one of {', '.join(providers)}")
-        provider = None
-    caps = caps_of(provider) if provider else None
-
-    cn_raw = _text(c, body.get("common_name"), "common_name", max_len=253, required=True)
-    cn = c.check(x509_names.validate_dns_name, cn_raw, "common_name") if cn_raw else None
-
-    product = body.get("product", caps.default_product if caps else None)
-    if product is not None and product not in PRODUCTS:
-        c.add("product", f"must be one of {', '.join(PRODUCTS)}")
-    elif caps and product not in caps.products:
-        c.add("product", f"{provider} offers {', '.join(caps.products)}")
-
-    sans = _sans(c, body.get("sans"), cn)
-
-    csr_pem = body.get("csr")
-    key = body.get("key")
-    key_type = key_size = None
-    parsed = None
-    if csr_pem is not None:
-        if not isinstance(csr_pem, str):
-            c.add("csr", "must be a PEM string")
-        elif caps and not caps.accepts_csr:
-            c.add("csr", f"{provider} generates the key itself and takes no CSR")
-        else:
-            parsed = c.check(x509_csr.parse_csr, csr_pem, "csr")
-        if key is not None:
-            c.add("key", "give either csr or key, not both")
-    elif key is not None:
-        key_obj = _obj(c, key, "key", {"type", "size"})
-        if caps and caps.generates_key:
-            c.add("key", f"{provider} generates the key itself")
-        elif key_obj is not None:
-            key_type = key_obj.get("type", "rsa")
-            if not isinstance(key_type, str) or key_type not in KEY_SIZES:
-                c.add("key.type", "must be rsa or ec")
-            else:
-                key_size = key_obj.get("size", KEY_SIZES[key_type][0])
-                if key_size not in KEY_SIZES[key_type] or isinstance(key_size, bool):
-                    c.add("key.size", f"{key_type} keys: {', '.join(map(str, KEY_SIZES[key_type]))}")
-    elif caps and not caps.generates_key:
-        key_type, key_size = "rsa", 2048  # the gateway generates key + CSR and keeps the key sealed
-    if parsed is not None and cn:
-        # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
-        raw_sans = body.get("sans") if isinstance(body.get("sans"), list) else []
-        own = [(s.get("type", "dns"), s.get("value")) for s in raw_sans if isinstance(s, dict)]
-        c.errors.extend(x509_csr.check_csr_consistency(parsed, cn, [p for p in own if p[1]], ""))
-
-    validity = body.get("validity_days", caps.max_validity_days if caps else 397)
-    if not isinstance(validity, int) or isinstance(validity, bool):
-        c.add("validity_days", "must be an integer")
-    elif caps and not 1 <= validity <= caps.max_validity_days:
-        c.add("validity_days", f"must be between 1 and {caps.max_validity_days} for {provider}")
-
-    dcv = body.get("dcv_method")
-    if dcv is not None:
-        if dcv not in DCV_METHODS:
-            c.add("dcv_method", f"must be one of {', '.join(DCV_METHODS)}")
-        elif caps and dcv not in caps.dcv_methods:
-            c.add("dcv_method", f"{provider} supports {', '.join(caps.dcv_methods) or 'no domain validation'}")
-    elif caps:
-        dcv = caps.default_dcv_method
-
-    org = _organization(c, body.get("organization"), (defaults or {}).get("organization"))
-    approver = _approver(c, body.get("approver"), (defaults or {}).get("approver"))
-
-    auto_renew = body.get("auto_renew", False)
-    if not isinstance(auto_renew, bool):
-        c.add("auto_renew", "must be true or false")
-    client_ref = _text(c, body.get("client_reference"), "client_reference", max_len=128)
-    options = _options(c, body.get("provider_options"), provider)
-
-    if provider == "resello" and product in ("ov", "ev"):
-        for name, val in (("organization.chamber_of_commerce", (org or {}).get("chamber_of_commerce")),
-                          ("organization.unit", (org or {}).get("unit")),
-                          ("approver.first_name", (approver or {}).get("first_name")),
-                          ("approver.last_name", (approver or {}).get("last_name"))):
-            if not val:
-                c.add(name, f"is required for {product.upper()} certificates at resello")
-    if provider == "resello" and dcv == "email" and not (approver or {}).get("email"):
-        c.add("approver.email", "is required for email validation at resello")
+    checked = check(body, shapes.OrderRequest)
+    c = Collector(checked.errors)
+    order = checked.value
+    if order is None:  # a required field is bad: nothing to check the rest against
+        c.raise_if_any()
+        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    _known_provider(c, order.provider, providers)
+    caps = caps_of(order.provider)
+    cn = c.check(_names().validate_dns_name, order.common_name, "common_name")
+    product = caps.default_product if order.product is UNSET else order.product
+    if product not in caps.products:
+        c.add("product", f"{order.provider} offers {', '.join(caps.products)}")
+    sans = [] if "sans" in checked.bad else _sans(c, order.sans, cn)
+    key_type, key_size = _key_material(c, order, caps, cn, checked.bad)
+    validity = caps.max_validity_days if order.validity_days is UNSET else order.validity_days
+    if not 1 <= validity <= caps.max_validity_days:
+        c.add("validity_days", f"must be between 1 and {caps.max_validity_days} for {order.provider}")
+    dcv = _dcv_method(c, order, caps)
+    given = defaults or {}
+    org = _party(c, order.organization, given.get("organization"), shapes.Organization, "organization",
+                 checked.bad)
+    approver = _party(c, order.approver, given.get("approver"), shapes.Approver, "approver", checked.bad)
+    options = _options(c, order.provider_options, order.provider)
+    _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
     c.raise_if_any()
-    if not (provider and cn and product):  # unreachable: each missing one was reported above
-        raise ValidationFailed([FieldError("body", "provider, common_name and product are required")])
-    return OrderSpec(provider=provider, product=product, common_name=cn, sans=sans, csr_pem=csr_pem,
+    return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
                      key_type=key_type, key_size=key_size, validity_days=validity, dcv_method=dcv,
-                     organization=org, approver=approver, auto_renew=auto_renew, client_reference=client_ref,
-                     provider_options=options)
+                     organization=org, approver=approver, auto_renew=order.auto_renew,
+                     client_reference=order.client_reference, provider_options=options)
 
 
-def _sans(c: Collector, raw: Any, cn: str | None) -> list[tuple[str, str]]:
-    from chalicelib.x509 import names as x509_names
-
-    out: list[tuple[str, str]] = []
-    if raw is None:
+def _sans(c: Collector, sans: list[shapes.San] | None, cn: str | None) -> list[tuple[str, str]]:
+    if sans is None:
         return [("dns", cn)] if cn else []
-    if not isinstance(raw, list):
-        c.add("sans", "must be a list of {type, value}")
-        return []
-    if len(raw) > MAX_SANS:
-        c.add("sans", f"at most {MAX_SANS} names")
-        return []
-    for i, san in enumerate(raw):
-        name = f"sans[{i}]"
-        if not isinstance(san, dict) or set(san) - {"type", "value"}:
-            c.add(name, "must be an object {type, value}")
+    out: list[tuple[str, str]] = []
+    for i, san in enumerate(sans):
+        pair = c.check(_names().validate_san, san.type, san.value, f"sans[{i}]")
+        if pair is None:
             continue
-        kind = san.get("type", "dns")
-        value = san.get("value")
-        if kind not in SAN_TYPES:
-            c.add(f"{name}.type", f"must be one of {', '.join(SAN_TYPES)}")
-            continue
-        if not isinstance(value, str) or not value or len(value) > 1024:
-            c.add(f"{name}.value", "must be a non-empty string")
-            continue
-        norm = c.check(x509_names.validate_san, kind, value, name)
-        if norm is not None:
-            pair = tuple(norm) if isinstance(norm, tuple) else (kind, norm if isinstance(norm, str) else value)
-            if pair in out:
-                c.add(f"{name}.value", "is listed twice")
-            else:
-                out.append(pair)
+        if tuple(pair) in out:
+            c.add(f"sans[{i}].value", "is listed twice")
+        else:
+            out.append(tuple(pair))
     if cn and ("dns", cn) not in out:
         out.insert(0, ("dns", cn))
     return out
 
 
-def _organization(c: Collector, raw: Any, default: Any) -> dict[str, Any] | None:
-    from chalicelib.x509 import names as x509_names
+def _key_material(c: Collector, order: shapes.OrderRequest, caps: Capabilities, cn: str | None,
+                  bad: frozenset[str]) -> tuple[str | None, int | None]:
+    """The key the gateway generates (type, size), if it does; checks a given CSR against the names."""
+    from chalicelib.x509 import csr as x509_csr
 
-    org = _obj(c, raw, "organization", ORG_FIELDS)
-    if org is None and isinstance(default, dict):
-        org = dict(default)
-    if org is None:
+    provider = order.provider
+    if order.csr is not None:
+        if order.key is not None:
+            c.add("key", "give either csr or key, not both")
+        if not caps.accepts_csr:
+            c.add("csr", f"{provider} generates the key itself and takes no CSR")
+            return None, None
+        parsed = c.check(x509_csr.parse_csr, order.csr, "csr")
+        if parsed is not None and cn:
+            # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
+            requested = [(s.type, s.value) for s in order.sans or []]
+            c.errors.extend(x509_csr.check_csr_consistency(parsed, cn, requested, ""))
+        return None, None
+    if order.key is not None:
+        if caps.generates_key:
+            c.add("key", f"{provider} generates the key itself")
+            return None, None
+        sizes = shapes.KEY_SIZES[order.key.type]
+        size = sizes[0] if order.key.size is UNSET else order.key.size
+        if size not in sizes:
+            c.add("key.size", f"{order.key.type} keys: {', '.join(map(str, sizes))}")
+            return None, None
+        return order.key.type, size
+    if caps.generates_key or bad & {"csr", "key"}:
+        return None, None
+    return "rsa", 2048  # the gateway generates key + CSR and keeps the key sealed
+
+
+def _dcv_method(c: Collector, order: shapes.OrderRequest, caps: Capabilities) -> str | None:
+    if order.dcv_method is None:
+        return caps.default_dcv_method
+    if order.dcv_method not in caps.dcv_methods:
+        c.add("dcv_method", f"{order.provider} supports {', '.join(caps.dcv_methods) or 'no domain validation'}")
+    return order.dcv_method
+
+
+def _party(c: Collector, given: shapes.Organization | shapes.Approver | None, default: Any,
+           shape: type[shapes.Organization] | type[shapes.Approver], name: str,
+           bad: frozenset[str]) -> dict[str, Any] | None:
+    """The organization or approver as sent, else the provider secret's default (checked the same way)."""
+    if given is None and name not in bad and isinstance(default, Mapping):
+        known = {k: v for k, v in default.items() if k in shape.__struct_fields__}
+        from_secret = check(known, shape, at=name)
+        c.errors.extend(from_secret.errors)
+        given = from_secret.value
+    if given is None:
         return None
-    out: dict[str, Any] = {}
-    for k in ORG_FIELDS - {"digicert_org_id"}:
-        v = _text(c, org.get(k), f"organization.{k}", max_len=128)
-        if v is not None:
-            out[k] = v
+    out = {k: v for k, v in asdict(given).items() if v is not None}
     if "country" in out:
-        out["country"] = c.check(x509_names.validate_country, out["country"], "organization.country") or out["country"]
-    dig = org.get("digicert_org_id")
-    if dig is not None:
-        if not isinstance(dig, int) or isinstance(dig, bool) or dig <= 0:
-            c.add("organization.digicert_org_id", "must be a positive integer")
-        else:
-            out["digicert_org_id"] = dig
+        out["country"] = c.check(_names().validate_country, out["country"], f"{name}.country") or out["country"]
     return out
 
 
-def _approver(c: Collector, raw: Any, default: Any) -> dict[str, Any] | None:
-    app = _obj(c, raw, "approver", APPROVER_FIELDS)
-    if app is None and isinstance(default, dict):
-        app = dict(default)
-    if app is None:
-        return None
-    out = {k: _text(c, app.get(k), f"approver.{k}", max_len=128) for k in APPROVER_FIELDS}
-    email_ok(c, out.get("email"), "approver.email")
-    return {k: v for k, v in out.items() if v is not None}
-
-
-def _options(c: Collector, raw: Any, provider: str | None) -> dict[str, Any]:
-    opts = _obj(c, raw, "provider_options", OPTION_FIELDS)
-    if not opts:
+def _options(c: Collector, options: shapes.ProviderOptions | None, provider: str) -> dict[str, Any]:
+    """The provider options, each only for the provider the shape says it belongs to."""
+    if options is None:
         return {}
     out: dict[str, Any] = {}
-    if "plan" in opts:
-        if provider != "resello":
-            c.add("provider_options.plan", "applies to resello only")
-        elif not isinstance(opts["plan"], str) or not _UUID.match(opts["plan"]):
-            c.add("provider_options.plan", "must be a plan UUID")
+    for name, extra in field_extras(shapes.ProviderOptions).items():
+        value = getattr(options, name)
+        if value is UNSET:
+            continue
+        if extra["provider"] != provider:
+            c.add(f"provider_options.{name}", f"applies to {extra['provider']} only")
         else:
-            out["plan"] = opts["plan"].lower()
-    for name, only in (("ca_id", "tinycert"), ("organization_id", "digicert")):
-        if name in opts:
-            v = opts[name]
-            if provider != only:
-                c.add(f"provider_options.{name}", f"applies to {only} only")
-            elif not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-                c.add(f"provider_options.{name}", "must be a positive integer")
-            else:
-                out[name] = v
-    if "signature_hash" in opts:
-        if opts["signature_hash"] not in ("sha256", "sha384", "sha512"):
-            c.add("provider_options.signature_hash", "must be sha256, sha384 or sha512")
-        else:
-            out["signature_hash"] = opts["signature_hash"]
-    if "skip_approval" in opts:
-        if not isinstance(opts["skip_approval"], bool):
-            c.add("provider_options.skip_approval", "must be true or false")
-        else:
-            out["skip_approval"] = opts["skip_approval"]
+            out[name] = value.lower() if name == "plan" else value
     return out
 
 
+def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, org: Mapping[str, Any],
+                    approver: Mapping[str, Any], bad: frozenset[str]) -> None:
+    """Resello's own requirements (seeds/resello-ssl-certificate.txt) beyond the shape."""
+    if provider != "resello":
+        return
+    if product in ("ov", "ev"):
+        for name, value in (("organization.chamber_of_commerce", org.get("chamber_of_commerce")),
+                            ("organization.unit", org.get("unit")),
+                            ("approver.first_name", approver.get("first_name")),
+                            ("approver.last_name", approver.get("last_name"))):
+            if not value and name not in bad:
+                c.add(name, f"is required for {product.upper()} certificates at resello")
+    if dcv == "email" and not approver.get("email") and "approver.email" not in bad:
+        c.add("approver.email", "is required for email validation at resello")
+
+
+# -- the other bodies ------------------------------------------------------------------------------------------
 def validate_revoke(body: Any) -> tuple[str, str | None]:
-    c = Collector()
-    body = body or {}
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    for k in sorted(set(body) - {"reason", "comments"}):
-        c.add(field_name(k), "is not a known field")
-    reason = body.get("reason", "unspecified")
-    if reason not in REVOCATION_REASONS:
-        c.add("reason", f"must be one of {', '.join(REVOCATION_REASONS)}")
-    comments = _text(c, body.get("comments"), "comments", max_len=1024)
-    c.raise_if_any()
-    return reason, comments
+    revoke = check({} if body is None else body, shapes.RevokeRequest).valid()
+    return revoke.reason, revoke.comments
 
 
 def validate_dcv_retry(body: Any, caps: Capabilities) -> dict[str, Any]:
-    from chalicelib.x509 import names as x509_names
-
-    c = Collector()
-    body = body or {}
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    for k in sorted(set(body) - {"dcv_method", "email", "domain"}):
-        c.add(field_name(k), "is not a known field")
-    method = body.get("dcv_method")
+    checked = check({} if body is None else body, shapes.DcvRetryRequest)
+    c = Collector(checked.errors)
+    retry = checked.value or shapes.DcvRetryRequest()
+    method = retry.dcv_method
     if method is not None and method not in caps.dcv_methods:
         c.add("dcv_method", f"must be one of {', '.join(caps.dcv_methods) or '(none supported)'}")
-    email = _text(c, body.get("email"), "email", max_len=254)
-    email_ok(c, email, "email")
-    domain = body.get("domain")
-    if domain is not None:
-        domain = c.check(x509_names.validate_dns_name, domain, "domain") if isinstance(domain, str) else None
-        if domain is None and not any(e.field == "domain" for e in c.errors):
-            c.add("domain", "must be a domain name")
-    if method == "email" and not email:
+    domain = None if retry.domain is None else c.check(_names().validate_dns_name, retry.domain, "domain")
+    if method == "email" and not retry.email and "email" not in checked.bad:
         c.add("email", "is required with dcv_method email")
     c.raise_if_any()
-    return {"method": method, "email": email, "domain": domain}
+    return {"method": method, "email": retry.email, "domain": domain}
 
 
-def validate_change(body: Any, allowed: set[str]) -> dict[str, Any]:
-    """Reissue/renew bodies: a subset of the order fields, all optional."""
+def validate_change(body: Any) -> dict[str, Any]:
+    """Reissue/renew bodies: a subset of the order fields, all optional. The fields given come back
+    as sent: the service folds them into the certificate's and validates the result as an order."""
     if body is None:
         return {}
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValidationFailed([FieldError(field_name(k), "is not a known field") for k in unknown])
-    return body
+    check(body, shapes.ChangeRequest).valid()
+    return dict(body)
 
 
 def validate_passphrase(body: Any) -> str:
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object with a passphrase")])
-    unknown = sorted(set(body) - {"passphrase", "format"})
-    if unknown:
-        raise ValidationFailed([FieldError(field_name(k), "is not a known field") for k in unknown])
-    p = body.get("passphrase")
-    if not isinstance(p, str) or len(p) < 8 or len(p) > 1024:
-        raise ValidationFailed([FieldError("passphrase", "must be a string of 8 to 1024 characters")])
-    return p
+    return check(body, shapes.DownloadRequest).valid().passphrase
 
 
 def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> int:
@@ -400,24 +279,68 @@ def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> in
 
 def validate_authority(body: Any) -> dict[str, str]:
     """POST /providers/tinycert/authorities: the /ca/new fields, by their TinyCert names."""
-    from chalicelib.x509 import names as x509_names
-
-    c = Collector()
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    names = {"country": "C", "organization": "O", "locality": "L", "state": "ST", "unit": "OU",
-             "hash_method": "hash_method"}
-    for k in sorted(set(body) - set(names)):
-        c.add(field_name(k), "is not a known field")
-    out: dict[str, str] = {}
-    for k, wire in names.items():
-        v = _text(c, body.get(k), k, max_len=64, required=k in ("country", "organization"))
-        if v is not None:
-            out[wire] = v
-    if "C" in out:
-        out["C"] = c.check(x509_names.validate_country, out["C"], "country") or out["C"]
-    if out.get("hash_method", "sha256") != "sha256":
-        # TinyCert documents sha1 and sha256; a new CA signing with SHA-1 would be refused by every client.
-        c.add("hash_method", "must be sha256")
+    checked = check(body, shapes.AuthorityRequest)
+    c = Collector(checked.errors)
+    authority = checked.value
+    if authority is None:
+        c.raise_if_any()
+        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    if not authority.organization.strip():
+        c.add("organization", "must not be empty")
+    country = c.check(_names().validate_country, authority.country, "country")
     c.raise_if_any()
+    wire = {"C": country, "O": authority.organization, "L": authority.locality, "ST": authority.state,
+            "OU": authority.unit, "hash_method": authority.hash_method}
+    return {k: v for k, v in wire.items() if v is not None}
+
+
+def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
+    """POST /imports: {provider, filters?, page_size?}; every problem reported at once (422)."""
+    checked = check(body, shapes.ImportRequest)
+    c = Collector(checked.errors)
+    request = checked.value
+    if request is None:
+        c.raise_if_any()
+        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    _known_provider(c, request.provider, providers)
+    filters = _import_filters(c, request.filters, request.provider)
+    page_size = None
+    if request.page_size is not None:
+        page_size = _number(request.page_size)
+        if request.provider == "resello":
+            c.add("page_size", "Resello pages are fixed by Resello (100)")
+        elif not 1 <= page_size <= shapes.MAX_IMPORT_PAGE_SIZE:
+            c.add("page_size", f"must be an integer from 1 to {shapes.MAX_IMPORT_PAGE_SIZE}")
+    c.raise_if_any()
+    return ImportSpec(request.provider, filters, page_size)
+
+
+def _number(value: int | str) -> int:
+    return value if isinstance(value, int) else int(value)
+
+
+def _import_filters(c: Collector, filters: shapes.ImportFilters | None, provider: str) -> dict[str, Any]:
+    if filters is None:
+        return {}
+    allowed = FILTERS[provider]
+    out: dict[str, Any] = {}
+    for name, extra in field_extras(shapes.ImportFilters).items():
+        value = getattr(filters, name)
+        if value is None:
+            continue
+        if name not in allowed:
+            c.add(f"filters.{name}", f"is not a {provider} filter (allowed: {', '.join(sorted(allowed))})")
+        elif name == "ca_id":
+            ca = _number(value)
+            if 1 <= ca <= 10**12:
+                out[name] = str(ca)
+            else:
+                c.add("filters.ca_id", extra["message"])
+        elif name == "state":
+            if 1 <= _number(value) <= 15:
+                out[name] = _number(value)
+            else:
+                c.add("filters.state", extra["message"])
+        else:
+            out[name] = value.strip().lower() if name == "common_name" else value
     return out

@@ -8,6 +8,7 @@ import functools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.core import shapes
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.providers import registry
 from chalicelib.service import requests as validation
@@ -31,9 +32,9 @@ def nested_order() -> st.SearchStrategy[dict]:
         "common_name": st.sampled_from(["a.example.com", "*.example.com", "", "x"]) | values,
         "key": keyed({"type", "size"}) | values,
         "sans": st.lists(keyed({"type", "value"}) | values, max_size=3) | values,
-        "organization": keyed(validation.ORG_FIELDS) | values,
-        "approver": keyed(validation.APPROVER_FIELDS) | values,
-        "provider_options": keyed(validation.OPTION_FIELDS) | values,
+        "organization": keyed(set(shapes.Organization.__struct_fields__)) | values,
+        "approver": keyed(set(shapes.Approver.__struct_fields__)) | values,
+        "provider_options": keyed(set(shapes.ProviderOptions.__struct_fields__)) | values,
         "product": meaningful, "validity_days": meaningful, "dcv_method": meaningful, "auto_renew": meaningful,
         "client_reference": meaningful, "csr": meaningful,
     })
@@ -54,11 +55,11 @@ def test_validate_order_never_crashes(body):
 
 
 @settings(max_examples=300, deadline=None)
-@given(body=values, which=st.sampled_from(["revoke", "passphrase", "authority", "change"]))
+@given(body=values, which=st.sampled_from(["revoke", "passphrase", "authority", "change", "import"]))
 def test_other_validators_never_crash(body, which):
     fn = {"revoke": validation.validate_revoke, "passphrase": validation.validate_passphrase,
           "authority": validation.validate_authority,
-          "change": lambda b: validation.validate_change(b, {"csr", "sans"})}[which]
+          "change": validation.validate_change, "import": validation.validate_import}[which]
     _only_validation_errors(fn, body)
 
 

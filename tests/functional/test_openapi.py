@@ -1,7 +1,7 @@
 """The OpenAPI document against the code: a valid 3.1 document, regenerated, every route Chalice
-registers in it and nothing else, its examples valid, its request schemas naming exactly the
-fields validation.py accepts. The helpers here also serve test_openapi_responses.py and the
-per-test response check of tests/conftest.py."""
+registers in it and nothing else, its examples valid, its request schemas accepting exactly what
+the structural validation accepts (both come from chalicelib/core/shapes.py). The helpers here also
+serve test_openapi_responses.py and the per-test response check of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.functional.conftest import call
 from tools import openapi
@@ -210,24 +212,151 @@ def test_order_examples_pass_the_api_validation() -> None:
         assert spec.provider == example["value"]["provider"], name
 
 
-# -- request schemas name exactly what validation.py accepts --------------------------------------------------
-def _properties(name: str) -> set[str]:
-    return set(document()["components"]["schemas"][name]["properties"])
+# -- the document's request schemas and the structural check come from the same shapes ----------------------
+def _structurally_valid(shape: type, body: Any) -> bool:
+    """What chalicelib/core/structure.py says of `body`, plus the one rule across fields the document
+    states and code checks (shapes.SCHEMA_RULES: which key size goes with which type)."""
+    from chalicelib.core import shapes
+    from chalicelib.core.structure import check
+
+    if check(body, shape).errors:
+        return False
+    key = body.get("key") if isinstance(body, dict) else None
+    if isinstance(key, dict) and "size" in key:
+        return key["size"] in shapes.KEY_SIZES[key.get("type", "rsa")]
+    return True
 
 
-def test_request_schemas_match_the_validators() -> None:
-    from chalicelib.service import inventory as imports
-    from chalicelib.service import requests as validation
-    from chalicelib.service.changes import CHANGE_FIELDS
+def _bodies_for(shape: type) -> st.SearchStrategy[Any]:
+    """Bodies near the shape: required fields mostly there, each field mostly valid-looking (in bounds, off
+    by one, a wrong type now and then), sometimes an unknown field or any JSON value instead."""
+    import msgspec.inspect as mi
 
-    assert _properties("OrderRequest") == validation.ORDER_FIELDS
-    assert _properties("ChangeRequest") == CHANGE_FIELDS
-    assert _properties("Organization") == validation.ORG_FIELDS
-    assert _properties("Approver") == validation.APPROVER_FIELDS
-    assert _properties("ProviderOptions") == validation.OPTION_FIELDS
-    assert _properties("ImportRequest") == imports.IMPORT_FIELDS
-    filters = document()["components"]["schemas"]["ImportRequest"]["properties"]["filters"]["properties"]
-    assert set(filters) == set().union(*imports.FILTERS.values())
+    def field(node: Any) -> st.SearchStrategy[Any]:
+        return st.one_of(near(node), near(node), near(node), JSON)
+
+    def near(node: Any) -> st.SearchStrategy[Any]:
+        if isinstance(node, mi.Metadata):
+            return near(node.type)
+        if isinstance(node, mi.UnionType):
+            return st.one_of([near(t) for t in node.types])
+        if isinstance(node, mi.StructType):
+            required = {f.encode_name: field(f.type) for f in node.fields if f.required}
+            optional = {f.encode_name: field(f.type) for f in node.fields if not f.required}
+            body = st.fixed_dictionaries(required, optional=optional)
+            return st.one_of(body, body, body, body.map(lambda d: {**d, "zz": 1}),
+                             body.map(lambda d: dict(list(d.items())[1:])))
+        if isinstance(node, mi.ListType):
+            return st.lists(near(node.item_type), max_size=(node.max_length or 3) + 1)
+        if isinstance(node, mi.LiteralType):
+            return st.sampled_from(node.values)
+        if isinstance(node, mi.StrType):
+            low, high = node.min_length or 0, min(node.max_length or 12, 300)
+            printable = st.text(st.characters(codec="ascii", min_codepoint=32, max_codepoint=126), min_size=low,
+                                max_size=high)
+            at_the_bounds = st.sampled_from(["a" * low, "a" * max(0, low - 1), "a" * high, "a" * (high + 1)])
+            if node.pattern:
+                matching = st.from_regex(node.pattern)
+                printable = st.one_of(matching, matching, printable)
+            return st.one_of(printable, at_the_bounds, st.text(min_size=max(0, low - 1), max_size=high + 1), st.sampled_from(
+                ["US", "zz", "a.example.com", "0", "12", "3b6e2c1a-9f0e-4d5b-8c7a-1e2d3c4b5a69", "a@b.example"]))
+        if isinstance(node, mi.IntType):
+            return st.integers(min_value=(node.ge or 0) - 2, max_value=(node.le or 10) + 2)
+        if isinstance(node, mi.BoolType):
+            return st.booleans()
+        if isinstance(node, mi.NoneType):
+            return st.none()
+        return JSON
+
+    return st.one_of(near(mi.type_info(shape)), near(mi.type_info(shape)), JSON)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+                    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
+                    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+                    max_leaves=4)
+
+
+@pytest.mark.parametrize("name", ["OrderRequest", "ChangeRequest", "RevokeRequest", "DcvRetryRequest",
+                                  "DownloadRequest", "AuthorityRequest", "ImportRequest"])
+def test_the_document_and_the_structural_check_agree(name: str) -> None:
+    """Generated bodies: the document's schema accepts exactly what the structural validation accepts."""
+    from chalicelib.core import shapes
+
+    shape = getattr(shapes, name)
+    assert shape in shapes.REQUESTS
+    validator = validator_for({"$ref": f"#/components/schemas/{name}"})
+    seen = {True: 0, False: 0}
+
+    # Derandomized: the same 300 bodies every run, so the "both outcomes seen" floor cannot flake.
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(body=_bodies_for(shape))
+    def agree(body: Any) -> None:
+        by_document = validator.is_valid(body)
+        assert by_document == _structurally_valid(shape, body), (body, list(validator.iter_errors(body))[:3])
+        seen[by_document] += 1
+
+    agree()
+    assert seen[True] >= 5 and seen[False] >= 5, seen  # both outcomes were exercised
+
+
+MINIMAL = {"OrderRequest": {"provider": "digicert", "common_name": "a.example.com"}, "ChangeRequest": {},
+           "RevokeRequest": {}, "DcvRetryRequest": {}, "DownloadRequest": {"passphrase": "x" * 8},
+           "AuthorityRequest": {"country": "US", "organization": "Acme"}, "ImportRequest": {"provider": "digicert"}}
+
+
+def _at_the_bounds(node: Any, put: Any) -> Iterator[Any]:
+    """Bodies with one bounded string or integer at its limit and one past it (`put` places the value)."""
+    import msgspec.inspect as mi
+
+    if isinstance(node, mi.Metadata):
+        yield from _at_the_bounds(node.type, put)
+    elif isinstance(node, mi.UnionType):
+        for t in node.types:
+            yield from _at_the_bounds(t, put)
+    elif isinstance(node, mi.StructType):
+        for f in node.fields:
+            yield from _at_the_bounds(f.type, lambda v, n=f.encode_name: put({n: v}))
+    elif isinstance(node, mi.ListType):
+        yield from _at_the_bounds(node.item_type, lambda v: put([v]))
+    elif isinstance(node, mi.StrType):
+        for n in {node.min_length, node.max_length} - {None}:
+            yield from (put("a" * m) for m in (n - 1, n, n + 1) if m >= 0)
+    elif isinstance(node, mi.IntType):
+        for n in {node.ge, node.le} - {None}:
+            yield from (put(m) for m in (n - 1, n, n + 1))
+
+
+@pytest.mark.parametrize("name", sorted(MINIMAL))
+def test_the_document_and_the_structural_check_agree_at_every_bound(name: str) -> None:
+    import msgspec.inspect as mi
+
+    from chalicelib.core import shapes
+
+    shape = getattr(shapes, name)
+    validator = validator_for({"$ref": f"#/components/schemas/{name}"})
+
+    def merged(base: Any, part: Any) -> Any:
+        if isinstance(base, dict) and isinstance(part, dict):
+            return {**base, **{k: merged(base.get(k), v) for k, v in part.items()}}
+        return part
+
+    bodies = list(_at_the_bounds(mi.type_info(shape), lambda part: merged(MINIMAL[name], part)))
+    assert validator.is_valid(MINIMAL[name]) and _structurally_valid(shape, MINIMAL[name])
+    for body in bodies:
+        assert validator.is_valid(body) == _structurally_valid(shape, body), body
+    assert any(not validator.is_valid(b) for b in bodies), bodies  # some bound was crossed
+
+
+def test_the_shapes_hold_what_the_code_expects() -> None:
+    from chalicelib.core import shapes
+    from chalicelib.core.structure import field_extras
+    from chalicelib.providers.registry import names
+    from chalicelib.service import inventory, requests
+
+    assert set(shapes.ImportFilters.__struct_fields__) == set().union(*requests.FILTERS.values())
+    assert shapes.ImportCounters.__struct_fields__ == inventory.COUNTERS
+    assert {extra["provider"] for extra in field_extras(shapes.ProviderOptions).values()} <= set(names())
 
 
 @pytest.mark.parametrize(("schema", "body", "ok"), [
