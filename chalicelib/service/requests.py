@@ -19,7 +19,7 @@ from msgspec.structs import asdict
 from chalicelib.core import shapes
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.provider import Capabilities
-from chalicelib.core.structure import check, field_extras, field_name
+from chalicelib.core.structure import Checked, S, check, field_extras, field_name
 
 __all__ = ["FILTERS", "Collector", "ImportSpec", "OrderSpec", "field_name", "validate_authority", "validate_change",
            "validate_dcv_retry", "validate_import", "validate_limit", "validate_order", "validate_passphrase",
@@ -85,6 +85,19 @@ def _names() -> Any:
     return names
 
 
+
+
+def _structure(body: Any, shape: type[S]) -> tuple[Checked[S], Collector, S]:
+    """The structural check of `body`, a collector holding its errors, and the typed value; a 422 at
+    once when a required field is bad (nothing to check the rest against)."""
+    checked = check(body, shape)
+    c = Collector(checked.errors)
+    if checked.value is None:
+        c.raise_if_any()
+        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    return checked, c, checked.value
+
+
 def _known_provider(c: Collector, name: str, providers: Sequence[str]) -> None:
     """A provider that exists, or a 422 naming the ones that do (nothing else is checked without it)."""
     if name not in providers:
@@ -98,12 +111,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     """Parse and check a POST /certificates body. `providers` are the provider names there are,
     `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
     (organization, approver) where it holds any."""
-    checked = check(body, shapes.OrderRequest)
-    c = Collector(checked.errors)
-    order = checked.value
-    if order is None:  # a required field is bad: nothing to check the rest against
-        c.raise_if_any()
-        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    checked, c, order = _structure(body, shapes.OrderRequest)
     _known_provider(c, order.provider, providers)
     caps = caps_of(order.provider)
     cn = c.check(_names().validate_dns_name, order.common_name, "common_name")
@@ -279,12 +287,7 @@ def validate_limit(raw: str | None, default: int = 50, maximum: int = 200) -> in
 
 def validate_authority(body: Any) -> dict[str, str]:
     """POST /providers/tinycert/authorities: the /ca/new fields, by their TinyCert names."""
-    checked = check(body, shapes.AuthorityRequest)
-    c = Collector(checked.errors)
-    authority = checked.value
-    if authority is None:
-        c.raise_if_any()
-        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    checked, c, authority = _structure(body, shapes.AuthorityRequest)
     if not authority.organization.strip():
         c.add("organization", "must not be empty")
     country = c.check(_names().validate_country, authority.country, "country")
@@ -296,12 +299,7 @@ def validate_authority(body: Any) -> dict[str, str]:
 
 def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
     """POST /imports: {provider, filters?, page_size?}; every problem reported at once (422)."""
-    checked = check(body, shapes.ImportRequest)
-    c = Collector(checked.errors)
-    request = checked.value
-    if request is None:
-        c.raise_if_any()
-        raise ValidationFailed([FieldError("body", "is not valid")])  # unreachable: check() named it
+    checked, c, request = _structure(body, shapes.ImportRequest)
     _known_provider(c, request.provider, providers)
     filters = _import_filters(c, request.filters, request.provider)
     page_size = None

@@ -257,7 +257,7 @@ def _bodies_for(shape: type) -> st.SearchStrategy[Any]:
             at_the_bounds = st.sampled_from(["a" * low, "a" * max(0, low - 1), "a" * high, "a" * (high + 1)])
             if node.pattern:
                 matching = st.from_regex(node.pattern)
-                printable = st.one_of(matching, matching, printable)
+                printable = st.one_of(matching, matching, matching, printable)
             return st.one_of(printable, at_the_bounds, st.text(min_size=max(0, low - 1), max_size=high + 1), st.sampled_from(
                 ["US", "zz", "a.example.com", "0", "12", "3b6e2c1a-9f0e-4d5b-8c7a-1e2d3c4b5a69", "a@b.example"]))
         if isinstance(node, mi.IntType):
@@ -288,8 +288,8 @@ def test_the_document_and_the_structural_check_agree(name: str) -> None:
     validator = validator_for({"$ref": f"#/components/schemas/{name}"})
     seen = {True: 0, False: 0}
 
-    # Derandomized: the same 300 bodies every run, so the "both outcomes seen" floor cannot flake.
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    # Derandomized: the same 600 bodies every run, so the "both outcomes seen" floor cannot flake.
+    @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(body=_bodies_for(shape))
     def agree(body: Any) -> None:
         by_document = validator.is_valid(body)
@@ -362,7 +362,8 @@ def test_the_shapes_hold_what_the_code_expects() -> None:
 @pytest.mark.parametrize(("schema", "body", "ok"), [
     ("OrderRequest", {"provider": "tinycert", "common_name": "a.example"}, True),
     ("OrderRequest", {"provider": "tinycert"}, False),
-    ("OrderRequest", {"provider": "letsencrypt", "common_name": "a.example"}, False),
+    # An unknown but well-formed provider name passes the schema; the service refuses it (422, names listed).
+    ("OrderRequest", {"provider": "Lets Encrypt!", "common_name": "a.example"}, False),
     ("OrderRequest", {"provider": "tinycert", "common_name": "a.example", "colour": "red"}, False),
     ("OrderRequest", {"provider": "resello", "common_name": "a.example", "key": {"type": "ec", "size": 256}}, True),
     ("OrderRequest", {"provider": "resello", "common_name": "a.example", "key": {"type": "ec", "size": 2048}}, False),
