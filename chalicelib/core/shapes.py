@@ -43,6 +43,7 @@ NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"  # printable text: no C0 control cha
 UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 EMAIL = "^[^@\\s]{1,64}@[^@\\s]{1,253}$"
 COUNTRY = "^[A-Za-z]{2}$"
+PROVIDER_NAME = "^[a-z][a-z0-9_-]{0,31}$"  # a provider module's name (chalicelib/providers/<name>.py)
 
 if TYPE_CHECKING:  # mypy sees the vocabulary as plain strings; msgspec sees the enums
     ProviderName: TypeAlias = str
@@ -60,7 +61,7 @@ if TYPE_CHECKING:  # mypy sees the vocabulary as plain strings; msgspec sees the
 else:
     # Not an enum: the providers are discovered (chalicelib/providers/registry.py), and the service
     # checks the name against them (GET /providers lists them).
-    ProviderName = Annotated[str, Meta(pattern="^[a-z][a-z0-9_-]{0,31}$",
+    ProviderName = Annotated[str, Meta(pattern=PROVIDER_NAME,
                                        description="A provider's name; GET /providers lists them.")]
     Product = Literal[PRODUCTS]
     DcvMethod = Literal[DCV_METHODS]
