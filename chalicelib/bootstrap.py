@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings, settings
 from chalicelib.core.errors import ProviderError
-from chalicelib.core.provider import Capabilities
 
 if TYPE_CHECKING:
+    from chalicelib.core.provider import Capabilities
     from chalicelib.providers.base import Provider
     from chalicelib.providers.http import HttpSettings
     from chalicelib.service.certificates import CertificateService

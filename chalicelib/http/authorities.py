@@ -3,16 +3,17 @@ Any authenticated caller may use them: they are shared by everyone who orders fr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.core.provider import Authority
 from chalicelib.http.auth import principal
 from chalicelib.http.request import json_body
 from chalicelib.http.routing import json_response, route, service
-from chalicelib.service.requests import validate_authority
+
+if TYPE_CHECKING:
+    from chalicelib.core.provider import Authority
 
 blueprint = Blueprint(__name__)
 PATH = "/providers/tinycert/authorities"
@@ -36,6 +37,8 @@ def create_authority(req: Request) -> Response:
     from chalicelib.service import admin
 
     principal(req)  # authenticates the caller
+    from chalicelib.service.requests import validate_authority  # lazy: `import app` loads no validation
+
     fields = validate_authority(json_body(req))
     created = admin.create_authority(service(), fields)
     return json_response(_public(created), 201, {"Location": f"{PATH}/{created.ca_id}"})

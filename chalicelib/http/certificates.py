@@ -3,20 +3,30 @@ and the audit events of the caller's certificates."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.core.errors import FieldError, NotAcceptable, ValidationFailed
-from chalicelib.core.model import Certificate, iso, parse_iso
 from chalicelib.core.vocabulary import FORMATS
 from chalicelib.http.auth import is_admin, principal
 from chalicelib.http.request import accepts_any_of, check_query, idempotency_key, json_body, query
 from chalicelib.http.routing import BINARY_TYPES, json_response, route, service
-from chalicelib.service.requests import validate_limit, validate_passphrase
+
+if TYPE_CHECKING:  # the model loads with the first request, not with `import app` (cold start)
+    from chalicelib.core.model import Certificate
 
 blueprint = Blueprint(__name__)
 
 PUBLIC_STATUSES = ("pending", "issued", "failed", "revoked", "cancelled", "expired")
+
+
+def _requests() -> Any:
+    """The request validators, loaded on first use: `import app` (the cold start) loads none."""
+    from chalicelib.service import requests
+
+    return requests
 
 
 def _owned(req: Request, cert_id: str) -> tuple[str, Certificate]:
@@ -53,6 +63,8 @@ def order_certificate(req: Request) -> Response:
 
 def _timestamp(raw: str) -> str | None:
     """`raw` in certgate's ISO 8601 form; ValueError unless it is a timestamp with a timezone."""
+    from chalicelib.core.model import iso, parse_iso
+
     parsed = parse_iso(raw)
     if parsed is None or parsed.tzinfo is None:
         raise ValueError("no timezone")
@@ -83,7 +95,7 @@ def list_certificates(req: Request) -> Response:
         raise ValidationFailed(errors)
     flt = queries.CertificateFilter(status=status, provider=provider, common_name=query(req, "common_name"),
                                     expires_before=expires_before)
-    items, token = queries.list_certificates(service(), caller, flt, limit=validate_limit(query(req, "limit")),
+    items, token = queries.list_certificates(service(), caller, flt, limit=_requests().validate_limit(query(req, "limit")),
                                              next_token=query(req, "next_token"))
     return json_response({"items": [c.to_public() for c in items], "next_token": token})
 
@@ -139,7 +151,7 @@ def _download_request(req: Request) -> tuple[str, str | None]:
     passphrase = None
     if req.method == "POST":
         body = json_body(req)
-        passphrase = validate_passphrase(body)
+        passphrase = _requests().validate_passphrase(body)
         fmt = body.get("format", query(req, "format") or "pkcs12")
     if fmt not in FORMATS:
         raise ValidationFailed([FieldError("format", f"must be one of {', '.join(FORMATS)}")])
@@ -179,6 +191,6 @@ def certificate_events(req: Request, cert_id: str) -> Response:
     check_query(req, {"limit", "next_token"})
     caller, cert = _owned(req, cert_id)
     items, token = queries.certificate_events(service(), caller, cert,
-                                              limit=validate_limit(query(req, "limit"), 100, 500),
+                                              limit=_requests().validate_limit(query(req, "limit"), 100, 500),
                                               next_token=query(req, "next_token"))
     return json_response({"items": [e.to_public() for e in items], "next_token": token})
