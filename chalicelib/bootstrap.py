@@ -22,9 +22,6 @@ if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
     from chalicelib.service.policy import Policy
 
-_DEFAULT_KEYS = ("organization", "approver", "default_ca_id")
-
-
 def http_settings(cfg: Settings) -> HttpSettings:
     from chalicelib.observability import PROVIDER_OBSERVER
     from chalicelib.providers.http import HttpSettings
@@ -80,8 +77,10 @@ class ProviderDirectory:
 
     def defaults(self, name: str) -> Mapping[str, Any]:
         creds = self.secrets.credentials(name)
-        return {k: creds[k] for k in _DEFAULT_KEYS
-                if isinstance(creds.get(k), dict) or (k == "default_ca_id" and creds.get(k) is not None)}
+        out: dict[str, Any] = {k: creds[k] for k in ("organization", "approver") if isinstance(creds.get(k), dict)}
+        if creds.get("default_ca_id") is not None:
+            out["default_ca_id"] = creds["default_ca_id"]
+        return out
 
 
 @functools.lru_cache(maxsize=1)

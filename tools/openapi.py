@@ -126,6 +126,12 @@ def _responses() -> dict[str, Any]:
     return out
 
 
+def _public_statuses() -> tuple[str, ...]:
+    from chalicelib.core.vocabulary import PUBLIC_STATUSES
+
+    return PUBLIC_STATUSES
+
+
 def _provider_name() -> str:
     from chalicelib.core.shapes import PROVIDER_NAME
 
@@ -159,7 +165,7 @@ def _parameters() -> dict[str, Any]:
         "NextToken": query("next_token", {"type": "string", "maxLength": 2048}, "From the previous page."),
         "ListLimit": query("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "Page size."),
         "EventLimit": query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "Page size."),
-        "StatusFilter": query("status", {"enum": ["pending", "issued", "failed", "revoked", "cancelled", "expired"]},
+        "StatusFilter": query("status", {"enum": list(_public_statuses())},
                               "Only certificates in this status."),
         # A name, not an enum: providers are discovered, so adding one leaves this document as it is.
         "ProviderFilter": query("provider", {"type": "string", "pattern": _provider_name()},

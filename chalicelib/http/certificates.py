@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.core.errors import FieldError, NotAcceptable, ValidationFailed
-from chalicelib.core.vocabulary import FORMATS
+from chalicelib.core.vocabulary import FORMATS, PUBLIC_STATUSES
 from chalicelib.http.auth import is_admin, principal
 from chalicelib.http.request import accepts_any_of, check_query, idempotency_key, json_body, query
 from chalicelib.http.routing import BINARY_TYPES, json_response, route, service
@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # the model loads with the first request, not with `import ap
 
 blueprint = Blueprint(__name__)
 
-PUBLIC_STATUSES = ("pending", "issued", "failed", "revoked", "cancelled", "expired")
 
 
 def _requests() -> Any:

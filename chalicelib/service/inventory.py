@@ -65,7 +65,7 @@ from chalicelib.core.imports import COUNTERS as COUNTERS  # the counters an impo
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso, new_certificate_id, parse_iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
-from chalicelib.service.ports import Provider
+from chalicelib.service.ports import Provider, Remaining
 from chalicelib.service.requests import validate_import
 
 if TYPE_CHECKING:
@@ -73,7 +73,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("certgate.imports")
 
-Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
 
 TINYCERT_STATE_BITS: Mapping[str, int] = {"expired": 1, "good": 2, "revoked": 4, "hold": 8}
 IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PENDING})

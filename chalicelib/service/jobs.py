@@ -15,9 +15,9 @@ from chalicelib.core.errors import CertgateError, ConcurrentModification, Provid
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
 from chalicelib.service.certificates import CertificateService
+from chalicelib.service.ports import Remaining
 
 log = logging.getLogger("certgate.jobs")
-Remaining = Callable[[], int]  # milliseconds left, like context.get_remaining_time_in_millis
 
 
 def remaining_from(context: Any, default_ms: int = 60_000) -> Remaining:

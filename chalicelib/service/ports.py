@@ -7,7 +7,7 @@ I/O. Each method says what it guarantees, so a fake and the real adapter behave 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from chalicelib.core.imports import ImportJob
@@ -20,6 +20,9 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+
+# The time a job run has left, in milliseconds (Lambda's context.get_remaining_time_in_millis).
+Remaining = Callable[[], int]
 
 
 class Provider(Protocol):
