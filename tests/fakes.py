@@ -789,6 +789,9 @@ class FakeProvider:
 
         return self._call("revoke", provider_order_id, revoke)
 
+    def revocation_outcome(self, provider_order_id: str, request_id: str) -> ProviderOrder:
+        raise UnsupportedOperation(self.name, "revocation requests are not supported")
+
     def cancel(self, provider_order_id: str) -> ProviderOrder:
         """A pending order is cancelled; an issued one is reported as it is (too late)."""
         self._needs("cancel", "cancel")

@@ -89,6 +89,13 @@ class ProviderOrder:
     request_id: str | None = None  # the provider's request id, for the audit trail
     on_hold: bool = False
     product: str | None = None
+    # False when `raw_status` is not in the adapter's status table: `status` is then only a guess
+    # (pending) and the service keeps the certificate's last known status instead.
+    status_recognized: bool = True
+    # A revoke the provider holds for approval (DigiCert revoke requests): the certificate stays
+    # valid, and issued, until `Provider.revocation_outcome` says the request was approved.
+    revocation_pending: bool = False
+    revocation_request_id: str | None = None
 
 
 @dataclass(frozen=True)

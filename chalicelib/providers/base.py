@@ -316,6 +316,12 @@ class Provider(abc.ABC):
     def revoke(self, provider_order_id: str, reason: str = "unspecified") -> ProviderOrder:
         raise UnsupportedOperation(self.name, "revoke is not supported")
 
+    def revocation_outcome(self, provider_order_id: str, request_id: str) -> ProviderOrder:
+        """Where a revoke request (`revocation_pending` on what `revoke` returned) stands: still
+        `revocation_pending`, `Status.REVOKED` once approved, or not revoked (`revocation_pending`
+        False, status as the provider says, `failure_reason` why) when it was rejected."""
+        raise UnsupportedOperation(self.name, "revocation requests are not supported")
+
     def cancel(self, provider_order_id: str) -> ProviderOrder:
         raise UnsupportedOperation(self.name, "cancel is not supported")
 
