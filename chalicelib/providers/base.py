@@ -184,6 +184,11 @@ class Provider(abc.ABC):
     def status_of(cls, raw: str | None) -> Status:
         return map_status(cls.name, raw, cls.statuses)
 
+    @classmethod
+    def recognizes(cls, raw: str | None) -> bool:
+        """Whether `raw` is in the status table (ProviderOrder.status_recognized)."""
+        return (raw or "").strip().lower() in cls.statuses
+
     def parse_error(self, response: Any) -> ProviderError:
         """The typed, scrubbed error of an error answer of this provider."""
         return self.http.error_from(response)
