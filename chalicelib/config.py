@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from chalicelib.core.errors import ConfigError
+from chalicelib.core.principals import stable_principal
 from chalicelib.service.policy import Policy
 
 STAGES = ("local", "dev", "prod", "test")
@@ -21,6 +24,7 @@ def secret_variable(provider: str) -> str:
 
 
 N = TypeVar("N", int, float)
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], what: str) -> N:
@@ -51,6 +55,31 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 _SYNC_INTERVAL = "CERTGATE_SYNC_INTERVAL_S"
 
 
+def _principal_groups(env: Mapping[str, str]) -> dict[str, str]:
+    """CERTGATE_PRINCIPAL_GROUPS: a JSON object, group name -> list of member principals (role or
+    user ARNs; assumed-role ARNs are reduced to their role). A principal in two groups is refused:
+    which team owns what it creates would be a guess."""
+    raw = env.get("CERTGATE_PRINCIPAL_GROUPS", "").strip()
+    if not raw:
+        return {}
+    try:
+        spec = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError("CERTGATE_PRINCIPAL_GROUPS must be a JSON object of group -> [principals]") from exc
+    if not isinstance(spec, dict):
+        raise ConfigError("CERTGATE_PRINCIPAL_GROUPS must be a JSON object of group -> [principals]")
+    members: dict[str, str] = {}
+    for group, principals in spec.items():
+        if not (isinstance(group, str) and _GROUP_NAME.match(group)) or not isinstance(principals, list):
+            raise ConfigError(f"CERTGATE_PRINCIPAL_GROUPS: group {group!r} must be [A-Za-z0-9_.-]{{1,64}} "
+                              "with a list of principals")
+        for member in principals:
+            stable = stable_principal(str(member).strip())
+            if members.setdefault(stable, group) != group:
+                raise ConfigError(f"CERTGATE_PRINCIPAL_GROUPS: {stable} is in two groups")
+    return members
+
+
 def _sync_intervals(env: Mapping[str, str]) -> dict[str, float]:
     """CERTGATE_SYNC_INTERVAL_S_<PROVIDER> for any provider (a new one needs no edit here)."""
     prefix = _SYNC_INTERVAL + "_"
@@ -77,6 +106,8 @@ class Settings:
     # The knobs of the use cases and jobs, read from the environment here and handed to the service.
     policy: Policy = field(default_factory=Policy)
     poll_shards: int = 4
+    # Teams that share certificates: stable member principal -> group name (core/principals.py).
+    principal_groups: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
@@ -99,7 +130,8 @@ class Settings:
         verify_raw = env.get("CERTGATE_TLS_VERIFY", "true").lower()
         # TLS verification can only be relaxed where nothing real is reached.
         tls_verify = True if stage not in ("local", "test") else verify_raw not in ("0", "false", "no")
-        admins = tuple(p.strip() for p in env.get("CERTGATE_ADMIN_PRINCIPALS", "").split(",") if p.strip())
+        admins = tuple(stable_principal(p.strip())
+                       for p in env.get("CERTGATE_ADMIN_PRINCIPALS", "").split(",") if p.strip())
         provider_read_timeout_s = _float(env, "CERTGATE_PROVIDER_READ_TIMEOUT_S", 20.0)
         return cls(
             stage=stage,
@@ -132,6 +164,7 @@ class Settings:
                 provider_read_timeout_s=provider_read_timeout_s,
             ),
             poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
+            principal_groups=_principal_groups(env),
         )
 
 

@@ -10,6 +10,7 @@ from chalice.app import Request
 
 from chalicelib.config import Settings, settings
 from chalicelib.core.errors import BadRequest, Unauthorized
+from chalicelib.core.principals import owner_of
 
 LOCAL_HEADER = "x-certgate-principal"
 LOCAL_DEFAULT_PRINCIPAL = "local-dev"
@@ -17,8 +18,14 @@ _PRINCIPAL = re.compile(r"^[A-Za-z0-9@._:/+=,-]{1,256}$")
 
 
 def principal_of(headers: Mapping[str, str], context: Mapping[str, Any] | None, cfg: Settings) -> str:
-    """The caller's principal: the IAM identity API Gateway verified (deployed stages), or the
-    X-Certgate-Principal header in the local stage only (a request without it is `local-dev`)."""
+    """The owner the caller acts as (core/principals.py: an assumed-role session is its role, a
+    configured team member its group) of the caller's identity: the IAM identity API Gateway
+    verified (deployed stages), or the X-Certgate-Principal header in the local stage only (a
+    request without it is `local-dev`)."""
+    return owner_of(_identity(headers, context, cfg), cfg.principal_groups)
+
+
+def _identity(headers: Mapping[str, str], context: Mapping[str, Any] | None, cfg: Settings) -> str:
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     header = lowered.get(LOCAL_HEADER)
     if cfg.is_local:

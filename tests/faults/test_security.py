@@ -34,8 +34,8 @@ def test_local_principal_header_is_refused_outside_local(stage):
 
 def test_deployed_stage_uses_the_iam_identity_and_requires_one():
     cfg = _settings("prod")
-    arn = "arn:aws:sts::123456789012:assumed-role/app/session"
-    assert principal_of({}, {"identity": {"userArn": arn}}, cfg) == arn
+    user = "arn:aws:iam::123456789012:user/ci"
+    assert principal_of({}, {"identity": {"userArn": user}}, cfg) == user
     with pytest.raises(Unauthorized):
         principal_of({}, {"identity": {}}, cfg)
 
@@ -111,3 +111,41 @@ def test_no_secret_or_key_leaks_into_logs_errors_events_or_s3(client, world, cap
             assert secret not in text, f"{secret[:6]}... leaked into {where}"
         assert "PRIVATE KEY" not in text, f"a private key leaked into {where}"
         assert "sealed_key" not in text, f"the sealed private key leaked into {where}"
+
+
+def test_sessions_of_one_role_are_one_owner_and_other_roles_are_not():
+    """An assumed-role ARN names its session; the owner is the role, so a new session (a new
+    Lambda container, a rotated instance profile) still sees what the last one ordered."""
+    cfg = _settings("prod")
+    owners = {principal_of({}, {"identity": {"userArn": f"arn:aws:sts::123456789012:assumed-role/{role}/{s}"}}, cfg)
+              for role, s in (("app", "i-0abc"), ("app", "i-0def"), ("app", "botocore-session-1"))}
+    assert owners == {"arn:aws:iam::123456789012:role/app"}
+    other = principal_of({}, {"identity": {"userArn": "arn:aws:sts::123456789012:assumed-role/app2/i-0abc"}}, cfg)
+    other_account = principal_of({}, {"identity": {"userArn": "arn:aws:sts::210987654321:assumed-role/app/x"}}, cfg)
+    assert len({*owners, other, other_account}) == 3
+
+
+def test_a_configured_team_shares_one_owner_and_outsiders_stay_apart():
+    groups = '{"payments": ["arn:aws:iam::123456789012:role/pay-api", "arn:aws:iam::123456789012:user/alice"]}'
+    cfg = _settings("prod", CERTGATE_PRINCIPAL_GROUPS=groups)
+
+    def owner(arn: str) -> str:
+        return principal_of({}, {"identity": {"userArn": arn}}, cfg)
+
+    assert owner("arn:aws:sts::123456789012:assumed-role/pay-api/s1") == "group:payments"
+    assert owner("arn:aws:iam::123456789012:user/alice") == "group:payments"
+    assert owner("arn:aws:iam::123456789012:user/mallory") == "arn:aws:iam::123456789012:user/mallory"
+
+
+@pytest.mark.parametrize("raw", ['["a"]', '{"bad name": ["x"]}', '{"t": "not-a-list"}', "{nope",
+                                 '{"a": ["arn:aws:iam::1:user/x"], "b": ["arn:aws:iam::1:user/x"]}'])
+def test_a_malformed_group_mapping_is_a_configuration_error(raw):
+    from chalicelib.core.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        _settings("prod", CERTGATE_PRINCIPAL_GROUPS=raw)
+
+
+def test_admins_are_matched_by_their_stable_principal():
+    cfg = _settings("prod", CERTGATE_ADMIN_PRINCIPALS="arn:aws:sts::123456789012:assumed-role/ops/old-session")
+    assert cfg.policy.admin_principals == ("arn:aws:iam::123456789012:role/ops",)
