@@ -8,7 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -259,7 +259,9 @@ class CertificateStore:
         if expires_before:
             filters.append("#na < :na")
             names["#na"], values[":na"] = "not_after", expires_before
-        start = self._decode_token(next_token, owner)
+        start = self._decode_token(next_token, owner, {
+            "pk": lambda v: v.startswith("CERT#"), "sk": lambda v: v == META,
+            "owner": lambda v: v == owner, "created_at": lambda v: True})
         out: list[Certificate] = []
         last: dict[str, Any] | None = start
         for _ in range(10):  # bounded: a sparse filter never turns one request into a table walk
@@ -284,7 +286,12 @@ class CertificateStore:
         return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
 
     @staticmethod
-    def _decode_token(token: str | None, owner: str) -> dict[str, Any] | None:
+    def _decode_token(token: str | None, owner: str,
+                      key_checks: Mapping[str, Callable[[str], bool]]) -> dict[str, Any] | None:
+        """The start key a token of ours carries. The token is readable (base64 JSON), so its
+        content is checked as untrusted input: exactly the attributes of the listing's key, each
+        a string that `key_checks` accepts (e.g. the caller's own owner) — a forged key is a 400
+        here, never a DynamoDB ValidationException (500) or a start inside another listing."""
         if not token:
             return None
         try:
@@ -297,6 +304,12 @@ class CertificateStore:
             raise BadRequest("next_token is not a token this API issued", code="invalid_next_token") from exc
         if who != hashlib.sha256(owner.encode()).hexdigest()[:16]:
             raise BadRequest("next_token belongs to another listing", code="invalid_next_token")
+        values = {name: typed.get("S") if isinstance(typed, dict) and set(typed) == {"S"} else None
+                  for name, typed in key.items()}
+        if set(values) != set(key_checks) or not all(
+                isinstance(values[name], str) and 0 < len(values[name]) <= 1024 and check(values[name])
+                for name, check in key_checks.items()):
+            raise BadRequest("next_token is not a token this API issued", code="invalid_next_token")
         return key
 
     def _walk_index(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
@@ -345,7 +358,8 @@ class CertificateStore:
             "ExpressionAttributeValues": self._s({":pk": f"CERT#{cert_id}", ":e": "EVT#"}),
             "Limit": limit, "ConsistentRead": True,
         }
-        start = self._decode_token(next_token, owner + cert_id)
+        start = self._decode_token(next_token, owner + cert_id, {
+            "pk": lambda v: v == f"CERT#{cert_id}", "sk": lambda v: v.startswith("EVT#")})
         if start:
             kw["ExclusiveStartKey"] = start
         items, last = self._query(**kw)
