@@ -60,6 +60,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _acceptable(value: object, check: Callable[[str], bool]) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 1024 and check(value)
+
+
 @translate_errors("table")
 class CertificateStore:
     def __init__(self, client_factory: Callable[[], Any], table_name: str, *, shards: int = 4) -> None:
@@ -306,9 +310,8 @@ class CertificateStore:
             raise BadRequest("next_token belongs to another listing", code="invalid_next_token")
         values = {name: typed.get("S") if isinstance(typed, dict) and set(typed) == {"S"} else None
                   for name, typed in key.items()}
-        if set(values) != set(key_checks) or not all(
-                isinstance(values[name], str) and 0 < len(values[name]) <= 1024 and check(values[name])
-                for name, check in key_checks.items()):
+        if set(values) != set(key_checks) or not all(_acceptable(values[name], check)
+                                                     for name, check in key_checks.items()):
             raise BadRequest("next_token is not a token this API issued", code="invalid_next_token")
         return key
 
