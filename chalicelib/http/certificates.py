@@ -146,12 +146,13 @@ def validation_details(req: Request, cert_id: str) -> Response:
 
 def _download_request(req: Request) -> tuple[str, str | None]:
     """(format, passphrase) of a download: GET takes ?format=, POST a body with the passphrase."""
-    fmt = query(req, "format") or "pem"
+    asked = query(req, "format")
+    fmt = "pem" if asked is None else asked  # `format=` (empty) is a mistake, not "the default"
     passphrase = None
     if req.method == "POST":
         body = json_body(req)
         passphrase = _requests().validate_passphrase(body)
-        fmt = body.get("format", query(req, "format") or "pkcs12")
+        fmt = body.get("format", "pkcs12" if asked is None else asked)
     if fmt not in FORMATS:
         raise ValidationFailed([FieldError("format", f"must be one of {', '.join(FORMATS)}")])
     if fmt == "pkcs12" and req.method != "POST":

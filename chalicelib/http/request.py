@@ -49,13 +49,31 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object of the body; a key given twice is refused (RFC 8259 leaves its meaning open, and
+    two parsers reading "the first" and "the last" would disagree on what was asked)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def _parse_json(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRequest(f"request body is not UTF-8 (byte {exc.start})", code="malformed_json") from exc
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        raise BadRequest(f"request body gives the key {str(exc)!r} more than once",
+                         code="duplicate_json_key") from exc
     except RecursionError as exc:
         raise BadRequest("request body nests too deeply", code="malformed_json") from exc
     except ValueError as exc:
@@ -66,7 +84,8 @@ def _parse_json(raw: bytes) -> Any:
 
 
 def json_body(req: Request, *, required: bool = True) -> Any:
-    """The parsed JSON body (None when it is empty and not `required`); the service validates its shape."""
+    """The parsed JSON body, always an object (None when it is empty and not `required`); the
+    service validates its fields."""
     body = req.raw_body or b""
     raw = body.encode() if isinstance(body, str) else body  # Chalice types raw_body as str | bytes
     if len(raw) > MAX_BODY_BYTES:
@@ -78,7 +97,21 @@ def json_body(req: Request, *, required: bool = True) -> Any:
     ctype = (header(req, "content-type") or "application/json").split(";")[0].strip().lower()
     if ctype and not (ctype == "application/json" or ctype.endswith("+json")):
         raise UnsupportedMediaType(f"send application/json, not {ctype}")
-    return _parse_json(raw)
+    value = _parse_json(raw)
+    if not isinstance(value, dict):
+        # Every body of this API is an object: `[]` or `"x"` is not an empty request.
+        raise ValidationFailed([FieldError("body", f"must be a JSON object, not {_json_kind(value)}")])
+    return value
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
 
 
 def query(req: Request, name: str) -> str | None:
@@ -103,8 +136,39 @@ def idempotency_key(req: Request) -> str | None:
     return key
 
 
+def _accept_ranges(accept: str) -> list[tuple[str, float]]:
+    """(media range, q) of an Accept header (RFC 9110 12.5.1); a malformed q counts as 0."""
+    ranges = []
+    for part in accept.lower().split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0
+                q = q if 0.0 <= q <= 1.0 else 0.0
+        ranges.append((media, q))
+    return ranges
+
+
+def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
+    """The q the most specific matching range gives `media_type` (0: not acceptable)."""
+    kind = media_type.split("/")[0]
+    best: tuple[int, float] | None = None
+    for media, q in ranges:
+        specificity = 2 if media == media_type else 1 if media == f"{kind}/*" else 0 if media == "*/*" else -1
+        if specificity >= 0 and (best is None or specificity > best[0]):
+            best = (specificity, q)
+    return 0.0 if best is None else best[1]
+
+
 def accepts_any_of(req: Request, media_types: list[str]) -> bool:
-    """Whether the Accept header names one of `media_types` (or */*)."""
-    accept = (header(req, "accept") or "").lower()
-    parts = {p.strip() for p in re.split("[,;]", accept)}
-    return "*/*" in accept or bool(parts & set(media_types))
+    """Whether the Accept header makes one of `media_types` acceptable (RFC 9110 12.5.1: the most
+    specific matching range decides, and q=0 means "not acceptable")."""
+    ranges = _accept_ranges(header(req, "accept") or "")
+    return any(_quality(m, ranges) > 0 for m in media_types)
