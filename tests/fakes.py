@@ -156,6 +156,7 @@ class _EventRow:
     event: Event
     in_outbox: bool
     published_at: str | None = None
+    claimed_until: str | None = None
 
 
 @dataclass
@@ -395,6 +396,22 @@ class FakeStore:
                     if self._in_shard(cid, shard) for r in rows.values() if r.in_outbox]
 
         yield from self._walk(entries, iso(older_than or utcnow() + dt.timedelta(days=1)) or "", limit)
+
+    def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
+        with self._lock:
+            self._check_up()
+            row = self._events.get(ev.certificate_id, {}).get(_event_key(ev))
+            if row is None or not row.in_outbox or (row.claimed_until or "") > (iso(now) or ""):
+                return False
+            row.claimed_until = iso(now + dt.timedelta(seconds=lease_s))
+            return True
+
+    def release_publish_claim(self, ev: Event) -> None:
+        with self._lock:
+            self._check_up()
+            row = self._events.get(ev.certificate_id, {}).get(_event_key(ev))
+            if row is not None:
+                row.claimed_until = None
 
     def mark_published(self, ev: Event, now: dt.datetime) -> bool:
         with self._lock:

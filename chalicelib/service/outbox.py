@@ -33,10 +33,24 @@ def publish_one(svc: CertificateService, ev: Event) -> bool:
     return True
 
 
+# How long a flusher holds an outbox row while it publishes: longer than one SNS publish with its
+# retries takes, so a live flusher is never overtaken; short enough that a crashed one delays
+# the event by minutes, not hours.
+PUBLISH_LEASE_S = 120.0
+
+
 def flush_outbox(svc: CertificateService, limit: int = 500, grace_s: int = 60) -> int:
-    """Publish events whose inline publish did not happen (older than `grace_s`)."""
+    """Publish events whose inline publish did not happen (older than `grace_s`, so an inline
+    publish still running is not raced). Each row is claimed before it is sent: flushers that
+    run at once (overlapping schedules, a manual run) send each event once, not once each."""
     sent = 0
     cutoff = svc.clock() - dt.timedelta(seconds=grace_s)
     for ev in list(svc.store.unpublished(limit, older_than=cutoff)):
-        sent += int(publish_one(svc, ev))
+        if not svc.store.claim_for_publish(ev, svc.clock(), PUBLISH_LEASE_S):
+            count("OutboxClaimLost", event=ev.kind)
+            continue
+        if publish_one(svc, ev):
+            sent += 1
+        else:
+            svc.store.release_publish_claim(ev)
     return sent

@@ -121,6 +121,13 @@ class CertificateStore(Protocol):
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]: ...
 
+    def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
+        """Take the outbox row for one publisher until now + lease_s; False while another
+        publisher's lease runs (or the row has left the outbox)."""
+
+    def release_publish_claim(self, ev: Event) -> None:
+        """End a lease early (the publish failed): the next flush may take the row at once."""
+
     def mark_published(self, ev: Event, now: dt.datetime) -> bool: ...
 
     def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None: ...

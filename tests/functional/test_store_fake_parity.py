@@ -235,6 +235,32 @@ def test_the_outbox_holds_published_kinds_until_marked_once(store: Any) -> None:
     assert list(store.unpublished(10, older_than=T0 + dt.timedelta(days=1))) == []
 
 
+def test_an_outbox_row_is_claimed_by_one_publisher_until_its_lease_ends(store: Any) -> None:
+    c = cert()
+    published, audit = event(c, "certificate.issued", 1), event(c, "order.submitted", 2)
+    store.create(c, [published, audit])
+    assert store.claim_for_publish(published, T0, 120) is True
+    assert store.claim_for_publish(published, T0 + dt.timedelta(seconds=119), 120) is False  # the lease runs
+    assert store.claim_for_publish(audit, T0, 120) is False  # never in the outbox
+    assert store.claim_for_publish(published, T0 + dt.timedelta(seconds=120), 120) is True  # lease over: taken
+    store.release_publish_claim(published)
+    assert store.claim_for_publish(published, T0 + dt.timedelta(seconds=121), 120) is True  # released: at once
+    assert store.mark_published(published, T0) is True
+    assert store.claim_for_publish(published, T0 + dt.timedelta(days=1), 120) is False  # left the outbox
+    assert list(store.unpublished(10, older_than=T0 + dt.timedelta(days=1))) == []
+
+
+def test_concurrent_claims_of_one_row_have_one_winner(store: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = cert()
+    ev = event(c, "certificate.issued", 1)
+    store.create(c, [ev])
+    with ThreadPoolExecutor(8) as pool:
+        wins = list(pool.map(lambda _: store.claim_for_publish(ev, T0, 120), range(8)))
+    assert wins.count(True) == 1
+
+
 # -- import jobs ------------------------------------------------------------------------------------------
 
 def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> None:

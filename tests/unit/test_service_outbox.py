@@ -72,3 +72,54 @@ def test_an_event_snapshot_says_what_the_certificate_was_when_it_happened(fx: Fa
     assert fx.svc.flush_outbox() == 2
     by_kind = {e.kind: e.detail["certificate"]["status"] for e in fx.publisher.published}
     assert by_kind == {"certificate.issued": "issued", "certificate.revoked": "revoked"}
+
+
+def test_concurrent_flushers_publish_each_event_once(fx: Fakes) -> None:
+    """Three flush_outbox runs at once over the same twelve rows (overlapping schedules): every
+    row is claimed before it is sent, so twelve messages go out, not thirty-six."""
+    import threading
+
+    fx.publisher.fail()
+    for i in range(12):
+        fx.order("tinycert", f"c{i}.example.com")
+    fx.publisher.recover()
+    fx.clock.advance(seconds=120)
+    start = threading.Barrier(3)
+    publish = fx.publisher.publish
+
+    def slow_publish(ev):  # every flusher reads the whole outbox before anyone marks a row
+        import time
+
+        time.sleep(0.01)
+        publish(ev)
+
+    fx.publisher.publish = slow_publish  # type: ignore[method-assign]
+    sent: list[int] = []
+
+    def flusher() -> None:
+        rows = list(fx.store.unpublished(100, older_than=fx.clock()))
+        assert len(rows) == 12
+        start.wait()
+        sent.append(fx.svc.flush_outbox())
+
+    threads = [threading.Thread(target=flusher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(sent) == 12 and len(fx.publisher.published) == 12
+    assert len({e.event_id for e in fx.publisher.published}) == 12 and fx.store.outbox() == []
+
+
+def test_a_flusher_that_died_holding_a_row_delays_it_by_the_lease_only(fx: Fakes) -> None:
+    from chalicelib.service.outbox import PUBLISH_LEASE_S
+
+    fx.publisher.fail()
+    fx.order("tinycert")
+    fx.publisher.recover()
+    fx.clock.advance(seconds=120)
+    [row] = list(fx.store.unpublished(10, older_than=fx.clock()))
+    assert fx.store.claim_for_publish(row, fx.clock(), PUBLISH_LEASE_S)  # ... and then the process dies
+    assert fx.svc.flush_outbox() == 0 and fx.publisher.published == []
+    fx.clock.advance(seconds=PUBLISH_LEASE_S)
+    assert fx.svc.flush_outbox() == 1 and len(fx.publisher.published) == 1

@@ -374,6 +374,32 @@ class CertificateStore:
         for item in self._walk_index(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O", until, limit):
             yield self.event_from_item(item)
 
+    def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
+        """A lease on the outbox row (one conditional write): concurrent flushers that read the
+        same row publish it once; a flusher that dies holding the lease delays the row by
+        `lease_s`, after which another takes it (the bounded duplicate after a crash)."""
+        client = self.client
+        try:
+            client.update_item(
+                TableName=self.table,
+                Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+                UpdateExpression="SET outbox_claimed_until = :until",
+                ConditionExpression="attribute_exists(outbox_shard) AND "
+                                    "(attribute_not_exists(outbox_claimed_until) OR outbox_claimed_until <= :now)",
+                ExpressionAttributeValues=self._s({":now": iso(now),
+                                                   ":until": iso(now + dt.timedelta(seconds=lease_s))}),
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_publish_claim(self, ev: Event) -> None:
+        self.client.update_item(
+            TableName=self.table,
+            Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+            UpdateExpression="REMOVE outbox_claimed_until",
+        )
+
     def mark_published(self, ev: Event, now: dt.datetime) -> bool:
         """Take the event out of the outbox; False if someone else already did."""
         client = self.client
@@ -381,7 +407,7 @@ class CertificateStore:
             client.update_item(
                 TableName=self.table,
                 Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
-                UpdateExpression="REMOVE outbox_shard, outbox_at SET published_at = :t",
+                UpdateExpression="REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
                 ConditionExpression="attribute_exists(outbox_shard)",
                 ExpressionAttributeValues=self._s({":t": iso(now)}),
             )
