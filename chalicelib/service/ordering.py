@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.core.errors import (
     AlreadyExists,
+    ConcurrentModification,
     Conflict,
     ProviderError,
     ProviderFailure,
@@ -30,6 +31,7 @@ from chalicelib.core.model import (
     iso,
     new_certificate_id,
     organization_from,
+    parse_iso,
 )
 from chalicelib.core.provider import OrderRequest
 from chalicelib.observability import count
@@ -96,10 +98,26 @@ def _replay(svc: CertificateService, principal: str, key: str, body_hash: str) -
     cert = svc.store.get(rec.certificate_id)
     if cert is None:
         return None
-    if cert.status is Status.SUBMITTING:
+    if cert.status is Status.SUBMITTING and not _may_be_in_flight(svc, cert):
         # The first attempt did not learn the provider's answer: find out now, never re-order blindly.
-        cert = svc.reconcile_one(cert, actor=principal, force=True)
+        try:
+            cert = svc.reconcile_one(cert, actor=principal, force=True)
+        except ConcurrentModification:
+            # Someone else (the first attempt finishing, a poller) moved it meanwhile: theirs stands.
+            cert = svc.store.get(rec.certificate_id) or cert
+    # A replay racing the first attempt (the same key sent N times at once) answers with the same
+    # certificate as it stands — pending while the first create runs — as a later retry would.
     return OrderResult(cert, replayed=True)
+
+
+def _may_be_in_flight(svc: CertificateService, cert: Certificate) -> bool:
+    """Whether the first create of `cert` may still be running in another request: the intent is
+    untouched since it was written (the first attempt saves whatever it learns, even a lost answer)
+    and younger than a create can take. A lookup then proves nothing, could adopt the order under
+    the first attempt's feet, and N concurrent replays would make N provider lookups."""
+    started = parse_iso(cert.created_at)
+    window = 2 * svc.cfg.provider_read_timeout_s + 1
+    return cert.version == 1 and started is not None and (svc.clock() - started).total_seconds() < window
 
 
 def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -> Certificate:

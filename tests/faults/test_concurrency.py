@@ -128,3 +128,39 @@ def test_conditional_write_refuses_a_stale_version(world, client):
     else:
         raise AssertionError("a write based on a stale version must be refused")
     assert store.get(cid).auto_renew is True
+
+
+def test_one_idempotency_key_sent_ten_times_at_once_gives_one_certificate_and_ten_answers_with_it(client, world):
+    """The same Idempotency-Key from 10 threads at once (a client library retrying aggressively):
+    one order at the provider, and every answer carries that certificate's id — none a 409."""
+    me, name = who(), cn()
+    body = {"provider": "resello", "common_name": name}
+    key = f"k-{uuid.uuid4().hex}"
+    world.faults("resello", latency_ms=400, paths=["/ssl-certificate"])  # the first create is still running
+    barrier = threading.Barrier(10)
+    answers: list[tuple[int, dict[str, str], Any]] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            answers.append(call(client, "POST", "/certificates", body, me, {"Idempotency-Key": key}))
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(10)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        world.clear_faults()
+    assert not errors, errors
+    statuses = Counter(st for st, _, _ in answers)
+    assert set(statuses) <= {201, 202}, statuses
+    ids = {b["id"] for _, _, b in answers}
+    assert len(ids) == 1, ids
+    assert sum(1 for _, h, _ in answers if h.get("idempotent-replayed") == "true") == 9
+    orders = [o for o in world.sim_orders("resello") if o.get("common_name") == name]
+    assert len(orders) == 1, orders
