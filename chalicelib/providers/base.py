@@ -33,6 +33,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, TypeVar
@@ -108,6 +109,21 @@ def stated_by_certificate(provider: str, order: ProviderOrder, leaf_pem: str) ->
                    sans=tuple(value for _, value in info.sans) or order.sans)
 
 
+def _check_base_url(provider: str, base_url: str) -> None:
+    """A secret's base_url that no request could be sent to is a configuration error (503
+    provider_not_configured) now, before any record is written — not an untyped failure inside
+    the first call, after the intent was."""
+    parsed = urllib.parse.urlsplit(base_url)
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in ("https", "http") or not parsed.hostname or not port_ok or parsed.username \
+            or parsed.password or any(c.isspace() for c in base_url):
+        # Name the problem, never the value: a URL may carry a credential.
+        raise ProviderNotConfigured(provider, f"the {provider} secret's base_url is not an http(s) URL of a host")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where and how an adapter calls its provider."""
@@ -143,6 +159,7 @@ class Provider(abc.ABC):
             # Name the missing keys only; never echo a credential value.
             raise ProviderNotConfigured(self.name, f"the {self.name} secret lacks {', '.join(missing)}")
         self.endpoint = self._configure(credentials)
+        _check_base_url(self.name, self.endpoint.base_url)
         self.http = ProviderHttp(self.name, self.endpoint.base_url, settings=http, auth=self.endpoint.auth,
                                  headers=self.endpoint.headers, read_error=self._read_error,
                                  secrets=self._secrets)

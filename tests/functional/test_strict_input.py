@@ -68,3 +68,29 @@ def test_binary_downloads_follow_accept_qualities(client, world, accept, served)
     assert (st == 200) is served and (st == 406) is not served, (accept, st, got)
     if served:
         assert headers["content-type"] == "application/pkix-cert"
+
+
+@pytest.mark.parametrize("base_url", ["not a url", "ftp://sim.example/api", "https://", "https://host:99999/",
+                                      "https://user:pw@host/api"])
+def test_a_secret_with_an_unusable_base_url_is_a_503_before_anything_is_written(client, world, base_url):
+    import json
+
+    from chalicelib import bootstrap
+    from chalicelib.config import settings
+
+    sm = world.aws("secretsmanager")
+    name = settings().secret_name("resello")
+    good = sm.get_secret_value(SecretId=name)["SecretString"]
+    me = _me()
+    try:
+        sm.put_secret_value(SecretId=name, SecretString=json.dumps({**json.loads(good), "base_url": base_url}))
+        bootstrap.reset()
+        st, _, prob = call(client, "POST", "/certificates", {"provider": "resello",
+                           "common_name": f"s{uuid.uuid4().hex[:10]}.example.com"}, principal=me)
+        assert st == 503 and prob["code"] == "provider_not_configured", prob
+        assert base_url not in json.dumps(prob) or base_url == "https://"  # never the value (it may hold a credential)
+        st, _, listing = call(client, "GET", "/certificates", principal=me)
+        assert listing["items"] == []  # no intent left behind
+    finally:
+        sm.put_secret_value(SecretId=name, SecretString=good)
+        bootstrap.reset()
