@@ -229,3 +229,13 @@ class ProviderFailure(CertgateError):
     def __init__(self, cert: Certificate, error: ProviderError) -> None:
         super().__init__(str(error))
         self.cert, self.error = cert, error
+
+
+class DependencyFailure(CertgateError):
+    """An AWS dependency failed while working on a certificate we already recorded (e.g. the
+    bucket was missing when the issued certificate was stored): the edge answers 503 with the
+    certificate id and status, so the caller follows that certificate instead of ordering again."""
+
+    def __init__(self, cert: Certificate, error: DependencyFailed) -> None:
+        super().__init__(str(error))
+        self.cert, self.error = cert, error

@@ -18,6 +18,7 @@ from chalicelib.core.errors import (
     ConcurrentModification,
     Conflict,
     DependencyFailed,
+    DependencyFailure,
     NotAcceptable,
     NotFound,
     PayloadTooLarge,
@@ -138,6 +139,14 @@ def internal_error(instance: str | None, request_id: str | None) -> ProblemParts
     return 500, body, {}
 
 
+def _dependency_problem(exc: DependencyFailed, instance: str | None, **extra: Any) -> ProblemParts:
+    """An AWS dependency failed (its code names which); retrying later may work."""
+    err = ServiceUnavailable(f"a dependency is unavailable ({exc.dependency}: {exc.code}); retry later",
+                             code="dependency_unavailable", headers={"Retry-After": "10"})
+    status, body, headers = from_api_error(err, instance)
+    return status, {**body, **extra}, headers
+
+
 def from_exception(exc: Exception, instance: str | None) -> ProblemParts | None:
     """The problem for an error certgate raises on purpose; None for an unexpected one (a 500)."""
 
@@ -150,10 +159,12 @@ def from_exception(exc: Exception, instance: str | None) -> ProblemParts | None:
         return from_api_error(Conflict(f"the certificate changed concurrently ({exc}); read it again and retry",
                                        code="concurrent_update"), instance)
     if isinstance(exc, DependencyFailed):
-        # An AWS dependency failed (its code names which); retrying later may work.
-        return from_api_error(ServiceUnavailable(f"a dependency is unavailable ({exc.dependency}: {exc.code}); "
-                                                 "retry later", code="dependency_unavailable",
-                                                 headers={"Retry-After": "10"}), instance)
+        return _dependency_problem(exc, instance)
+    if isinstance(exc, DependencyFailure):
+        cert = exc.cert
+        status, body, headers = _dependency_problem(exc.error, instance, certificate_id=cert.id,
+                                                    certificate_status=cert.public_status)
+        return status, body, {**headers, "Location": f"/certificates/{cert.id}"}
     if isinstance(exc, ProviderFailure):
         cert = exc.cert
         status, body, headers = from_provider_error(exc.error, instance, certificate_id=cert.id,

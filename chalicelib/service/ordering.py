@@ -16,6 +16,8 @@ from chalicelib.core.errors import (
     AlreadyExists,
     ConcurrentModification,
     Conflict,
+    DependencyFailed,
+    DependencyFailure,
     ProviderError,
     ProviderFailure,
 )
@@ -84,8 +86,20 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
     except ProviderFailure as failure:
         count("Orders", provider=cert.provider, status=failure.cert.public_status, outcome=failure.error.code)
         raise
+    except DependencyFailed as exc:
+        # The intent is recorded (reconcile finishes it): say which certificate to follow.
+        count("Orders", provider=cert.provider, status="pending", outcome=exc.code)
+        raise DependencyFailure(_as_stored(svc, cert), exc) from exc
     count("Orders", provider=cert.provider, status=placed.public_status, outcome="placed")
     return OrderResult(placed)
+
+
+def _as_stored(svc: CertificateService, cert: Certificate) -> Certificate:
+    """The certificate as the store holds it now (`cert` when the store itself is what failed)."""
+    try:
+        return svc.store.get(cert.id) or cert
+    except DependencyFailed:
+        return cert
 
 
 def _replay(svc: CertificateService, principal: str, key: str, body_hash: str) -> OrderResult | None:

@@ -94,3 +94,20 @@ def test_a_secret_with_an_unusable_base_url_is_a_503_before_anything_is_written(
     finally:
         sm.put_secret_value(SecretId=name, SecretString=good)
         bootstrap.reset()
+
+
+def test_a_missing_bucket_on_order_is_a_503_that_names_the_recorded_certificate(client, world, monkeypatch):
+    from chalicelib import bootstrap
+
+    me = _me()
+    monkeypatch.setattr(bootstrap.service().artifacts, "bucket", f"missing-{uuid.uuid4().hex[:8]}")
+    try:
+        st, headers, prob = call(client, "POST", "/certificates", {"provider": "tinycert",
+                                 "common_name": f"s{uuid.uuid4().hex[:10]}.example.com"}, principal=me)
+    finally:
+        monkeypatch.undo()
+    assert st == 503 and prob["code"] == "dependency_unavailable" and "bucket" in prob["detail"], prob
+    cid = prob["certificate_id"]
+    assert headers["location"] == f"/certificates/{cid}" and prob["certificate_status"] == "pending"
+    st, _, cert = call(client, "GET", f"/certificates/{cid}", principal=me)
+    assert st == 200 and cert["id"] == cid  # the caller follows it; nothing was lost
