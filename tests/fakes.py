@@ -871,11 +871,16 @@ class FakeProvider:
 
     def list_certificates(self, filters: Mapping[str, Any] | None = None,
                           page_token: str | None = None) -> Page:
-        """Every order, oldest first, `page_size` (or filters["limit"]) at a time; the token is an offset."""
+        """Every order, oldest first, `page_size` (or filters["limit"]) at a time; the token is an
+        offset. Filters: `ca_id` (the order's provider option), `status` (normalized, or a list)."""
         def listing() -> Page:
-            size = int((filters or {}).get("limit") or self.page_size)
+            f = filters or {}
+            size = int(f.get("limit") or self.page_size)
             start = int(page_token or 0)
-            orders = list(self.orders.values())
+            wanted = [f["status"]] if isinstance(f.get("status"), str) else list(f.get("status") or [])
+            orders = [o for o in self.orders.values()
+                      if (not f.get("ca_id") or str(o.request.options.get("ca_id")) == str(f["ca_id"]))
+                      and (not wanted or o.status.value in wanted)]
             chunk = orders[start:start + size]
             more = start + size < len(orders)
             return Page(items=tuple(self.view(o, with_material=False) for o in chunk),

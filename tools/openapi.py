@@ -67,6 +67,7 @@ PROBLEMS: dict[int, tuple[str, str, str]] = {
     400: ("BadRequest", "bad_request", "Malformed JSON, an empty body where one is required, a bad "
           "X-Certgate-Principal, or that header outside the local stage."),
     401: ("Unauthorized", "unauthorized", "No IAM identity on the request (deployed stages)."),
+    403: ("Forbidden", "forbidden", "Authenticated, but only an administrator may do this (CERTGATE_ADMIN_PRINCIPALS)."),
     404: ("NotFound", "not_found", "No such resource for this principal (another principal's certificate "
           "is a 404 too)."),
     405: ("MethodNotAllowed", "method_not_allowed", "A known path with a method it does not take; `Allow` "
@@ -91,7 +92,7 @@ def _problem_example(status: int) -> dict[str, Any]:
     from chalicelib.http import problems
 
     _, code, _ = PROBLEMS[status]
-    titles = {400: "Bad request", 401: "Unauthorized", 404: "Not found", 405: "Method not allowed",
+    titles = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
               406: "Not acceptable", 409: "Conflict", 413: "Payload too large", 415: "Unsupported media type",
               422: "Validation failed", 500: "Internal server error", 502: "Provider failed",
               503: "Provider unavailable", 504: "Provider timed out"}
@@ -143,6 +144,9 @@ def _parameters() -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
     return {
+        "Force": query("force", {"type": "string", "enum": ["true", "false"]},
+                       "Delete even though the CA still has live certificates (409 authority_has_certificates "
+                       "without it): they are deleted with it."),
         "CertId": {"name": "cert_id", "in": "path", "required": True,
                    "schema": {"type": "string", "pattern": "^crt_[0-9a-f]{32}$"},
                    "example": "crt_0123456789abcdef0123456789abcdef"},
@@ -408,8 +412,11 @@ def _tinycert_and_import_paths() -> dict[str, Any]:
             "get": _op("get_authority", "One TinyCert certificate authority", "tinycert", {
                 "200": _json(ref("Authority"), "The authority."), **_errs(*BASE, 404, *FROM_PROVIDER)},
                 params=["CaId"]),
-            "delete": _op("delete_authority", "Delete a TinyCert certificate authority", "tinycert", {
-                "204": {"description": "Deleted."}, **_errs(*BASE, 404, 409, 422, *FROM_PROVIDER)}, params=["CaId"]),
+            "delete": _op("delete_authority", "Delete a TinyCert certificate authority (administrators only)",
+                          "tinycert", {
+                "204": {"description": "Deleted. TinyCert deletes the CA's certificates with it: with `force`, "
+                                       "certgate marks the ones it holds revoked (reason authority_deleted)."},
+                **_errs(*BASE, 403, 404, 409, 422, *FROM_PROVIDER)}, params=["CaId", "Force"]),
         },
         "/imports": {"post": _op("start_import", "Import the certificates already at a provider", "imports", {
             "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),

@@ -155,6 +155,12 @@ class Unauthorized(ApiError):
     code = "unauthorized"
 
 
+class Forbidden(ApiError):
+    """Authenticated, but this caller may not do this (e.g. delete an object others depend on)."""
+
+    code = "forbidden"
+
+
 class NotFound(ApiError):
     code = "not_found"
 

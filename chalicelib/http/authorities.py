@@ -1,5 +1,6 @@
 """/providers/tinycert/authorities: TinyCert's certificate authorities (list, read, create, delete).
-Any authenticated caller may use them: they are shared by everyone who orders from TinyCert."""
+They are shared by everyone who orders from TinyCert: any authenticated caller may list, read and
+create them; only an administrator may delete one (service/admin.py says why)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.http.auth import principal
-from chalicelib.http.request import json_body
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.http.auth import is_admin, principal
+from chalicelib.http.request import check_query, json_body, query
 from chalicelib.http.routing import json_response, route, service
 
 if TYPE_CHECKING:
@@ -56,6 +58,10 @@ def get_authority(req: Request, ca_id: str) -> Response:
 def delete_authority(req: Request, ca_id: str) -> Response:
     from chalicelib.service import admin
 
-    principal(req)  # authenticates the caller
-    admin.delete_authority(service(), ca_id)
+    caller = principal(req)
+    check_query(req, {"force"})
+    force = query(req, "force")
+    if force not in (None, "true", "false"):
+        raise ValidationFailed([FieldError("force", "must be true or false")])
+    admin.delete_authority(service(), ca_id, actor=caller, admin=is_admin(caller), force=force == "true")
     return Response(body="", status_code=204)

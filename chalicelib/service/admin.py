@@ -1,12 +1,21 @@
 """Provider administration: which providers exist and are configured, and TinyCert's
-certificate authorities (list, details, create, delete — never the default one)."""
+certificate authorities (list, details, create; delete by administrators only, never the default
+one, and not while the CA has live certificates unless forced).
+
+A TinyCert CA is shared by every caller who orders from it, and TinyCert's `/ca/delete` deletes
+all its certificates with it: one caller deleting it would destroy everyone's. So deleting is an
+administrator's act, refused (409, naming the certificates) while live certificates remain; a
+forced delete marks the certificates certgate holds as revoked (reason authority_deleted), so no
+record keeps calling a deleted certificate issued.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.core.errors import Conflict, NotFound, ProviderNotFound
+from chalicelib.core.errors import Conflict, Forbidden, NotFound, ProviderNotFound
+from chalicelib.core.model import FINAL, Failure, Status
 from chalicelib.core.provider import Authority, Capabilities
 from chalicelib.service.certificates import CertificateService
 
@@ -46,14 +55,55 @@ def create_authority(svc: CertificateService, fields: Mapping[str, str]) -> Auth
     return svc.providers(AUTHORITY_PROVIDER).create_authority(fields)
 
 
-def delete_authority(svc: CertificateService, ca_id: str) -> None:
-    """Delete a CA, unless it is the provider secret's `default_ca_id` (409 authority_in_use)."""
+def delete_authority(svc: CertificateService, ca_id: str, *, actor: str, admin: bool, force: bool = False) -> None:
+    """Delete a CA: administrators only (403); never the provider secret's `default_ca_id` (409
+    authority_in_use); not while it has live certificates (409 authority_has_certificates, naming
+    certgate's) unless `force`, which then marks certgate's certificates of that CA revoked."""
     _checked_ca_id(ca_id)
+    if not admin:
+        raise Forbidden(f"only an administrator may delete a certificate authority: {AUTHORITY_PROVIDER} deletes "
+                        "every certificate of the CA with it, whoever ordered them")
     provider = svc.providers(AUTHORITY_PROVIDER)  # not configured -> 503 before anything else
     if str(svc.provider_defaults(AUTHORITY_PROVIDER).get("default_ca_id")) == ca_id:
         raise Conflict(f"certificate authority {ca_id} is the default_ca_id of the {AUTHORITY_PROVIDER} secret; "
                        "change the default first", code="authority_in_use")
     try:
+        live = _live_certificates(svc, ca_id)
+    except ProviderNotFound as exc:
+        raise NotFound(f"no certificate authority {ca_id!r} at {AUTHORITY_PROVIDER}") from exc
+    ours = sorted(cid for cid in (svc.store.cert_id_for_ref(AUTHORITY_PROVIDER, ref) for ref in live) if cid)
+    if live and not force:
+        named = ", ".join(ours[:20]) + (" …" if len(ours) > 20 else "")
+        raise Conflict(f"certificate authority {ca_id} still has {len(live)} live certificate(s)"
+                       + (f", {len(ours)} of them in certgate: {named}" if ours else "")
+                       + "; revoke them first, or delete with force=true (they are deleted with it)",
+                       code="authority_has_certificates")
+    try:
         provider.delete_authority(ca_id)
     except ProviderNotFound as exc:
         raise NotFound(f"no certificate authority {ca_id!r} at {AUTHORITY_PROVIDER}") from exc
+    for cid in ours:
+        _mark_deleted_with_authority(svc, cid, ca_id, actor)
+
+
+def _live_certificates(svc: CertificateService, ca_id: str) -> list[str]:
+    """Provider ids of the CA's certificates that are still good (or on hold)."""
+    provider = svc.providers(AUTHORITY_PROVIDER)
+    refs: list[str] = []
+    token: str | None = None
+    while True:
+        page = provider.list_certificates({"ca_id": ca_id, "status": ["issued"]}, token)
+        refs += [o.provider_order_id for o in page.items]
+        token = page.next_token
+        if token is None:
+            return refs
+
+
+def _mark_deleted_with_authority(svc: CertificateService, cert_id: str, ca_id: str, actor: str) -> None:
+    cert = svc.store.get(cert_id)
+    if cert is None or cert.status in FINAL:
+        return
+    reason = Failure("authority_deleted", f"{AUTHORITY_PROVIDER} deleted it with its certificate authority {ca_id}")
+    target = Status.REVOKED if cert.status is Status.ISSUED else Status.FAILED
+    after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None)
+    svc.save(after, [svc.event_for(cert, after, actor, reason="authority_deleted", ca_id=ca_id)])

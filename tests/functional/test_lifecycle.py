@@ -306,9 +306,12 @@ def test_tinycert_authorities_crud(client):
     assert st == 201, ca
     st, _, got = call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}")
     assert st == 200 and got["id"] == ca["id"]
-    st, _, _ = call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}")
+    st, _, prob = call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}")
+    assert st == 403 and prob["code"] == "forbidden"  # shared by everyone: administrators only
+    st, _, _ = call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}", principal="certgate-admin")
     assert st == 204
     st, _, _ = call(client, "GET", "/providers/tinycert/authorities/abc")
     assert st == 404
-    st, _, prob = call(client, "DELETE", "/providers/tinycert/authorities/1")  # the secret's default_ca_id
+    st, _, prob = call(client, "DELETE", "/providers/tinycert/authorities/1",  # the secret's default_ca_id
+                       principal="certgate-admin")
     assert st == 409 and prob["code"] == "authority_in_use"

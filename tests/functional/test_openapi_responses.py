@@ -60,7 +60,8 @@ def issued_lifecycle(client: Any, me: str) -> None:
     call(client, "POST", f"/certificates/{tid}/renew", principal=me)
     call(client, "POST", f"/certificates/{tid}/revoke", {"reason": "superseded"}, me)
     call(client, "POST", f"/certificates/{tid}/revoke", {"reason": "superseded"}, me)  # 409: revoked already
-    call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}", principal=me)
+    call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}", principal=me)  # 403
+    call(client, "DELETE", f"/providers/tinycert/authorities/{ca['id']}", principal="certgate-admin")
     call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}", principal=me)
 
 

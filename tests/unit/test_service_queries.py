@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, ProviderNotConfigured
+from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, ProviderNotConfigured
 from chalicelib.core.model import Status
 from chalicelib.service import admin, queries
 from chalicelib.service.queries import CertificateFilter
@@ -98,13 +98,15 @@ def test_authorities_are_listed_created_read_and_deleted(fx: Fakes) -> None:
     created = admin.create_authority(fx.svc, {"C": "US", "O": "Example CA"})
     assert [a.ca_id for a in admin.list_authorities(fx.svc)] == [created.ca_id]
     assert admin.get_authority(fx.svc, created.ca_id) == created
-    admin.delete_authority(fx.svc, created.ca_id)
+    with pytest.raises(Forbidden):
+        admin.delete_authority(fx.svc, created.ca_id, actor=fx.principal, admin=False)
+    admin.delete_authority(fx.svc, created.ca_id, actor="ops", admin=True)
     assert admin.list_authorities(fx.svc) == []
     for missing in (created.ca_id, "12345"):
         with pytest.raises(NotFound):
             admin.get_authority(fx.svc, missing)
         with pytest.raises(NotFound):
-            admin.delete_authority(fx.svc, missing)
+            admin.delete_authority(fx.svc, missing, actor="ops", admin=True)
 
 
 def test_a_malformed_authority_id_is_not_found_without_asking_the_provider(fx: Fakes) -> None:
@@ -112,7 +114,7 @@ def test_a_malformed_authority_id_is_not_found_without_asking_the_provider(fx: F
         with pytest.raises(NotFound):
             admin.get_authority(fx.svc, bad)
         with pytest.raises(NotFound):
-            admin.delete_authority(fx.svc, bad)
+            admin.delete_authority(fx.svc, bad, actor="ops", admin=True)
     assert fx.provider("tinycert").calls == []
 
 
@@ -122,10 +124,29 @@ def test_the_default_authority_of_the_secret_is_never_deleted() -> None:
     fx = build(defaults={"tinycert": {"default_ca_id": int(ca.ca_id)}})
     fx.provider("tinycert").authorities[ca.ca_id] = ca
     with pytest.raises(Conflict) as info:
-        admin.delete_authority(fx.svc, ca.ca_id)
+        admin.delete_authority(fx.svc, ca.ca_id, actor="ops", admin=True)
     assert info.value.code == "authority_in_use"
     assert fx.provider("tinycert").called("delete_authority") == []
     assert admin.get_authority(fx.svc, ca.ca_id) == ca
+
+
+def test_an_authority_with_live_certificates_is_kept_unless_forced_and_then_they_are_revoked(fx: Fakes) -> None:
+    ca = admin.create_authority(fx.svc, {"C": "US", "O": "Team CA"})
+    mine = fx.order("tinycert", "a.example.com", provider_options={"ca_id": int(ca.ca_id)})
+    theirs = fx.order("tinycert", "b.example.com", principal="bob", provider_options={"ca_id": int(ca.ca_id)})
+    elsewhere = fx.order("tinycert", "c.example.com")
+    assert {c.status for c in (mine, theirs, elsewhere)} == {Status.ISSUED}
+    with pytest.raises(Conflict) as info:
+        admin.delete_authority(fx.svc, ca.ca_id, actor="ops", admin=True)
+    assert info.value.code == "authority_has_certificates"
+    assert mine.id in info.value.detail and theirs.id in info.value.detail and elsewhere.id not in info.value.detail
+    assert fx.provider("tinycert").called("delete_authority") == []
+    admin.delete_authority(fx.svc, ca.ca_id, actor="ops", admin=True, force=True)
+    after = {c.id: fx.current(c) for c in (mine, theirs, elsewhere)}
+    assert after[mine.id].status is Status.REVOKED and after[theirs.id].status is Status.REVOKED
+    assert after[mine.id].failure is not None and after[mine.id].failure.code == "authority_deleted"
+    assert after[elsewhere.id].status is Status.ISSUED
+    assert "certificate.revoked" in fx.publisher.kinds(mine.id)
 
 
 def test_authorities_need_a_configured_tinycert() -> None:
@@ -133,7 +154,7 @@ def test_authorities_need_a_configured_tinycert() -> None:
     with pytest.raises(ProviderNotConfigured):
         admin.list_authorities(fx.svc)
     with pytest.raises(ProviderNotConfigured):
-        admin.delete_authority(fx.svc, "7")
+        admin.delete_authority(fx.svc, "7", actor="ops", admin=True)
 
 
 def test_health_reports_each_dependency_by_its_error_code(fx: Fakes) -> None:

@@ -1,0 +1,38 @@
+"""TinyCert CAs are shared by everyone who orders from TinyCert, and deleting one deletes its
+certificates: administrators only, and not while it has live certificates unless forced."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.functional.conftest import call
+
+ADMIN = "certgate-admin"  # CERTGATE_ADMIN_PRINCIPALS of the test stage
+
+
+def test_deleting_a_ca_with_live_certificates_is_refused_then_forced_by_an_admin(client, world):
+    st, _, ca = call(client, "POST", "/providers/tinycert/authorities", {"country": "NL", "organization": "Team"})
+    assert st == 201, ca
+    alice, bob = (f"arn:aws:iam::123456789012:user/{n}-{uuid.uuid4().hex[:6]}" for n in ("alice", "bob"))
+    ids = []
+    for who in (alice, bob):
+        st, _, cert = call(client, "POST", "/certificates", {
+            "provider": "tinycert", "common_name": f"a{uuid.uuid4().hex[:8]}.example.com",
+            "provider_options": {"ca_id": int(ca["id"])}}, principal=who)
+        assert st == 201 and cert["status"] == "issued", cert
+        ids.append((who, cert["id"]))
+    path = f"/providers/tinycert/authorities/{ca['id']}"
+    st, _, prob = call(client, "DELETE", path, principal=alice)
+    assert st == 403 and prob["code"] == "forbidden"  # alice may not destroy bob's certificate
+    st, _, prob = call(client, "DELETE", path, principal=ADMIN)
+    assert st == 409 and prob["code"] == "authority_has_certificates"
+    assert all(cid in prob["detail"] for _, cid in ids)
+    st, _, prob = call(client, "DELETE", path + "?force=maybe", principal=ADMIN)
+    assert st == 422 and prob["errors"][0]["field"] == "force"
+    st, _, _ = call(client, "DELETE", path + "?force=true", principal=ADMIN)
+    assert st == 204
+    for who, cid in ids:
+        st, _, cert = call(client, "GET", f"/certificates/{cid}", principal=who)
+        assert cert["status"] == "revoked" and cert["failure"]["code"] == "authority_deleted", cert
+    st, _, _ = call(client, "GET", path, principal=ADMIN)
+    assert st == 404
