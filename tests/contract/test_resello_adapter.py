@@ -39,9 +39,8 @@ from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.resello import (
     CAPABILITIES,
     STATUS_MAP,
+    Cursor,
     ReselloProvider,
-    decode_page_token,
-    encode_page_token,
 )
 from chalicelib.x509.certificates import certificate_info
 from simulators import defaults
@@ -220,10 +219,13 @@ def test_parse_error_never_repeats_the_api_key() -> None:
 
 
 def test_page_tokens() -> None:
-    assert decode_page_token(None) == 1 and decode_page_token(encode_page_token(3)) == 3
-    for bad in ("abc", "0", "-2"):
+    assert Cursor.decode(None) == Cursor() and Cursor.decode(Cursor(page=3).encode()) == Cursor(page=3)
+    assert Cursor.decode("3") == Cursor(page=3)  # the tokens of earlier versions
+    linked = Cursor(page=2, link="page=2&per_page=100&client_reference=a b", after="abc")
+    assert Cursor.decode(linked.encode()) == linked
+    for bad in ("abc", "0", "-2", "p=0", "p=1&x=2", "p=%C2%B2"):
         with pytest.raises(ProviderRejected):
-            decode_page_token(bad)
+            Cursor.decode(bad)
 
 
 def test_to_order_reads_the_object_defensively() -> None:
@@ -489,8 +491,9 @@ def test_provider_validation_is_rejected_with_fields(provider: ReselloProvider, 
     assert [f.field for f in weak.value.field_errors] == ["csr"] and "2048" in weak.value.field_errors[0].message
     with pytest.raises(ProviderRejected) as ov:
         provider.submit_order(order(rsa_key, product="ov"))
-    assert {f.field for f in ov.value.field_errors} == {"chamber_of_commerce", "department",
-                                                        "approver_first_name", "approver_last_name"}
+    # Resello's field names come back as the paths of our own request.
+    assert {f.field for f in ov.value.field_errors} == {"organization.chamber_of_commerce", "organization.unit",
+                                                        "approver.first_name", "approver.last_name"}
     assert provider.http.calls == 2 and sim_orders(url) == []  # no lookup after a clear refusal
 
 
