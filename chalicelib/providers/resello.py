@@ -463,8 +463,8 @@ def _listing(entries: Sequence[Any], sources: list[Mapping[str, Any]]) -> Listin
     items = [obj for obj in map(certificate_object, entries) if obj is not None]
     given = [s for s in sources if any(k in s for k in ("next", "next_page", "next_url"))]
     nxt = _first(given[0], "next", "next_page", "next_url") if given else None
-    if isinstance(nxt, Mapping):  # {"next": {"href": ...}}
-        nxt = _first(nxt, "href", "url", "page")
+    if isinstance(nxt, Mapping):  # {"next": {"href": ...}}; without one it stays unusable
+        nxt = _first(nxt, "href", "url", "page") or nxt
     return Listing(entries=tuple(entries), items=items,
                    total=_from(sources, "total", "total_count", "total_items"),
                    page=_from(sources, "page", "current_page", "page_number"),
