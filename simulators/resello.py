@@ -612,7 +612,7 @@ class ReselloSim(Simulator):
         ref = body.get("client_reference")
         if isinstance(ref, str) and len(ref) > 255:
             err("client_reference", "at most 255 characters")
-        cn, names = "", []
+        cn, names = "", list[str]()
         csr_text = body.get("csr")
         if not isinstance(csr_text, str) or not csr_text.strip():
             err("csr", "csr is required")
