@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import io
+import json
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -70,6 +72,138 @@ def valid_dns_name(name: str) -> bool:
     if labels and labels[0] == "*":
         labels = labels[1:]
     return len(labels) >= 2 and len(name) <= 253 and all(_LABEL.match(label) for label in labels)
+
+
+# -- answer shapes (invented: the seed documents no response body) ------------------------------
+# `PUT /_sim/shape {"variant": name | [names]}` makes the simulator answer in plausible variants of
+# the shapes README_resello.md defines, so tests can prove the adapter survives what Resello might
+# really send. Each name changes one thing; several combine.
+VARIANTS: dict[str, str] = {
+    "documented": "the shapes README_resello.md defines (the default)",
+    "extra_fields": "unknown fields in every object, envelope and error",
+    "wrapped": "certificate and validation details as {data: ...}; list as {data: [...], meta: {...}}",
+    "bare": "list as a bare JSON array (no paging information)",
+    "items_next": "list as {items: [...], next: <url of the next page> | null}",
+    "dates_naive": "dates without a zone (2025-01-02T03:04:05)",
+    "dates_offset": "dates with an offset (2025-01-02T05:04:05+02:00)",
+    "dates_date_only": "dates as a day (2025-01-02)",
+    "dates_epoch": "dates as epoch seconds (1735787045)",
+    "status_upper": "statuses in upper case (ACTIVE, PENDING; DCV states too)",
+    "status_new": "statuses Resello might add: pending reads 'processing', cancelled 'suspended'",
+    "numeric_ids": "certificate ids as JSON integers",
+    "string_numbers": "certificate ids and paging numbers as numeric strings",
+    "error_message": "errors as {message, status}",
+    "error_errors": "errors as {errors: [{code, message, field?}]}",
+    "error_string": "errors as {error: \"text\"}",
+    "error_html": "errors as a text/html page",
+    "error_text": "errors as text/plain",
+    "error_empty": "errors with an empty body",
+}
+DATE_FIELDS = ("valid_from", "valid_until", "created_at", "updated_at")
+NEW_STATUSES = {"pending": "processing", "cancelled": "suspended"}
+_ERROR_FORMS = ("error_message", "error_errors", "error_string", "error_html", "error_text", "error_empty")
+
+
+def parse_variants(value: Any) -> frozenset[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError("variant must be a name or a list of names")
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        raise ValueError(f"unknown variants {unknown}; known: {sorted(VARIANTS)}")
+    if len(set(names) & set(_ERROR_FORMS)) > 1:
+        raise ValueError("at most one error_* variant")
+    return frozenset(names) - {"documented"}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How answers are rendered: the documented shapes with `variants` applied."""
+
+    variants: frozenset[str] = frozenset()
+
+    def has(self, name: str) -> bool:
+        return name in self.variants
+
+    def certificate(self, doc: dict[str, Any], seq: int) -> dict[str, Any]:
+        out = dict(doc)
+        if self.has("numeric_ids"):
+            out["id"] = seq
+        elif self.has("string_numbers"):
+            out["id"] = str(seq)
+        for name in DATE_FIELDS:
+            out[name] = self.date(doc.get(name))
+        out["status"] = self.status(doc["status"])
+        if self.has("extra_fields"):
+            out.update({"_links": {"self": f"/ssl-certificate/{out['id']}"}, "schema_version": 3,
+                        "price": {"amount": "12.50", "currency": "EUR"}, "renewal_of": None, "tags": []})
+        return out
+
+    def one(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A single object (certificate, validation details) as its envelope wants it."""
+        return {"data": payload, **self._extra()} if self.has("wrapped") else payload
+
+    def listing(self, items: list[dict[str, Any]], total: int, page: int, per_page: int,
+                next_url: str | None) -> Any:
+        count = str if self.has("string_numbers") else int
+        if self.has("items_next"):
+            return {"items": items, "next": next_url, **self._extra()}
+        if self.has("bare"):
+            return items
+        paging = {"total": count(total), "page": count(page), "per_page": count(per_page)}
+        if self.has("wrapped"):
+            return {"data": items, "meta": paging, **self._extra()}
+        return {"items": items, **paging, **self._extra()}
+
+    def date(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        when = dt.datetime.fromisoformat(value)
+        if self.has("dates_epoch"):
+            seconds = int(when.timestamp())
+            return str(seconds) if self.has("string_numbers") else seconds
+        if self.has("dates_date_only"):
+            return when.date().isoformat()
+        if self.has("dates_offset"):
+            return when.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat()
+        if self.has("dates_naive"):
+            return when.replace(tzinfo=None).isoformat()
+        return value
+
+    def status(self, value: str) -> str:
+        if self.has("status_new"):
+            value = NEW_STATUSES.get(value, value)
+        return value.upper() if self.has("status_upper") else value
+
+    def error(self, err: SimError) -> tuple[str, bytes]:
+        """(content type, body) of an error answer."""
+        if self.has("error_empty"):
+            return "application/json", b""
+        if self.has("error_html"):
+            page = (f"<!DOCTYPE html><html><head><title>{err.status} Error</title></head><body>"
+                    f"<h1>Error {err.status}</h1><p>{err.message}</p><hr><address>nginx</address></body></html>")
+            return "text/html; charset=utf-8", page.encode()
+        if self.has("error_text"):
+            return "text/plain; charset=utf-8", f"{err.status} {err.message}".encode()
+        if self.has("error_message"):
+            body: dict[str, Any] = {"message": err.message, "status": err.status}
+        elif self.has("error_errors"):
+            body = {"errors": [{"code": err.code, "message": m, "field": name}
+                               for name, msgs in (err.fields or {}).items() for m in msgs]
+                    or [{"code": err.code, "message": err.message}]}
+        elif self.has("error_string"):
+            body = {"error": err.message}
+        else:
+            error: dict[str, Any] = {"code": err.code, "message": err.message}
+            if err.fields:
+                error["fields"] = err.fields
+            if self.has("extra_fields"):
+                error["help_url"] = "https://example.invalid/docs/errors"
+            body = {"error": error}
+        return "application/json", json.dumps({**body, **self._extra()}).encode()
+
+    def _extra(self) -> dict[str, Any]:
+        return {"request_id": "req-" + secrets.token_hex(4), "api_version": "1.7"} if self.has("extra_fields") else {}
 
 
 @dataclass
@@ -141,6 +275,7 @@ class ReselloSim(Simulator):
         self.clock = clock
         self.certs: dict[str, SslCertificate] = {}
         self._seed_counter = 0
+        self.shape = Shape()
         super().__init__()
 
     def _store(self, cert: SslCertificate) -> None:
@@ -166,15 +301,17 @@ class ReselloSim(Simulator):
     def reset_state(self) -> None:
         self.certs = {}
         self._seed_counter = 0
+        self.shape = Shape()
 
     def error_response(self, err: SimError) -> Response:
-        error: dict[str, Any] = {"code": err.code, "message": err.message}
-        if err.fields:
-            error["fields"] = err.fields
         headers = dict(err.headers)
         if err.status == 401:
             headers.setdefault("WWW-Authenticate", 'Basic realm="Resello API"')
-        return json_response(err.status, {"error": error}, headers)
+        content_type, body = self.shape.error(err)
+        return Response(err.status, body, content_type, headers)
+
+    def _answer(self, status: int, cert: SslCertificate) -> Response:
+        return json_response(status, self.shape.one(self.shape.certificate(cert.public(), cert.seq)))
 
     def fault_error(self, status: int) -> Response:
         code = {502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}.get(status, "internal_error")
@@ -206,6 +343,8 @@ class ReselloSim(Simulator):
             with self.lock:
                 self.tick()
                 return json_response(200, [c.public() for c in self._ordered()])
+        if sub == "/shape":
+            return self._shape_admin(req)
         if sub == "/seed" and req.method == "POST":
             try:
                 body = req.json()
@@ -219,6 +358,23 @@ class ReselloSim(Simulator):
                 return json_response(400, {"error": str(exc)})
             return json_response(201, {"count": len(ids), "ids": ids})
         return super().admin(req)
+
+    def _shape_admin(self, req: Request) -> Response:
+        """PUT {"variant": name | [names]} sets the answer shape, DELETE restores the documented one."""
+        if req.method == "PUT":
+            try:
+                body = req.json()
+                variants = parse_variants(body.get("variant") if isinstance(body, dict) else None)
+            except ValueError as exc:
+                return json_response(400, {"error": str(exc), "variants": VARIANTS})
+            with self.lock:
+                self.shape = Shape(variants)
+        elif req.method == "DELETE":
+            with self.lock:
+                self.shape = Shape()
+        elif req.method != "GET":
+            return json_response(405, {"error": f"{req.method} not allowed on /_sim/shape"})
+        return json_response(200, {"variant": sorted(self.shape.variants) or ["documented"]})
 
     # -- auth ----------------------------------------------------------------------------
     def _authenticated(self, handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
@@ -249,8 +405,13 @@ class ReselloSim(Simulator):
         items = [c for c in self._ordered()
                  if (plan is None or c.plan == plan) and (ref is None or c.client_reference == ref)]
         start = (page - 1) * per_page
-        return json_response(200, {"items": [c.public() for c in items[start:start + per_page]],
-                                   "total": len(items), "page": page, "per_page": per_page})
+        shown = [self.shape.certificate(c.public(), c.seq) for c in items[start:start + per_page]]
+        next_url = None
+        if start + per_page < len(items):
+            query = {k: v for k, v in (("plan", plan), ("client_reference", ref)) if v is not None}
+            query.update(page=str(page + 1), per_page=str(per_page))
+            next_url = f"http://{req.headers.get('host', 'resello.invalid')}/ssl-certificate?{urlencode(query)}"
+        return json_response(200, self.shape.listing(shown, len(items), page, per_page, next_url))
 
     def create(self, req: Request) -> Response:
         body = _json_object(req)
@@ -263,10 +424,10 @@ class ReselloSim(Simulator):
         cert = self._new_from_body(body, plan if isinstance(plan, str) else "", errors)
         cert.due_at = self._due()
         self._store(cert)
-        return json_response(201, cert.public())
+        return self._answer(201, cert)
 
     def get(self, req: Request) -> Response:
-        return json_response(200, self._find(req).public())
+        return self._answer(200, self._find(req))
 
     def delete(self, req: Request) -> Response:
         cert = self._find(req)
@@ -275,7 +436,7 @@ class ReselloSim(Simulator):
             raise SimError(409, "invalid_state", f"certificate is {cert.status} and cannot be deleted")
         cert.status, cert.pending, cert.due_at = "cancelled", None, None
         cert.updated_at = _utcnow()
-        return json_response(200, cert.public())
+        return self._answer(200, cert)
 
     def renew(self, req: Request) -> Response:
         cert = self._find(req)
@@ -292,7 +453,7 @@ class ReselloSim(Simulator):
         self._adopt_request(cert, fresh)
         cert.plan = plan
         cert.status, cert.pending, cert.due_at = "pending", "renew", self._due()
-        return json_response(200, cert.public())
+        return self._answer(200, cert)
 
     def reissue(self, req: Request) -> Response:
         cert = self._find(req)
@@ -304,7 +465,7 @@ class ReselloSim(Simulator):
         self._issue(cert)
         for dcv in cert.dcv.values():
             dcv.state = "validated"
-        return json_response(200, cert.public())
+        return self._answer(200, cert)
 
     def validate(self, req: Request) -> Response:
         cert = self._find(req)
@@ -318,9 +479,15 @@ class ReselloSim(Simulator):
         domain = body.get("domain")
         if domain is not None and not (isinstance(domain, str) and domain.lower() in cert.dcv):
             errors.setdefault("domain", []).append("not a domain of this certificate")
+        # The seed: email_address is "applicable for the dcv_type EMAIL" (not said to be required):
+        # without one, the approver address given at create is used; with neither, EMAIL cannot work.
         email = body.get("email_address")
-        if (dcv_type == "EMAIL" or email is not None) and not (isinstance(email, str) and _EMAIL.match(email)):
-            errors.setdefault("email_address", []).append("a valid email address is required for EMAIL")
+        if email is not None and not (isinstance(email, str) and _EMAIL.match(email)):
+            errors.setdefault("email_address", []).append("not a valid email address")
+        elif dcv_type == "EMAIL" and email is None:
+            email = cert.details.get("approver_email_address")
+            if email is None:
+                errors.setdefault("email_address", []).append("required for EMAIL: no approver email address is known")
         if errors:
             raise SimError(422, "validation_failed", "the request contains invalid fields", errors)
         for name in ([domain.lower()] if isinstance(domain, str) else list(cert.dcv)):
@@ -333,10 +500,10 @@ class ReselloSim(Simulator):
             cert.dcv_type = dcv_type
         cert.due_at = self._due()  # a retried validation starts its clock again
         cert.updated_at = _utcnow()
-        return json_response(200, self._validation_doc(cert))
+        return json_response(200, self.shape.one(self._validation_doc(cert)))
 
     def validation_details(self, req: Request) -> Response:
-        return json_response(200, self._validation_doc(self._find(req)))
+        return json_response(200, self.shape.one(self._validation_doc(self._find(req))))
 
     def download(self, req: Request) -> Response:
         cert = self._find(req)
@@ -407,10 +574,15 @@ class ReselloSim(Simulator):
 
     # -- internals -----------------------------------------------------------------------
     def _find(self, req: Request) -> SslCertificate:
-        cert = self.certs.get(req.params["id"])
+        ident = req.params["id"]
+        # Invented: a certificate also answers to its number (what the numeric-id variants show).
+        cert = self.certs.get(ident) or (self._by_seq(int(ident)) if ident.isdigit() else None)
         if cert is None:
             raise SimError(404, "not_found", "SSL certificate not found")
         return cert
+
+    def _by_seq(self, seq: int) -> SslCertificate | None:
+        return next((c for c in self.certs.values() if c.seq == seq), None)
 
     def _due(self) -> float | None:
         return None if self.issue_delay_s is None else self.clock() + self.issue_delay_s
@@ -440,7 +612,7 @@ class ReselloSim(Simulator):
         ref = body.get("client_reference")
         if isinstance(ref, str) and len(ref) > 255:
             err("client_reference", "at most 255 characters")
-        cn, names = "", []
+        cn, names = "", list[str]()
         csr_text = body.get("csr")
         if not isinstance(csr_text, str) or not csr_text.strip():
             err("csr", "csr is required")
@@ -528,7 +700,8 @@ class ReselloSim(Simulator):
         domains = []
         for name, dcv in cert.dcv.items():
             bare = name[2:] if name.startswith("*.") else name
-            entry: dict[str, Any] = {"domain": name, "dcv_type": dcv.method, "status": dcv.state}
+            state = dcv.state.upper() if self.shape.has("status_upper") else dcv.state
+            entry: dict[str, Any] = {"domain": name, "dcv_type": dcv.method, "status": state}
             if dcv.method == "DNS":
                 entry["dns"] = {"name": f"_dnsauth.{bare}", "type": "TXT", "value": dcv.token}
             elif dcv.method == "FILE":
@@ -539,7 +712,9 @@ class ReselloSim(Simulator):
             else:
                 entry["email"] = {"approver_email_address": dcv.email, "approver_emails": _approver_emails(bare)}
             domains.append(entry)
-        return {"certificate_id": cert.id, "status": cert.status, "domains": domains}
+        shown_id: Any = cert.seq if self.shape.has("numeric_ids") else \
+            str(cert.seq) if self.shape.has("string_numbers") else cert.id
+        return {"certificate_id": shown_id, "status": self.shape.status(cert.status), "domains": domains}
 
 
 def _approver_emails(domain: str) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -100,9 +101,11 @@ def no_error_shape(status: int, body: Any) -> ErrorReading | None:
     return None
 
 
-def error_of(provider: str, status: int, headers: Mapping[str, str], reading: ErrorReading | None) -> ProviderError:
+def error_of(provider: str, status: int, headers: Mapping[str, str], reading: ErrorReading | None,
+             raw: str = "") -> ProviderError:
     """The typed error of an error answer. 429 and 5xx mean the same whoever sent them (and decide
-    whether to retry), so they win over any code; then the provider's code; then the status."""
+    whether to retry), so they win over any code; then the provider's code; then the status.
+    `raw` (an excerpt of the body) is carried in the message of an answer in no known shape."""
     retry_after = retry_after_seconds(headers.get("Retry-After"))
     if reading is None:
         # Not the provider's error shape: a proxy, a wrong base_url. Only status classes that mean the
@@ -111,7 +114,7 @@ def error_of(provider: str, status: int, headers: Mapping[str, str], reading: Er
         kind = ProviderUnavailable if status >= 500 else kind or ProviderProtocolError
         message = f"HTTP {status}" if kind is not ProviderProtocolError else \
             f"unrecognized error answer (HTTP {status})"
-        reading = ErrorReading(message)
+        reading = ErrorReading(f"{message}: {raw}" if raw else message)
     elif status == 429 or status >= 500:
         kind = RateLimited if status == 429 else ProviderUnavailable
     else:
@@ -122,6 +125,16 @@ def error_of(provider: str, status: int, headers: Mapping[str, str], reading: Er
     if kind is ProviderRejected:
         kw["field_errors"] = list(reading.field_errors)
     return kind(provider, reading.message[:MAX_MESSAGE], **kw)
+
+
+def body_excerpt(text: str, limit: int = 200) -> str:
+    """Readable text of an error body we could not interpret (markup dropped, whitespace folded),
+    cut to `limit` characters: what the operator needs to see what answered instead."""
+    text = " ".join(_MARKUP.sub(" ", text[: limit * 50]).split())
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+_MARKUP = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 
 def decode_body(content: bytes | None) -> Any:
@@ -194,7 +207,12 @@ class ProviderHttp:
     def error_from(self, response: requests.Response) -> ProviderError:
         """The typed, scrubbed error of an error answer."""
         reading = self._read_error(response.status_code, decode_body(response.content))
-        return self.scrub.error(error_of(self.provider, response.status_code, response.headers, reading))
+        # Scrubbed before anything is cut short: a credential split by a cut would escape the scrubber.
+        raw = body_excerpt(self.scrub(response.content.decode("utf-8", errors="replace"))) \
+            if reading is None and response.content else ""
+        if reading is not None:
+            reading = replace(reading, message=self.scrub(reading.message))
+        return self.scrub.error(error_of(self.provider, response.status_code, response.headers, reading, raw=raw))
 
     def request(self, method: str, path: str, *, safe: bool, **kw: Any) -> requests.Response:
         """Send (retrying safe calls); a 2xx response or a typed ProviderError."""

@@ -18,6 +18,8 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib.core.errors import (
     AuthenticationFailed,
@@ -34,20 +36,22 @@ from chalicelib.core.errors import (
     UnsupportedOperation,
 )
 from chalicelib.core.model import Approver, Organization, San, Status
-from chalicelib.core.provider import CertificateMaterial, OrderRequest
+from chalicelib.core.provider import CertificateMaterial, OrderRequest, ProviderOrder
 from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.resello import (
     CAPABILITIES,
+    PER_PAGE,
     STATUS_MAP,
+    Cursor,
     ReselloProvider,
-    decode_page_token,
-    encode_page_token,
+    our_order_field,
+    parse_time,
 )
 from chalicelib.x509.certificates import certificate_info
 from simulators import defaults
 from simulators.base import SimServer
 from simulators.ca import SimCA, build_csr, generate_key
-from simulators.resello import ReselloSim
+from simulators.resello import VARIANTS, ReselloSim
 
 resello_status = ReselloProvider.status_of
 
@@ -220,10 +224,13 @@ def test_parse_error_never_repeats_the_api_key() -> None:
 
 
 def test_page_tokens() -> None:
-    assert decode_page_token(None) == 1 and decode_page_token(encode_page_token(3)) == 3
-    for bad in ("abc", "0", "-2"):
+    assert Cursor.decode(None) == Cursor() and Cursor.decode(Cursor(page=3).encode()) == Cursor(page=3)
+    assert Cursor.decode("3") == Cursor(page=3)  # the tokens of earlier versions
+    linked = Cursor(page=2, link="page=2&per_page=100&client_reference=a b", after="abc")
+    assert Cursor.decode(linked.encode()) == linked
+    for bad in ("abc", "0", "-2", "p=0", "p=1&x=2", "p=%C2%B2"):
         with pytest.raises(ProviderRejected):
-            decode_page_token(bad)
+            Cursor.decode(bad)
 
 
 def test_to_order_reads_the_object_defensively() -> None:
@@ -489,8 +496,9 @@ def test_provider_validation_is_rejected_with_fields(provider: ReselloProvider, 
     assert [f.field for f in weak.value.field_errors] == ["csr"] and "2048" in weak.value.field_errors[0].message
     with pytest.raises(ProviderRejected) as ov:
         provider.submit_order(order(rsa_key, product="ov"))
-    assert {f.field for f in ov.value.field_errors} == {"chamber_of_commerce", "department",
-                                                        "approver_first_name", "approver_last_name"}
+    # Resello's field names come back as the paths of our own request.
+    assert {f.field for f in ov.value.field_errors} == {"organization.chamber_of_commerce", "organization.unit",
+                                                        "approver.first_name", "approver.last_name"}
     assert provider.http.calls == 2 and sim_orders(url) == []  # no lookup after a clear refusal
 
 
@@ -595,3 +603,289 @@ def test_submit_after_a_timeout_never_creates_a_second_order(url: str, rsa_key: 
         time.sleep(0.05)
     assert len(sim_orders(url, "hang-1")) == 1  # the hung create landed; we did not add another
     assert provider.find_order(order(rsa_key, "hang-1")) is not None  # what reconcile will adopt
+
+
+# == plausible variants of the undocumented shapes ========================================================
+# Resello documents no response body. The simulator's PUT /_sim/shape answers in plausible variants
+# (simulators/README_resello.md, "Answer shapes"); the adapter must survive every one of them, alone
+# and combined, through a whole lifecycle: order, lookup after a lost answer, reading, listing
+# pages, errors, downloads.
+
+FIELDLESS_ERRORS = {"error_message", "error_string"}  # an envelope without field details
+UNREADABLE_ERRORS = {"error_html", "error_text", "error_empty"}  # no envelope at all
+COMBINED = ["extra_fields", "wrapped", "dates_offset", "status_upper", "string_numbers", "error_errors"]
+SHAPES = [[name] for name in VARIANTS] + [COMBINED, ["items_next", "numeric_ids", "dates_epoch", "extra_fields"],
+                                          ["bare", "dates_date_only", "status_new", "error_html"]]
+
+
+def set_shape(url: str, variant: list[str]) -> None:
+    requests.put(f"{url}/_sim/shape", json={"variant": variant}, timeout=5).raise_for_status()
+
+
+@pytest.fixture(params=SHAPES, ids=lambda v: "+".join(v))
+def shaped(request: pytest.FixtureRequest, url: str) -> Iterator[set[str]]:
+    set_shape(url, request.param)
+    yield set(request.param)
+
+
+def test_variant_order_read_issue_and_download(shaped: set[str], provider: ReselloProvider, url: str,
+                                               rsa_key: Any) -> None:
+    placed = provider.submit_order(order(rsa_key, "var-1", csr_pem=csr_pem(rsa_key, "www.example.com", "example.com")))
+    new_status = "status_new" in shaped
+    assert placed.status is Status.PENDING and placed.client_reference == "var-1"
+    assert placed.raw_status.lower() == ("processing" if new_status else "pending")
+    assert placed.status_recognized is not new_status  # an unknown status is said to be one
+    assert placed.sans == ("www.example.com", "example.com") and placed.product == "dv"
+    assert provider.get_order(placed.provider_order_id).provider_order_id == placed.provider_order_id
+    advance(url)
+    got = provider.get_order(placed.provider_order_id)
+    assert got.status is Status.ISSUED and got.status_recognized and got.material is not None
+    bare = provider.get_order(placed.provider_order_id, with_material=False)
+    # Without material the listing's own dates are all there is: read in whatever form they come.
+    assert bare.not_after is not None and bare.not_after.tzinfo is not None
+    assert abs(bare.not_after - got.not_after) < dt.timedelta(days=1, hours=3)  # type: ignore[operator]
+    assert b"BEGIN CERTIFICATE" in provider.download(placed.provider_order_id, "pem")
+    assert pkcs7.load_der_pkcs7_certificates(provider.download(placed.provider_order_id, "pkcs7"))
+    details = provider.validation(placed.provider_order_id)
+    assert [(d.domain, d.state) for d in details] == [("www.example.com", "valid"), ("example.com", "valid")]
+
+
+def test_variant_lookup_after_a_lost_create_answer(shaped: set[str], provider: ReselloProvider, url: str,
+                                                   rsa_key: Any) -> None:
+    provider.submit_order(order(rsa_key, "other-ref", cn="other.example.com"))
+    set_faults(url, drop_after_commit_rate=1, max_faults=1)
+    placed = provider.submit_order(order(rsa_key, "var-drop"))
+    assert placed.client_reference == "var-drop" and len(sim_orders(url, "var-drop")) == 1
+    assert provider.find_order(order(rsa_key, "var-drop")) == placed
+    assert provider.find_order(order(rsa_key, "nobody")) is None
+
+
+def test_variant_listing_pages_through_everything(shaped: set[str], provider: ReselloProvider, url: str) -> None:
+    requests.post(f"{url}/_sim/seed", json={"count": 230}, timeout=10).raise_for_status()
+    seen: list[str] = []
+    token: str | None = None
+    for _ in range(10):
+        page = provider.list_certificates(page_token=token)
+        seen += [o.provider_order_id for o in page.items]
+        assert all(o.status is Status.ISSUED and o.not_after is not None for o in page.items)
+        token = page.next_token
+        if token is None:
+            break
+    assert len(seen) == len(set(seen)) == 230
+
+
+def test_variant_errors_are_typed(shaped: set[str], provider: ReselloProvider, url: str, rsa_key: Any) -> None:
+    unreadable = bool(shaped & UNREADABLE_ERRORS)
+    missing = ProviderProtocolError if unreadable else ProviderNotFound  # a bare 404 may come from anyone
+    with pytest.raises(missing) as lost:
+        provider.get_order("no-such-certificate")
+    if shaped & {"error_html", "error_text"}:
+        assert "SSL certificate not found" in lost.value.message and "<" not in lost.value.message
+    with pytest.raises(ProviderRejected if not unreadable else ProviderProtocolError) as refused:
+        provider.submit_order(order(rsa_key, "var-ov", product="ov"))
+    if not (unreadable or shaped & FIELDLESS_ERRORS):
+        assert {f.field for f in refused.value.field_errors} == {  # type: ignore[attr-defined]
+            "organization.chamber_of_commerce", "organization.unit", "approver.first_name", "approver.last_name"}
+    assert not refused.value.outcome_unknown and sim_orders(url) == []
+    with pytest.raises(AuthenticationFailed):
+        ReselloProvider(credentials(url, api_key="wrong"), FAST).list_certificates()
+    set_faults(url, error_rate=1, error_status=502)
+    with pytest.raises(ProviderUnavailable):
+        provider.list_certificates()
+
+
+def test_variant_cancel_reissue_renew(shaped: set[str], provider: ReselloProvider, url: str, rsa_key: Any) -> None:
+    pending = provider.submit_order(order(rsa_key, "var-c"))
+    if "status_new" in shaped:  # "processing" may be anything: it is not cancelled on a guess
+        with pytest.raises(ProviderConflict):
+            provider.cancel(pending.provider_order_id)
+        assert sim_orders(url, "var-c")[0]["status"] == "pending"
+    else:
+        assert provider.cancel(pending.provider_order_id).status is Status.CANCELLED
+    active = provider.submit_order(order(rsa_key, "var-r"))
+    advance(url)
+    reissued = provider.reissue(active.provider_order_id, order(rsa_key, "var-r", cn="www.example.com"))
+    assert reissued.status is Status.ISSUED and reissued.material is not None
+    renewed = provider.renew(active.provider_order_id, order(rsa_key, "var-r"))
+    assert renewed.status is Status.PENDING and renewed.provider_order_id == active.provider_order_id
+
+
+# -- what cannot be read at all ------------------------------------------------------------------------------
+class CannedSession:
+    """A stand-in requests.Session answering from a list of (status, body, content type)."""
+
+    def __init__(self, *answers: tuple[int, Any, str]) -> None:
+        self.answers = list(answers)
+        self.sent: list[tuple[str, str]] = []
+        self.headers: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **_: Any) -> requests.Response:
+        self.sent.append((method, url))
+        status, body, content_type = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        resp = fake_response(status, body, {"Content-Type": content_type})
+        resp.url = url
+        return resp
+
+
+def canned(*answers: tuple[int, Any, str]) -> tuple[ReselloProvider, CannedSession]:
+    provider = ReselloProvider(credentials(), HttpSettings(backoff_base=0.0, max_attempts=1))
+    session = CannedSession(*answers)
+    provider.http._session = session  # type: ignore[assignment]
+    return provider, session
+
+
+JSON = "application/json"
+
+
+def test_a_create_answered_in_no_readable_shape_is_looked_up(rsa_key: Any) -> None:
+    provider, session = canned((201, {"ok": True, "certificate": {"name": "www.example.com"}}, JSON),
+                               (200, {"data": [{"id": 41, "client_reference": "cert-1", "status": "Pending"}]}, JSON))
+    placed = provider.submit_order(order(rsa_key))
+    assert (placed.provider_order_id, placed.status) == ("41", Status.PENDING)
+    assert [m for m, _ in session.sent] == ["POST", "GET"]  # looked up, not created again
+
+
+def test_a_lookup_that_cannot_see_client_references_proves_nothing(rsa_key: Any) -> None:
+    provider, session = canned((201, b"", JSON), (200, [{"id": 41, "status": "pending"}], JSON))
+    with pytest.raises(ProviderProtocolError) as exc:
+        provider.submit_order(order(rsa_key))
+    assert exc.value.outcome_unknown and [m for m, _ in session.sent] == ["POST", "GET"]
+
+
+def test_a_change_answered_unreadably_reads_the_certificate(rsa_key: Any) -> None:
+    provider, session = canned((200, "accepted", JSON), (200, {"id": "9", "status": "pending"}, JSON))
+    renewed = provider.renew("9", order(rsa_key))
+    assert renewed.status is Status.PENDING and [m for m, _ in session.sent] == ["POST", "GET"]
+
+
+def test_a_listing_that_ignores_paging_ends_instead_of_looping() -> None:
+    full = [{"id": n, "status": "active", "client_reference": None} for n in range(PER_PAGE)]
+    provider, session = canned((200, full, JSON))
+    first = provider.list_certificates()
+    assert len(first.items) == PER_PAGE and first.next_token is not None
+    second = provider.list_certificates(page_token=first.next_token)
+    assert second.items == () and second.next_token is None and len(session.sent) == 2
+
+
+def test_a_next_link_is_followed_on_our_own_host_only() -> None:
+    provider, session = canned(
+        (200, {"items": [{"id": 1, "status": "active"}], "next": "https://elsewhere.invalid/x?cursor=abc&page=2"}, JSON),
+        (200, {"items": [{"id": 2, "status": "active"}], "next": None}, JSON))
+    first = provider.list_certificates({"client_reference": "r"})
+    second = provider.list_certificates({"client_reference": "r"}, page_token=first.next_token)
+    assert [o.provider_order_id for o in (*first.items, *second.items)] == ["1", "2"] and second.next_token is None
+    assert all(u.startswith("http://127.0.0.1:9/ssl-certificate") for _, u in session.sent)
+
+
+def test_an_unusable_next_link_is_a_protocol_error() -> None:
+    provider, _ = canned((200, {"items": [{"id": 1}], "next": {"weird": 1}}, JSON))
+    with pytest.raises(ProviderProtocolError):
+        provider.list_certificates()
+
+
+@pytest.mark.parametrize(("status", "body", "content_type", "cls", "fields"), [
+    (422, {"error": {"code": "v", "message": "bad", "fields": {"plan": ["unknown plan"]}}}, JSON, ProviderRejected,
+     ["provider_options.plan"]),
+    (422, {"errors": [{"code": "v", "message": "bad csr", "field": "csr"},
+                      {"message": "invalid domain www.example.com", "field": "dnsNames[3]"}]}, JSON,
+     ProviderRejected, ["csr", "sans[0]"]),
+    (422, {"errors": {"approverEmailAddress": ["required"], "dcv_type": "bad"}}, JSON, ProviderRejected,
+     ["approver.email", "dcv_method"]),
+    (422, {"message": "Validation failed", "errors": [{"source": {"pointer": "/department"}, "detail": "required"}]},
+     JSON, ProviderRejected, ["organization.unit"]),
+    (422, {"error": "plan is unknown"}, JSON, ProviderRejected, []),
+    (400, {"detail": "malformed", "title": "Bad Request"}, "application/problem+json", ProviderRejected, []),
+    (409, {"message": "certificate is pending", "code": "invalid_state"}, JSON, ProviderConflict, []),
+    (422, b"<html><body><h1>422</h1><p>plan is unknown</p></body></html>", "text/html", ProviderProtocolError, []),
+    (422, b"", JSON, ProviderProtocolError, []),
+    (502, b"<html><head><style>p{}</style></head><body>Bad Gateway</body></html>", "text/html",
+     ProviderUnavailable, []),
+])
+def test_error_envelopes_on_create(status: int, body: Any, content_type: str, cls: type[ProviderError],
+                                   fields: list[str], rsa_key: Any) -> None:
+    # A 5xx is ambiguous: the lookup finds nothing, the create is repeated once and fails the same way.
+    provider, _ = canned((status, body, content_type), (200, [], JSON), (status, body, content_type))
+    with pytest.raises(cls) as exc:
+        provider.submit_order(order(rsa_key, cn="www.example.com"))
+    assert [f.field for f in getattr(exc.value, "field_errors", [])] == fields
+    if isinstance(body, bytes) and body:
+        assert ("plan is unknown" if status == 422 else "Bad Gateway") in exc.value.message
+        assert "<" not in exc.value.message and "p{}" not in exc.value.message
+
+
+def test_an_unreadable_error_body_is_scrubbed_before_it_is_cut() -> None:
+    key = defaults.RESELLO_API_KEY
+    page = ("x" * 190 + key + "y" * 50).encode()  # the key straddles the excerpt's cut
+    err = ReselloProvider(credentials()).parse_error(fake_response(418, page))
+    assert isinstance(err, ProviderProtocolError) and key[:6] not in err.message and "***" in err.message
+
+
+@pytest.mark.parametrize(("name", "message", "expected"), [
+    ("plan", "", "provider_options.plan"), ("approver_first_name", "", "approver.first_name"),
+    ("chamberOfCommerce", "", "organization.chamber_of_commerce"), ("city", "", "organization.locality"),
+    ("dns_names[1]", "not allowed", "sans[1]"), ("domains", "b.example.com is not allowed", "sans[1]"),
+    ("domain", "unresolvable", "sans"), ("sans.7", "x", "sans"), ("client_reference", "", "client_reference"),
+])
+def test_field_names_become_our_request_paths(name: str, message: str, expected: str) -> None:
+    req = OrderRequest(client_reference="c", common_name="a.example.com",
+                       sans=(San("dns", "a.example.com"), San("dns", "b.example.com")))
+    assert our_order_field(name, message, req) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2025-01-02T03:04:05Z", dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    ("2025-01-02T03:04:05", dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    ("2025-01-02T05:04:05+02:00", dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    ("2025-01-02", dt.datetime(2025, 1, 2, tzinfo=dt.UTC)),
+    (1735787045, dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    ("1735787045", dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    (1735787045000, dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)),
+    ("next tuesday", None), (float("nan"), None), (10 ** 30, None), (True, None), ({"at": 1}, None),
+])
+def test_dates_in_any_form(value: Any, expected: dt.datetime | None) -> None:
+    assert parse_time(value) == expected
+
+
+# -- fuzz: whatever the body, a ProviderOrder or a typed ProviderError -----------------------------------------
+
+KEYS = st.sampled_from(["id", "status", "state", "data", "items", "certificate", "valid_from", "valid_until",
+                        "dns_names", "domains", "serial_number", "client_reference", "plan", "error", "errors",
+                        "message", "fields", "next", "total", "page", "per_page", "meta", "name", "code"]) | st.text(
+    max_size=8)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(
+    ["active", "ACTIVE", "pending", "processing", "2025-01-02", "1735787045", "", PLANS["dv"]])
+JSONISH = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=6),
+                       max_leaves=25)
+# Mostly near misses of a certificate object (an id, then anything in the fields we read), possibly
+# in an envelope; then anything JSON at all, and bytes that are not JSON.
+FIELDS = st.sampled_from(["status", "state", "valid_from", "valid_until", "dns_names", "domains", "serial_number",
+                          "client_reference", "plan", "common_name", "rejection_reason", "created_at"])
+NEAR_MISS = st.builds(lambda ident, rest: {"id": ident, **rest}, st.integers() | st.text(max_size=6) | JSONISH,
+                      st.dictionaries(FIELDS, JSONISH, max_size=6))
+ENVELOPED = NEAR_MISS | st.builds(lambda key, inner: {key: inner},
+                                  st.sampled_from(["data", "certificate", "result", "items"]), NEAR_MISS)
+BODIES = (ENVELOPED | JSONISH).map(lambda v: json.dumps(v).encode()) | st.binary(max_size=64)
+STATUSES = st.sampled_from([200, 200, 201, 400, 401, 404, 409, 418, 422, 429, 500, 502])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(status=STATUSES, body=BODIES, material=BODIES)
+def test_get_order_survives_any_body(status: int, body: bytes, material: bytes) -> None:
+    provider, _ = canned((status, body, JSON), (200, material, "application/octet-stream"))
+    try:
+        got = provider.get_order("1")
+    except ProviderError:
+        return
+    assert isinstance(got, ProviderOrder) and got.provider_order_id
+    assert got.status_recognized == ReselloProvider.recognizes(got.raw_status)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(status=STATUSES, body=BODIES)
+def test_listing_and_validation_survive_any_body(status: int, body: bytes) -> None:
+    provider, _ = canned((status, body, JSON))
+    for call in (provider.list_certificates, lambda: provider.validation("1")):
+        try:
+            call()
+        except ProviderError:
+            pass

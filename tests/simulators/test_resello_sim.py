@@ -4,6 +4,7 @@ and the /_sim admin endpoints."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import subprocess
 import time
@@ -345,7 +346,11 @@ def test_validate_rejects_foreign_domains_and_finished_certificates(url: str, rs
     error = assert_error(requests.post(path, json={"dcv_type": "DNS", "domain": "evil.test"}, auth=AUTH, timeout=5),
                          422)
     assert "domain" in error["fields"]
+    # No email_address and no approver address given at create: EMAIL has nowhere to send to.
     error = assert_error(requests.post(path, json={"dcv_type": "EMAIL"}, auth=AUTH, timeout=5), 422)
+    assert "email_address" in error["fields"]
+    error = assert_error(requests.post(path, json={"dcv_type": "EMAIL", "email_address": "nope"}, auth=AUTH,
+                                       timeout=5), 422)
     assert "email_address" in error["fields"]
     advance(url)
     assert_error(requests.post(path, json={"dcv_type": "DNS"}, auth=AUTH, timeout=5), 409)
@@ -497,3 +502,110 @@ def test_reset_forgets_everything(url: str, rsa_key: Any) -> None:
     set_faults(url, latency_ms=10)
     requests.post(f"{url}/_sim/reset", timeout=5).raise_for_status()
     assert orders(url) == [] and requests.get(f"{url}/_sim/faults", timeout=5).json() == {"injected": 0}
+
+
+def test_validate_email_without_an_address_uses_the_approver_given_at_create(url: str, rsa_key: Any) -> None:
+    # The seed: email_address is "applicable for the dcv_type EMAIL", not said to be required.
+    cert = created(url, rsa_key, approver_email_address="admin@example.com")
+    resp = requests.post(f"{url}/ssl-certificate/{cert['id']}/validate", json={"dcv_type": "EMAIL"}, auth=AUTH,
+                         timeout=5)
+    assert resp.status_code == 200, resp.text
+    (entry,) = resp.json()["domains"]
+    assert entry["dcv_type"] == "EMAIL" and entry["email"]["approver_email_address"] == "admin@example.com"
+
+
+# -- answer-shape variants (invented: the seed documents no response body) -------------------------------
+def set_shape(url: str, variant: Any) -> requests.Response:
+    return requests.put(f"{url}/_sim/shape", json={"variant": variant}, timeout=5)
+
+
+def test_shape_knob_refuses_unknown_variants_and_resets(url: str) -> None:
+    assert set_shape(url, "no-such-variant").status_code == 400
+    assert set_shape(url, ["error_html", "error_text"]).status_code == 400  # one error form at a time
+    assert set_shape(url, 7).status_code == 400
+    assert set_shape(url, ["wrapped", "dates_epoch"]).json() == {"variant": ["dates_epoch", "wrapped"]}
+    assert requests.get(f"{url}/_sim/shape", timeout=5).json()["variant"] == ["dates_epoch", "wrapped"]
+    requests.post(f"{url}/_sim/reset", timeout=5).raise_for_status()
+    assert requests.get(f"{url}/_sim/shape", timeout=5).json() == {"variant": ["documented"]}
+
+
+def test_shape_variants_of_the_certificate_object(url: str, rsa_key: Any) -> None:
+    cert = issued(url, rsa_key)
+    until = dt.datetime.fromisoformat(cert["valid_until"])
+    set_shape(url, ["wrapped", "extra_fields", "dates_epoch", "status_upper", "numeric_ids"])
+    doc = get(url, f"/ssl-certificate/{cert['id']}").json()
+    assert set(doc) >= {"data", "request_id"} and doc["data"]["status"] == "ACTIVE"
+    assert doc["data"]["valid_until"] == int(until.timestamp()) and isinstance(doc["data"]["id"], int)
+    assert "price" in doc["data"] and "_links" in doc["data"]
+    by_number = get(url, f"/ssl-certificate/{doc['data']['id']}").json()["data"]
+    assert by_number["client_reference"] == cert["client_reference"] and by_number["id"] == doc["data"]["id"]
+    for variant, expected in (("dates_naive", until.replace(tzinfo=None).isoformat()),
+                              ("dates_date_only", until.date().isoformat()),
+                              ("dates_offset", until.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat())):
+        set_shape(url, variant)
+        assert get(url, f"/ssl-certificate/{cert['id']}").json()["valid_until"] == expected
+    set_shape(url, ["string_numbers", "dates_epoch"])
+    shown = get(url, f"/ssl-certificate/{cert['id']}").json()
+    assert shown["id"].isdigit() and shown["valid_until"] == str(int(until.timestamp()))
+
+
+def test_shape_status_new_shows_statuses_outside_the_table(url: str, rsa_key: Any) -> None:
+    pending = created(url, rsa_key)
+    cancelled = created(url, rsa_key, "b.example.com")
+    requests.delete(f"{url}/ssl-certificate/{cancelled['id']}", auth=AUTH, timeout=5).raise_for_status()
+    set_shape(url, "status_new")
+    assert get(url, f"/ssl-certificate/{pending['id']}").json()["status"] == "processing"
+    assert get(url, f"/ssl-certificate/{cancelled['id']}").json()["status"] == "suspended"
+
+
+def test_shape_variants_of_the_list(url: str) -> None:
+    requests.post(f"{url}/_sim/seed", json={"count": 3}, timeout=5).raise_for_status()
+    set_shape(url, "bare")
+    assert isinstance(get(url, "/ssl-certificate").json(), list)
+    set_shape(url, "wrapped")
+    doc = get(url, "/ssl-certificate", params={"per_page": 2}).json()
+    assert len(doc["data"]) == 2 and doc["meta"] == {"total": 3, "page": 1, "per_page": 2}
+    set_shape(url, ["items_next", "string_numbers"])
+    first = get(url, "/ssl-certificate", params={"per_page": 2}).json()
+    assert set(first) == {"items", "next"} and "page=2" in first["next"] and "per_page=2" in first["next"]
+    last = requests.get(first["next"], auth=AUTH, timeout=5).json()
+    assert len(last["items"]) == 1 and last["next"] is None
+
+
+@pytest.mark.parametrize(("variant", "content_type", "check"), [
+    ("error_message", "application/json", lambda r: r.json() == {"message": "SSL certificate not found", "status": 404}),
+    ("error_errors", "application/json",
+     lambda r: r.json() == {"errors": [{"code": "not_found", "message": "SSL certificate not found"}]}),
+    ("error_string", "application/json", lambda r: r.json() == {"error": "SSL certificate not found"}),
+    ("error_html", "text/html", lambda r: r.text.startswith("<!DOCTYPE html>") and "not found" in r.text),
+    ("error_text", "text/plain", lambda r: r.text == "404 SSL certificate not found"),
+    ("error_empty", "application/json", lambda r: r.content == b""),
+])
+def test_shape_variants_of_errors(url: str, variant: str, content_type: str, check: Any) -> None:
+    set_shape(url, variant)
+    resp = get(url, "/ssl-certificate/nope")
+    assert resp.status_code == 404 and resp.headers["Content-Type"].startswith(content_type) and check(resp)
+
+
+def test_shape_error_errors_lists_every_field(url: str, rsa_key: Any) -> None:
+    set_shape(url, "error_errors")
+    resp = create(url, rsa_key, plan=defaults.RESELLO_PLANS["ov"])
+    assert resp.status_code == 422
+    assert {e["field"] for e in resp.json()["errors"]} == {"chamber_of_commerce", "department",
+                                                          "approver_first_name", "approver_last_name"}
+
+
+def test_shape_applies_to_faults_and_auth_too(url: str) -> None:
+    set_shape(url, "error_html")
+    unauthorized = requests.get(f"{url}/ssl-certificate", timeout=5)
+    assert unauthorized.status_code == 401 and "WWW-Authenticate" in unauthorized.headers
+    assert unauthorized.headers["Content-Type"].startswith("text/html")
+    set_faults(url, error_rate=1, error_status=502)
+    failed = get(url, "/ssl-certificate")
+    assert failed.status_code == 502 and failed.headers["Content-Type"].startswith("text/html")
+
+
+def test_the_admin_listing_keeps_the_documented_shape(url: str, rsa_key: Any) -> None:
+    cert = created(url, rsa_key)
+    set_shape(url, ["numeric_ids", "status_upper", "wrapped"])
+    assert [o["id"] for o in orders(url)] == [cert["id"]] and orders(url)[0]["status"] == "pending"
