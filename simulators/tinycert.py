@@ -1,16 +1,20 @@
-"""A simulator of the TinyCert REST API v1 (seeds/tinycert-*.txt, providers.md).
+"""A simulator of the TinyCert REST API v1, strict to TinyCert's pages (seeds/tinycert-*.txt),
+its own PHP client (GitHub shdon/tinycert-php, tinycert.inc.php) and providers.md.
 
 What it honours: POST-only, form-encoded endpoints under /api/v1 (optional `.json` suffix);
 every request signed with `digest` = hex HMAC-SHA256 (key = the account's API key) over the
-other parameters sorted by key and form-encoded; sessions from /connect whose tokens expire;
-errors as HTTP 4xx/5xx with `{"code": <int>, "text": "..."}`; the account's CAs (each a real
-issuing CA under this simulator's root, so everything verifies against GET /_sim/ca.pem);
-synchronous issuance with a key TinyCert generates itself; reissue (old id obsolete), status
-changes (good | revoked | hold), listing filtered by the `what` bitmask.
+string PHP's client signs — `ksort` of the top-level keys, then `http_build_query` (nested
+`SANs[i][type]` in index order, PHP `urlencode`) — and nothing else; sessions from /connect
+whose tokens expire; errors as HTTP 400/403/404/429/500 with `{"code": "<ShortString>",
+"text": "..."}`; the account's CAs (each a real issuing CA under this simulator's root, so
+everything verifies against GET /_sim/ca.pem; no OU, deleting one deletes its certificates);
+synchronous issuance with a key TinyCert generates itself, valid one year; reissue (the old id,
+good or on hold, becomes obsolete), status changes (good | revoked | hold), listing filtered by
+the `what` bitmask.
 
-Shapes and codes the public pages leave open are defined here and documented in
-simulators/README_tinycert.md. The digest is computed independently of the adapter on purpose:
-a shared helper would hide a mistake made in both places.
+Every behaviour and its source (or "invented") is listed in simulators/README_tinycert.md. The
+digest is computed independently of the adapter on purpose: a shared helper would hide a
+mistake made in both places.
 """
 
 from __future__ import annotations
@@ -39,28 +43,30 @@ from simulators.ca import BadCSR, build_csr, generate_key, key_pem, parse_csr, p
 
 API = "/api/v1"
 FORM = "application/x-www-form-urlencoded"
+JOURNAL_SIZE = 50  # requests kept for GET /_sim/journal
 
-# TinyCert's documented short error names (from its PHP client) with the HTTP status the docs
-# give for each class of failure. The project contract wants an integer `code`, so each name
-# gets a stable number; the name also starts `text` so a human reading a log sees both.
-ERRORS: dict[str, tuple[int, int]] = {
-    "AccessDenied": (403, 1),
-    "AccountError": (403, 2),
-    "AccountNotFound": (403, 3),
-    "AccountNotLoaded": (500, 4),
-    "ApiKeyMismatch": (403, 5),
-    "InputFailure": (400, 6),
-    "InvalidToken": (403, 7),
-    "MethodDisallowed": (400, 8),
-    "MissingParameter": (400, 9),
-    "NotFound": (404, 10),
-    "NotLatest": (400, 11),
-    "PassphraseFailure": (403, 12),
-    "RateLimitExceeded": (429, 13),
-    "SessionError": (403, 14),
-    "SignatureFailure": (403, 15),
-    "StatusDisallowed": (400, 16),
-    "UnknownError": (500, 17),
+# TinyCert's short error codes, each with the HTTP status it is answered with and the text the
+# PHP client (`last_error()` docblock) gives for it. The client names the codes and the five
+# statuses (400 input, 403 session/access, 404 unknown id, 429 rate, 500 unexpected) but not
+# which code goes with which status: that pairing is ours, by the meaning of each description.
+ERRORS: dict[str, tuple[int, str]] = {
+    "AccessDenied": (403, "The requested resource is not associated with this account."),
+    "AccountError": (500, "Account data is corrupt. Please contact support."),
+    "AccountNotFound": (403, "No account exists for the specified email address."),
+    "AccountNotLoaded": (500, "There was an unexpected error loading the account data. Please contact support."),
+    "ApiKeyMismatch": (403, "The API key specified is not valid for the requested account."),
+    "InputFailure": (400, "An invalid value was specified for one of the input parameters."),
+    "InvalidToken": (403, "The token does not correspond to a valid session or has expired."),
+    "MethodDisallowed": (400, "All API calls must be made using the POST request method."),
+    "MissingParameter": (400, "A required parameter is missing."),
+    "NotFound": (404, "The requested resource was not found. Check that the specified ID is valid."),
+    "NotLatest": (400, "Attempting to reissue a certificate from an obsolete ID."),
+    "PassphraseFailure": (403, "The passphrase specified is incorrect."),
+    "RateLimitExceeded": (429, "You are attempting to create new CAs or certificates too rapidly."),
+    "SessionError": (403, "The session was not properly initialised."),
+    "SignatureFailure": (403, "The request was not properly signed."),
+    "StatusDisallowed": (400, "An invalid status change was requested for a certificate."),
+    "UnknownError": (500, "Generic fatal error condition. Please contact support."),
 }
 
 SAN_TYPES = ("DNS", "IP", "email", "URI")  # case sensitive, as the seed page says
@@ -78,12 +84,23 @@ SUBJECT_OIDS = (("C", NameOID.COUNTRY_NAME), ("ST", NameOID.STATE_OR_PROVINCE_NA
                 ("L", NameOID.LOCALITY_NAME), ("O", NameOID.ORGANIZATION_NAME),
                 ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME))
 
+# -- the signature, as PHP builds it ------------------------------------------------------------
+# The PHP client signs `http_build_query(ksort($params))`: ksort orders the top-level keys only
+# (byte order: they are never numeric); http_build_query walks a nested array (SANs) in its own
+# order, which for the zero-based list the client documents is index order. So with 11+ SANs
+# SANs[2] comes before SANs[10], where a byte sort of the flattened names would not.
+# Everything below is written from PHP's behaviour, byte by byte, and shares nothing with the
+# adapter (chalicelib/providers/tinycert.py): two independent readings must agree.
+
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+_PHP_NAME = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])+)$")
+_PHP_INT_KEY = re.compile(r"^(0|-?[1-9][0-9]*)$")
+PhpValue = str | dict[str, Any]
 
 
 def php_urlencode(text: str) -> str:
-    """PHP `urlencode`, byte by byte: unreserved kept, space as '+', the rest (including '~',
-    '[' and ']') as %XX. Written out rather than via urllib so it cannot share a bug with it."""
+    """PHP `urlencode` (what http_build_query uses, RFC 1738): A-Z a-z 0-9 - _ . kept, space as
+    '+', every other byte (including '~', '[' and ']') as %XX, upper-case hex."""
     out: list[str] = []
     for byte in text.encode("utf-8"):
         if byte in _UNRESERVED:
@@ -95,16 +112,63 @@ def php_urlencode(text: str) -> str:
     return "".join(out)
 
 
-def expected_digest(params: dict[str, str], api_key: str) -> str:
-    """What TinyCert computes: parameters except `digest`, sorted by key bytes, form-encoded."""
-    items = sorted(((k, v) for k, v in params.items() if k != "digest"), key=lambda kv: kv[0].encode("utf-8"))
-    canonical = "&".join(f"{php_urlencode(k)}={php_urlencode(v)}" for k, v in items)
+def php_post(pairs: list[tuple[str, str]]) -> dict[str, PhpValue]:
+    """A form body as PHP's $_POST holds it: `SANs[0][DNS]=x` nests as SANs -> 0 -> DNS; `[]`
+    appends; a repeated name: the last one wins (replacing what was there, as PHP does)."""
+    post: dict[str, PhpValue] = {}
+    for name, value in pairs:
+        m = _PHP_NAME.match(name)
+        if not m:
+            post[name] = value
+            continue
+        path = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]
+        node: dict[str, Any] = post
+        for depth, key in enumerate(path):
+            if key == "" and depth:
+                key = str(max((int(k) + 1 for k in node if _PHP_INT_KEY.match(k)), default=0))
+            if depth == len(path) - 1:
+                node[key] = value
+            else:
+                child = node.get(key)
+                if not isinstance(child, dict):
+                    child = node[key] = {}
+                node = child
+    return post
+
+
+def _php_list_order(node: dict[str, Any]) -> list[str]:
+    """The order http_build_query walks a nested array in: a PHP list's own (index) order."""
+    if all(_PHP_INT_KEY.match(k) for k in node):
+        return sorted(node, key=int)
+    return list(node)
+
+
+def php_build_query(post: dict[str, PhpValue]) -> str:
+    """`ksort($params); http_build_query($params, '', '&')` over everything but `digest`."""
+    parts: list[str] = []
+
+    def emit(name: str, value: PhpValue) -> None:
+        if isinstance(value, dict):
+            for key in _php_list_order(value):
+                emit(f"{name}%5B{php_urlencode(key)}%5D", value[key])
+        else:
+            parts.append(f"{name}={php_urlencode(value)}")
+
+    for key in sorted((k for k in post if k != "digest"), key=lambda k: k.encode("utf-8")):
+        emit(php_urlencode(key), post[key])
+    return "&".join(parts)
+
+
+def expected_digest(pairs: list[tuple[str, str]], api_key: str) -> str:
+    """What TinyCert computes for a request body's parameters: hex HMAC-SHA256 of the PHP string."""
+    canonical = php_build_query(php_post(pairs))
     return hmac.new(api_key.encode("utf-8"), canonical.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def tc_error(name: str, text: str, status: int | None = None, headers: dict[str, str] | None = None) -> SimError:
-    default_status, code = ERRORS[name]
-    return SimError(status or default_status, code, f"{name}: {text}", headers=headers)
+def tc_error(name: str, text: str | None = None, status: int | None = None,
+             headers: dict[str, str] | None = None) -> SimError:
+    default_status, description = ERRORS[name]
+    return SimError(status or default_status, name, text or description, headers=headers)
 
 
 def _utcnow() -> dt.datetime:
@@ -158,6 +222,7 @@ class TinyCertSim(Simulator):
     # -- state -------------------------------------------------------------------------
     def reset_state(self) -> None:
         self.sessions: dict[str, float] = {}  # token -> expiry (monotonic); inf if no TTL
+        self.journal: list[dict[str, Any]] = []  # the last requests: raw body, PHP string, verdict
         self.connects = 0
         self.authorities: dict[int, _Authority] = {}
         self.certs: dict[int, _Cert] = {}
@@ -165,7 +230,7 @@ class TinyCertSim(Simulator):
         self._cert_ids = itertools.count(1)
         self._seed_serial = itertools.count(1)
         self._new_authority({"C": "US", "ST": "Illinois", "L": "Chicago", "O": "Certgate Local",
-                             "OU": None, "hash_method": "sha256"})
+                             "hash_method": "sha256"})
 
     def tick(self) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -196,56 +261,71 @@ class TinyCertSim(Simulator):
 
     def _endpoint(self, fn: Any, *, session: bool) -> Any:
         def handle(req: Request) -> Response:
-            params = self._params(req)
-            if session:
-                self._check_session(params)
+            pairs = self._pairs(req)
+            params = dict(pairs)
+            entry = {"path": req.path, "body": req.body.decode("utf-8", "replace"),
+                     "canonical": php_build_query(php_post(pairs)), "digest_ok": self._signed(pairs, params)}
+            self.journal.append(entry)
+            del self.journal[:-JOURNAL_SIZE]
+            if not session:
+                return json_response(200, fn(params, entry["digest_ok"]))  # /connect checks it itself
+            self._check_session(params, entry["digest_ok"])
             return json_response(200, fn(params))
         return handle
 
-    def _params(self, req: Request) -> dict[str, str]:
+    def _pairs(self, req: Request) -> list[tuple[str, str]]:
         # Like PHP's $_POST: only a form-encoded body yields parameters at all.
         if not req.headers.get("content-type", "").lower().startswith(FORM):
-            return {}
-        return dict(req.form_pairs())
+            return []
+        return req.form_pairs()
 
-    def _check_session(self, params: dict[str, str]) -> None:
+    def _signed(self, pairs: list[tuple[str, str]], params: dict[str, str]) -> bool:
+        digest = params.get("digest", "")
+        return bool(digest) and hmac.compare_digest(digest.lower(), expected_digest(pairs, self.api_key))
+
+    def _check_session(self, params: dict[str, str], signed: bool) -> None:
         token = _required(params, "token")
         until = self.sessions.get(token)
         if until is None or until <= time.monotonic():
             self.sessions.pop(token, None)
-            raise tc_error("InvalidToken", "The token does not correspond to a valid session or has expired.")
-        if not hmac.compare_digest(_required(params, "digest"), expected_digest(params, self.api_key)):
-            raise tc_error("SignatureFailure", "The request was not properly signed.")
+            raise tc_error("InvalidToken")
+        _required(params, "digest")
+        if not signed:
+            raise tc_error("SignatureFailure")
 
     # -- errors in TinyCert's shape ------------------------------------------------------
     def error_response(self, err: SimError) -> Response:
         return json_response(err.status, {"code": err.code, "text": err.message}, err.headers)
 
     def fault_error(self, status: int) -> Response:
-        return self.error_response(tc_error("UnknownError", "Generic fatal error condition.", status))
+        return self.error_response(tc_error("UnknownError", status=status))
 
     def rate_limit_error(self, retry_after: float) -> Response:
-        return self.error_response(tc_error("RateLimitExceeded", "You are making requests too rapidly.",
-                                            headers={"Retry-After": str(int(max(1, retry_after)))}))
+        # TinyCert documents no Retry-After (the PHP client reads no header): sent only when the
+        # fault configuration asks for one.
+        asked = self.faults.config.get("retry_after_s")
+        headers = {"Retry-After": str(int(max(1, float(asked))))} if asked else None
+        return self.error_response(tc_error("RateLimitExceeded", headers=headers))
 
     def not_found(self, req: Request) -> Response:
         return self.error_response(tc_error("NotFound", f"No such API endpoint: {req.path}"))
 
     def method_not_allowed(self, req: Request) -> Response:
-        return self.error_response(tc_error("MethodDisallowed", "All API calls must be made using the POST "
-                                                                "request method."))
+        return self.error_response(tc_error("MethodDisallowed"))
 
     # -- sessions ------------------------------------------------------------------------
-    def _connect(self, p: dict[str, str]) -> dict[str, Any]:
+    def _connect(self, p: dict[str, str], signed: bool) -> dict[str, Any]:
         email = _required(p, "email")
         passphrase = _required(p, "passphrase")
-        digest = _required(p, "digest")
+        _required(p, "digest")
         if email.lower() != self.email.lower():
-            raise tc_error("AccountNotFound", "No account exists for the specified email address.")
-        if not hmac.compare_digest(digest, expected_digest(p, self.api_key)):
-            raise tc_error("ApiKeyMismatch", "The API key specified is not valid for the requested account.")
+            raise tc_error("AccountNotFound")
+        if not signed:
+            # /connect is where the key meets the account: a digest that does not verify with
+            # the account's key says the key is not this account's.
+            raise tc_error("ApiKeyMismatch")
         if not hmac.compare_digest(passphrase.encode(), self.passphrase.encode()):
-            raise tc_error("PassphraseFailure", "The passphrase specified is incorrect.")
+            raise tc_error("PassphraseFailure")
         token = secrets.token_hex(24)
         ttl = self.token_ttl_s
         self.sessions[token] = time.monotonic() + ttl if ttl is not None else float("inf")
@@ -263,7 +343,7 @@ class TinyCertSim(Simulator):
         fields: dict[str, str | None] = {
             "C": p["C"], "ST": p.get("ST") or None, "L": p.get("L") or None, "O": org,
             # X.509 caps a CN at 64 characters: a long organisation name is shortened in the CA's CN.
-            "OU": p.get("OU") or CA_OU, "CN": f"{org[:61]} CA", "E": self.email,
+            "OU": CA_OU, "CN": f"{org[:61]} CA", "E": self.email,
             "hash_alg": str(p.get("hash_method") or "sha256").upper(),
         }
         extra = [x509.NameAttribute(oid, str(fields[k])) for k, oid in SUBJECT_OIDS
@@ -307,7 +387,9 @@ class TinyCertSim(Simulator):
     def _ca_new(self, p: dict[str, str]) -> dict[str, Any]:
         fields: dict[str, str | None] = {
             "C": _country(p), "O": _subject_value(p, "O", required=True),
-            "L": _subject_value(p, "L"), "ST": _subject_value(p, "ST"), "OU": _subject_value(p, "OU"),
+            "L": _subject_value(p, "L"), "ST": _subject_value(p, "ST"),
+            # No OU: the PHP client's ca_new sends none and ca_details documents the CA's OU as
+            # always "Secure Digital Certificate Signing". One sent anyway is ignored.
             "hash_method": _required(p, "hash_method").lower(),
         }
         if fields["hash_method"] not in ("sha1", "sha256"):
@@ -433,6 +515,9 @@ class TinyCertSim(Simulator):
                     return json_response(200, {"created": self.seed(**body)})
             except (TypeError, ValueError) as exc:
                 return json_response(400, {"error": str(exc)})
+        if sub == "/journal" and req.method == "GET":
+            with self.lock:
+                return json_response(200, list(self.journal))
         if sub == "/expire-sessions" and req.method == "POST":
             with self.lock:
                 count = len(self.sessions)

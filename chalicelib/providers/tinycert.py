@@ -1,15 +1,21 @@
-"""TinyCert adapter (seeds/tinycert-*.txt, providers.md).
+"""TinyCert adapter (seeds/tinycert-*.txt, TinyCert's own PHP client shdon/tinycert-php, providers.md).
 
-TinyCert is a private CA service: it generates the key itself (no CSR), issues synchronously,
-and knows no client reference. Every call is a form-encoded POST signed with an HMAC digest and
-carrying a session token from /connect; an expired session is reopened once per call.
+TinyCert is a private CA service: it generates the key itself (no CSR), issues synchronously for
+one year (there is no validity parameter: the certificate's own dates are reported), and knows
+no client reference. Every call is a form-encoded POST signed as TinyCert's PHP client signs it
+(`signed_body`) and carrying a session token from /connect; an expired session is reopened once
+per call. Errors are `{"code": "<ShortString>", "text"}` (the PHP client's codes).
 
 Duplicates: the template's create-once (base.py). /cert/new is tried once; after an ambiguous
 failure the certificate is looked for (`_lookup`) by common name + SAN set among the CA's
 certificates whose notBefore is at/after the call; only a lookup that proves absence allows one
-more create. TinyCert has no
-client reference, so two orders for the same names placed within the clock tolerance are
-indistinguishable to that lookup — the newest one wins.
+more create. TinyCert has no client reference, so two orders for the same names placed within
+the clock tolerance are indistinguishable to that lookup — the newest one wins.
+
+Reissue makes the old id `obsolete` (good or on hold alike). `obsolete` is not a state of our
+certificate but a pointer: `get_order` on an obsolete id follows it to its reissue (same key,
+higher id); when none is found the raw status is reported as unrecognized, so the service keeps
+the certificate's last known status instead of demoting it.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ import logging
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from chalicelib.core import errors
 from chalicelib.core.errors import (
     AuthenticationFailed,
+    BadMaterial,
     FieldError,
     ProviderError,
     ProviderNotFound,
@@ -53,39 +60,32 @@ CAPABILITIES = Capabilities(
     authorities=True, async_issuance=False,
 )
 
-# The one status table. `hold` is issued with on_hold set (providers.md). `obsolete` is a
-# certificate replaced by /cert/reissue: no longer served as current, never listed again, its id
-# unusable — closest to expired among the normalized statuses.
+# The one status table (the statuses of the PHP client's cert_details docblock). `hold` is
+# issued with on_hold set (providers.md). `obsolete` (replaced by /cert/reissue) is deliberately
+# absent: get_order follows it to the reissue, and reports it unrecognized when it finds none.
 STATUS_TABLE: Mapping[str, Status] = {
     "good": Status.ISSUED,
     "hold": Status.ISSUED,
     "revoked": Status.REVOKED,
     "expired": Status.EXPIRED,
-    "obsolete": Status.EXPIRED,
 }
-# /cert/list `what` bitmask per normalized status.
+OBSOLETE = "obsolete"
+# /cert/list `what` bitmask per normalized status (PHP client STATUS_* constants).
 LIST_BITS: Mapping[str, int] = {"expired": 1, "issued": 2 | 8, "revoked": 4}
 LIST_ALL = 15
 
-# TinyCert's short error names (documented by its PHP client) by the integer `code` the error
-# body carries (defined with our simulator, simulators/README_tinycert.md). A body naming the
-# error by its string instead is understood too.
-ERROR_NAMES: Mapping[int, str] = {
-    1: "AccessDenied", 2: "AccountError", 3: "AccountNotFound", 4: "AccountNotLoaded", 5: "ApiKeyMismatch",
-    6: "InputFailure", 7: "InvalidToken", 8: "MethodDisallowed", 9: "MissingParameter", 10: "NotFound",
-    11: "NotLatest", 12: "PassphraseFailure", 13: "RateLimitExceeded", 14: "SessionError",
-    15: "SignatureFailure", 16: "StatusDisallowed", 17: "UnknownError",
-}
 SESSION_ERRORS = frozenset({"InvalidToken", "SessionError"})  # reconnect once, then retry
-# The error class each error name means; a name not listed is judged by its HTTP status.
-# AccessDenied: "the requested resource is not associated with this account" — for us it does not exist.
+# The error class each of TinyCert's codes (PHP client, last_error()) means; a code not listed
+# is judged by its HTTP status. AccessDenied — "the requested resource is not associated with this
+# account" — is a credentials problem (the wrong account), never "it does not exist": a pending
+# certificate must not be failed because our secret points at another account.
 ERROR_KINDS: Mapping[str, type[ProviderError]] = {
-    **dict.fromkeys(("AccountError", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure", "SignatureFailure",
+    **dict.fromkeys(("AccessDenied", "AccountNotFound", "ApiKeyMismatch", "PassphraseFailure", "SignatureFailure",
                      *SESSION_ERRORS), errors.AuthenticationFailed),
     **dict.fromkeys(("InputFailure", "MissingParameter"), errors.ProviderRejected),
-    **dict.fromkeys(("NotFound", "AccessDenied"), errors.ProviderNotFound),
+    "NotFound": errors.ProviderNotFound,
     **dict.fromkeys(("NotLatest", "StatusDisallowed"), errors.ProviderConflict),
-    **dict.fromkeys(("UnknownError", "AccountNotLoaded"), errors.ProviderUnavailable),
+    **dict.fromkeys(("UnknownError", "AccountError", "AccountNotLoaded"), errors.ProviderUnavailable),
     "RateLimitExceeded": errors.RateLimited,
     "MethodDisallowed": errors.ProviderProtocolError,
 }
@@ -98,51 +98,69 @@ PARAM_FIELDS: Mapping[str, str] = {
 }
 SAN_PARAM = {"dns": "DNS", "ip": "IP", "email": "email", "uri": "URI"}
 SAN_FROM_PARAM = {v: k for k, v in SAN_PARAM.items()}
+# CA fields a caller may give -> /ca/new parameters. No OU: /ca/new takes none (the PHP client's
+# ca_new sends C, L, O, ST, hash_method; every CA's OU is "Secure Digital Certificate Signing").
 AUTHORITY_FIELDS: Mapping[str, str] = {
-    "country": "C", "organization": "O", "name": "O", "locality": "L", "state": "ST", "unit": "OU",
-    "hash_method": "hash_method", "C": "C", "O": "O", "L": "L", "ST": "ST", "OU": "OU",
+    "country": "C", "organization": "O", "name": "O", "locality": "L", "state": "ST",
+    "hash_method": "hash_method", "C": "C", "O": "O", "L": "L", "ST": "ST",
 }
+NO_CA_UNIT = ("unit", "OU")
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 CLOCK_TOLERANCE = dt.timedelta(seconds=60)  # between our clock and TinyCert's, for find_order
 MAX_LOOKUP_CANDIDATES = 25  # certificates with the right CN examined per lookup, newest first
 DEFAULT_PAGE_SIZE = 100
-_PARAM_IN_TEXT = re.compile(r"parameter '([^']+)'")
+# A parameter named in an error text: 'C', "SANs[2][IP]", `hash_method`.
+_PARAM_IN_TEXT = re.compile(r"""['"`]([A-Za-z_]+)(?:\[[^\]'"`]*\])*['"`]""")
+
+# A request's parameters as PHP's client holds them: a string each, or (SANs) a zero-based list
+# of one-entry {type: value} records.
+FormValue = str | Sequence[Mapping[str, str]]
+FormParams = Mapping[str, FormValue]
 
 
 # -- request signing -------------------------------------------------------------------------
 
 def form_encode(text: str) -> str:
-    """application/x-www-form-urlencoded as TinyCert (PHP urlencode) does it: space as '+',
-    '~' as %7E, brackets of nested names encoded too."""
+    """PHP urlencode (RFC 1738), as http_build_query uses it: A-Z a-z 0-9 - _ . kept, space as
+    '+', everything else %XX — '~' too (Python would keep it), and the brackets of nested names."""
     return urllib.parse.quote_plus(text, safe="").replace("~", "%7E")
 
 
-def canonical_string(params: Mapping[str, str]) -> str:
-    """Every parameter but `digest`, sorted by key (byte order), form-encoded."""
-    items = sorted(((k, v) for k, v in params.items() if k != "digest"), key=lambda kv: kv[0].encode("utf-8"))
-    return "&".join(f"{form_encode(k)}={form_encode(v)}" for k, v in items)
+def php_query(params: FormParams) -> str:
+    """What TinyCert's PHP client signs and sends: `ksort($params)` (the top-level keys only, byte
+    order) then `http_build_query`, which writes a list value as name[i][type]=value in the list's
+    own index order — so SANs[2] precedes SANs[10]. `digest` is never part of it."""
+    pairs: list[tuple[str, str]] = []
+    for key in sorted((k for k in params if k != "digest"), key=lambda k: k.encode("utf-8")):
+        value = params[key]
+        if isinstance(value, str):
+            pairs.append((key, value))
+            continue
+        for index, entry in enumerate(value):
+            pairs.extend((f"{key}[{index}][{kind}]", name) for kind, name in entry.items())
+    return "&".join(f"{form_encode(k)}={form_encode(v)}" for k, v in pairs)
 
 
-def sign(params: Mapping[str, str], api_key: str) -> str:
-    return hmac.new(api_key.encode("utf-8"), canonical_string(params).encode("ascii"), hashlib.sha256).hexdigest()
-
-
-def signed_body(params: Mapping[str, str], api_key: str) -> bytes:
-    """The POST body: the canonical string itself (so what is signed is what is sent) + digest."""
-    return f"{canonical_string(params)}&digest={sign(params, api_key)}".encode("ascii")
+def signed_body(params: FormParams, api_key: str) -> bytes:
+    """The one signing function: the POST body exactly as the PHP client builds it — the signed
+    string itself, then `&digest=` + hex HMAC-SHA256 of it with the API key."""
+    query = php_query(params)
+    digest = hmac.new(api_key.encode("utf-8"), query.encode("ascii"), hashlib.sha256).hexdigest()
+    return f"{query}&digest={digest}".encode("ascii")
 
 
 # -- pure translations -----------------------------------------------------------------------
 
-def san_params(sans: Iterable[San]) -> dict[str, str]:
-    """SANs[i][DNS|IP|email|URI] = value, indexes from 0 (seeds/tinycert-cert-new.txt)."""
-    out: dict[str, str] = {}
+def san_params(sans: Iterable[San]) -> list[dict[str, str]]:
+    """The `SANs` list, one {DNS|IP|email|URI: value} per SAN in order: sent as SANs[i][type],
+    indexes from 0 (seeds/tinycert-cert-new.txt; the PHP client's cert_new)."""
+    out: list[dict[str, str]] = []
     for i, san in enumerate(sans):
         kind = SAN_PARAM.get(san.type.lower())
         if kind is None:
             raise ProviderRejected(PROVIDER, f"TinyCert has no SAN type {san.type!r}",
                                    field_errors=[FieldError(f"sans[{i}].type", "must be dns, ip, email or uri")])
-        out[f"SANs[{i}][{kind}]"] = san.value
+        out.append({kind: san.value})
     return out
 
 
@@ -175,24 +193,25 @@ def alt_san_set(alt: Any) -> frozenset[tuple[str, str]]:
 
 
 def read_error(status: int, body: Any) -> ErrorReading | None:
-    """TinyCert's `{"code", "text"}` error body; the code is an integer (ERROR_NAMES) or the name."""
-    if not isinstance(body, dict) or "code" not in body:
+    """TinyCert's `{"code": "<ShortString>", "text": "..."}` error body (the PHP client's
+    last_error()); the code decides the error class where it is known (ERROR_KINDS)."""
+    if not isinstance(body, dict) or not isinstance(body.get("code"), str) or not body["code"]:
         return None
-    raw_code = body.get("code")
-    name = ERROR_NAMES.get(raw_code) if isinstance(raw_code, int) else (str(raw_code) if raw_code else None)
+    code = body["code"]
     text = str(body.get("text") or "")[:MAX_MESSAGE]
-    message = f"{name or raw_code}: {text}" if text and not text.startswith(f"{name}:") else (text or str(name))
-    return ErrorReading(message, provider_code=name or str(raw_code), kind=ERROR_KINDS.get(name or ""),
+    return ErrorReading(f"{code}: {text}" if text else code, provider_code=code, kind=ERROR_KINDS.get(code),
                         field_errors=(_field_error(text),))
 
 
 def _field_error(text: str) -> FieldError:
-    m = _PARAM_IN_TEXT.search(text)
-    if not m:
-        return FieldError("request", text or "rejected by TinyCert")
-    param = m.group(1)
-    field = "sans" if param.startswith("SANs") else PARAM_FIELDS.get(param, param)
-    return FieldError(field, text)
+    """The request field an InputFailure/MissingParameter names, when its text names a parameter."""
+    for m in _PARAM_IN_TEXT.finditer(text):
+        param = m.group(1)
+        if param == "SANs":
+            return FieldError("sans", text)
+        if param in PARAM_FIELDS:
+            return FieldError(PARAM_FIELDS[param], text)
+    return FieldError("request", text or "rejected by TinyCert")
 
 
 # -- the adapter -----------------------------------------------------------------------------
@@ -223,7 +242,7 @@ class TinyCertProvider(Provider):
         return (*self.endpoint.secrets, self._token)
 
     # -- transport -----------------------------------------------------------------------
-    def _post(self, endpoint: str, params: Mapping[str, str], *, safe: bool) -> Any:
+    def _post(self, endpoint: str, params: FormParams, *, safe: bool) -> Any:
         """One signed call within the session; an expired/invalid session is reopened once.
         Reopening is safe even for creates: TinyCert refuses such a call before doing anything."""
         for attempt in range(2):
@@ -269,7 +288,7 @@ class TinyCertProvider(Provider):
             # The session expires on its own; failing to end it early harms nothing.
             log.info("TinyCert disconnect failed", extra={"provider": PROVIDER, "error": exc.code})
 
-    def _dict(self, endpoint: str, params: Mapping[str, str], *, safe: bool) -> dict[str, Any]:
+    def _dict(self, endpoint: str, params: FormParams, *, safe: bool) -> dict[str, Any]:
         answer = self._post(endpoint, params, safe=safe)
         if not isinstance(answer, dict):
             raise ProviderProtocolError(PROVIDER, f"/{endpoint} answered {type(answer).__name__}, not an object",
@@ -311,7 +330,7 @@ class TinyCertProvider(Provider):
             self._ca_subjects[ca_id] = self._dict("ca/details", {"ca_id": ca_id}, safe=True)
         return self._ca_subjects[ca_id]
 
-    def new_cert_params(self, req: OrderRequest, ca_id: str) -> dict[str, str]:
+    def new_cert_params(self, req: OrderRequest, ca_id: str) -> dict[str, FormValue]:
         """/cert/new parameters for `req`. Organization fields missing from the request come
         from the CA's own subject (TinyCert requires C and O; the secret holds no defaults)."""
         problems: list[FieldError] = []
@@ -332,9 +351,11 @@ class TinyCertProvider(Provider):
             for key in ("C", "O", "ST", "L"):
                 if not subject[key] and isinstance(ca.get(key), str):
                     subject[key] = ca[key]
-        params = {"ca_id": ca_id, "CN": req.common_name}
+        # No validity parameter exists: TinyCert issues for one year, and the certificate's own
+        # dates are what get_order reports.
+        params: dict[str, FormValue] = {"ca_id": ca_id, "CN": req.common_name}
         params.update({k: str(v) for k, v in subject.items() if v})
-        params.update(san_params(req.sans or (San("dns", req.common_name),)))
+        params["SANs"] = san_params(req.sans or (San("dns", req.common_name),))
         return params
 
     # -- orders (the template's hooks) ----------------------------------------------------
@@ -367,6 +388,14 @@ class TinyCertProvider(Provider):
         cert_id = _cert_id(provider_order_id)
         details = self._dict("cert/details", {"cert_id": cert_id}, safe=True)
         cert_pem = self._pem(cert_id, "cert")
+        if _raw_status(details) == OBSOLETE:
+            successor = self._reissue_of(cert_id, details, cert_pem)
+            if successor is None:
+                # Never demote on a guess: unrecognized, so the service keeps the last known status.
+                log.warning("TinyCert certificate obsolete and its reissue not found",
+                            extra={"provider": PROVIDER, "provider_order_id": cert_id})
+                return self._order_from(cert_id, details, cert_pem)
+            cert_id, details, cert_pem = successor
         order = self._order_from(cert_id, details, cert_pem)
         if with_material and order.status is Status.ISSUED:
             chain = self._pem(cert_id, "chain")  # TinyCert's chain starts with the leaf
@@ -375,16 +404,37 @@ class TinyCertProvider(Provider):
                                                                private_key_pem=key))
         return order
 
+    def _reissue_of(self, cert_id: str, details: Mapping[str, Any], cert_pem: str
+                    ) -> tuple[str, dict[str, Any], str] | None:
+        """The current certificate that replaced obsolete `cert_id`. TinyCert reissues from the
+        same signing request (PHP client, cert_reissue: "the same values"), so the reissue has the
+        same key and CN and a higher id, and is listed (an obsolete one never is) under one of the
+        account's CAs — /cert/details does not say which, so the default CA is searched first."""
+        key = _public_key(cert_pem)
+        name = str(details.get("CN") or "").strip().lower()
+        ca_ids = [self.default_ca_id] if self.default_ca_id else []
+        for ca_id in (*ca_ids, *(a.ca_id for a in self.list_authorities() if a.ca_id not in ca_ids)):
+            listing = self._list("cert/list", {"ca_id": str(ca_id), "what": str(LIST_ALL)})
+            candidates = sorted((int(e["id"]) for e in listing if str(e.get("id", "")).isdigit()
+                                 and int(e["id"]) > int(cert_id) and str(e.get("name", "")).strip().lower() == name),
+                                reverse=True)
+            for candidate in map(str, candidates[:MAX_LOOKUP_CANDIDATES]):
+                pem = self._pem(candidate, "cert")
+                if _public_key(pem) == key:
+                    return candidate, self._dict("cert/details", {"cert_id": candidate}, safe=True), pem
+        return None
+
     def _order_from(self, cert_id: str, details: Mapping[str, Any], cert_pem: str) -> ProviderOrder:
-        raw = details.get("status")
-        raw_status = raw if isinstance(raw, str) else ""
+        raw_status = _raw_status(details)
         cn = details.get("CN")
         order = ProviderOrder(
             provider_order_id=cert_id, status=self.status_of(raw_status), raw_status=raw_status,
+            status_recognized=self.recognizes(raw_status),
             certificate_id=cert_id, common_name=cn if isinstance(cn, str) else None,
             sans=tuple(v for _, v in sorted(alt_san_set(details.get("Alt")))),
             on_hold=raw_status.lower() == "hold", product="private")
-        # The certificate's own names, dates and serial; the listing's CN stays (it is the one asked for).
+        # The certificate's own names, dates and serial (its real validity: TinyCert takes no
+        # validity parameter); the listing's CN stays (it is the one asked for).
         return replace(self.stated_by(order, cert_pem), common_name=order.common_name)
 
     def _find(self, common_name: str, sans: frozenset[tuple[str, str]], ca_id: str, *,
@@ -484,7 +534,8 @@ class TinyCertProvider(Provider):
                      if isinstance(expires, int | float) and not isinstance(expires, bool) else None)
         name = entry.get("name")
         return ProviderOrder(provider_order_id=str(entry["id"]), status=cls.status_of(raw_status),
-                             raw_status=raw_status, certificate_id=str(entry["id"]),
+                             raw_status=raw_status, status_recognized=cls.recognizes(raw_status),
+                             certificate_id=str(entry["id"]),
                              common_name=name if isinstance(name, str) else None, not_after=not_after,
                              on_hold=raw_status.lower() == "hold", product="private")
 
@@ -503,16 +554,20 @@ class TinyCertProvider(Provider):
 
     def create_authority(self, fields: Mapping[str, str]) -> Authority:
         params: dict[str, str] = {"hash_method": "sha256"}
-        unknown = []
+        problems = []
         for key, value in fields.items():
             param = AUTHORITY_FIELDS.get(key)
-            if param is None:
-                unknown.append(FieldError(key, "unknown CA field (country, organization, locality, state, "
-                                               "unit, hash_method)"))
+            if key in NO_CA_UNIT:
+                if value not in (None, ""):
+                    problems.append(FieldError(key, "TinyCert CAs take no organizational unit (their OU is always "
+                                                    "'Secure Digital Certificate Signing')"))
+            elif param is None:
+                problems.append(FieldError(key, "unknown CA field (country, organization, locality, state, "
+                                                "hash_method)"))
             elif value not in (None, ""):
                 params[param] = str(value)
-        if unknown:
-            raise ProviderRejected(PROVIDER, "unknown CA fields", field_errors=unknown)
+        if problems:
+            raise ProviderRejected(PROVIDER, "the CA does not fit TinyCert", field_errors=problems)
         # Not retried after an ambiguous failure: a CA has no handle to look it up by, and a
         # spare CA costs nothing (unlike a certificate an application may start using).
         answer = self._dict("ca/new", params, safe=False)
@@ -535,6 +590,21 @@ class TinyCertProvider(Provider):
         except ProviderNotFound:
             return True  # the delete went through before the answer was lost
         return None
+
+
+def _raw_status(details: Mapping[str, Any]) -> str:
+    raw = details.get("status")
+    return raw if isinstance(raw, str) else ""
+
+
+def _public_key(cert_pem: str) -> str:
+    """The certificate's public key fingerprint: a reissue keeps it, a new certificate does not."""
+    from chalicelib.x509.certificates import certificate_info
+
+    try:
+        return certificate_info(cert_pem).public_key_fingerprint
+    except BadMaterial as exc:
+        raise ProviderProtocolError(PROVIDER, "the certificate does not parse") from exc
 
 
 def _numeric(value: str, field: str) -> str:

@@ -44,9 +44,8 @@ from chalicelib.providers.http import HttpSettings
 from chalicelib.providers.tinycert import (
     CAPABILITIES,
     TinyCertProvider,
-    canonical_string,
+    php_query,
     san_params,
-    sign,
     signed_body,
 )
 from simulators import defaults
@@ -82,50 +81,65 @@ def order(cn: str = "www.example.com", *sans: San, ref: str = "cert-1", **kw: An
 
 @pytest.mark.parametrize(("raw", "status"), [
     ("good", Status.ISSUED), ("hold", Status.ISSUED), ("revoked", Status.REVOKED), ("expired", Status.EXPIRED),
-    ("obsolete", Status.EXPIRED), (" GOOD ", Status.ISSUED), ("Revoked", Status.REVOKED),
+    (" GOOD ", Status.ISSUED), ("Revoked", Status.REVOKED),
 ])
 def test_status_map(raw: str, status: Status) -> None:
-    assert order_status(raw) is status
+    assert order_status(raw) is status and TinyCertProvider.recognizes(raw)
 
 
-@pytest.mark.parametrize("raw", ["suspended", "", None])
-def test_unknown_status_stays_pending_and_is_logged(raw: str | None, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("raw", ["suspended", "", None, "obsolete"])
+def test_unknown_status_stays_pending_unrecognized_and_is_logged(raw: str | None,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # `obsolete` is not a status of ours: get_order follows it to the reissue (tested below).
     with caplog.at_level(logging.WARNING):
         assert order_status(raw) is Status.PENDING
+    assert not TinyCertProvider.recognizes(raw)
     assert any(getattr(r, "raw_status", "x") == raw for r in caplog.records)
 
 
-def test_canonical_string_sorts_by_bytes_and_encodes_like_php() -> None:
-    params = {"token": "t", "O": "ACME, Inc.", "L": "a~b c", "SANs[1][DNS]": "one", "SANs[10][DNS]": "ten",
-              "SANs[0][DNS]": "zero", "digest": "ignored"}
-    assert canonical_string(params) == (
-        "L=a%7Eb+c&O=ACME%2C+Inc.&SANs%5B0%5D%5BDNS%5D=zero&SANs%5B10%5D%5BDNS%5D=ten"
-        "&SANs%5B1%5D%5BDNS%5D=one&token=t")
-    expected = hmac.new(b"k", canonical_string(params).encode(), hashlib.sha256).hexdigest()
-    assert sign(params, "k") == expected
+TWELVE = [{"DNS": f"h{i}.example.com"} for i in range(12)]
 
 
-def test_signed_body_is_the_canonical_string_plus_digest() -> None:
+def test_php_query_sorts_top_level_keys_by_bytes_and_sans_by_index() -> None:
+    params = {"token": "t", "O": "ACME, Inc.", "L": "a~b c", "SANs": TWELVE, "ca_id": "7", "CN": "h0.example.com",
+              "digest": "ignored"}
+    query = php_query(params)
+    sans = "&".join(f"SANs%5B{i}%5D%5BDNS%5D=h{i}.example.com" for i in range(12))
+    assert query == f"CN=h0.example.com&L=a%7Eb+c&O=ACME%2C+Inc.&{sans}&ca_id=7&token=t"
+    assert query.index("SANs%5B2%5D") < query.index("SANs%5B10%5D")  # not a byte sort of the flat names
+
+
+def test_signed_body_is_the_php_string_plus_its_digest() -> None:
     params = {"email": "me@example.com", "passphrase": "my passphrase"}
     body = signed_body(params, "key").decode()
-    pairs = urllib.parse.parse_qsl(body)
-    assert dict(pairs[:-1]) == params and pairs[-1] == ("digest", sign(params, "key"))
-    assert body.startswith(canonical_string(params) + "&digest=")
+    query = php_query(params)
+    assert body == f"{query}&digest={hmac.new(b'key', query.encode(), hashlib.sha256).hexdigest()}"
+    assert dict(urllib.parse.parse_qsl(body)) == {**params, "digest": body.rsplit("=", 1)[1]}
+
+
+TOP_KEY = st.text(st.characters(blacklist_characters="[]", blacklist_categories=("Cs",)), min_size=1, max_size=12)
+VALUE = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.text(min_size=1, max_size=12), st.text(max_size=20), max_size=6),
+@given(st.dictionaries(TOP_KEY.filter(lambda k: k not in ("digest", "SANs")), VALUE, max_size=6),
+       st.lists(st.sampled_from(["DNS", "IP", "email", "URI"]).flatmap(
+           lambda kind: VALUE.map(lambda v: {kind: v})), max_size=14),
        st.text(min_size=1, max_size=16))
-def test_signature_agrees_with_the_simulators_independent_digest(params: dict[str, str], key: str) -> None:
-    params.pop("digest", None)
-    assert sign(params, key) == expected_digest(params, key)
+def test_signature_agrees_with_the_simulators_independent_digest(params: dict[str, str],
+                                                                  sans: list[dict[str, str]], key: str) -> None:
+    """The simulator parses the body as PHP does and rebuilds the string with its own encoder."""
+    body = signed_body({**params, "SANs": sans} if sans else params, key).decode()
+    pairs = urllib.parse.parse_qsl(body, keep_blank_values=True)
+    assert pairs[-1][0] == "digest"
+    assert pairs[-1][1] == expected_digest(pairs[:-1], key)
 
 
 def test_san_params_use_the_documented_names() -> None:
     sans = (San("dns", "a.example.com"), San("ip", "10.0.0.1"), San("email", "x@example.com"),
             San("uri", "https://example.com/"))
-    assert san_params(sans) == {"SANs[0][DNS]": "a.example.com", "SANs[1][IP]": "10.0.0.1",
-                                "SANs[2][email]": "x@example.com", "SANs[3][URI]": "https://example.com/"}
+    assert san_params(sans) == [{"DNS": "a.example.com"}, {"IP": "10.0.0.1"}, {"email": "x@example.com"},
+                                {"URI": "https://example.com/"}]
     with pytest.raises(ProviderRejected) as info:
         san_params((San("dns", "a"), San("upn", "x")))
     assert info.value.field_errors[0].field == "sans[1].type"
@@ -137,7 +151,7 @@ def test_new_cert_params_from_a_full_request_need_no_network() -> None:
                 organization=Organization(name="ACME", country="US", state="IL", locality="Chicago", unit="IT"))
     assert p.new_cert_params(req, "7") == {
         "ca_id": "7", "CN": "www.example.com", "C": "US", "O": "ACME", "ST": "IL", "L": "Chicago", "OU": "IT",
-        "SANs[0][DNS]": "www.example.com", "SANs[1][IP]": "::1"}
+        "SANs": [{"DNS": "www.example.com"}, {"IP": "::1"}]}
     assert p.http.calls == 0  # nothing was sent
 
 
@@ -153,43 +167,56 @@ def test_orders_tinycert_cannot_take_are_rejected_before_any_call(kw: dict[str, 
 
 
 @pytest.mark.parametrize(("status", "body", "cls", "provider_code"), [
-    (403, {"code": 7, "text": "InvalidToken: expired"}, AuthenticationFailed, "InvalidToken"),
-    (403, {"code": 15, "text": "SignatureFailure: x"}, AuthenticationFailed, "SignatureFailure"),
-    (403, {"code": 12, "text": "PassphraseFailure: x"}, AuthenticationFailed, "PassphraseFailure"),
-    (403, {"code": 5, "text": "ApiKeyMismatch: x"}, AuthenticationFailed, "ApiKeyMismatch"),
-    (400, {"code": 6, "text": "InputFailure: Invalid value for parameter 'C'"}, ProviderRejected, "InputFailure"),
-    (400, {"code": 9, "text": "MissingParameter: Missing parameter 'CN'"}, ProviderRejected, "MissingParameter"),
-    (404, {"code": 10, "text": "NotFound: no such certificate"}, ProviderNotFound, "NotFound"),
-    (403, {"code": 1, "text": "AccessDenied: not yours"}, ProviderNotFound, "AccessDenied"),
-    (400, {"code": 11, "text": "NotLatest: obsolete"}, ProviderConflict, "NotLatest"),
-    (400, {"code": 16, "text": "StatusDisallowed: expired"}, ProviderConflict, "StatusDisallowed"),
-    (500, {"code": 17, "text": "UnknownError: boom"}, ProviderUnavailable, "UnknownError"),
-    (503, {"code": 17, "text": "UnknownError: boom"}, ProviderUnavailable, "UnknownError"),
-    (400, {"code": 8, "text": "MethodDisallowed: POST only"}, ProviderProtocolError, "MethodDisallowed"),
-    (403, {"code": "InvalidToken", "text": "expired"}, AuthenticationFailed, "InvalidToken"),  # string codes too
-    (404, {"code": 99, "text": "something new"}, ProviderNotFound, None),  # unknown code: by HTTP status
-    (409, {"code": 98, "text": "something new"}, ProviderConflict, None),
+    (403, {"code": "InvalidToken", "text": "expired"}, AuthenticationFailed, "InvalidToken"),
+    (403, {"code": "SessionError", "text": "x"}, AuthenticationFailed, "SessionError"),
+    (403, {"code": "SignatureFailure", "text": "x"}, AuthenticationFailed, "SignatureFailure"),
+    (403, {"code": "PassphraseFailure", "text": "x"}, AuthenticationFailed, "PassphraseFailure"),
+    (403, {"code": "ApiKeyMismatch", "text": "x"}, AuthenticationFailed, "ApiKeyMismatch"),
+    (403, {"code": "AccountNotFound", "text": "x"}, AuthenticationFailed, "AccountNotFound"),
+    (403, {"code": "AccessDenied", "text": "not yours"}, AuthenticationFailed, "AccessDenied"),
+    (400, {"code": "InputFailure", "text": "Invalid value for parameter 'C'"}, ProviderRejected, "InputFailure"),
+    (400, {"code": "MissingParameter", "text": "Missing parameter 'CN'"}, ProviderRejected, "MissingParameter"),
+    (404, {"code": "NotFound", "text": "no such certificate"}, ProviderNotFound, "NotFound"),
+    (400, {"code": "NotLatest", "text": "obsolete"}, ProviderConflict, "NotLatest"),
+    (400, {"code": "StatusDisallowed", "text": "expired"}, ProviderConflict, "StatusDisallowed"),
+    (500, {"code": "UnknownError", "text": "boom"}, ProviderUnavailable, "UnknownError"),
+    (500, {"code": "AccountError", "text": "corrupt"}, ProviderUnavailable, "AccountError"),
+    (500, {"code": "AccountNotLoaded", "text": "x"}, ProviderUnavailable, "AccountNotLoaded"),
+    (503, {"code": "UnknownError", "text": "boom"}, ProviderUnavailable, "UnknownError"),
+    (429, {"code": "RateLimitExceeded", "text": "slow"}, RateLimited, "RateLimitExceeded"),
+    (400, {"code": "MethodDisallowed", "text": "POST only"}, ProviderProtocolError, "MethodDisallowed"),
+    (404, {"code": "SomethingNew", "text": "x"}, ProviderNotFound, "SomethingNew"),  # unknown code: by HTTP status
+    (409, {"code": "SomethingElse", "text": "x"}, ProviderConflict, "SomethingElse"),
+    # Integer codes are not TinyCert's shape (its codes are short strings): only the status class speaks.
+    (404, {"code": 10, "text": "NotFound"}, ProviderProtocolError, None),
+    (403, {"code": 7, "text": "InvalidToken"}, AuthenticationFailed, None),
 ])
 def test_parse_error_maps_tinycert_errors(status: int, body: dict[str, Any], cls: type, provider_code: str | None
                                           ) -> None:
     err = parse_error(fake_response(status, body))
     assert type(err) is cls
-    if provider_code:
-        assert err.provider_code == provider_code
+    assert err.provider_code == provider_code
 
 
-def test_parse_error_names_the_rejected_field() -> None:
-    err = parse_error(fake_response(400, {"code": 6, "text": "InputFailure: Invalid value for parameter 'C'"}))
+@pytest.mark.parametrize(("text", "field"), [
+    ("Invalid value for parameter 'C'", "organization.country"),
+    ("Invalid value for parameter 'SANs[2][IP]'", "sans"),
+    ('The value of "CN" is too long', "common_name"),
+    ("`hash_method` must be sha1 or sha256", "hash_method"),
+    ("bad", "request"),
+    ("quoted 'nothing-known' here", "request"),
+])
+def test_parse_error_names_the_rejected_field(text: str, field: str) -> None:
+    err = parse_error(fake_response(400, {"code": "InputFailure", "text": text}))
     assert isinstance(err, ProviderRejected)
-    assert err.field_errors == [FieldError("organization.country", "InputFailure: Invalid value for parameter 'C'")]
-    err = parse_error(fake_response(400, {"code": 6, "text": "Invalid value for parameter 'SANs[2][IP]'"}))
-    assert isinstance(err, ProviderRejected) and err.field_errors[0].field == "sans"
-    err = parse_error(fake_response(400, {"code": 6, "text": "bad"}))
-    assert isinstance(err, ProviderRejected) and err.field_errors[0].field == "request"
+    assert err.field_errors == [FieldError(field, text)]
+    assert err.message == f"InputFailure: {text}"
 
 
 def test_parse_error_rate_limit_and_unparseable_bodies() -> None:
-    err = parse_error(fake_response(429, {"code": 13, "text": "RateLimitExceeded: slow down"}, {"Retry-After": "7"}))
+    err = parse_error(fake_response(429, {"code": "RateLimitExceeded", "text": "slow down"}))
+    assert isinstance(err, RateLimited) and err.retry_after is None  # TinyCert sends no Retry-After
+    err = parse_error(fake_response(429, {"code": "RateLimitExceeded", "text": "slow down"}, {"Retry-After": "7"}))
     assert isinstance(err, RateLimited) and err.retry_after == 7
     err = parse_error(fake_response(429, b"<html>busy</html>", {"Retry-After": "3"}))
     assert isinstance(err, RateLimited) and err.retry_after == 3
@@ -200,7 +227,7 @@ def test_parse_error_rate_limit_and_unparseable_bodies() -> None:
 
 def test_error_messages_never_carry_credentials() -> None:
     p = offline_provider()
-    body = {"code": 6, "text": f"InputFailure: bad {SECRET['api_key']} and {SECRET['passphrase']}"}
+    body = {"code": "InputFailure", "text": f"bad {SECRET['api_key']} and {SECRET['passphrase']}"}
     err = p.parse_error(fake_response(400, body))
     assert SECRET["api_key"] not in str(err) and SECRET["passphrase"] not in str(err) and "***" in str(err)
 
@@ -257,6 +284,10 @@ def faults(url: str, **cfg: Any) -> None:
 
 def sim_orders(url: str) -> list[dict[str, Any]]:
     return requests.get(f"{url}/_sim/orders", timeout=5).json()
+
+
+def journal(url: str) -> list[dict[str, Any]]:
+    return requests.get(f"{url}/_sim/journal", timeout=5).json()
 
 
 ORG = Organization(name="ACME", country="US")
@@ -350,14 +381,71 @@ def test_reissue_returns_the_new_certificate(provider: TinyCertProvider, sim: Si
     new = provider.reissue(old.provider_order_id, req)
     assert new.provider_order_id != old.provider_order_id and new.status is Status.ISSUED
     assert new.material is not None and new.serial != old.serial
-    gone = provider.get_order(old.provider_order_id)
-    assert gone.raw_status == "obsolete" and gone.status is Status.EXPIRED
+    # The old id is obsolete at TinyCert; reading it follows to its reissue (never "expired").
+    followed = provider.get_order(old.provider_order_id)
+    assert (followed.provider_order_id, followed.status, followed.serial) == (new.provider_order_id, Status.ISSUED,
+                                                                            new.serial)
+    assert followed.material == new.material
     with pytest.raises(ProviderConflict):
         provider.reissue(old.provider_order_id, req)
     with pytest.raises(ProviderRejected) as info:
         provider.reissue(new.provider_order_id, order("re.example.com", San("dns", "x.example.com")))
     assert [e.field for e in info.value.field_errors] == ["sans"]
     assert len(sim_orders(sim.url)) == 2
+
+
+def test_a_held_certificate_reissued_is_obsolete_and_followed_to_its_reissue(provider: TinyCertProvider,
+                                                                             sim: SimServer) -> None:
+    req = order("held.example.com", organization=ORG)
+    old = provider.submit_order(req)
+    api_hold(sim.url, provider, old.provider_order_id, "hold")
+    new = provider.reissue(old.provider_order_id, req)
+    assert {r["id"]: r["status"] for r in sim_orders(sim.url)} == {int(old.provider_order_id): "obsolete",
+                                                                    int(new.provider_order_id): "good"}
+    followed = provider.get_order(old.provider_order_id, with_material=False)
+    assert followed.provider_order_id == new.provider_order_id and followed.status is Status.ISSUED
+    assert not followed.on_hold and followed.status_recognized
+
+
+def test_the_reissue_is_told_apart_from_another_order_for_the_same_names(provider: TinyCertProvider) -> None:
+    req = order("twin.example.com", organization=ORG)
+    old = provider.submit_order(req)
+    new = provider.reissue(old.provider_order_id, req)
+    provider.submit_order(order("twin.example.com", organization=ORG, ref="cert-2"))  # newer, other key
+    assert provider.get_order(old.provider_order_id, with_material=False).provider_order_id == new.provider_order_id
+
+
+def test_an_obsolete_certificate_without_a_reissue_is_reported_unrecognized(provider: TinyCertProvider,
+                                                                           sim: SimServer) -> None:
+    placed = provider.submit_order(order("orphan.example.com", organization=ORG))
+    assert isinstance(sim.sim, TinyCertSim)
+    sim.sim.certs[int(placed.provider_order_id)].status = "obsolete"  # reissued where we cannot see it
+    seen = provider.get_order(placed.provider_order_id)
+    assert (seen.provider_order_id, seen.raw_status, seen.status_recognized) == (
+        placed.provider_order_id, "obsolete", False)
+    assert seen.material is None and seen.not_after == placed.not_after  # nothing demoted on a guess
+
+
+def test_twelve_sans_are_signed_in_php_order_and_accepted(provider: TinyCertProvider, sim: SimServer) -> None:
+    names = [f"h{i}.example.com" for i in range(12)]
+    placed = provider.submit_order(order(names[0], *(San("dns", n) for n in names), organization=ORG))
+    assert placed.status is Status.ISSUED and set(placed.sans) == set(names)
+    sent = next(e for e in reversed(journal(sim.url)) if e["path"] == "/api/v1/cert/new")
+    assert sent["digest_ok"] and sent["body"].startswith(sent["canonical"] + "&digest=")
+    assert sent["body"].index("SANs%5B2%5D") < sent["body"].index("SANs%5B10%5D")
+    details = provider._dict("cert/details", {"cert_id": placed.provider_order_id}, safe=True)
+    assert details["Alt"] == [{"DNS": n} for n in names]
+
+
+def test_no_validity_is_sent_and_the_real_validity_is_reported(provider: TinyCertProvider, sim: SimServer) -> None:
+    placed = provider.submit_order(order("valid.example.com", organization=ORG, validity_days=10))
+    assert placed.material is not None
+    cert = x509.load_pem_x509_certificate(placed.material.certificate_pem.encode())
+    assert (placed.not_before, placed.not_after) == (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    assert placed.not_after - placed.not_before == dt.timedelta(days=365)  # TinyCert's year, not the 10 asked
+    sent = next(e for e in reversed(journal(sim.url)) if e["path"] == "/api/v1/cert/new")
+    names = sorted(k for k, _ in urllib.parse.parse_qsl(sent["body"]))
+    assert names == ["C", "CN", "O", "SANs[0][DNS]", "ca_id", "digest", "token"]  # no validity parameter
 
 
 def test_renew_makes_a_new_certificate_and_keeps_the_old(provider: TinyCertProvider) -> None:
@@ -431,6 +519,31 @@ def test_authorities(provider: TinyCertProvider) -> None:
         provider.create_authority({"organization": "X", "country": "DE", "colour": "blue"})
 
 
+def test_ca_new_is_sent_without_ou_and_a_unit_is_refused(provider: TinyCertProvider, sim: SimServer) -> None:
+    created = provider.create_authority({"organization": "No Unit", "country": "NL", "state": "Utrecht"})
+    assert created.details["OU"] == "Secure Digital Certificate Signing" and created.details["CN"] == "No Unit CA"
+    sent = next(e for e in reversed(journal(sim.url)) if e["path"] == "/api/v1/ca/new")
+    assert sent["digest_ok"]
+    assert sorted(k for k, _ in urllib.parse.parse_qsl(sent["body"])) == ["C", "O", "ST", "digest", "hash_method",
+                                                                        "token"]
+    calls = provider.http.calls
+    for unit in ("unit", "OU"):
+        with pytest.raises(ProviderRejected) as info:
+            provider.create_authority({"organization": "X", "country": "DE", unit: "Ops"})
+        assert [e.field for e in info.value.field_errors] == [unit]
+    assert provider.http.calls == calls  # refused before any call
+
+
+def test_deleting_a_ca_deletes_its_certificates(provider: TinyCertProvider, sim: SimServer) -> None:
+    ca = provider.create_authority({"organization": "Short Lived", "country": "DE"})
+    inside = provider.submit_order(order("inside.example.com", organization=ORG, options={"ca_id": ca.ca_id}))
+    outside = provider.submit_order(order("outside.example.com", organization=ORG))
+    provider.delete_authority(ca.ca_id)
+    with pytest.raises(ProviderNotFound):
+        provider.get_order(inside.provider_order_id)
+    assert provider.get_order(outside.provider_order_id, with_material=False).status is Status.ISSUED
+
+
 # -- error classes -------------------------------------------------------------------------------
 
 def test_wrong_credentials_fail_authentication(sim: SimServer) -> None:
@@ -485,6 +598,28 @@ def test_server_errors_on_reads_are_retried_then_surface(provider: TinyCertProvi
     faults(sim.url, error_rate=1.0, error_status=502, paths=["/api/v1/cert/details"])
     with pytest.raises(ProviderUnavailable):
         provider.get_order(placed.provider_order_id)
+
+
+def test_rate_limit_without_retry_after_safe_calls_back_off_and_retry(provider: TinyCertProvider,
+                                                                      sim: SimServer) -> None:
+    provider.list_authorities()
+    faults(sim.url, rate_limit_per_s=0.5, max_faults=1, paths=["/api/v1/ca/list"])
+    assert provider.list_authorities()  # 429 (no Retry-After), our own backoff, then answered
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json()["injected"] == 1
+    time.sleep(1.05)  # a fresh one-second window for what follows
+
+
+def test_rate_limited_create_is_not_retried(provider: TinyCertProvider, sim: SimServer) -> None:
+    provider.list_authorities()
+    faults(sim.url, rate_limit_per_s=0.5, paths=["/api/v1/cert/new"])
+    with pytest.raises(RateLimited) as info:
+        provider.submit_order(order("busy.example.com", organization=ORG))
+    assert info.value.provider_code == "RateLimitExceeded" and info.value.retry_after is None
+    assert not info.value.outcome_unknown and sim_orders(sim.url) == []
+    sent = [e for e in journal(sim.url) if e["path"] == "/api/v1/cert/new"]
+    assert sent == []  # refused before handling: the journal never saw it; one send only
+    assert requests.get(f"{sim.url}/_sim/stats", timeout=5).json()["injected"] == 1
+    time.sleep(1.05)
 
 
 def test_rate_limit_surfaces_with_retry_after(provider: TinyCertProvider, sim: SimServer) -> None:

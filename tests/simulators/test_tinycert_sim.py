@@ -4,8 +4,12 @@ adapter's), so the simulator is checked against the documented rules rather than
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
+import json
+import re
+import shutil
 import subprocess
 import time
 import urllib.parse
@@ -25,20 +29,33 @@ from simulators.tinycert import TinyCertSim
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CA_ID = str(defaults.TINYCERT_DEFAULT_CA_ID)
-CODE = {"AccountNotFound": 3, "ApiKeyMismatch": 5, "InputFailure": 6, "InvalidToken": 7, "MethodDisallowed": 8,
-        "MissingParameter": 9, "NotFound": 10, "NotLatest": 11, "PassphraseFailure": 12,
-        "RateLimitExceeded": 13, "SignatureFailure": 15, "StatusDisallowed": 16, "UnknownError": 17}
+SAN_NAME = re.compile(r"^SANs\[(\d+)\]")
 
 
 def enc(text: str) -> str:
     return urllib.parse.quote_plus(text, safe="").replace("~", "%7E")
 
 
-def canonical(params: dict[str, str], *, tilde_escaped: bool = True) -> str:
-    items = sorted(params.items(), key=lambda kv: kv[0].encode())
+def php_order(params: dict[str, str]) -> list[tuple[str, str]]:
+    """The order TinyCert's PHP client signs in (ksort of the top-level names, then the SANs
+    list in index order), written here from providers.md, not from the simulator or the adapter."""
+    def key(kv: tuple[str, str]) -> tuple[bytes, int]:
+        m = SAN_NAME.match(kv[0])
+        return (b"SANs", int(m.group(1))) if m else (kv[0].encode(), 0)
+    return sorted(params.items(), key=key)
+
+
+def byte_order(params: dict[str, str]) -> list[tuple[str, str]]:
+    """A plain byte sort of the flattened names: what TinyCert must refuse when it differs."""
+    return sorted(params.items(), key=lambda kv: kv[0].encode())
+
+
+def canonical(params: dict[str, str], *, order: Any = php_order, tilde_escaped: bool = True) -> str:
+    items = order(params)
     if tilde_escaped:
         return "&".join(f"{enc(k)}={enc(v)}" for k, v in items)
-    return "&".join(f"{urllib.parse.quote_plus(k, safe='')}={urllib.parse.quote_plus(v, safe='')}" for k, v in items)
+    return "&".join(f"{urllib.parse.quote_plus(k, safe='~')}={urllib.parse.quote_plus(v, safe='~')}"
+                    for k, v in items)
 
 
 def digest(text: str, key: str = defaults.TINYCERT_API_KEY) -> str:
@@ -79,10 +96,11 @@ class Api:
 
 
 def assert_error(r: requests.Response, status: int, name: str) -> dict[str, Any]:
+    """TinyCert's error: the HTTP status, and `{"code": "<ShortString>", "text": "..."}`."""
     assert r.status_code == status, r.text
     body = r.json()
     assert set(body) == {"code", "text"}
-    assert body["code"] == CODE[name] and body["text"].startswith(name)
+    assert body["code"] == name and isinstance(body["text"], str) and body["text"]
     return body
 
 
@@ -172,6 +190,66 @@ def test_digest_is_over_the_documented_encoding(api: Api) -> None:
     assert_error(r, 403, "SignatureFailure")
 
 
+def twelve_sans(cn: str = "h0.example.com") -> dict[str, str]:
+    params = {"CN": cn, "C": "US", "O": "ACME, Inc.", "ca_id": CA_ID}
+    params.update({f"SANs[{i}][DNS]": f"h{i}.example.com" for i in range(12)})
+    return params
+
+
+def send(api: Api, endpoint: str, items: list[tuple[str, str]], signed_over: str) -> requests.Response:
+    body = "&".join(f"{enc(k)}={enc(v)}" for k, v in items)
+    return requests.post(f"{api.url}/api/v1/{endpoint}", data=f"{body}&digest={digest(signed_over)}",
+                         headers=FORM, timeout=10)
+
+
+def test_with_twelve_sans_the_php_order_is_accepted_and_the_byte_sort_refused(api: Api) -> None:
+    params = {**twelve_sans(), "token": api.token or ""}
+    php, flat = canonical(params), canonical(params, order=byte_order)
+    assert php != flat
+    assert php.index("SANs%5B2%5D") < php.index("SANs%5B10%5D")  # index order
+    assert flat.index("SANs%5B10%5D") < flat.index("SANs%5B2%5D")  # byte order
+    assert_error(send(api, "cert/new", byte_order(params), flat), 403, "SignatureFailure")
+    assert orders(api.url) == []
+    accepted = send(api, "cert/new", php_order(params), php)
+    assert accepted.status_code == 200, accepted.text
+    alt = api.ok("cert/details", {"cert_id": str(accepted.json()["cert_id"])})["Alt"]
+    assert alt == [{"DNS": f"h{i}.example.com"} for i in range(12)]  # kept in index order
+
+
+def test_up_to_ten_sans_both_orders_are_the_same_string(api: Api) -> None:
+    params = {"CN": "a.example.com", "C": "US", "O": "ACME", "ca_id": CA_ID, "token": api.token or "",
+              **{f"SANs[{i}][DNS]": f"s{i}.example.com" for i in range(10)}}
+    assert canonical(params) == canonical(params, order=byte_order)
+    assert send(api, "cert/new", byte_order(params), canonical(params)).status_code == 200
+
+
+def test_the_journal_shows_the_body_received_and_the_php_string(api: Api) -> None:
+    params = {**twelve_sans(), "token": api.token or ""}
+    php = canonical(params)
+    assert send(api, "cert/new", php_order(params), php).status_code == 200
+    last = requests.get(f"{api.url}/_sim/journal", timeout=5).json()[-1]
+    assert last == {"path": "/api/v1/cert/new", "body": f"{php}&digest={digest(php)}", "canonical": php,
+                    "digest_ok": True}
+
+
+PHP_BUILD_QUERY = "$p = json_decode(file_get_contents('php://stdin'), true); ksort($p); echo http_build_query($p, '', '&');"
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php CLI not installed (make test installs it)")
+@pytest.mark.parametrize("value", ["a b", "~tilde~", "[brackets]", "*-_.!'()", "Ärzte & Söhne", "a+b=c%d", "",
+                                   "/:;@$,?#", "tab\there", "日本"])
+def test_the_simulators_php_string_is_what_php_builds(value: str) -> None:
+    """ksort + http_build_query as the real php binary runs them, against the simulator's copy."""
+    from simulators.tinycert import php_build_query, php_post
+
+    params = {"token": "t", "O": value, "L": value, "CN": "x", "SANs": [{"DNS": f"h{i}.{value}"} for i in range(12)]}
+    out = subprocess.run(["php", "-r", PHP_BUILD_QUERY], input=json.dumps(params), capture_output=True, text=True,
+                         timeout=20, check=True).stdout
+    flat = [(k, v) for k, v in params.items() if isinstance(v, str)]
+    flat += [(f"SANs[{i}][DNS]", san["DNS"]) for i, san in enumerate(params["SANs"])]  # type: ignore[arg-type]
+    assert php_build_query(php_post(flat)) == out
+
+
 def test_tokens_expire_after_the_configured_time() -> None:
     with SimServer(TinyCertSim(token_ttl_s=0.3)) as srv:
         api = Api(srv.url).connect()
@@ -206,6 +284,31 @@ def test_ca_lifecycle(api: Api) -> None:
     assert [c["id"] for c in api.ok("ca/list")] == [int(CA_ID)]
     assert_error(api.post("ca/details", {"ca_id": new_id}), 404, "NotFound")
     assert_error(api.post("cert/details", {"cert_id": cert_id}), 404, "NotFound")  # deleted with its CA
+
+
+def test_ca_new_takes_no_ou_every_ca_is_secure_digital_certificate_signing(api: Api) -> None:
+    """The PHP client's ca_new sends no OU; ca_details: OU always "Secure Digital Certificate
+    Signing", CN always O + " CA". An OU sent anyway changes nothing."""
+    ca_id = str(api.ok("ca/new", {"C": "DE", "O": "Unit Test Org", "OU": "Ops", "hash_method": "sha1"})["ca_id"])
+    details = api.ok("ca/details", {"ca_id": ca_id})
+    assert (details["OU"], details["CN"], details["hash_alg"]) == (
+        "Secure Digital Certificate Signing", "Unit Test Org CA", "SHA1")
+    ca_cert = x509.load_pem_x509_certificate(api.ok("ca/get", {"ca_id": ca_id, "what": "cert"})["pem"].encode())
+    units = [a.value for a in ca_cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    assert units == ["Secure Digital Certificate Signing"]
+
+
+def test_ca_delete_deletes_every_certificate_of_that_ca_only(api: Api) -> None:
+    doomed = str(api.ok("ca/new", {"C": "NL", "O": "Doomed", "hash_method": "sha256"})["ca_id"])
+    gone = [api.new_cert(f"g{i}.example.com", ca_id=doomed) for i in range(3)]
+    kept = api.new_cert("kept.example.com")
+    api.ok("ca/delete", {"ca_id": doomed})
+    for cert_id in gone:
+        assert_error(api.post("cert/details", {"cert_id": cert_id}), 404, "NotFound")
+        assert_error(api.post("cert/get", {"cert_id": cert_id, "what": "cert"}), 404, "NotFound")
+    assert_error(api.post("cert/list", {"ca_id": doomed, "what": "15"}), 404, "NotFound")
+    assert api.ok("cert/details", {"cert_id": kept})["status"] == "good"
+    assert {o["id"]: o["status"] for o in orders(api.url)} == {**{int(g): "deleted" for g in gone}, int(kept): "good"}
 
 
 @pytest.mark.parametrize(("params", "status", "name"), [
@@ -348,6 +451,33 @@ def test_reissue_makes_the_old_id_obsolete(api: Api) -> None:
     assert_error(api.post("cert/status", {"cert_id": old, "status": "revoked"}), 400, "StatusDisallowed")
 
 
+def test_reissue_of_a_held_certificate_makes_it_obsolete_too(api: Api) -> None:
+    held = api.new_cert("held.example.com")
+    api.ok("cert/status", {"cert_id": held, "status": "hold"})
+    new = str(api.ok("cert/reissue", {"cert_id": held})["cert_id"])
+    assert api.ok("cert/details", {"cert_id": held})["status"] == "obsolete"
+    assert api.ok("cert/details", {"cert_id": new})["status"] == "good"
+    assert_error(api.post("cert/status", {"cert_id": held, "status": "good"}), 400, "StatusDisallowed")
+    assert {str(c["id"]) for c in api.ok("cert/list", {"ca_id": CA_ID, "what": "15"})} == {new}
+
+
+def test_reissue_of_a_revoked_certificate_leaves_it_revoked(api: Api) -> None:
+    revoked = api.new_cert("revoked.example.com")
+    api.ok("cert/status", {"cert_id": revoked, "status": "revoked"})
+    new = str(api.ok("cert/reissue", {"cert_id": revoked})["cert_id"])
+    assert api.ok("cert/details", {"cert_id": revoked})["status"] == "revoked"
+    assert api.ok("cert/details", {"cert_id": new})["status"] == "good"
+
+
+def test_certificates_are_valid_one_year_whatever_is_asked(api: Api) -> None:
+    """No validity parameter exists: one sent is ignored; new and reissued certificates run 365 days."""
+    cert_id = api.new_cert("year.example.com", validity_days="10")
+    new = str(api.ok("cert/reissue", {"cert_id": cert_id})["cert_id"])
+    for cid in (cert_id, new):
+        cert = x509.load_pem_x509_certificate(api.ok("cert/get", {"cert_id": cid, "what": "cert"})["pem"].encode())
+        assert cert.not_valid_after_utc - cert.not_valid_before_utc == dt.timedelta(days=365)
+
+
 def test_status_changes(api: Api) -> None:
     cert_id = api.new_cert()
     for status in ("hold", "revoked", "revoked", "good"):
@@ -407,6 +537,15 @@ def test_fault_error_rate_answers_in_tinycert_shape(api: Api) -> None:
                  "UnknownError")
     assert orders(api.url) == []  # failed before handling: nothing committed
     assert api.ok("ca/list")  # other paths unaffected
+
+
+def test_fault_rate_limit_sends_no_retry_after_unless_configured(api: Api) -> None:
+    set_faults(api.url, rate_limit_per_s=1)
+    api.ok("ca/list")
+    r = api.post("ca/list")
+    assert_error(r, 429, "RateLimitExceeded")
+    assert "Retry-After" not in r.headers  # TinyCert documents none
+    time.sleep(1.05)  # let this one-second window pass: the next test's limit counts afresh
 
 
 def test_fault_rate_limit_with_retry_after(api: Api) -> None:
