@@ -374,6 +374,11 @@ class CertificateStore:
         for item in self._walk_index(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O", until, limit):
             yield self.event_from_item(item)
 
+    @staticmethod
+    def _event_key(ev: Event) -> dict[str, str]:
+        """The table key of an event row (the outbox keeps its rows there)."""
+        return {"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}
+
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         """A lease on the outbox row (one conditional write): concurrent flushers that read the
         same row publish it once; a flusher that dies holding the lease delays the row by
@@ -382,7 +387,7 @@ class CertificateStore:
         try:
             client.update_item(
                 TableName=self.table,
-                Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+                Key=self._s(self._event_key(ev)),
                 UpdateExpression="SET outbox_claimed_until = :until",
                 ConditionExpression="attribute_exists(outbox_shard) AND "
                                     "(attribute_not_exists(outbox_claimed_until) OR outbox_claimed_until <= :now)",
@@ -396,7 +401,7 @@ class CertificateStore:
     def release_publish_claim(self, ev: Event) -> None:
         self.client.update_item(
             TableName=self.table,
-            Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+            Key=self._s(self._event_key(ev)),
             UpdateExpression="REMOVE outbox_claimed_until",
         )
 
@@ -406,7 +411,7 @@ class CertificateStore:
         try:
             client.update_item(
                 TableName=self.table,
-                Key=self._s({"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}),
+                Key=self._s(self._event_key(ev)),
                 UpdateExpression="REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
                 ConditionExpression="attribute_exists(outbox_shard)",
                 ExpressionAttributeValues=self._s({":t": iso(now)}),
