@@ -362,7 +362,8 @@ class ReselloProvider(Provider):
         if status is Status.FAILED:
             failure_reason = _text(_first(obj, "rejection_reason", "reason", "status_reason")) or "rejected by Resello"
         ident = _ident(obj.get("id"))
-        assert ident is not None  # certificate_object() only returns objects with an id
+        if ident is None:
+            raise ProviderProtocolError(NAME, "a certificate object carries no id")
         return ProviderOrder(
             provider_order_id=ident,
             status=status,
