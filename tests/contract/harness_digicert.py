@@ -10,15 +10,18 @@ from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.digicert import DigiCertProvider
 from chalicelib.providers.http import HttpSettings
-from simulators import defaults
 from simulators.ca import build_csr, generate_key
 from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the suite builds SIM_CLASS()
+from simulators.digicert import secret_payload
 
 
-def credentials(sim_url: str) -> dict[str, object]:
-    """The secret payload of defaults.secret_payloads, pointed at this simulator."""
-    return {"base_url": f"{sim_url}/services/v2", "api_key": defaults.DIGICERT_API_KEY,
-            "default_organization_id": defaults.DIGICERT_ORGANIZATION_ID}
+def credentials(sim_url: str, **over: object) -> dict[str, object]:
+    """The simulator's own secret payload (simulators/digicert.py secret_payload), pointed at this
+    simulator; the simulated account refuses a second order with the same alternative order id
+    ("Require unique alternative order IDs" on), which the secret says with
+    unique_alternative_order_ids. `over` changes single keys (e.g. admin_key)."""
+    payload: dict[str, object] = {"unique_alternative_order_ids": True, **secret_payload(sim_url)}
+    return {**payload, **over}
 
 
 def make_provider(sim_url: str) -> Provider:
@@ -33,7 +36,7 @@ def csr_for(common_name: str, sans: list[str] | None = None) -> str:
 
 def order_request(client_reference: str, common_name: str) -> OrderRequest:
     return OrderRequest(client_reference=client_reference, common_name=common_name, product="ov",
-                        sans=(San("dns", common_name),), csr_pem=csr_for(common_name), validity_days=397,
+                        sans=(San("dns", common_name),), csr_pem=csr_for(common_name), validity_days=199,
                         dcv_method="dns")
 
 

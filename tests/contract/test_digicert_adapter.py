@@ -40,6 +40,7 @@ from chalicelib.providers.digicert import (
     build_reissue_body,
     dcv_details,
     material_from_bundle,
+    client_reference_of,
     order_from_create,
     order_from_info,
 )
@@ -57,7 +58,7 @@ error_from_response = DigiCertProvider(credentials("http://127.0.0.1:9")).parse_
 def request(**over: Any) -> OrderRequest:
     base = OrderRequest(client_reference="crt_0123456789abcdef0123456789abcdef", common_name="WWW.Example.com",
                         product="ov", sans=(San("dns", "www.example.com"), San("dns", "Example.com")),
-                        csr_pem="-----BEGIN CERTIFICATE REQUEST-----\n...", validity_days=200, dcv_method="dns")
+                        csr_pem="-----BEGIN CERTIFICATE REQUEST-----\n...", validity_days=190, dcv_method="dns")
     return dataclasses.replace(base, **over)
 
 
@@ -78,47 +79,47 @@ def digicert_errors(*pairs: tuple[str, str]) -> dict[str, Any]:
     ("needs_approval", Status.PENDING), ("pending", Status.PENDING), ("reissue_pending", Status.PENDING),
     ("issued", Status.ISSUED), ("rejected", Status.FAILED), ("canceled", Status.CANCELLED),
     ("revoked", Status.REVOKED), ("expired", Status.EXPIRED), ("ISSUED", Status.ISSUED), (" Revoked ", Status.REVOKED),
-    ("waiting_for_godot", Status.PENDING), ("", Status.PENDING), (None, Status.PENDING),
+    ("waiting_pickup", Status.PENDING), ("waiting_for_godot", Status.PENDING), ("", Status.PENDING),
+    (None, Status.PENDING),
 ])
 def test_status_map(raw: str | None, status: Status) -> None:
     assert map_status("digicert", raw, STATUS_MAP) is status
 
 
 def test_every_documented_status_is_in_the_table() -> None:
-    assert set(STATUS_MAP) == {"needs_approval", "pending", "reissue_pending", "issued", "rejected", "canceled",
-                               "revoked", "expired"}
+    assert set(STATUS_MAP) == {"needs_approval", "pending", "waiting_pickup", "reissue_pending", "issued",
+                               "rejected", "canceled", "revoked", "expired"}
+    assert DigiCertProvider.recognizes("Waiting_Pickup") and not DigiCertProvider.recognizes("waiting_for_godot")
+
+
+def test_an_unknown_status_is_read_as_unrecognized() -> None:
+    odd = order_from_info({"id": 1, "status": "on_the_moon"})
+    assert odd.status is Status.PENDING and odd.raw_status == "on_the_moon" and not odd.status_recognized
+    assert order_from_info({"id": 1, "status": "waiting_pickup"}).status_recognized
 
 
 def test_capabilities() -> None:
-    assert CAPABILITIES.products == ("ov", "ev", "private") and CAPABILITIES.default_product == "ov"
+    assert CAPABILITIES.products == ("dv", "ov", "ev", "private") and CAPABILITIES.default_product == "ov"
     assert CAPABILITIES.dcv_methods == ("dns", "email", "file") and CAPABILITIES.default_dcv_method == "dns"
     assert CAPABILITIES.accepts_csr and not CAPABILITIES.generates_key and not CAPABILITIES.authorities
-    assert CAPABILITIES.max_validity_days == 397
+    assert CAPABILITIES.max_validity_days == 199  # "End of 397-day public TLS/SSL certificates" (Feb 2026)
+    assert DigiCertProvider.rate_limits == ((100, 5.0), (1000, 300.0))  # "Rate limits"
     assert CAPABILITIES.reissue and CAPABILITIES.renew and CAPABILITIES.revoke and CAPABILITIES.cancel
     assert DigiCertProvider.capabilities is CAPABILITIES and DigiCertProvider.name == "digicert"
 
 
-def test_alternative_order_id_is_ours_and_at_most_64_characters() -> None:
-    assert alternative_order_id("crt_abc") == "crt_abc"
-    assert alternative_order_id("crt_abc", "1000001") == "crt_abc.renew.1000001"
-    long_ref = "x" * 100
-    shortened = alternative_order_id(long_ref)
-    assert len(shortened) == 64 and shortened == alternative_order_id(long_ref)
-    assert alternative_order_id(long_ref + "y") != shortened
-    assert len(alternative_order_id("crt_" + "a" * 32, "9" * 30)) == 64
-
-
 def test_order_body() -> None:
-    body = build_order_body(request(auto_renew=True), 123)
-    assert body == {
+    call = build_order_body(request(auto_renew=True), 123)
+    assert call.path == "order/certificate/ssl"
+    assert call.body == {
         "certificate": {"common_name": "www.example.com", "dns_names": ["example.com"],
                         "csr": "-----BEGIN CERTIFICATE REQUEST-----\n...", "signature_hash": "sha256",
-                        "server_platform": {"id": -1}, "cert_validity": {"days": 200}},
-        "order_validity": {"days": 200},
+                        "server_platform": {"id": -1}, "cert_validity": {"days": 190}},
+        "order_validity": {"years": 1},
         "product": {"type_hint": "ov"},
         "dcv_method": "dns-txt-token",
         "organization": {"id": 123},
-        "alternative_order_id": "crt_0123456789abcdef0123456789abcdef",
+        "alternative_order_id": "crtz5f0123456789abcdef0123456789abcdef",
         "skip_approval": True,
         "auto_renew": 1,
     }
@@ -127,32 +128,68 @@ def test_order_body() -> None:
 @pytest.mark.parametrize(("dcv", "expected"), [("dns", "dns-txt-token"), ("file", "http-token"),
                                                ("email", "email"), (None, "dns-txt-token")])
 def test_dcv_method_mapping(dcv: str | None, expected: str) -> None:
-    assert build_order_body(request(dcv_method=dcv), 1)["dcv_method"] == expected
+    assert build_order_body(request(dcv_method=dcv), 1).body["dcv_method"] == expected
 
 
-@pytest.mark.parametrize("product", ["ov", "ev", "private"])
-def test_products_map_to_type_hints(product: str) -> None:
-    assert build_order_body(request(product=product), 1)["product"] == {"type_hint": product}
+@pytest.mark.parametrize("product", ["ov", "ev"])
+def test_ov_and_ev_map_to_type_hints(product: str) -> None:
+    call = build_order_body(request(product=product), 1)
+    assert call.path == "order/certificate/ssl" and call.body["product"] == {"type_hint": product}
+    assert "ca_cert_id" not in call.body["certificate"]
+
+
+def test_dv_is_ordered_on_its_product_endpoint() -> None:
+    # "Order DV SSL": no type_hint; the wildcard product for a wildcard common name.
+    call = build_order_body(request(product="dv"), None)
+    assert call.path == "order/certificate/ssl_dv_geotrust"
+    assert "product" not in call.body and "organization" not in call.body
+    wildcard = build_order_body(request(product="dv", common_name="*.example.com",
+                                        sans=(San("dns", "*.example.com"),)), 5)
+    assert wildcard.path == "order/certificate/wildcard_dv_geotrust" and wildcard.body["organization"] == {"id": 5}
+
+
+def test_private_sends_the_issuing_ca() -> None:
+    from_option = build_order_body(request(product="private", options={"ca_cert_id": "ABC123"}), 1,
+                                   default_ca_cert_id="DEF456")
+    assert from_option.body["product"] == {"type_hint": "private"}
+    assert from_option.body["certificate"]["ca_cert_id"] == "ABC123"
+    from_secret = build_order_body(request(product="private"), 1, default_ca_cert_id="DEF456")
+    assert from_secret.body["certificate"]["ca_cert_id"] == "DEF456"
+    with pytest.raises(ProviderRejected) as caught:
+        build_order_body(request(product="private"), 1)
+    assert [f.field for f in caught.value.field_errors] == ["provider_options.ca_cert_id"]
+
+
+def test_validity_is_a_plan_and_a_certificate() -> None:
+    plan = build_order_body(request(options={"order_validity_years": 3}), 1).body
+    assert plan["order_validity"] == {"years": 3} and plan["certificate"]["cert_validity"] == {"days": 190}
+    unset = build_order_body(request(validity_days=None), 1).body
+    assert unset["order_validity"] == {"years": 1} and "cert_validity" not in unset["certificate"]
+    for years in (0, 4, "2", True):
+        with pytest.raises(ProviderRejected) as caught:
+            build_order_body(request(options={"order_validity_years": years}), 1)
+        assert [f.field for f in caught.value.field_errors] == ["provider_options.order_validity_years"]
 
 
 def test_options_and_defaults() -> None:
-    body = build_order_body(request(validity_days=None, options={"skip_approval": False, "signature_hash": "sha384"}),
+    call = build_order_body(request(validity_days=None, options={"skip_approval": False, "signature_hash": "sha384"}),
                             7, renewal_of=1000001)
+    body = call.body
     assert body["skip_approval"] is False and body["certificate"]["signature_hash"] == "sha384"
-    assert body["order_validity"] == {"days": 397} and body["auto_renew"] == 0
-    assert body["renewal_of_order_id"] == 1000001
-    assert body["alternative_order_id"] == "crt_0123456789abcdef0123456789abcdef.renew.1000001"
+    assert body["auto_renew"] == 0 and body["renewal_of_order_id"] == 1000001
+    assert body["alternative_order_id"] == "crtz5f0123456789abcdef0123456789abcdefz2erenewz2e1000001"
+    assert client_reference_of(call.alternative_order_id) == "crt_0123456789abcdef0123456789abcdef.renew.1000001"
     reissue = build_reissue_body(request())
     assert set(reissue) == {"certificate", "skip_approval", "comments"} and "cert_validity" not in reissue["certificate"]
 
 
 @pytest.mark.parametrize(("over", "fields"), [
-    ({"product": "dv"}, ["product"]),
+    ({"product": "grid"}, ["product"]),
     ({"dcv_method": "carrier-pigeon"}, ["dcv_method"]),
-    ({"validity_days": 398}, ["validity_days"]),
+    ({"validity_days": 200}, ["validity_days"]),
     ({"csr_pem": None}, ["csr"]),
     ({"sans": (San("ip", "10.0.0.1"),)}, ["sans"]),
-    ({"product": "dv", "validity_days": 0}, ["product", "validity_days"]),
+    ({"product": "grid", "validity_days": 0}, ["product", "validity_days"]),
 ])
 def test_requests_digicert_cannot_take_are_refused_before_any_call(over: dict[str, Any], fields: list[str]) -> None:
     with pytest.raises(ProviderRejected) as caught:
@@ -190,7 +227,8 @@ def test_validation_errors_name_our_fields() -> None:
         ("something_new", "?"), ("invalid_param:brand_new.field", "?"))))
     assert isinstance(err, ProviderRejected) and err.provider_code == "invalid_csr"
     assert [f.field for f in err.field_errors] == [
-        "csr", "sans", "product", "dcv_method", "validity_days", "validity_days", "organization.digicert_org_id",
+        "csr", "sans", "product", "dcv_method", "provider_options.order_validity_years", "validity_days",
+    "organization.digicert_org_id",
         "request", "brand_new.field"]
     assert err.message.startswith("bad csr; bad name")
 
@@ -262,21 +300,23 @@ def _info(method: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_dcv_details_per_method() -> None:
-    txt = dcv_details(_info("dns-txt-token", dcv_token={"token": "t0k"}))
+    # The value comes from PUT .../dcv-random-value, never from order info (no dcv_token there).
+    txt = dcv_details(_info("dns-txt-token", dcv_token={"token": "not-this"}), "t0k")
     assert [(d.domain, d.method, d.state, d.dns_record_name, d.dns_record_type, d.dns_value) for d in txt] == [
         ("*.example.com", "dns", "pending", "_dnsauth.example.com", "TXT", "t0k"),
         ("example.com", "dns", "valid", "_dnsauth.example.com", "TXT", "t0k")]
-    cname = dcv_details(_info("dns-cname-token", dcv_token={"token": "t0k", "verification_value": "dcv.x"}))[1]
-    assert (cname.dns_record_name, cname.dns_record_type, cname.dns_value) == ("t0k.example.com", "CNAME", "dcv.x")
-    http = dcv_details(_info("http-token", dcv_token={"token": "t0k"}))[0]
+    cname = dcv_details(_info("dns-cname-token"), "t0k")[1]
+    assert (cname.dns_record_name, cname.dns_record_type, cname.dns_value) == ("t0k.example.com", "CNAME",
+                                                                               "dcv.digicert.com")
+    http = dcv_details(_info("http-token"), "t0k")[0]
     assert (http.method, http.file_path, http.file_content) == ("file", "/.well-known/pki-validation/fileauth.txt",
                                                                 "t0k")
     email_info = _info("email", status="rejected")
     email_info["domains"][0]["dcv_emails"] = ["admin@example.com"]
-    email = dcv_details(email_info)
+    email = dcv_details(email_info, None)
     assert (email[0].method, email[0].state, email[0].emails) == ("email", "failed", ("admin@example.com",))
     fallback = dcv_details({"id": 1, "status": "pending", "dcv_method": "email",
-                            "certificate": {"common_name": "x.example.com", "dns_names": ["y.example.com"]}})
+                            "certificate": {"common_name": "x.example.com", "dns_names": ["y.example.com"]}}, None)
     assert [d.domain for d in fallback] == ["x.example.com", "y.example.com"]
 
 
