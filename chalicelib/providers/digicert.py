@@ -78,7 +78,7 @@ ORDER_STATUS_OF_REQUEST = {"pending": "needs_approval", "submitted": "needs_appr
 # cancels the reissue: the order reverts to issued).
 CANCELABLE = ("pending", "waiting_pickup", "reissue_pending")
 # Statuses in which the order still validates its domains (a DCV random value is worth asking for).
-VALIDATING = ("needs_approval", "pending", "waiting_pickup", "reissue_pending")
+VALIDATING = ("needs_approval", "pending", "reissue_pending")
 
 TYPE_HINTS = {"ov": "ov", "ev": "ev", "private": "private"}
 # "Order DV SSL": DV has no type_hint; it is ordered on its product's endpoint.
@@ -112,7 +112,9 @@ PAGE_SIZE = 100
 
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key", "access_denied"})
 CONFLICT_CODES = frozenset({"duplicate_alternative_order_id", "invalid_order_status", "invalid_certificate_status",
-                            "invalid_request_status"})
+                            "invalid_request_status", "pending_reissue"})
+# Refusing to revoke a certificate that is not (any more) issued.
+NOT_REVOCABLE = "invalid_certificate_status"
 DUPLICATE_ALT_ID = "duplicate_alternative_order_id"
 # DigiCert parameter paths -> the names of our API (design.md 2.1), for 422 field lists.
 FIELD_NAMES = {
@@ -341,8 +343,16 @@ class DigiCertProvider(Provider):
         try:
             resp = self.http.request("PUT", f"certificate/{_segment(order.certificate_id)}/revoke",
                                      safe=False, json_body=body)
-        except ProviderError as exc:
+        except ProviderConflict as exc:
+            if exc.provider_code == NOT_REVOCABLE:
+                # The order (read just before) is issued with this certificate and no pending reissue,
+                # yet DigiCert will not revoke it: it is revoked already -- an earlier revoke whose
+                # answer was lost (skip_approval leaves no request to find), or one made in
+                # CertCentral. Revoking the only certificate leaves the order issued.
+                return revoked(order)
             return self.confirm(exc, lambda: self._revoke_applied(provider_order_id), also=(ProviderConflict,))
+        except ProviderError as exc:
+            return self.confirm(exc, lambda: self._revoke_applied(provider_order_id))
         if resp.status_code == 204:
             return revoked(order)
         answer = decode_body(resp.content)
@@ -442,7 +452,11 @@ class DigiCertProvider(Provider):
     def _random_value(self, provider_order_id: str) -> str | None:
         """`PUT .../dcv-random-value` -> {dcv_random_value, expiration_date}: the current value, or a
         new one once it expired -- repeating it changes nothing, so it is a safe call."""
-        data = self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/dcv-random-value", safe=True)
+        try:
+            data = self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/dcv-random-value",
+                                  safe=True)
+        except ProviderConflict:
+            return None  # the order left validation meanwhile: nothing to publish
         value = data.get("dcv_random_value") if isinstance(data, dict) else None
         return str(value) if value else None
 
@@ -451,11 +465,17 @@ class DigiCertProvider(Provider):
         """Switch the DCV method when asked (`PUT .../dcv-method`), then ask DigiCert to check now
         (`PUT .../check-dcv`). DigiCert validates every domain of the order with one method, so
         `domain` and `email` select nothing here; the approver emails are DigiCert's own."""
-        if method is not None:
-            wanted = self.dcv_word(method)
-            if self._order_info(provider_order_id).get("dcv_method") != wanted:
-                self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/dcv-method", safe=False,
-                               json_body={"dcv_method": wanted})
+        wanted = None if method is None else self.dcv_word(method)
+        current = str(self._order_info(provider_order_id).get("dcv_method") or "")
+        if wanted is not None and current != wanted:
+            self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/dcv-method", safe=False,
+                           json_body={"dcv_method": wanted})
+            current = wanted
+        if current in TOKEN_DCV_METHODS:  # email validation is the approver's click, not a check
+            self._check_dcv(provider_order_id)
+        return self.validation(provider_order_id)
+
+    def _check_dcv(self, provider_order_id: str) -> None:
         try:
             # Asking for a check changes nothing but the check's timing: safe to repeat.
             self.http.json("PUT", f"order/certificate/{_segment(provider_order_id)}/check-dcv", safe=True)
@@ -465,7 +485,6 @@ class DigiCertProvider(Provider):
             # http-token: the file is not in place (yet). The validation is still pending.
             log.info("DigiCert found no DCV file yet", extra={"provider": PROVIDER,
                                                               "provider_order_id": provider_order_id})
-        return self.validation(provider_order_id)
 
 
 # -- request building (pure) -------------------------------------------------------------------

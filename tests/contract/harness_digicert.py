@@ -9,7 +9,7 @@ from chalicelib.core.model import San
 from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.digicert import DigiCertProvider
-from chalicelib.providers.http import HttpSettings
+from chalicelib.providers.http import HttpSettings, RateLimiter
 from simulators.ca import build_csr, generate_key
 from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the suite builds SIM_CLASS()
 from simulators.digicert import secret_payload
@@ -17,15 +17,20 @@ from simulators.digicert import secret_payload
 
 def credentials(sim_url: str, **over: object) -> dict[str, object]:
     """The simulator's own secret payload (simulators/digicert.py secret_payload), pointed at this
-    simulator; the simulated account refuses a second order with the same alternative order id
-    ("Require unique alternative order IDs" on), which the secret says with
-    unique_alternative_order_ids. `over` changes single keys (e.g. admin_key)."""
-    payload: dict[str, object] = {"unique_alternative_order_ids": True, **secret_payload(sim_url)}
+    simulator. Its key is the account administrator's (admin_key), and the account refuses a
+    second order with the same alternative order id ("Require unique alternative order IDs" on:
+    unique_alternative_order_ids). `over` changes single keys."""
+    payload: dict[str, object] = {"unique_alternative_order_ids": True, "admin_key": True,
+                                  **secret_payload(sim_url)}
     return {**payload, **over}
 
 
 def make_provider(sim_url: str) -> Provider:
-    return DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3))
+    provider = DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01,
+                                                                   max_attempts=3))
+    # The simulator's windows restart with each test (/_sim/reset); so do ours.
+    provider.http.limiter = RateLimiter(provider.name, provider.rate_limits)
+    return provider
 
 
 def csr_for(common_name: str, sans: list[str] | None = None) -> str:
