@@ -341,22 +341,36 @@ class DigiCertProvider(Provider):
                                    provider_code=order.raw_status)
         body = {"revocation_reason": word, "comments": "revoked through certgate", "skip_approval": self.admin_key}
         try:
-            resp = self.http.request("PUT", f"certificate/{_segment(order.certificate_id)}/revoke",
-                                     safe=False, json_body=body)
+            return self._send_revoke(order, body)
         except ProviderConflict as exc:
-            if exc.provider_code == NOT_REVOCABLE:
-                # The order (read just before) is issued with this certificate and no pending reissue,
-                # yet DigiCert will not revoke it: it is revoked already -- an earlier revoke whose
-                # answer was lost (skip_approval leaves no request to find), or one made in
-                # CertCentral. Revoking the only certificate leaves the order issued.
-                return revoked(order)
             return self.confirm(exc, lambda: self._revoke_applied(provider_order_id), also=(ProviderConflict,))
         except ProviderError as exc:
-            return self.confirm(exc, lambda: self._revoke_applied(provider_order_id))
+            return self.confirm(exc, lambda: self._revoke_applied(provider_order_id)
+                                or self._revoke_again(order, body))
+
+    def _send_revoke(self, order: ProviderOrder, body: Mapping[str, Any]) -> ProviderOrder:
+        try:
+            resp = self.http.request("PUT", f"certificate/{_segment(order.certificate_id or '')}/revoke",
+                                     safe=False, json_body=dict(body))
+        except ProviderConflict as exc:
+            if exc.provider_code != NOT_REVOCABLE:
+                raise
+            # The order (read just before) is issued with this certificate and no pending reissue,
+            # yet DigiCert will not revoke it: it is revoked already -- an earlier revoke whose
+            # answer was lost, or one made in CertCentral. Revoking the only certificate of an
+            # order leaves the order issued ("Revoke certificate").
+            return revoked(order)
         if resp.status_code == 204:
             return revoked(order)
         answer = decode_body(resp.content)
         return self._revoke_requested(order, answer if isinstance(answer, dict) else {})
+
+    def _revoke_again(self, order: ProviderOrder, body: Mapping[str, Any]) -> ProviderOrder | None:
+        """After a lost answer to a revoke that skipped approval, nothing shows whether it was
+        applied (no request is created). Sending it once more tells: it revokes now, or is refused
+        because the certificate is revoked already -- either way nothing is bought or duplicated.
+        Without an admin key a request is created, which `_revoke_applied` finds: never resent."""
+        return self._send_revoke(order, body) if self.admin_key else None
 
     def _revoke_requested(self, order: ProviderOrder, request: Mapping[str, Any]) -> ProviderOrder:
         """The answer of a revoke that created a request: revoked when it came back approved,

@@ -12,6 +12,7 @@ statuses that mean the same whoever answered (a proxy, a load balancer) are trus
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import json
@@ -201,7 +202,8 @@ class RateLimiter:
                 wait = max(wait, recent[-count] + window - now)
         return wait
 
-    def acquire(self, max_wait: float) -> None:
+    def acquire(self, max_wait: float) -> float:
+        """Reserve a slot for one send (its time, for `settle`)."""
         deadline = self._clock() + max_wait
         while True:
             with self._lock:
@@ -209,11 +211,21 @@ class RateLimiter:
                 wait = self.wait_needed(now)
                 if wait <= 0:
                     self._sent.append(now)
-                    return
+                    return now
             if now + wait > deadline:
                 raise RateLimited(self.provider, f"client-side limit of {self._describe()} reached",
                                   provider_code="client_rate_limit", retry_after=wait)
             self._sleep(wait)
+
+    def settle(self, reserved: float) -> None:
+        """The send `reserved` for is over: count it from now, the latest moment the provider can
+        have received it (its windows start at arrival, after our send began)."""
+        with self._lock:
+            try:
+                self._sent.remove(reserved)
+            except ValueError:
+                return  # already out of every window
+            bisect.insort(self._sent, self._clock())
 
     def _describe(self) -> str:
         return ", ".join(f"{count} per {window:g} s" for count, window in self.limits)
@@ -290,11 +302,10 @@ class ProviderHttp:
         a 429, a timeout, an answer that does not read) is tried again, `max_attempts` sends in all."""
         attempts = self.settings.max_attempts if safe else 1
         for attempt in range(attempts):
-            if self.limiter is not None:
-                # Outside the try: when no slot frees in time, the call ends here (no retry).
-                self.limiter.acquire(self.settings.max_limiter_wait)
+            # Outside the try: when no slot frees in time, the call ends here (no retry).
+            slot = None if self.limiter is None else self.limiter.acquire(self.settings.max_limiter_wait)
             try:
-                return read(self._send(method, path, safe=safe, **kw))
+                return read(self._send(method, path, safe=safe, slot=slot, **kw))
             except ProviderError as exc:
                 if not exc.retryable or attempt + 1 >= attempts or not self._pause(attempt, exc):
                     raise
@@ -318,7 +329,7 @@ class ProviderHttp:
 
     def _send(self, method: str, path: str, *, safe: bool, params: Any = None, json_body: Any = None,
               data: Any = None, headers: Mapping[str, str] | None = None,
-              timeout: tuple[float, float] | None = None) -> requests.Response:
+              timeout: tuple[float, float] | None = None, slot: float | None = None) -> requests.Response:
         """One send: a 2xx response, or the typed error of what happened."""
         import requests
 
@@ -334,6 +345,9 @@ class ProviderHttp:
                 except requests.exceptions.RequestException as exc:
                     seen["error"] = type(exc).__name__
                     raise
+                finally:
+                    if self.limiter is not None and slot is not None:
+                        self.limiter.settle(slot)
                 seen["status"] = resp.status_code
         except requests.exceptions.ConnectTimeout as exc:
             # Nothing reached the provider: even an unsafe call may be retried by the caller.
