@@ -15,6 +15,13 @@ from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the sui
 from simulators.digicert import secret_payload
 
 
+# "Rate limits": DigiCert's 429 request_limit_exceeded carries no Retry-After.
+SENDS_RETRY_AFTER = False
+# "Revoke certificate": revoking the only certificate of an order leaves the order active (issued)
+# unless an account setting says otherwise; only the revoke's own answer says "revoked".
+ORDER_OUTLIVES_REVOKED_CERTIFICATE = True
+
+
 def credentials(sim_url: str, **over: object) -> dict[str, object]:
     """The simulator's own secret payload (simulators/digicert.py secret_payload), pointed at this
     simulator. Its key is the account administrator's (admin_key), and the account refuses a
@@ -27,7 +34,7 @@ def credentials(sim_url: str, **over: object) -> dict[str, object]:
 
 def make_provider(sim_url: str) -> Provider:
     provider = DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01,
-                                                                   max_attempts=3))
+                                                                   rate_limit_backoff_base=0.05, max_attempts=3))
     # The simulator's windows restart with each test (/_sim/reset); so do ours.
     provider.http.limiter = RateLimiter(provider.name, provider.rate_limits)
     return provider
