@@ -14,7 +14,6 @@ from simulators.ca import build_csr, generate_key
 from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the suite builds SIM_CLASS()
 from simulators.digicert import secret_payload
 
-
 # "Rate limits": DigiCert's 429 request_limit_exceeded carries no Retry-After.
 SENDS_RETRY_AFTER = False
 # "Revoke certificate": revoking the only certificate of an order leaves the order active (issued)
