@@ -14,11 +14,14 @@ STAGE ?= dev
 
 venv: $(STAMP)
 
+# Real provider clients (requirements-clients.txt) come without their dependencies: the contract tests
+# import one module of each, whose runtime needs requirements-dev.txt pins.
 # pip runs --quiet: tools wait for the word "ready" in `make run`'s output, and pip's
 # "Requirement already satisfied" lines would contain it. pip stays as the venv made it.
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-clients.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 

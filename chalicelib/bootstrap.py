@@ -78,8 +78,9 @@ class ProviderDirectory:
     def defaults(self, name: str) -> Mapping[str, Any]:
         creds = self.secrets.credentials(name)
         out: dict[str, Any] = {k: creds[k] for k in ("organization", "approver") if isinstance(creds.get(k), dict)}
-        if creds.get("default_ca_id") is not None:
-            out["default_ca_id"] = creds["default_ca_id"]
+        for key in ("default_ca_id", "default_ca_cert_id"):
+            if creds.get(key) is not None:
+                out[key] = creds[key]
         return out
 
 

@@ -205,7 +205,9 @@ class SimCA:
         return Issued(cert=cert, serial_hex=format(serial, "x"))
 
     def issue_from_csr(self, csr_pem: str | bytes, common_name: str | None = None,
-                       sans: list[tuple[str, str]] | None = None, *, days: int = 397) -> Issued:
+                       sans: list[tuple[str, str]] | None = None, *, days: int = 397,
+                       not_before: dt.datetime | None = None) -> Issued:
         csr = parse_csr(csr_pem)
         cn = common_name or common_name_of(csr.subject) or ""
-        return self.issue(csr.public_key(), cn, sans if sans is not None else csr_sans(csr), days=days)
+        return self.issue(csr.public_key(), cn, sans if sans is not None else csr_sans(csr), days=days,
+                          not_before=not_before)

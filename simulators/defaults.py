@@ -18,8 +18,14 @@ RESELLO_PLANS = {
     "ev": "9e4a7c55-2b61-4f0e-8d3c-5a7b9c1e2f34",
 }
 
+# Two CertCentral users of one account: an administrator (may skip revoke approval and approve
+# requests) and a plain user (whose revokes always wait for an administrator). certgate's secret
+# carries the administrator's key.
 DIGICERT_API_KEY = "local-digicert-devkey"
+DIGICERT_USER_API_KEY = "local-digicert-user-devkey"
 DIGICERT_ORGANIZATION_ID = 123
+# The one private intermediate the account may sign Private SSL with (certificate.ca_cert_id).
+DIGICERT_PRIVATE_CA_CERT_ID = "7D2A5B1C9E3F4A60"
 
 
 def default_ports() -> dict[str, int]:

@@ -169,6 +169,15 @@ class ProviderOptions(Shape, kw_only=True):
                                                                   "sha256).")] | UnsetType = UNSET
     skip_approval: Annotated[bool, only_for("digicert", "skip the CertCentral approval step (default "
                                                         "true).")] | UnsetType = UNSET
+    order_validity_years: Annotated[int, Meta(ge=1, le=3), message("must be 1, 2 or 3"),
+                                    only_for("digicert", "the coverage plan in years (order_validity; default 1): "
+                                                         "new certificates inside it are free reissues.")
+                                    ] | UnsetType = UNSET
+    ca_cert_id: Annotated[str, Meta(min_length=1, max_length=64, pattern="^[A-Za-z0-9]+$"),
+                          message("must be a CertCentral intermediate CA id (letters and digits)"),
+                          only_for("digicert", "the issuing intermediate CA of a private certificate "
+                                               "(certificate.ca_cert_id; default: the secret's "
+                                               "default_ca_cert_id).")] | UnsetType = UNSET
 
 
 CommonName = Annotated[str, Meta(min_length=1, max_length=253, pattern=NO_CONTROL),

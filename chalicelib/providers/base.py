@@ -18,6 +18,7 @@ What the template does (never re-implemented in an adapter):
 What an adapter declares (class attributes) and implements:
   name, capabilities, statuses, required_credentials, dcv_names     its vocabulary
   listing_position                                                   where GET /providers lists it
+  rate_limits                                                        its documented request limits
   unique_client_reference, lookup_since_create                       how create-once may behave
   _configure(credentials) -> Endpoint                                where and how to call
   _create(req) -> ProviderOrder                                       one unsafe create
@@ -58,7 +59,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
-from chalicelib.providers.http import ErrorReading, HttpSettings, ProviderHttp
+from chalicelib.providers.http import ErrorReading, HttpSettings, ProviderHttp, RateLimits, shared_limiter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +153,8 @@ class Provider(abc.ABC):
     lookup_since_create: ClassVar[bool] = True
     # Where GET /providers lists it (ties: by name).
     listing_position: ClassVar[int] = 100
+    # The provider's documented request limits, kept by this process: ((sends, per seconds), ...).
+    rate_limits: ClassVar[RateLimits] = ()
 
     def __init__(self, credentials: Mapping[str, Any], http: HttpSettings | None = None) -> None:
         missing = [k for k in self.required_credentials if not credentials.get(k)]
@@ -162,7 +165,8 @@ class Provider(abc.ABC):
         _check_base_url(self.name, self.endpoint.base_url)
         self.http = ProviderHttp(self.name, self.endpoint.base_url, settings=http, auth=self.endpoint.auth,
                                  headers=self.endpoint.headers, read_error=self._read_error,
-                                 secrets=self._secrets)
+                                 secrets=self._secrets,
+                                 limiter=shared_limiter(self.name, self.endpoint.base_url, self.rate_limits))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.http.base_url!r})"

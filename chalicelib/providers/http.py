@@ -1,7 +1,9 @@
 """The one HTTP layer the adapters share: a requests Session per provider, connect/read
 timeouts, TLS verification, ONE bounded retry loop with full-jitter backoff for safe calls only,
-`Retry-After` honoured, every failure turned into a typed error, and the one scrubber that keeps
-credentials out of every error message.
+`Retry-After` honoured (and our own capped full-jitter schedule when a 429 carries none, as
+DigiCert's does), a client-side limiter per adapter so one process stays inside a provider's
+documented request limits, every failure turned into a typed error, and the one scrubber that
+keeps credentials out of every error message.
 
 Error answers are read in two steps. The adapter's `read_error(status, body)` recognises its
 provider's error body (the decoded JSON, or None) and returns an `ErrorReading`, or None when the
@@ -10,10 +12,13 @@ statuses that mean the same whoever answered (a proxy, a load balancer) are trus
 
 from __future__ import annotations
 
+import bisect
+import collections
 import contextlib
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -47,6 +52,13 @@ class HttpSettings:
     backoff_base: float = 0.2
     backoff_cap: float = 5.0
     max_retry_after: float = 10.0  # never sleep longer than this inside one request
+    # A 429 without Retry-After (DigiCert "Rate limits": none is sent): our own full-jitter
+    # schedule, slower than the 5xx one because the provider's window is seconds long.
+    rate_limit_backoff_base: float = 1.0
+    rate_limit_backoff_cap: float = 5.0
+    # Longest wait for a free slot of the client-side limiter before RateLimited is raised
+    # (the scheduler retries later; a Lambda's time is better spent elsewhere).
+    max_limiter_wait: float = 10.0
     verify: bool | str = True
     # Sees every call (metrics, tracing): `observer.call(provider, method, path)` is a context
     # manager yielding a dict the layer fills with "status" or "error". None: unobserved.
@@ -169,6 +181,85 @@ class Scrubber:
         return exc
 
 
+# -- the client-side limiter -------------------------------------------------------------------
+
+RateLimits = tuple[tuple[int, float], ...]  # (at most this many sends, per this many seconds), ...
+
+
+class RateLimiter:
+    """Sliding windows over the sends of one process: `acquire` returns once a send would keep
+    every window within its limit, sleeping until a slot frees; RateLimited when that is further
+    away than `max_wait`. Thread-safe (a Lambda may share one adapter between threads)."""
+
+    def __init__(self, provider: str, limits: RateLimits, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if any(count < 1 or window <= 0 for count, window in limits):
+            raise ValueError("rate limits are (count >= 1, seconds > 0) pairs")
+        self.provider = provider
+        self.limits = tuple(sorted(limits, key=lambda lim: lim[1]))
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent: collections.deque[float] = collections.deque()
+        self._horizon = max((window for _, window in self.limits), default=0.0)
+
+    def wait_needed(self, now: float) -> float:
+        """Seconds until one more send fits every window (0: now). Caller holds the lock."""
+        while self._sent and now - self._sent[0] >= self._horizon:
+            self._sent.popleft()
+        wait = 0.0
+        for count, window in self.limits:
+            recent = [t for t in self._sent if now - t < window]
+            if len(recent) >= count:
+                # The send that must leave the window first: the count-th most recent one.
+                wait = max(wait, recent[-count] + window - now)
+        return wait
+
+    def acquire(self, max_wait: float) -> float:
+        """Reserve a slot for one send (its time, for `settle`)."""
+        deadline = self._clock() + max_wait
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self.wait_needed(now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    return now
+            if now + wait > deadline:
+                raise RateLimited(self.provider, f"client-side limit of {self._describe()} reached",
+                                  provider_code="client_rate_limit", retry_after=wait)
+            self._sleep(wait)
+
+    def settle(self, reserved: float) -> None:
+        """The send `reserved` for is over: count it from now, the latest moment the provider can
+        have received it (its windows start at arrival, after our send began)."""
+        with self._lock:
+            try:
+                self._sent.remove(reserved)
+            except ValueError:
+                return  # already out of every window
+            bisect.insort(self._sent, self._clock())
+
+    def _describe(self) -> str:
+        return ", ".join(f"{count} per {window:g} s" for count, window in self.limits)
+
+
+_LIMITERS: dict[tuple[str, str], RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(provider: str, base_url: str, limits: RateLimits) -> RateLimiter | None:
+    """The process-wide limiter of one provider account (its base URL): every adapter instance
+    built for it, e.g. again after a credential rotation, counts against the same windows."""
+    if not limits:
+        return None
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get((provider, base_url))
+        if limiter is None or limiter.limits != tuple(sorted(limits, key=lambda lim: lim[1])):
+            limiter = _LIMITERS[(provider, base_url)] = RateLimiter(provider, limits)
+        return limiter
+
+
 # -- the client --------------------------------------------------------------------------------
 
 class ProviderHttp:
@@ -179,7 +270,7 @@ class ProviderHttp:
                  auth: tuple[str, str] | None = None, headers: Mapping[str, str] | None = None,
                  read_error: ErrorReader = no_error_shape,
                  secrets: Callable[[], Iterable[str | None]] = tuple,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, limiter: RateLimiter | None = None) -> None:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.settings = settings or HttpSettings()
@@ -188,6 +279,7 @@ class ProviderHttp:
         self._read_error = read_error
         self.scrub = Scrubber(secrets)
         self._sleep = sleep
+        self.limiter = limiter
         self._session: requests.Session | None = None
         self.calls = 0  # HTTP requests sent (for tests and metrics)
 
@@ -228,8 +320,10 @@ class ProviderHttp:
         a 429, a timeout, an answer that does not read) is tried again, `max_attempts` sends in all."""
         attempts = self.settings.max_attempts if safe else 1
         for attempt in range(attempts):
+            # Outside the try: when no slot frees in time, the call ends here (no retry).
+            slot = None if self.limiter is None else self.limiter.acquire(self.settings.max_limiter_wait)
             try:
-                return read(self._send(method, path, safe=safe, **kw))
+                return read(self._send(method, path, safe=safe, slot=slot, **kw))
             except ProviderError as exc:
                 if not exc.retryable or attempt + 1 >= attempts or not self._pause(attempt, exc):
                     raise
@@ -239,8 +333,11 @@ class ProviderHttp:
         """Sleep before the next attempt; False when the provider asks for a longer wait than
         one request may take (that belongs to the scheduler)."""
         st = self.settings
-        delay = full_jitter(attempt, st.backoff_base, st.backoff_cap)
         hinted = getattr(failure, "retry_after", None)
+        if isinstance(failure, RateLimited) and hinted is None:
+            delay = full_jitter(attempt, st.rate_limit_backoff_base, st.rate_limit_backoff_cap)
+        else:
+            delay = full_jitter(attempt, st.backoff_base, st.backoff_cap)
         if hinted is not None:
             if hinted > st.max_retry_after:
                 return False
@@ -250,7 +347,7 @@ class ProviderHttp:
 
     def _send(self, method: str, path: str, *, safe: bool, params: Any = None, json_body: Any = None,
               data: Any = None, headers: Mapping[str, str] | None = None,
-              timeout: tuple[float, float] | None = None) -> requests.Response:
+              timeout: tuple[float, float] | None = None, slot: float | None = None) -> requests.Response:
         """One send: a 2xx response, or the typed error of what happened."""
         import requests
 
@@ -266,6 +363,9 @@ class ProviderHttp:
                 except requests.exceptions.RequestException as exc:
                     seen["error"] = type(exc).__name__
                     raise
+                finally:
+                    if self.limiter is not None and slot is not None:
+                        self.limiter.settle(slot)
                 seen["status"] = resp.status_code
         except requests.exceptions.ConnectTimeout as exc:
             # Nothing reached the provider: even an unsafe call may be retried by the caller.

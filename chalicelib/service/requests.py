@@ -130,6 +130,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     approver = _party(c, order.approver, given.get("approver"), shapes.Approver, "approver", checked.bad)
     options = _options(c, order.provider_options, order.provider)
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
+    _private_issuer(c, order.provider, product, options, given, checked.bad)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
                      key_type=key_type, key_size=key_size, validity_days=validity, dcv_method=dcv,
@@ -242,6 +243,16 @@ def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, 
                 c.add(name, f"is required for {product.upper()} certificates at resello")
     if dcv == "email" and not approver.get("email") and "approver.email" not in bad:
         c.add("approver.email", "is required for email validation at resello")
+
+
+def _private_issuer(c: Collector, provider: str, product: str, options: Mapping[str, Any],
+                    given: Mapping[str, Any], bad: frozenset[str]) -> None:
+    """DigiCert private SSL needs certificate.ca_cert_id ("Order SSL (type_hint)": required if
+    type_hint is private): from provider_options, else the secret's default_ca_cert_id."""
+    if provider == "digicert" and product == "private" and not options.get("ca_cert_id") \
+            and not given.get("default_ca_cert_id") and not bad & {"provider_options", "provider_options.ca_cert_id"}:
+        c.add("provider_options.ca_cert_id", "is required for private certificates at digicert "
+                                             "(or a default_ca_cert_id in its secret)")
 
 
 # -- the other bodies ------------------------------------------------------------------------------------------

@@ -9,20 +9,34 @@ from chalicelib.core.model import San
 from chalicelib.core.provider import OrderRequest
 from chalicelib.providers.base import Provider
 from chalicelib.providers.digicert import DigiCertProvider
-from chalicelib.providers.http import HttpSettings
-from simulators import defaults
+from chalicelib.providers.http import HttpSettings, RateLimiter
 from simulators.ca import build_csr, generate_key
 from simulators.digicert import DigiCertSim as SIM_CLASS  # noqa: F401 - the suite builds SIM_CLASS()
+from simulators.digicert import secret_payload
+
+# "Rate limits": DigiCert's 429 request_limit_exceeded carries no Retry-After.
+SENDS_RETRY_AFTER = False
+# "Revoke certificate": revoking the only certificate of an order leaves the order active (issued)
+# unless an account setting says otherwise; only the revoke's own answer says "revoked".
+ORDER_OUTLIVES_REVOKED_CERTIFICATE = True
 
 
-def credentials(sim_url: str) -> dict[str, object]:
-    """The secret payload of defaults.secret_payloads, pointed at this simulator."""
-    return {"base_url": f"{sim_url}/services/v2", "api_key": defaults.DIGICERT_API_KEY,
-            "default_organization_id": defaults.DIGICERT_ORGANIZATION_ID}
+def credentials(sim_url: str, **over: object) -> dict[str, object]:
+    """The simulator's own secret payload (simulators/digicert.py secret_payload), pointed at this
+    simulator. Its key is the account administrator's (admin_key), and the account refuses a
+    second order with the same alternative order id ("Require unique alternative order IDs" on:
+    unique_alternative_order_ids). `over` changes single keys."""
+    payload: dict[str, object] = {"unique_alternative_order_ids": True, "admin_key": True,
+                                  **secret_payload(sim_url)}
+    return {**payload, **over}
 
 
 def make_provider(sim_url: str) -> Provider:
-    return DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01, max_attempts=3))
+    provider = DigiCertProvider(credentials(sim_url), HttpSettings(read_timeout=2.0, backoff_base=0.01,
+                                                                   rate_limit_backoff_base=0.05, max_attempts=3))
+    # The simulator's windows restart with each test (/_sim/reset); so do ours.
+    provider.http.limiter = RateLimiter(provider.name, provider.rate_limits)
+    return provider
 
 
 def csr_for(common_name: str, sans: list[str] | None = None) -> str:
@@ -33,7 +47,7 @@ def csr_for(common_name: str, sans: list[str] | None = None) -> str:
 
 def order_request(client_reference: str, common_name: str) -> OrderRequest:
     return OrderRequest(client_reference=client_reference, common_name=common_name, product="ov",
-                        sans=(San("dns", common_name),), csr_pem=csr_for(common_name), validity_days=397,
+                        sans=(San("dns", common_name),), csr_pem=csr_for(common_name), validity_days=199,
                         dcv_method="dns")
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,6 +31,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.model import San, Status
 from chalicelib.core.provider import CertificateMaterial, OrderRequest
+from chalicelib.core.vocabulary import REVOCATION_REASONS
 from chalicelib.providers.base import map_status
 from chalicelib.providers.digicert import (
     CAPABILITIES,
@@ -38,6 +40,7 @@ from chalicelib.providers.digicert import (
     alternative_order_id,
     build_order_body,
     build_reissue_body,
+    client_reference_of,
     dcv_details,
     material_from_bundle,
     order_from_create,
@@ -57,7 +60,7 @@ error_from_response = DigiCertProvider(credentials("http://127.0.0.1:9")).parse_
 def request(**over: Any) -> OrderRequest:
     base = OrderRequest(client_reference="crt_0123456789abcdef0123456789abcdef", common_name="WWW.Example.com",
                         product="ov", sans=(San("dns", "www.example.com"), San("dns", "Example.com")),
-                        csr_pem="-----BEGIN CERTIFICATE REQUEST-----\n...", validity_days=200, dcv_method="dns")
+                        csr_pem="-----BEGIN CERTIFICATE REQUEST-----\n...", validity_days=190, dcv_method="dns")
     return dataclasses.replace(base, **over)
 
 
@@ -78,47 +81,47 @@ def digicert_errors(*pairs: tuple[str, str]) -> dict[str, Any]:
     ("needs_approval", Status.PENDING), ("pending", Status.PENDING), ("reissue_pending", Status.PENDING),
     ("issued", Status.ISSUED), ("rejected", Status.FAILED), ("canceled", Status.CANCELLED),
     ("revoked", Status.REVOKED), ("expired", Status.EXPIRED), ("ISSUED", Status.ISSUED), (" Revoked ", Status.REVOKED),
-    ("waiting_for_godot", Status.PENDING), ("", Status.PENDING), (None, Status.PENDING),
+    ("waiting_pickup", Status.PENDING), ("waiting_for_godot", Status.PENDING), ("", Status.PENDING),
+    (None, Status.PENDING),
 ])
 def test_status_map(raw: str | None, status: Status) -> None:
     assert map_status("digicert", raw, STATUS_MAP) is status
 
 
 def test_every_documented_status_is_in_the_table() -> None:
-    assert set(STATUS_MAP) == {"needs_approval", "pending", "reissue_pending", "issued", "rejected", "canceled",
-                               "revoked", "expired"}
+    assert set(STATUS_MAP) == {"needs_approval", "pending", "waiting_pickup", "reissue_pending", "issued",
+                               "rejected", "canceled", "revoked", "expired"}
+    assert DigiCertProvider.recognizes("Waiting_Pickup") and not DigiCertProvider.recognizes("waiting_for_godot")
+
+
+def test_an_unknown_status_is_read_as_unrecognized() -> None:
+    odd = order_from_info({"id": 1, "status": "on_the_moon"})
+    assert odd.status is Status.PENDING and odd.raw_status == "on_the_moon" and not odd.status_recognized
+    assert order_from_info({"id": 1, "status": "waiting_pickup"}).status_recognized
 
 
 def test_capabilities() -> None:
-    assert CAPABILITIES.products == ("ov", "ev", "private") and CAPABILITIES.default_product == "ov"
+    assert CAPABILITIES.products == ("dv", "ov", "ev", "private") and CAPABILITIES.default_product == "ov"
     assert CAPABILITIES.dcv_methods == ("dns", "email", "file") and CAPABILITIES.default_dcv_method == "dns"
     assert CAPABILITIES.accepts_csr and not CAPABILITIES.generates_key and not CAPABILITIES.authorities
-    assert CAPABILITIES.max_validity_days == 397
+    assert CAPABILITIES.max_validity_days == 199  # "End of 397-day public TLS/SSL certificates" (Feb 2026)
+    assert DigiCertProvider.rate_limits == ((100, 5.0), (1000, 300.0))  # "Rate limits"
     assert CAPABILITIES.reissue and CAPABILITIES.renew and CAPABILITIES.revoke and CAPABILITIES.cancel
     assert DigiCertProvider.capabilities is CAPABILITIES and DigiCertProvider.name == "digicert"
 
 
-def test_alternative_order_id_is_ours_and_at_most_64_characters() -> None:
-    assert alternative_order_id("crt_abc") == "crt_abc"
-    assert alternative_order_id("crt_abc", "1000001") == "crt_abc.renew.1000001"
-    long_ref = "x" * 100
-    shortened = alternative_order_id(long_ref)
-    assert len(shortened) == 64 and shortened == alternative_order_id(long_ref)
-    assert alternative_order_id(long_ref + "y") != shortened
-    assert len(alternative_order_id("crt_" + "a" * 32, "9" * 30)) == 64
-
-
 def test_order_body() -> None:
-    body = build_order_body(request(auto_renew=True), 123)
-    assert body == {
+    call = build_order_body(request(auto_renew=True), 123)
+    assert call.path == "order/certificate/ssl"
+    assert call.body == {
         "certificate": {"common_name": "www.example.com", "dns_names": ["example.com"],
                         "csr": "-----BEGIN CERTIFICATE REQUEST-----\n...", "signature_hash": "sha256",
-                        "server_platform": {"id": -1}, "cert_validity": {"days": 200}},
-        "order_validity": {"days": 200},
+                        "server_platform": {"id": -1}, "cert_validity": {"days": 190}},
+        "order_validity": {"years": 1},
         "product": {"type_hint": "ov"},
         "dcv_method": "dns-txt-token",
         "organization": {"id": 123},
-        "alternative_order_id": "crt_0123456789abcdef0123456789abcdef",
+        "alternative_order_id": "crtz5f0123456789abcdef0123456789abcdef",
         "skip_approval": True,
         "auto_renew": 1,
     }
@@ -127,32 +130,68 @@ def test_order_body() -> None:
 @pytest.mark.parametrize(("dcv", "expected"), [("dns", "dns-txt-token"), ("file", "http-token"),
                                                ("email", "email"), (None, "dns-txt-token")])
 def test_dcv_method_mapping(dcv: str | None, expected: str) -> None:
-    assert build_order_body(request(dcv_method=dcv), 1)["dcv_method"] == expected
+    assert build_order_body(request(dcv_method=dcv), 1).body["dcv_method"] == expected
 
 
-@pytest.mark.parametrize("product", ["ov", "ev", "private"])
-def test_products_map_to_type_hints(product: str) -> None:
-    assert build_order_body(request(product=product), 1)["product"] == {"type_hint": product}
+@pytest.mark.parametrize("product", ["ov", "ev"])
+def test_ov_and_ev_map_to_type_hints(product: str) -> None:
+    call = build_order_body(request(product=product), 1)
+    assert call.path == "order/certificate/ssl" and call.body["product"] == {"type_hint": product}
+    assert "ca_cert_id" not in call.body["certificate"]
+
+
+def test_dv_is_ordered_on_its_product_endpoint() -> None:
+    # "Order DV SSL": no type_hint; the wildcard product for a wildcard common name.
+    call = build_order_body(request(product="dv"), None)
+    assert call.path == "order/certificate/ssl_dv_geotrust"
+    assert "product" not in call.body and "organization" not in call.body
+    wildcard = build_order_body(request(product="dv", common_name="*.example.com",
+                                        sans=(San("dns", "*.example.com"),)), 5)
+    assert wildcard.path == "order/certificate/wildcard_dv_geotrust" and wildcard.body["organization"] == {"id": 5}
+
+
+def test_private_sends_the_issuing_ca() -> None:
+    from_option = build_order_body(request(product="private", options={"ca_cert_id": "ABC123"}), 1,
+                                   default_ca_cert_id="DEF456")
+    assert from_option.body["product"] == {"type_hint": "private"}
+    assert from_option.body["certificate"]["ca_cert_id"] == "ABC123"
+    from_secret = build_order_body(request(product="private"), 1, default_ca_cert_id="DEF456")
+    assert from_secret.body["certificate"]["ca_cert_id"] == "DEF456"
+    with pytest.raises(ProviderRejected) as caught:
+        build_order_body(request(product="private"), 1)
+    assert [f.field for f in caught.value.field_errors] == ["provider_options.ca_cert_id"]
+
+
+def test_validity_is_a_plan_and_a_certificate() -> None:
+    plan = build_order_body(request(options={"order_validity_years": 3}), 1).body
+    assert plan["order_validity"] == {"years": 3} and plan["certificate"]["cert_validity"] == {"days": 190}
+    unset = build_order_body(request(validity_days=None), 1).body
+    assert unset["order_validity"] == {"years": 1} and "cert_validity" not in unset["certificate"]
+    for years in (0, 4, "2", True):
+        with pytest.raises(ProviderRejected) as caught:
+            build_order_body(request(options={"order_validity_years": years}), 1)
+        assert [f.field for f in caught.value.field_errors] == ["provider_options.order_validity_years"]
 
 
 def test_options_and_defaults() -> None:
-    body = build_order_body(request(validity_days=None, options={"skip_approval": False, "signature_hash": "sha384"}),
+    call = build_order_body(request(validity_days=None, options={"skip_approval": False, "signature_hash": "sha384"}),
                             7, renewal_of=1000001)
+    body = call.body
     assert body["skip_approval"] is False and body["certificate"]["signature_hash"] == "sha384"
-    assert body["order_validity"] == {"days": 397} and body["auto_renew"] == 0
-    assert body["renewal_of_order_id"] == 1000001
-    assert body["alternative_order_id"] == "crt_0123456789abcdef0123456789abcdef.renew.1000001"
+    assert body["auto_renew"] == 0 and body["renewal_of_order_id"] == 1000001
+    assert body["alternative_order_id"] == "crtz5f0123456789abcdef0123456789abcdefz2erenewz2e1000001"
+    assert client_reference_of(call.alternative_order_id) == "crt_0123456789abcdef0123456789abcdef.renew.1000001"
     reissue = build_reissue_body(request())
     assert set(reissue) == {"certificate", "skip_approval", "comments"} and "cert_validity" not in reissue["certificate"]
 
 
 @pytest.mark.parametrize(("over", "fields"), [
-    ({"product": "dv"}, ["product"]),
+    ({"product": "grid"}, ["product"]),
     ({"dcv_method": "carrier-pigeon"}, ["dcv_method"]),
-    ({"validity_days": 398}, ["validity_days"]),
+    ({"validity_days": 200}, ["validity_days"]),
     ({"csr_pem": None}, ["csr"]),
     ({"sans": (San("ip", "10.0.0.1"),)}, ["sans"]),
-    ({"product": "dv", "validity_days": 0}, ["product", "validity_days"]),
+    ({"product": "grid", "validity_days": 0}, ["product", "validity_days"]),
 ])
 def test_requests_digicert_cannot_take_are_refused_before_any_call(over: dict[str, Any], fields: list[str]) -> None:
     with pytest.raises(ProviderRejected) as caught:
@@ -190,7 +229,8 @@ def test_validation_errors_name_our_fields() -> None:
         ("something_new", "?"), ("invalid_param:brand_new.field", "?"))))
     assert isinstance(err, ProviderRejected) and err.provider_code == "invalid_csr"
     assert [f.field for f in err.field_errors] == [
-        "csr", "sans", "product", "dcv_method", "validity_days", "validity_days", "organization.digicert_org_id",
+        "csr", "sans", "product", "dcv_method", "provider_options.order_validity_years", "validity_days",
+    "organization.digicert_org_id",
         "request", "brand_new.field"]
     assert err.message.startswith("bad csr; bad name")
 
@@ -262,21 +302,23 @@ def _info(method: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_dcv_details_per_method() -> None:
-    txt = dcv_details(_info("dns-txt-token", dcv_token={"token": "t0k"}))
+    # The value comes from PUT .../dcv-random-value, never from order info (no dcv_token there).
+    txt = dcv_details(_info("dns-txt-token", dcv_token={"token": "not-this"}), "t0k")
     assert [(d.domain, d.method, d.state, d.dns_record_name, d.dns_record_type, d.dns_value) for d in txt] == [
         ("*.example.com", "dns", "pending", "_dnsauth.example.com", "TXT", "t0k"),
         ("example.com", "dns", "valid", "_dnsauth.example.com", "TXT", "t0k")]
-    cname = dcv_details(_info("dns-cname-token", dcv_token={"token": "t0k", "verification_value": "dcv.x"}))[1]
-    assert (cname.dns_record_name, cname.dns_record_type, cname.dns_value) == ("t0k.example.com", "CNAME", "dcv.x")
-    http = dcv_details(_info("http-token", dcv_token={"token": "t0k"}))[0]
+    cname = dcv_details(_info("dns-cname-token"), "t0k")[1]
+    assert (cname.dns_record_name, cname.dns_record_type, cname.dns_value) == ("t0k.example.com", "CNAME",
+                                                                               "dcv.digicert.com")
+    http = dcv_details(_info("http-token"), "t0k")[0]
     assert (http.method, http.file_path, http.file_content) == ("file", "/.well-known/pki-validation/fileauth.txt",
                                                                 "t0k")
     email_info = _info("email", status="rejected")
     email_info["domains"][0]["dcv_emails"] = ["admin@example.com"]
-    email = dcv_details(email_info)
+    email = dcv_details(email_info, None)
     assert (email[0].method, email[0].state, email[0].emails) == ("email", "failed", ("admin@example.com",))
     fallback = dcv_details({"id": 1, "status": "pending", "dcv_method": "email",
-                            "certificate": {"common_name": "x.example.com", "dns_names": ["y.example.com"]}})
+                            "certificate": {"common_name": "x.example.com", "dns_names": ["y.example.com"]}}, None)
     assert [d.domain for d in fallback] == ["x.example.com", "y.example.com"]
 
 
@@ -325,6 +367,37 @@ def set_faults(url: str, **faults: Any) -> None:
 CREATE_PATH = ["/services/v2/order/certificate/ssl"]
 
 
+PRIVATE_CA = getattr(defaults, "DIGICERT_PRIVATE_CA_CERT_ID", "7D2A5B1C9E3F4A60")
+
+
+def recorded(provider: DigiCertProvider) -> list[dict[str, Any]]:
+    """What the adapter sends from now on (method, path, JSON body), recorded on its own session."""
+    sent: list[dict[str, Any]] = []
+
+    def keep(resp: requests.Response, *args: Any, **kwargs: Any) -> None:
+        body = resp.request.body
+        sent.append({"method": resp.request.method, "path": urllib.parse.urlsplit(resp.request.url or "").path,
+                     "json": json.loads(body) if body else None})
+
+    provider.http.session.hooks["response"] = [keep]
+    return sent
+
+
+def paths(sent: list[dict[str, Any]]) -> list[str]:
+    return [r["path"] for r in sent]
+
+
+def decide(url: str, request_id: str, status: str, comment: str | None = None) -> None:
+    """The account administrator approves or rejects a request ("Update request status")."""
+    body = {"status": status, **({"processor_comment": comment} if comment else {})}
+    requests.put(f"{url}/services/v2/request/{request_id}/status", json=body, headers={"X-DC-DEVKEY": API_KEY},
+                 timeout=5).raise_for_status()
+
+
+def place_dcv(url: str, order_id: str) -> None:
+    requests.put(f"{url}/_sim/orders/{order_id}/dcv", json={}, timeout=5).raise_for_status()
+
+
 def test_order_lifecycle(provider: DigiCertProvider, url: str) -> None:
     req = dataclasses.replace(order_request("crt_life", "www.example.com"),
                               sans=(San("dns", "www.example.com"), San("dns", "example.com")),
@@ -363,15 +436,20 @@ def test_failed_order_carries_the_reason(provider: DigiCertProvider, url: str) -
     assert failed.status is Status.FAILED and "validation failed" in (failed.failure_reason or "")
 
 
-def test_find_order(provider: DigiCertProvider, url: str) -> None:
+def test_find_order_uses_the_alternate_lookup(provider: DigiCertProvider, url: str) -> None:
     req = order_request("crt_find", "find.example.com")
     assert provider.find_order(req) is None
     provider.submit_order(order_request("crt_other", "find.example.com"))
     placed = provider.submit_order(req)
-    provider.lookup_page_size = 1  # page to the end, one order at a time
-    found = provider.find_order(req, since=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    sent = recorded(provider)
+    found = provider.find_order(req)
     assert found is not None and found.provider_order_id == placed.provider_order_id
+    assert found.client_reference == "crt_find"
+    # "Get orders by alternative order ID", then the order's info: never the order list.
+    assert paths(sent) == [f"/services/v2/order/alternate/{alternative_order_id('crt_find')}",
+                                    f"/services/v2/order/certificate/{placed.provider_order_id}"]
     assert provider.find_order(order_request("crt_nope", "find.example.com")) is None
+    assert sim_orders(url)[1]["client_reference"] == alternative_order_id("crt_find")
 
 
 def test_list_certificates_pages_with_an_opaque_token(provider: DigiCertProvider, url: str) -> None:
@@ -395,7 +473,6 @@ def test_list_certificates_pages_with_an_opaque_token(provider: DigiCertProvider
 def test_list_certificates_filters(provider: DigiCertProvider, url: str) -> None:
     requests.post(f"{url}/_sim/seed", json={"count": 3}, timeout=30).raise_for_status()
     requests.post(f"{url}/_sim/seed", json={"count": 2, "status": "expired"}, timeout=30).raise_for_status()
-    provider.submit_order(order_request("crt_p1", "p1.example.com"))
     target = provider.list_certificates({"limit": 1}).items[0]
     assert provider.list_certificates({"limit": 1}).next_token == "1"
     assert [o.provider_order_id for o in provider.list_certificates({"serial": target.serial}).items] == [
@@ -403,7 +480,9 @@ def test_list_certificates_filters(provider: DigiCertProvider, url: str) -> None
     assert [o.provider_order_id for o in provider.list_certificates({"common_name": target.common_name}).items] == [
         target.provider_order_id]
     assert len(provider.list_certificates({"status": "expired"}).items) == 2
-    assert [o.client_reference for o in provider.list_certificates({"status": "pending"}).items] == ["crt_p1"]
+    pending = provider.submit_order(order_request("crt_p2", "p2.example.com"))
+    assert [o.provider_order_id for o in provider.list_certificates({"status": "pending"}).items][-1] == \
+        pending.provider_order_id
     with pytest.raises(ProviderRejected):
         provider.list_certificates({"status": "sleeping"})
 
@@ -460,46 +539,170 @@ def test_renew_places_a_linked_order_once(provider: DigiCertProvider, url: str) 
     assert found is not None and found.provider_order_id == renewed.provider_order_id
 
 
-def test_revoke(provider: DigiCertProvider, url: str) -> None:
+def issued_order(provider: DigiCertProvider, url: str, ref: str, cn: str) -> str:
+    placed = provider.submit_order(order_request(ref, cn))
+    complete(url)
+    return placed.provider_order_id
+
+
+def test_revoke_with_an_admin_key_is_done_at_once(provider: DigiCertProvider, url: str) -> None:
     placed = provider.submit_order(order_request("crt_rev", "rev.example.com"))
     with pytest.raises(ProviderConflict):
         provider.revoke(placed.provider_order_id)
     complete(url)
     with pytest.raises(ProviderRejected):
         provider.revoke(placed.provider_order_id, "bored")
+    sent = recorded(provider)
     revoked = provider.revoke(placed.provider_order_id, "key_compromise")
-    assert revoked.status is Status.REVOKED
-    assert provider.get_order(placed.provider_order_id).status is Status.REVOKED
-    assert provider.revoke(placed.provider_order_id).status is Status.REVOKED  # idempotent
+    assert revoked.status is Status.REVOKED and not revoked.revocation_pending
+    put = sent[-1]
+    assert put["path"] == f"/services/v2/certificate/{revoked.certificate_id}/revoke"  # per certificate
+    assert put["json"] == {"revocation_reason": "key_compromise", "comments": "revoked through certgate",
+                            "skip_approval": True}
+    # Revoking the only certificate leaves the order issued ("Revoke certificate"); asking again
+    # is refused by DigiCert and read as done.
+    assert provider.revoke(placed.provider_order_id).status is Status.REVOKED
 
 
-def test_cancel(provider: DigiCertProvider, url: str) -> None:
+@pytest.mark.parametrize("reason", sorted(REVOCATION_REASONS))
+def test_every_reason_is_a_word_digicert_takes(provider: DigiCertProvider, url: str, reason: str) -> None:
+    order_id = issued_order(provider, url, f"crt_why{len(reason)}", f"why{len(reason)}.example.com")
+    assert provider.revoke(order_id, reason).status is Status.REVOKED
+
+
+def test_revoke_without_an_admin_key_is_a_request_followed_to_its_outcome(url: str) -> None:
+    admin = make_provider(url)
+    user = DigiCertProvider(credentials(url, admin_key=False), HttpSettings(backoff_base=0.01))
+    approved_id = issued_order(admin, url, "crt_rq1", "rq1.example.com")
+    rejected_id = issued_order(admin, url, "crt_rq2", "rq2.example.com")
+    waiting = user.revoke(approved_id, "superseded")
+    assert waiting.status is Status.ISSUED and waiting.revocation_pending and waiting.revocation_request_id
+    assert user.revocation_outcome(approved_id, waiting.revocation_request_id).revocation_pending
+    decide(url, waiting.revocation_request_id, "approved")
+    done = user.revocation_outcome(approved_id, waiting.revocation_request_id)
+    assert done.status is Status.REVOKED and not done.revocation_pending
+    refused = user.revoke(rejected_id)
+    assert refused.revocation_request_id is not None
+    decide(url, refused.revocation_request_id, "rejected", "keep it, it is in use")
+    outcome = user.revocation_outcome(rejected_id, refused.revocation_request_id)
+    assert outcome.status is Status.ISSUED and not outcome.revocation_pending
+    assert outcome.failure_reason == "keep it, it is in use"
+
+
+def test_a_certificate_with_a_pending_reissue_cannot_be_revoked(provider: DigiCertProvider, url: str) -> None:
+    order_id = issued_order(provider, url, "crt_rvr", "rvr.example.com")
+    req = dataclasses.replace(order_request("crt_rvr", "rvr.example.com"), options={"skip_approval": False})
+    provider.reissue(order_id, req)
+    sent = recorded(provider)
+    with pytest.raises(ProviderConflict) as caught:
+        provider.revoke(order_id)
+    assert caught.value.provider_code == "reissue_pending"
+    assert not [r for r in sent if r["method"] == "PUT"]  # refused before asking
+
+
+def test_cancel_follows_update_order_status(provider: DigiCertProvider, url: str) -> None:
     placed = provider.submit_order(order_request("crt_can", "can.example.com"))
+    sent = recorded(provider)
     cancelled = provider.cancel(placed.provider_order_id)
     assert cancelled.status is Status.CANCELLED and cancelled.raw_status == "canceled"
+    put = [r for r in sent if r["method"] == "PUT"]
+    assert [(r["path"], r["json"]["status"]) for r in put] == [
+        (f"/services/v2/order/certificate/{placed.provider_order_id}/status", "canceled")]
     assert provider.cancel(placed.provider_order_id).status is Status.CANCELLED
-    issued = provider.submit_order(order_request("crt_can2", "can2.example.com"))
-    complete(url)
+    issued_id = issued_order(provider, url, "crt_can2", "can2.example.com")
     with pytest.raises(ProviderConflict):
-        provider.cancel(issued.provider_order_id)
+        provider.cancel(issued_id)
     with pytest.raises(ProviderNotFound):
         provider.cancel("999")
 
 
-def test_validation_and_retry(provider: DigiCertProvider, url: str) -> None:
+def test_cancel_of_a_reissue_reverts_to_the_issued_certificate(provider: DigiCertProvider, url: str) -> None:
+    order_id = issued_order(provider, url, "crt_cr", "cr.example.com")
+    before = provider.get_order(order_id)
+    provider.reissue(order_id, dataclasses.replace(order_request("crt_cr", "cr.example.com"),
+                                                   options={"skip_approval": False}))
+    back = provider.cancel(order_id)
+    assert back.status is Status.ISSUED and back.serial == before.serial and back.material is not None
+
+
+def test_cancel_awaiting_approval_is_refused_by_the_documented_rule(own_sim: Any) -> None:
+    base = own_sim()
+    provider = make_provider(base)
+    placed = provider.submit_order(dataclasses.replace(order_request("crt_na", "na.example.com"),
+                                                       options={"skip_approval": False}))
+    assert placed.raw_status == "needs_approval"
+    with pytest.raises(ProviderConflict) as caught:
+        provider.cancel(placed.provider_order_id)
+    assert caught.value.provider_code == "needs_approval"
+
+
+def test_dcv_uses_the_documented_endpoints(provider: DigiCertProvider, url: str) -> None:
     placed = provider.submit_order(order_request("crt_dcv", "dcv.example.com"))
+    sent = recorded(provider)
     details = provider.validation(placed.provider_order_id)
     assert [(d.domain, d.method, d.state, d.dns_record_type) for d in details] == [
         ("dcv.example.com", "dns", "pending", "TXT")]
-    assert details[0].dns_value and len(details[0].dns_value) == 32
-    switched = provider.retry_validation(placed.provider_order_id, method="file")
-    assert switched[0].method == "file" and switched[0].file_content not in (None, details[0].dns_value)
+    assert details[0].dns_value
+    assert f"/services/v2/order/certificate/{placed.provider_order_id}/dcv-random-value" in paths(sent)
+    switched = provider.retry_validation(placed.provider_order_id, method="file")  # no file yet: still pending
+    assert switched[0].method == "file" and switched[0].state == "pending" and switched[0].file_content
+    assert f"/services/v2/order/certificate/{placed.provider_order_id}/dcv-method" in paths(sent)
+    assert f"/services/v2/order/certificate/{placed.provider_order_id}/check-dcv" in paths(sent)
+    assert not any(p.endswith("/change-dcv") for p in paths(sent))
+    sent.clear()
     same = provider.retry_validation(placed.provider_order_id, method="file")
-    assert same[0].file_content == switched[0].file_content  # no change-dcv when the method is already set
+    assert same[0].file_content == switched[0].file_content
+    assert not any(p.endswith("/dcv-method") for p in paths(sent))  # already the method
     with pytest.raises(ProviderRejected):
         provider.retry_validation(placed.provider_order_id, method="fax")
+    place_dcv(url, placed.provider_order_id)
+    provider.retry_validation(placed.provider_order_id)
     complete(url)
-    assert [d.state for d in provider.validation(placed.provider_order_id)] == ["valid"]
+    assert provider.get_order(placed.provider_order_id).status is Status.ISSUED
+
+
+def test_dv_and_private_products(provider: DigiCertProvider, url: str) -> None:
+    dv = provider.submit_order(dataclasses.replace(order_request("crt_dv", "dv.example.com"), product="dv"))
+    wild = provider.submit_order(dataclasses.replace(order_request("crt_wdv", "*.wdv.example.com"), product="dv",
+                                                     sans=(San("dns", "*.wdv.example.com"),),
+                                                     csr_pem=csr_for("*.wdv.example.com")))
+    by_id = {o["id"]: o for o in sim_orders(url)}
+    assert by_id[int(dv.provider_order_id)]["product"] == "ssl_dv_geotrust"
+    assert by_id[int(wild.provider_order_id)]["product"] == "wildcard_dv_geotrust"
+    assert provider.get_order(dv.provider_order_id).product == "dv"
+    private = dataclasses.replace(order_request("crt_prv", "prv.internal.example.com"), product="private",
+                                  options={"ca_cert_id": PRIVATE_CA})
+    placed = provider.submit_order(private)
+    assert provider.get_order(placed.provider_order_id).product == "private"
+    calls = provider.http.calls
+    with pytest.raises(ProviderRejected) as caught:
+        provider.submit_order(dataclasses.replace(private, client_reference="crt_prv2", options={}))
+    assert [f.field for f in caught.value.field_errors] == ["provider_options.ca_cert_id"]
+    assert provider.http.calls == calls  # refused before any call
+
+
+def test_validity_plan_and_certificate_days(provider: DigiCertProvider, url: str) -> None:
+    req = dataclasses.replace(order_request("crt_val", "val.example.com"), validity_days=90,
+                              options={"order_validity_years": 2})
+    placed = provider.submit_order(req)
+    complete(url)
+    issued = provider.get_order(placed.provider_order_id)
+    assert issued.not_before is not None and issued.not_after is not None
+    assert (issued.not_after - issued.not_before).days in (89, 90)
+    info = requests.get(f"{url}/services/v2/order/certificate/{placed.provider_order_id}",
+                        headers={"X-DC-DEVKEY": API_KEY}, timeout=5).json()
+    assert info["order_validity"] == {"years": 2}
+
+
+def test_an_unknown_status_is_reported_unrecognized(provider: DigiCertProvider, url: str) -> None:
+    placed = provider.submit_order(order_request("crt_odd", "odd.example.com"))
+    requests.put(f"{url}/_sim/orders/{placed.provider_order_id}/status", json={"status": "on_hold_forever"},
+                 timeout=5).raise_for_status()
+    odd = provider.get_order(placed.provider_order_id)
+    assert odd.raw_status == "on_hold_forever" and not odd.status_recognized and odd.status is Status.PENDING
+    requests.put(f"{url}/_sim/orders/{placed.provider_order_id}/status", json={"status": "waiting_pickup"},
+                 timeout=5).raise_for_status()
+    assert provider.get_order(placed.provider_order_id).status_recognized
 
 
 def test_error_classes_over_http(url: str, provider: DigiCertProvider) -> None:
@@ -527,7 +730,7 @@ def test_submitting_the_same_reference_twice_adopts_the_first_order(provider: Di
     first = provider.submit_order(req)
     second = provider.submit_order(req)
     assert second.provider_order_id == first.provider_order_id
-    assert [o["client_reference"] for o in sim_orders(url)] == ["crt_twice"]
+    assert [o["client_reference"] for o in sim_orders(url)] == [alternative_order_id("crt_twice")]
 
 
 # -- faults -------------------------------------------------------------------------------------
@@ -542,26 +745,38 @@ def test_5xx_on_reads_is_retried_then_unavailable(provider: DigiCertProvider, ur
     assert provider.http.calls - calls == 3 and caught.value.retryable
 
 
-def test_429_becomes_rate_limited_with_retry_after(provider: DigiCertProvider, url: str) -> None:
-    set_faults(url, rate_limit_per_s=1, retry_after_s=30, paths=CREATE_PATH)
+def test_a_429_on_a_create_is_rate_limited_and_not_repeated(provider: DigiCertProvider, url: str) -> None:
+    set_faults(url, rate_limit_per_s=1, paths=CREATE_PATH)
     provider.submit_order(order_request("crt_rl1", "rl.example.com"))
     with pytest.raises(RateLimited) as caught:
         provider.submit_order(order_request("crt_rl2", "rl.example.com"))
-    assert caught.value.retry_after == 30.0 and not caught.value.outcome_unknown
-    assert [o["client_reference"] for o in sim_orders(url)] == ["crt_rl1"]
+    # "Rate limits": request_limit_exceeded, no Retry-After; a refused create placed nothing.
+    assert caught.value.provider_code == "request_limit_exceeded" and caught.value.retry_after is None
+    assert not caught.value.outcome_unknown
+    assert [o["client_reference"] for o in sim_orders(url)] == [alternative_order_id("crt_rl1")]
 
 
-def test_own_rate_limit_is_rate_limited(own_sim: Any) -> None:
-    # A Retry-After longer than max_retry_after is left to the scheduler: no retry inside the call.
-    provider = DigiCertProvider(credentials(own_sim(rate_limit_per_5s=2)),
-                                HttpSettings(backoff_base=0.01, max_retry_after=0.5))
+def test_a_429_without_retry_after_is_retried_on_our_schedule(own_sim: Any) -> None:
+    provider = DigiCertProvider(credentials(own_sim(rate_limits=((2, 5.0),))),
+                                HttpSettings(backoff_base=0.0, rate_limit_backoff_base=0.05, max_attempts=3))
     provider.list_certificates()
     provider.list_certificates()
     calls = provider.http.calls
     with pytest.raises(RateLimited) as caught:
         provider.list_certificates()
-    assert caught.value.provider_code == "request_limit_exceeded" and caught.value.retry_after >= 1
-    assert provider.http.calls - calls == 1
+    assert caught.value.provider_code == "request_limit_exceeded" and caught.value.retry_after is None
+    assert provider.http.calls - calls == 3  # a safe call: tried max_attempts times, then typed
+
+
+def test_the_client_side_limiter_keeps_a_poll_run_inside_the_limits(own_sim: Any) -> None:
+    from chalicelib.providers.http import RateLimiter
+
+    provider = DigiCertProvider(credentials(own_sim(rate_limits=((5, 1.0),))),
+                                HttpSettings(backoff_base=0.0, max_attempts=1))
+    provider.http.limiter = RateLimiter("digicert", ((5, 1.0),))  # the simulated account's limit, kept by us
+    for _ in range(12):  # a poll run of twelve reads: none refused, none retried
+        provider.list_certificates()
+    assert provider.http.calls == 12
 
 
 def test_latency_below_the_timeout_is_harmless(provider: DigiCertProvider, url: str) -> None:
@@ -595,7 +810,8 @@ def test_submit_under_drop_after_commit_returns_the_committed_order(provider: Di
     set_faults(url, drop_after_commit_rate=1, max_faults=1, paths=CREATE_PATH)
     placed = provider.submit_order(order_request("crt_drop", "drop.example.com"))
     orders = sim_orders(url)
-    assert [(o["id"], o["client_reference"]) for o in orders] == [(int(placed.provider_order_id), "crt_drop")]
+    assert [(o["id"], o["client_reference"]) for o in orders] == [(int(placed.provider_order_id),
+                                                                   alternative_order_id("crt_drop"))]
     assert placed.client_reference == "crt_drop" and placed.status is Status.PENDING
 
 
@@ -627,7 +843,7 @@ def test_submit_when_the_lookup_fails_too_reports_outcome_unknown(provider: Digi
         provider.submit_order(order_request("crt_dark", "dark.example.com"))
     assert caught.value.outcome_unknown
     assert isinstance(caught.value.__cause__, ProviderUnavailable)  # the failed lookup
-    assert [o["client_reference"] for o in sim_orders(url)] == ["crt_dark"]  # committed: reconcile adopts it
+    assert [o["client_reference"] for o in sim_orders(url)] == [alternative_order_id("crt_dark")]  # reconcile adopts it
 
 
 def test_submit_after_a_hang_never_duplicates(own_sim: Any) -> None:
@@ -637,7 +853,19 @@ def test_submit_after_a_hang_never_duplicates(own_sim: Any) -> None:
     placed = provider.submit_order(order_request("crt_hang", "hang.example.com"))
     time.sleep(0.8)  # the hung create wakes up, is refused as a duplicate alternative_order_id
     assert [(o["id"], o["client_reference"]) for o in sim_orders(base)] == [(int(placed.provider_order_id),
-                                                                              "crt_hang")]
+                                                                              alternative_order_id("crt_hang"))]
+
+
+def test_without_unique_alternative_ids_a_timed_out_create_is_not_repeated(own_sim: Any) -> None:
+    base = own_sim()
+    provider = DigiCertProvider(credentials(base, unique_alternative_order_ids=False),
+                                HttpSettings(read_timeout=0.4, backoff_base=0.01))
+    set_faults(base, hang_s=0.8, max_faults=1, paths=CREATE_PATH)
+    with pytest.raises(ProviderTimeout) as caught:
+        provider.submit_order(order_request("crt_hang2", "hang2.example.com"))
+    assert caught.value.outcome_unknown  # left to reconcile, which looks the order up again later
+    time.sleep(0.8)
+    assert [o["client_reference"] for o in sim_orders(base)] == [alternative_order_id("crt_hang2")]
 
 
 def test_reissue_under_drop_after_commit_is_not_repeated(provider: DigiCertProvider, url: str) -> None:

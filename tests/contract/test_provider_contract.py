@@ -172,7 +172,10 @@ def test_429_is_rate_limited_with_retry_after(h: Harness) -> None:
     h.faults(rate_limit_per_s=0.001, retry_after_s=30)
     with pytest.raises(RateLimited) as err:
         h.provider.get_order(po.provider_order_id)
-    assert err.value.retry_after == pytest.approx(30, abs=1)
+    if getattr(h.module, "SENDS_RETRY_AFTER", True):
+        assert err.value.retry_after == pytest.approx(30, abs=1)
+    else:  # the provider sends none (DigiCert "Rate limits"): nothing is invented
+        assert err.value.retry_after is None
 
 
 def test_hang_is_a_timeout(h: Harness) -> None:
@@ -246,8 +249,9 @@ def test_revoke_or_unsupported(h: Harness) -> None:
         with pytest.raises(UnsupportedOperation):
             h.provider.revoke(po.provider_order_id)
         return
-    h.provider.revoke(po.provider_order_id, "superseded")
-    assert h.provider.get_order(po.provider_order_id).status is Status.REVOKED
+    assert h.provider.revoke(po.provider_order_id, "superseded").status is Status.REVOKED
+    if not getattr(h.module, "ORDER_OUTLIVES_REVOKED_CERTIFICATE", False):
+        assert h.provider.get_order(po.provider_order_id).status is Status.REVOKED
 
 
 def test_cancel_pending_or_unsupported(h: Harness) -> None:

@@ -144,3 +144,110 @@ def test_error_messages_are_scrubbed_of_every_secret(server):
         http.json("GET", "/x", safe=True)
     assert "s3cr3t" not in str(err.value) and "tok-1" not in str(err.value) and REDACTED in str(err.value)
     assert err.value.args == (err.value.message,)
+
+
+# -- 429 without Retry-After (DigiCert "Rate limits") ------------------------------------------------
+def test_a_429_without_retry_after_backs_off_on_our_own_capped_schedule(server):
+    Script.script = [(429, {}, b"{}"), (429, {}, b"{}"), (200, {}, b'{"ok": 1}')]
+    sleeps: list = []
+    settings = HttpSettings(max_attempts=3, backoff_base=0.01, rate_limit_backoff_base=1.0, rate_limit_backoff_cap=1.5)
+    http = ProviderHttp("p", server, settings=settings, sleep=sleeps.append)
+    assert http.json("GET", "/x", safe=True) == {"ok": 1}
+    assert http.calls == 3 and len(sleeps) == 2
+    # Full jitter under min(cap, base * 2**attempt): 1.0 then 1.5 (capped), never the 5xx schedule's 0.01 bound.
+    assert 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 1.5
+    # The 5xx schedule would sleep 0 here (base 0); the 429 one sleeps, capped at 0.5.
+    capped = HttpSettings(max_attempts=3, backoff_base=0.0, rate_limit_backoff_base=10.0, rate_limit_backoff_cap=0.5)
+    http = ProviderHttp("p", server, settings=capped, sleep=sleeps.append)
+    Script.script = [(429, {}, b"{}"), (429, {}, b"{}"), (429, {}, b"{}")]
+    sleeps.clear()
+    with pytest.raises(RateLimited) as caught:
+        http.json("GET", "/x", safe=True)
+    assert len(sleeps) == 2 and all(0 < s <= 0.5 for s in sleeps) and caught.value.retry_after is None
+    assert full_jitter(1, 10.0, 0.5, rng=lambda: 1.0) == 0.5
+
+
+def test_a_429_on_an_unsafe_call_is_not_repeated(server):
+    Script.script = [(429, {}, b"{}")]
+    sleeps: list = []
+    with pytest.raises(RateLimited) as caught:
+        client(server, sleeps).json("POST", "/x", safe=False)
+    assert Script.seen == ["POST"] and sleeps == [] and not caught.value.outcome_unknown
+
+
+# -- the client-side limiter ------------------------------------------------------------------------------
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_the_limiter_never_lets_a_window_overflow():
+    from chalicelib.providers.http import RateLimiter
+
+    clock = FakeClock()
+    limiter = RateLimiter("p", ((3, 5.0), (5, 60.0)), clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    for _ in range(7):
+        limiter.acquire(max_wait=120.0)
+        sent.append(clock.now)
+        clock.now += 0.1  # each send takes a moment
+    for t in sent:  # every window, wherever it starts, holds at most its count
+        assert sum(1 for u in sent if t <= u < t + 5.0) <= 3, sent
+        assert sum(1 for u in sent if t <= u < t + 60.0) <= 5, sent
+    # The first three go at once; the fourth waits for the first to leave the 5 s window; the sixth
+    # for the first to leave the 60 s one.
+    assert sent[:3] == [1000.0, 1000.1, 1000.2]
+    assert sent[3] == pytest.approx(1005.0) and sent[5] == pytest.approx(1060.0)
+    assert len(clock.sleeps) == 2  # the fifth and seventh fit without waiting
+
+
+def test_the_limiter_raises_rate_limited_when_the_wait_exceeds_the_budget():
+    from chalicelib.providers.http import RateLimiter
+
+    clock = FakeClock()
+    limiter = RateLimiter("digicert", ((2, 5.0),), clock=clock, sleep=clock.sleep)
+    limiter.acquire(max_wait=0.0)
+    limiter.acquire(max_wait=0.0)
+    with pytest.raises(RateLimited) as caught:
+        limiter.acquire(max_wait=4.0)
+    assert caught.value.retry_after == pytest.approx(5.0) and caught.value.provider_code == "client_rate_limit"
+    assert clock.sleeps == []  # it did not sleep in vain
+    limiter.acquire(max_wait=5.0)
+    assert clock.sleeps == [pytest.approx(5.0)]
+
+
+def test_the_http_layer_takes_a_slot_per_send_including_retries(server):
+    from chalicelib.providers.http import RateLimiter
+
+    clock = FakeClock()
+    limiter = RateLimiter("p", ((2, 5.0),), clock=clock, sleep=clock.sleep)
+    Script.script = [(503, {}, b"{}"), (200, {}, b"{}"), (200, {}, b"{}")]
+    http = ProviderHttp("p", server, settings=HttpSettings(max_attempts=3, backoff_base=0.0, max_limiter_wait=60.0),
+                        sleep=lambda s: None, limiter=limiter)
+    http.json("GET", "/x", safe=True)  # two sends: the 503 and its retry
+    assert http.calls == 2 and clock.sleeps == []
+    http.json("GET", "/x", safe=True)  # the third send waits for the window
+    assert http.calls == 3 and clock.sleeps == [pytest.approx(5.0)]
+    http.json("GET", "/x", safe=True)  # the window (2 per 5 s) is full again
+    tight = ProviderHttp("p", server, settings=HttpSettings(max_limiter_wait=1.0), sleep=lambda s: None,
+                         limiter=limiter)
+    with pytest.raises(RateLimited):
+        tight.json("GET", "/x", safe=True)
+    assert tight.calls == 0  # refused before anything was sent
+
+
+def test_adapters_of_one_account_share_one_limiter():
+    from chalicelib.providers.http import shared_limiter
+
+    first = shared_limiter("p", "https://a.example/v2", ((100, 5.0),))
+    assert shared_limiter("p", "https://a.example/v2", ((100, 5.0),)) is first
+    assert shared_limiter("p", "https://b.example/v2", ((100, 5.0),)) is not first
+    assert shared_limiter("p", "https://a.example/v2", ()) is None

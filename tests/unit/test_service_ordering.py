@@ -228,3 +228,21 @@ def test_a_create_that_never_arrived_is_placed_once_more_then_failed(fx: Fakes) 
     assert failed.failure is not None and failed.failure.code == "not_found_at_provider"
     assert len(digicert.called("submit_order")) == 2 and digicert.orders == {}
     assert fx.publisher.kinds(intent.id) == ["certificate.failed"]
+
+
+def test_digicert_sells_dv_and_private_needs_its_issuing_ca(fx: Fakes) -> None:
+    from tests.unit.service_kit import order_body
+
+    dv = fx.svc.order(ALICE, order_body("digicert", "dv.example.com", product="dv"), None).certificate
+    assert dv.product == "dv"
+    with pytest.raises(ValidationFailed) as info:
+        fx.svc.order(ALICE, order_body("digicert", "p.example.com", product="private"), None)
+    assert [e.field for e in info.value.errors] == ["provider_options.ca_cert_id"]
+    private = fx.svc.order(ALICE, order_body("digicert", "p.example.com", product="private",
+                                             provider_options={"ca_cert_id": "7D2A5B1C9E3F4A60",
+                                                               "order_validity_years": 2}), None).certificate
+    assert private.provider_options == {"ca_cert_id": "7D2A5B1C9E3F4A60", "order_validity_years": 2}
+    with pytest.raises(ValidationFailed) as bad:
+        fx.svc.order(ALICE, order_body("digicert", "q.example.com", provider_options={"order_validity_years": 4}),
+                     None)
+    assert [e.field for e in bad.value.errors] == ["provider_options.order_validity_years"]
