@@ -149,7 +149,9 @@ def test_a_mark_naming_this_certificate_that_fails_its_check_is_outcome_unknown(
 def test_a_renewal_lookup_never_takes_the_certificate_it_renews(provider: TinyCertProvider, sim) -> None:
     req = order("renewed.example.com", organization=ORG, ref=A)
     old = provider.submit_order(req)  # carries the same mark as its renewal will
-    faults(sim.url, drop_after_commit_rate=1.0, max_faults=1, paths=["/api/v1/cert/new"])
+    # The renewal's create fails before TinyCert commits it: the lookup must not mistake the
+    # certificate being renewed (same names, same mark, seconds old) for the renewal.
+    faults(sim.url, error_rate=1.0, error_status=502, max_faults=1, paths=["/api/v1/cert/new"])
     new = provider.renew(old.provider_order_id, req)
     assert int(new.provider_order_id) > int(old.provider_order_id) and new.status is Status.ISSUED
     assert len(sim_orders(sim.url)) == 2
