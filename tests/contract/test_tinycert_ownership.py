@@ -15,17 +15,11 @@ import requests
 from chalicelib.core.errors import OwnershipUnproven, ProviderRejected
 from chalicelib.core.model import Organization, San, Status
 from chalicelib.providers.tinycert import MARK_PREFIX, TinyCertProvider, mark_in, ownership_mark
-from tests.contract.test_tinycert_adapter import (  # noqa: F401 - fixtures
-    ORG,
-    faults,
-    journal,
-    offline_provider,
-    order,
-    provider,
-    server,
-    sim,
-    sim_orders,
-)
+from tests.contract import test_tinycert_adapter as adapter_suite
+from tests.contract.test_tinycert_adapter import ORG, faults, journal, offline_provider, order, sim_orders
+
+# The adapter suite's simulator fixtures, shared (one TinyCert simulator per module).
+server, sim, provider = adapter_suite.server, adapter_suite.sim, adapter_suite.provider
 
 A = "crt_" + "a" * 32
 B = "crt_" + "b" * 32
