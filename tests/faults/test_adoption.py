@@ -162,3 +162,38 @@ def test_a_create_committed_twice_with_its_answer_lost_ends_outcome_unknown(clie
 
     jobs.reconcile(_svc(), remaining=lambda: 60_000)
     assert len(_tinycert_orders(world, cn)) == 2
+
+
+def test_an_import_never_takes_another_principals_order_whose_create_is_in_flight(client, world) -> None:
+    """Alice's create hangs past the timeout (intent recorded, answer pending) and TinyCert commits
+    it late; Bob imports that CA meanwhile: Alice's certificate (and key) is not Bob's. Reconcile
+    then gives it to Alice."""
+    import time
+
+    alice, bob = f"adopt-a-{uuid.uuid4().hex[:6]}", f"adopt-b-{uuid.uuid4().hex[:6]}"
+    st, _, ca = call(client, "POST", "/providers/tinycert/authorities",
+                     {"country": "US", "organization": f"Adopt {uuid.uuid4().hex[:6]}"}, alice)
+    assert st == 201, ca
+    cn = f"flight{uuid.uuid4().hex[:10]}.example.com"
+    world.faults("tinycert", hang_s=2.6, max_faults=1, paths=[CREATE])
+    try:
+        st, _, answer = call(client, "POST", "/certificates",
+                             {"provider": "tinycert", "common_name": cn, "provider_options": {"ca_id": int(ca["id"])}}, alice)
+    finally:
+        world.clear_faults()
+    assert st >= 500 and answer["certificate_status"] == "pending", answer
+    deadline = time.monotonic() + 10
+    while not _tinycert_orders(world, cn) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(_tinycert_orders(world, cn)) == 1  # committed late, the record still submitting
+    st, _, job = call(client, "POST", "/imports", {"provider": "tinycert", "filters": {"ca_id": ca["id"]}}, bob)
+    assert st == 202 and job["status"] == "completed", job
+    assert job["counters"]["created"] == 0 and sum(job["skipped"].values()) == 1, job
+    _, _, bobs = call(client, "GET", "/certificates?limit=50", principal=bob)
+    assert bobs["items"] == []
+    from chalicelib.service import jobs
+
+    jobs.reconcile(_svc(), remaining=lambda: 60_000)
+    record = _svc().store.get(answer["certificate_id"])
+    assert record.status is Status.ISSUED and record.owner == alice
+    assert record.provider_order_id == str(_tinycert_orders(world, cn)[0]["id"]) and _key_matches_certificate(record)
