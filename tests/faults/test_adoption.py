@@ -197,3 +197,34 @@ def test_an_import_never_takes_another_principals_order_whose_create_is_in_fligh
     record = _svc().store.get(answer["certificate_id"])
     assert record.status is Status.ISSUED and record.owner == alice
     assert record.provider_order_id == str(_tinycert_orders(world, cn)[0]["id"]) and _key_matches_certificate(record)
+
+
+def test_a_timed_out_create_committed_before_the_clients_retry_is_found_by_its_own_record(client, world) -> None:
+    """The cause of the flaky `test_fault_mode[tinycert-hang past timeout-no-key]`: the create hangs
+    past the timeout, the client retries without a key (a second record, same name), and when the
+    retry is slower than the hang (a loaded machine) the first record's order is the older of two
+    with that name. A lookup by name took the newest — the retry's, held by the other record — so
+    the intent waited and placed a third order, leaving its own as an orphan. Here the retry is
+    made to come after the late commit, every time."""
+    import time
+
+    from chalicelib.service import jobs
+
+    me, cn = f"adopt-r-{uuid.uuid4().hex[:6]}", f"retry{uuid.uuid4().hex[:10]}.example.com"
+    world.faults("tinycert", hang_s=2.6, max_faults=1, paths=[CREATE])
+    try:
+        st, _, first = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn}, me)
+    finally:
+        world.clear_faults()
+    assert st >= 500 and first["certificate_status"] == "pending", first
+    deadline = time.monotonic() + 10
+    while not _tinycert_orders(world, cn) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    st, _, retry = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn}, me)
+    assert st == 201, retry
+    jobs.reconcile(_svc(), remaining=lambda: 60_000)
+    orders = sorted(_tinycert_orders(world, cn), key=lambda o: o["id"])
+    record = _svc().store.get(first["certificate_id"])
+    assert len(orders) == 2
+    assert record.status is Status.ISSUED and record.provider_order_id == str(orders[0]["id"])
+    assert retry["provider_refs"]["order_id"] == str(orders[1]["id"])
