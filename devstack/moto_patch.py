@@ -516,7 +516,15 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Put moto's own methods back (the lock of devstack.moto_atomic stays)."""
-    for (cls, name), original in list(_ORIGINALS.items()):
-        setattr(cls, name, original)
-        del _ORIGINALS[(cls, name)]
+    """Put moto's own methods back (the lock of devstack.moto_atomic stays). Every table forgets its
+    sorted indexes: moto's own writes do not keep them, so a later install() rebuilds them."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    with _LOCK:
+        for (cls, name), original in list(_ORIGINALS.items()):
+            setattr(cls, name, original)
+            del _ORIGINALS[(cls, name)]
+        for regions in list(dynamodb_backends.values()):
+            for backend in list(regions.values()):
+                for table in list(backend.tables.values()):
+                    _forget(table)

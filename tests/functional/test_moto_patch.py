@@ -326,3 +326,17 @@ def test_transactions_and_queries_never_copy_or_walk_the_table(moto_url: str, mo
         assert _expiring(client, table, "E#0") == ["CERT#1", "CERT#2", "CERT#6"]
         resp = client.query(TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": s("CERT#6")})
         assert resp["Count"] == 1
+
+
+def test_writes_made_while_uninstalled_are_seen_after_install(moto_url: str) -> None:
+    """moto's own writes do not keep the sorted indexes: uninstall() makes every table forget
+    them, and install() rebuilds them from the table on the next query."""
+    client = ddb(moto_url, "eu-west-3")
+    with patch(on=True):
+        table = _seeded(client)
+        assert _expiring(client, table, "E#1") == ["CERT#3"]  # the index is built
+        with patch(on=False):
+            client.update_item(TableName=table, Key={"pk": s("CERT#1"), "sk": s("META")},
+                               UpdateExpression="SET expiry_bucket = :b", ExpressionAttributeValues={":b": s("E#1")})
+        assert _expiring(client, table, "E#1") == ["CERT#1", "CERT#3"]
+        assert _expiring(client, table, "E#0") == ["CERT#2"]
