@@ -57,7 +57,6 @@ from chalicelib.core.model import (
     shard_of,
     utcnow,
 )
-from chalicelib.core.sweeps import Position, SweepPage, SweepState
 from chalicelib.core.provider import (
     Authority,
     Capabilities,
@@ -67,6 +66,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 # ==================================================================================================
 # clock

@@ -58,6 +58,7 @@ CAPABILITIES = Capabilities(
     dcv_methods=(), default_dcv_method=None, max_validity_days=MAX_VALIDITY_DAYS,
     reissue=True, renew=True, revoke=True, cancel=False, download_formats=DOWNLOAD_FORMATS,
     authorities=True, async_issuance=False,
+    renewal="reissue",  # /cert/reissue: a fresh certificate, same key and names, no new order
 )
 
 # The one status table (the statuses of the PHP client's cert_details docblock). `hold` is

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import Certificate, Event, IdempotencyRecord
-from chalicelib.core.sweeps import Position, SweepPage, SweepState
 from chalicelib.core.provider import (
     Authority,
     Capabilities,
@@ -21,6 +20,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 # The time a job run has left, in milliseconds (Lambda's context.get_remaining_time_in_millis).
 Remaining = Callable[[], int]

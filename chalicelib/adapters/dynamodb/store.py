@@ -100,14 +100,13 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "expiry_notices", "organization", "approver", "failure")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
             "approver": fields_of(cert.approver) or None,
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
-            "expiry_notices": list(cert.expiry_notices),
         }
         shard = shard_of(cert.id, self.shards)
         if cert.status in WAITING:
@@ -132,7 +131,8 @@ class CertificateStore:
         failure = item.get("failure")
         data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
-        data["expiry_notices"] = tuple(int(x) for x in item.get("expiry_notices") or ())
+        if data.get("notice_offset") is not None:
+            data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
         return Certificate(**data)
 
