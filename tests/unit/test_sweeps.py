@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.core.errors import DependencyFailed
-from chalicelib.core.model import Certificate, Status, iso, parse_iso
+from chalicelib.core.model import Certificate, Status, iso
 from chalicelib.core.renewal import RenewalRules, renewal_starts_at
 from chalicelib.service import jobs
 from chalicelib.service.sweeps import CallBudget
@@ -97,15 +97,16 @@ def test_a_certificate_added_behind_the_place_is_reached_within_the_cycle() -> N
 
 
 def test_out_of_time_mid_page_the_next_run_continues_at_the_first_certificate_left() -> None:
-    fx, certs = fleet(2 * BATCH, batch=100)
+    fx, certs = fleet(2 * BATCH, batch=2 * BATCH - 3)  # a batch the second run fills with the rest
     into_the_notice_window(fx)
     def three_then_out() -> int:  # the time runs out once three notices are out
         return 600_000 if sum(notices(fx).values()) < 3 else 0
 
     first = jobs.renew_expiring(fx.svc, three_then_out)
-    assert first["notice_1_3"] == 3 and first["left_for_next_run"] == 2 * BATCH - 3
+    assert first["notice_1_3"] == 3 and first["left_for_next_run"] == 2  # the rest of its page
+    assert first["backlog"] == 2 * BATCH - 3
     second = jobs.renew_expiring(fx.svc, remaining)
-    assert second["notice_1_3"] == 2 * BATCH - 3
+    assert second["notice_1_3"] == 2 * BATCH - 3  # the rest, not the head again
     assert notices(fx) == Counter({c.id: 1 for c in certs})
 
 
