@@ -30,7 +30,9 @@ def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("reconcile", event)
 
 
-@app.schedule(Rate(1, unit=Rate.DAYS), name="renew_expiring")
+# Hourly: each run handles a bounded batch from where the last one left (service/sweeps.py), so a
+# fleet with thousands of renewals a day is worked off in the day, not one batch a day.
+@app.schedule(Rate(1, unit=Rate.HOURS), name="renew_expiring")
 def renew_expiring(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("renew_expiring", event)
 

@@ -33,7 +33,7 @@ from chalicelib.core.errors import CertgateError, ConcurrentModification, Depend
 from chalicelib.core.model import Certificate
 from chalicelib.core.sweeps import Position, SweepPage, SweepState
 from chalicelib.observability import count
-from chalicelib.service.ports import Remaining
+from chalicelib.service.ports import CertificateStore, Remaining
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -121,9 +121,9 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
     return stats
 
 
-def _save(store: object, state: SweepState) -> SweepState:
+def _save(store: CertificateStore, state: SweepState) -> SweepState:
     saved = state.next_version()
-    store.save_sweep(saved)  # type: ignore[attr-defined]
+    store.save_sweep(saved)
     return saved
 
 
