@@ -207,6 +207,7 @@ class Certificate:
     # The end of the paid plan (DigiCert order_validity), where the provider sells plans: inside
     # it a renewal is a free reissue (core/renewal.py).
     coverage_until: str | None = None
+    renewal_attempted_at: str | None = None  # the renewal sweep's last try (its retries are spaced)
     on_hold: bool = False
     import_id: str | None = None
 

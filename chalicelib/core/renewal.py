@@ -32,6 +32,7 @@ class RenewalRules:
     jitter: float = 0.1  # of the renewal window, at most (earlier start)
     notice_offsets: tuple[int, ...] = (3, 6, 30)  # notices when 1/n of the lifetime remains
     max_lifetime_days: int = 398  # the longest lifetime any certificate has (the sweep's horizon)
+    retry_after_s: float = 12 * 3600  # a renewal the provider refused is tried again this much later
 
     def horizon(self, now: dt.datetime) -> dt.datetime:
         """The latest not_after a sweep must look at: the earliest of any certificate's
@@ -62,8 +63,13 @@ def renewal_starts_at(cert: Certificate, rules: RenewalRules) -> dt.datetime | N
 
 
 def renewal_due(cert: Certificate, now: dt.datetime, rules: RenewalRules) -> bool:
-    """An auto-renewed, issued certificate whose renewal window has begun."""
+    """An auto-renewed, issued certificate whose renewal window has begun, and which the sweep
+    has not tried to renew in the last `retry_after_s` (a refused renewal is not retried on
+    every run)."""
     start = renewal_starts_at(cert, rules)
+    tried = parse_iso(cert.renewal_attempted_at)
+    if tried is not None and (now - tried).total_seconds() < rules.retry_after_s:
+        return False
     return (cert.auto_renew and cert.status is Status.ISSUED and start is not None and start <= now
             and now < (parse_iso(cert.not_after) or now))
 

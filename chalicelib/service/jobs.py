@@ -209,6 +209,7 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -
         cert = svc.save(after, [ev])
         outcome = f"notice_1_{offset}"
     if renewal.renewal_due(cert, now, rules):
+        cert = svc.save(cert.updated(now, renewal_attempted_at=iso(now)))  # one try per retry interval
         op = renewal.renewal_operation(cert, caps.renewal, coverage)
         if op == "reissue" and caps.reissue:
             svc.reissue(cert.owner, cert, None, actor="renew_expiring")

@@ -117,7 +117,8 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
                 state = _save(store, state.released())
             except ConcurrentModification:
                 stats["lease_lost"] += 1
-    _backlog(svc, sweep, state, now, stats)
+    if remaining() >= margin:  # the look ahead is one more read: not when the time is up
+        _backlog(svc, sweep, state, now, stats)
     return stats
 
 

@@ -110,3 +110,12 @@ def test_inside_the_plan_a_renewal_is_a_free_reissue_and_a_paid_renewal_at_its_e
     assert coverage_until(c, "renew") is None and coverage_until(c, "reissue") is None
     assert renewal_operation(c, "reissue", None) == "reissue"  # TinyCert: a fresh year, same order
     assert renewal_operation(c, "renew", None) == "renew"  # Resello: no known plan term
+
+
+def test_a_refused_renewal_is_tried_again_only_after_the_retry_interval() -> None:
+    c = cert(90, auto_renew=True)
+    start = T0 + 60 * DAY
+    tried = replace(c, renewal_attempted_at=iso(start))
+    assert not renewal_due(tried, start + dt.timedelta(hours=11), NO_JITTER)
+    assert renewal_due(tried, start + dt.timedelta(hours=12), NO_JITTER)
+    assert due_at(tried, start + dt.timedelta(hours=1), NO_JITTER) is None

@@ -213,3 +213,18 @@ def test_an_unknown_job_name_is_an_error_and_runs_nothing(fx: Fakes) -> None:
         jobs.run(fx.svc, "poll_pendng", remaining)
     assert fx.provider("digicert").called("get_order") == []
     assert isinstance(UnknownJob("x"), LookupError)
+
+
+def test_a_refused_automatic_renewal_is_not_retried_on_every_run(fx: Fakes) -> None:
+    from chalicelib.core.errors import ProviderRejected
+
+    cert = expiring_soon(fx, 90, auto_renew=True)
+    days(fx, 61)
+    fx.provider("tinycert").fail_next("reissue", ProviderRejected("tinycert", "not now"))
+    assert jobs.renew_expiring(fx.svc, remaining)["provider_error"] == 1
+    assert fx.current(cert).status is S.ISSUED and fx.current(cert).revision == 1  # back to the good one
+    fx.clock.advance(hours=1)
+    assert "reissued" not in jobs.renew_expiring(fx.svc, remaining)  # the next hourly run waits
+    assert len(fx.provider("tinycert").called("reissue")) == 1
+    fx.clock.advance(hours=12)
+    assert jobs.renew_expiring(fx.svc, remaining)["reissued"] == 1
