@@ -65,16 +65,19 @@ class Sweep:
 
 def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Remaining,
               now: dt.datetime) -> Counter[str]:
-    """One invocation of `sweep`: claim its lease, walk from its place, keep the place, release."""
+    """One invocation of `sweep` as of `now`: claim its lease, walk from its place, keep the place,
+    release it; then report the backlog."""
     stats: Counter[str] = Counter()
     store, margin = svc.store, svc.cfg.poll_safety_margin_ms
     state = store.sweep_state(sweep.name)
-    if state.leased(now):
+    wall = svc.clock()  # leases and cycles run on the service's clock (`now` bounds the index read)
+    if state.leased(wall):
         stats["duplicate_run"] += 1
         return stats
     run_id = uuid.uuid4().hex
     try:
-        state = _save(store, state.claimed(run_id, now, now + dt.timedelta(milliseconds=max(0, remaining()) + 60_000)))
+        lease_until = wall + dt.timedelta(milliseconds=max(0, remaining()) + 60_000)
+        state = _save(store, state.claimed(run_id, wall, lease_until))
     except ConcurrentModification:
         stats["duplicate_run"] += 1  # another invocation claimed it between our read and write
         return stats
