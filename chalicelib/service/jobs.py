@@ -93,7 +93,7 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
 
     sweep = Sweep("poll_pending", read=lambda after, n: svc.store.due_page("P", now, after, n),
                   due_at=lambda cert: parse_iso(cert.next_poll_at or cert.updated_at), limit=cfg.poll_batch_limit,
-                  backlog_peek=cfg.sweep_backlog_peek)
+                  page_size=500, backlog_peek=cfg.sweep_backlog_peek)
     try:
         stats = run_sweep(svc, sweep, work, remaining, now)
     finally:

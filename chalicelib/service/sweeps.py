@@ -26,6 +26,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,16 +83,25 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
         stats["duplicate_run"] += 1  # another invocation claimed it between our read and write
         return stats
     start, position, wrapped, handled = state.position, state.position, False, 0
+    caught_up = False  # the run went all the way round: nothing due is left ahead of it
+    # The next page is read while the current one is worked (provider round trips dominate).
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sweep-{sweep.name}")
+    ahead: Future[SweepPage] | None = None
     try:
         while handled < sweep.limit:
             if remaining() < margin:
                 stats[LEFT] += 1
                 break
-            page = sweep.read(position, min(sweep.page_size, sweep.limit - handled))
+            page = ahead.result() if ahead is not None else sweep.read(position, min(sweep.page_size,
+                                                                                     sweep.limit - handled))
+            ahead = None
             items, back_at_start = page.items, False
             if wrapped and start is not None:  # the second lap ends where this run began
                 kept = [(p, c) for p, c in items if p <= start]
                 back_at_start, items = len(kept) < len(items), kept
+            room = sweep.limit - handled - len(items)
+            if items and not page.end and not back_at_start and room > 0:
+                ahead = reader.submit(sweep.read, items[-1][0], min(sweep.page_size, room))
             outcomes = work([c for _, c in items]) if items else []
             stats.update(outcomes)
             done = _handled_prefix(outcomes)
@@ -100,11 +110,13 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
                 position = items[done - 1][0]
             if done < len(items) or back_at_start:  # out of time inside the page, or a lap done
                 state = _save(store, state.moved(position))
+                caught_up = done == len(items)
                 break
             if page.end:
                 state = _save(store, state.wrapped(svc.clock()))
                 stats["cycles_completed"] += 1
                 if start is None or wrapped:
+                    caught_up = True
                     break
                 wrapped, position = True, None
                 continue
@@ -115,13 +127,14 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
         stats["lease_lost"] += 1
         return stats
     finally:
+        reader.shutdown(wait=True)
         if stats["lease_lost"] == 0:
             try:
                 state = _save(store, state.released())
             except ConcurrentModification:
                 stats["lease_lost"] += 1
-    if remaining() >= margin:  # the look ahead is one more read: not when the time is up
-        _backlog(svc, sweep, state, now, stats)
+    if caught_up or remaining() >= margin:  # the look ahead is one more read: not when the time is up
+        _backlog(sweep, state, now, stats, look_ahead=not caught_up)
     return stats
 
 
@@ -139,11 +152,11 @@ def _handled_prefix(outcomes: list[str]) -> int:
     return len(outcomes)
 
 
-def _backlog(svc: CertificateService, sweep: Sweep, state: SweepState, now: dt.datetime,
-             stats: Counter[str]) -> None:
-    """Due items beyond the place (a bounded look ahead) and the age of the oldest, as metrics."""
+def _backlog(sweep: Sweep, state: SweepState, now: dt.datetime, stats: Counter[str], *, look_ahead: bool) -> None:
+    """Due items beyond the place (a bounded look ahead; none when the run went all the way
+    round: `look_ahead` False) and the age of the oldest, as metrics."""
     due: list[dt.datetime] = []
-    if sweep.backlog_peek > 0:
+    if look_ahead and sweep.backlog_peek > 0:
         page = sweep.read(state.position, sweep.backlog_peek)
         due = [t for t in (sweep.due_at(c) for _, c in page.items) if t is not None and t <= now]
     age = max(0.0, (now - min(due)).total_seconds()) if due else 0.0
