@@ -183,6 +183,7 @@ class Settings:
                 reconcile_after_s=_int(env, "CERTGATE_RECONCILE_AFTER_S", 300),
                 renewal=_renewal_rules(env),
                 poll_rate_share=_fraction(env, "CERTGATE_POLL_RATE_SHARE", 0.5),
+                renew_rate_share=_fraction(env, "CERTGATE_RENEW_RATE_SHARE", 0.25),
                 idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
                 admin_principals=admins,
                 import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),

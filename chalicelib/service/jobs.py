@@ -159,31 +159,35 @@ def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | 
                   lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
 
 
-def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """From where the last run left (service/sweeps.py), over every certificate whose renewal or
     notice may be due (core/renewal.py: windows relative to each lifetime): `expired` when
     not_after passes, expiry notices (once per offset), and the renewal of auto_renew
     certificates inside their window — a free reissue inside the paid plan, a paid renewal at its
-    end — through the same use cases as POST .../reissue and .../renew."""
+    end — through the same use cases as POST .../reissue and .../renew, paced inside the job's
+    share of each provider's rate limits (`clock`/`sleep`)."""
     at = now or svc.clock()
-    rules = svc.cfg.renewal
-    until = rules.horizon(at)
-    margin = svc.cfg.poll_safety_margin_ms
+    cfg = svc.cfg
+    until = cfg.renewal.horizon(at)
+    budget = CallBudget({name: svc.capabilities(name).rate_limits for name in svc.directory.names()},
+                        share=cfg.renew_rate_share, interval_s=cfg.renew_interval_s, clock=clock, sleep=sleep)
 
     def work(page: Sequence[Certificate]) -> list[str]:
-        return [isolated(svc, "renew_expiring", cert, lambda c: _expiry_step(svc, c, at))
-                if remaining() >= margin else LEFT for cert in page]
+        return [isolated(svc, "renew_expiring", cert, lambda c: _expiry_step(svc, c, at, budget))
+                if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
 
     sweep = Sweep("renew_expiring", read=lambda after, n: svc.store.expiring_page(until, after, n),
-                  due_at=lambda cert: renewal.due_at(cert, at, rules), limit=svc.cfg.poll_batch_limit,
-                  backlog_peek=svc.cfg.sweep_backlog_peek)
+                  due_at=lambda cert: renewal.due_at(cert, at, cfg.renewal), limit=cfg.poll_batch_limit,
+                  backlog_peek=cfg.sweep_backlog_peek)
     stats = run_sweep(svc, sweep, work, remaining, at)
     stats["events_flushed"] = svc.flush_outbox()
     log.info("renew_expiring done", extra={"stats": dict(stats)})
     return dict(stats)
 
 
-def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -> str:
+def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, budget: CallBudget) -> str:
     """One certificate of renew_expiring: expire it, tell its holder, renew it (core/renewal.py)."""
     rules = svc.cfg.renewal
     end = parse_iso(cert.not_after)
@@ -209,6 +213,8 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -
         cert = svc.save(after, [ev])
         outcome = f"notice_1_{offset}"
     if renewal.renewal_due(cert, now, rules):
+        if not budget.take(cert.provider):
+            return OVER_BUDGET  # still due: the next run
         cert = svc.save(cert.updated(now, renewal_attempted_at=iso(now)))  # one try per retry interval
         op = renewal.renewal_operation(cert, caps.renewal, coverage)
         if op == "reissue" and caps.reissue:

@@ -273,3 +273,23 @@ def test_the_call_budget_follows_the_limits() -> None:
         taken += 1
     assert taken == 100 and t.t == pytest.approx(99 * 0.1)  # 10 a second: 50 per 5 s
     assert all(budget.take("free") for _ in range(1000))
+
+
+def test_automatic_renewals_at_digicert_are_paced_inside_their_share_of_the_limits() -> None:
+    fx = build(POLICY)
+    fx.provider("digicert").days = 90
+    certs = [fx.issued("digicert", f"r{i}.example.com", auto_renew=True) for i in range(5)]
+    fx.clock.advance(days=61)
+    t = FakeTime()
+    digicert = fx.provider("digicert")
+    real = digicert.reissue
+
+    def timed(order_id, req):
+        t.calls.append(t.t)
+        return real(order_id, req)
+
+    digicert.reissue = timed  # type: ignore[method-assign]
+    stats = jobs.renew_expiring(fx.svc, remaining, clock=t.clock, sleep=t.sleep)
+    assert stats["reissued"] == 5 and all(fx.current(c).operation == "reissue" for c in certs)
+    gaps = [b - a for a, b in zip(t.calls, t.calls[1:], strict=False)]
+    assert gaps and min(gaps) >= 1.2 - 1e-9  # a quarter of 1,000 per 5 min: one every 1.2 s, never a burst
