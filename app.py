@@ -30,9 +30,10 @@ def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("reconcile", event)
 
 
-# Hourly: each run handles a bounded batch from where the last one left (service/sweeps.py), so a
-# fleet with thousands of renewals a day is worked off in the day, not one batch a day.
-@app.schedule(Rate(1, unit=Rate.HOURS), name="renew_expiring")
+# Every 15 minutes: each run looks at a bounded part of the fleet from where the last one left
+# (service/sweeps.py, CERTGATE_RENEW_SWEEP_LIMIT), so a renewal or notice that falls due is reached
+# within (fleet / limit) runs, however many fall due the same day.
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="renew_expiring")
 def renew_expiring(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("renew_expiring", event)
 

@@ -184,6 +184,7 @@ class Settings:
                 renewal=_renewal_rules(env),
                 poll_rate_share=_fraction(env, "CERTGATE_POLL_RATE_SHARE", 0.5),
                 renew_rate_share=_fraction(env, "CERTGATE_RENEW_RATE_SHARE", 0.25),
+                renew_sweep_limit=_int(env, "CERTGATE_RENEW_SWEEP_LIMIT", 20_000),
                 idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
                 admin_principals=admins,
                 import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),

@@ -179,8 +179,8 @@ def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.dateti
                 if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
 
     sweep = Sweep("renew_expiring", read=lambda after, n: svc.store.expiring_page(until, after, n),
-                  due_at=lambda cert: renewal.due_at(cert, at, cfg.renewal), limit=cfg.poll_batch_limit,
-                  backlog_peek=cfg.sweep_backlog_peek)
+                  due_at=lambda cert: renewal.due_at(cert, at, cfg.renewal), limit=cfg.renew_sweep_limit,
+                  page_size=500, backlog_peek=cfg.sweep_backlog_peek)
     stats = run_sweep(svc, sweep, work, remaining, at)
     stats["events_flushed"] = svc.flush_outbox()
     log.info("renew_expiring done", extra={"stats": dict(stats)})

@@ -23,8 +23,11 @@ class Policy:
     # poll_pending run may use, and how often it runs (its schedule in app.py).
     poll_rate_share: float = 0.5
     poll_interval_s: float = 60.0
-    renew_rate_share: float = 0.25  # renew_expiring's share (it runs hourly, beside poll_pending)
-    renew_interval_s: float = 3600.0
+    renew_rate_share: float = 0.25  # renew_expiring's share (it runs every 15 min, beside poll_pending)
+    renew_interval_s: float = 900.0
+    # Certificates one renew_expiring run looks at (reading is cheap; the renewals themselves are
+    # bounded by the time and the rate share): the walk over the fleet is one run per this many.
+    renew_sweep_limit: int = 20_000
     sweep_backlog_peek: int = 200
     idempotency_ttl_s: int = 24 * 3600
     # How long one provider read may take (an unanswered create may still be running that long).

@@ -25,7 +25,7 @@ BATCH = 4
 
 def fleet(n: int, *, shards: int = 4, days: int = 90, batch: int = BATCH) -> tuple[Fakes, list[Certificate]]:
     """`n` TinyCert certificates of a `days` lifetime (issued at once), a sweep batch of `batch`."""
-    fx = build(replace(POLICY, poll_batch_limit=batch))
+    fx = build(replace(POLICY, poll_batch_limit=batch, renew_sweep_limit=batch))
     fx.store.shards = shards
     fx.provider("tinycert").days = days
     return fx, [fx.order("tinycert", f"f{i}.example.com") for i in range(n)]
