@@ -79,6 +79,14 @@ def test_a_certificate_is_created_once_and_reads_back_as_stored(store: Any) -> N
     assert store.get("crt_" + "e" * 32) is None
 
 
+def test_the_renewal_bookkeeping_reads_back_as_stored(store: Any) -> None:
+    c = cert(status=Status.ISSUED, next_poll_at=None, not_after=at(9000), notice_offset=6, notice_not_after=at(9000),
+             coverage_until=at(500_000), renewal_attempted_at=at(5), provider_options={"order_validity_years": 2})
+    store.create(c, [])
+    back = store.get(c.id)
+    assert back == c and isinstance(back.notice_offset, int)
+
+
 def test_a_save_needs_the_version_it_was_made_from(store: Any) -> None:
     c = cert()
     store.create(c, [])
