@@ -59,6 +59,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 APPROVER_MAILBOXES = ("admin", "administrator", "hostmaster", "postmaster", "webmaster")
 
 
+# CA/B Forum Baseline Requirements 6.3.2 (ballot SC-081v3), newest first: (first issuance date, max days).
+CABF_SCHEDULE: tuple[tuple[dt.datetime, int], ...] = (
+    (dt.datetime(2029, 3, 15, tzinfo=dt.UTC), 47),
+    (dt.datetime(2027, 3, 15, tzinfo=dt.UTC), 100),
+    (dt.datetime(2026, 3, 15, tzinfo=dt.UTC), 200),
+)
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -263,7 +271,7 @@ class ReselloSim(Simulator):
 
     def __init__(self, *, issue_delay_s: float | None = None, reject_domains: Iterable[str] = ("reject",),
                  username: str = defaults.RESELLO_USERNAME, api_key: str = defaults.RESELLO_API_KEY,
-                 plans: dict[str, str] | None = None, validity_days: int = 397,
+                 plans: dict[str, str] | None = None, validity_days: int | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.issue_delay_s = issue_delay_s
         self.reject_domains = tuple(m.lower() for m in reject_domains if m)
@@ -271,7 +279,7 @@ class ReselloSim(Simulator):
         self.api_key = api_key
         # product kind -> plan uuid; the kind decides whether OV/EV fields are required.
         self.plans = dict(plans or defaults.RESELLO_PLANS)
-        self.validity_days = validity_days
+        self.validity_days = validity_days  # None: the CA/B Forum maximum on the issuance date
         self.clock = clock
         self.certs: dict[str, SslCertificate] = {}
         self._seed_counter = 0
@@ -539,7 +547,7 @@ class ReselloSim(Simulator):
             raise ValueError("count must be between 1 and 5000")
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}")
-        days = int(days_valid) if days_valid is not None else self.validity_days
+        days = int(days_valid) if days_valid is not None else self.lifetime_days(_utcnow())
         if days < 1:
             raise ValueError("days_valid must be >= 1")
         key = generate_key("ec")
@@ -680,12 +688,21 @@ class ReselloSim(Simulator):
         cert.pending, cert.due_at = None, None
         cert.updated_at = _utcnow()
 
+    def lifetime_days(self, issued_at: dt.datetime) -> int:
+        """How long a certificate issued at `issued_at` lives: `validity_days` when set, else the
+        CA/B Forum maximum of that date (Baseline Requirements 6.3.2 / SC-081: 398 days, 200 from
+        15 Mar 2026, 100 from 15 Mar 2027, 47 from 15 Mar 2029). Resello documents no validity
+        field, so a public CA behind it issuing at the maximum is our assumption."""
+        if self.validity_days is not None:
+            return self.validity_days
+        return next((days for start, days in CABF_SCHEDULE if issued_at >= start), 398)
+
     def _issue(self, cert: SslCertificate) -> None:
         if cert.cert is not None:
             cert.invalidated_serials.append(format(cert.cert.serial_number, "x"))
         csr = parse_csr(cert.csr_pem)
         cert.cert = self.ca.issue(csr.public_key(), cert.common_name, [("dns", n) for n in cert.dns_names],
-                                  days=self.validity_days).cert
+                                  days=self.lifetime_days(_utcnow())).cert
         cert.status = "active"
         cert.pending, cert.due_at = None, None
         cert.updated_at = _utcnow()
@@ -753,7 +770,8 @@ def from_env() -> ReselloSim:
     markers = os.environ.get("SIM_RESELLO_REJECT_DOMAINS", "reject")
     return ReselloSim(issue_delay_s=optional_float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
                       reject_domains=[m.strip() for m in markers.split(",") if m.strip()],
-                      validity_days=int(os.environ.get("SIM_RESELLO_VALIDITY_DAYS", "397")))
+                      validity_days=int(os.environ["SIM_RESELLO_VALIDITY_DAYS"])
+                      if os.environ.get("SIM_RESELLO_VALIDITY_DAYS") else None)
 
 
 # -- what the stack discovers (simulators/__init__.py) ------------------------------------------

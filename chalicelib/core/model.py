@@ -173,7 +173,9 @@ class Certificate:
     product: str = "dv"
     sans: tuple[San, ...] = ()
     dcv_method: str | None = None
-    validity_days: int | None = None
+    validity_days: int | None = None  # asked of the provider (or what it issues, where none can be asked)
+    validity_requested: int | None = None  # what the caller asked for; None: the provider's maximum
+    validity_clamped: bool = False  # the request was above the maximum on the issuance date
     auto_renew: bool = False
     client_reference: str | None = None  # the caller's own reference (ours to the provider is `id`)
     organization: Organization | None = None
@@ -264,6 +266,8 @@ class Certificate:
             "client_reference": self.client_reference,
             "dcv_method": self.dcv_method,
             "validity_days": self.validity_days,
+            "validity_clamped": self.validity_clamped,
+            "validity_requested": self.validity_requested,
             "provider_refs": {
                 "order_id": self.provider_order_id,
                 "certificate_id": self.provider_certificate_id,

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.core.lifetimes import Lifetime
 from chalicelib.core.model import Approver, Organization, San, Status
 
 
@@ -20,7 +21,7 @@ class Capabilities:
     default_product: str
     dcv_methods: tuple[str, ...]
     default_dcv_method: str | None
-    max_validity_days: int
+    lifetime: Lifetime  # maximum validity by product and issuance date (core/lifetimes.py)
     reissue: bool
     renew: bool
     revoke: bool
@@ -36,12 +37,19 @@ class Capabilities:
     # `coverage_until`, outlasts the certificate; a paid renewal at its end).
     renewal: str = "renew"
 
-    def to_dict(self) -> dict[str, Any]:
+    def max_validity_days(self, product: str, on: dt.date) -> int:
+        return self.lifetime.max_days(product, on)
+
+    def to_dict(self, on: dt.date) -> dict[str, Any]:
+        """As GET /providers shows it: `max_validity_days` for the default product on `on`, each
+        product's schedule, and whether a validity can be asked for at all."""
         return {
             "accepts_csr": self.accepts_csr, "generates_key": self.generates_key,
             "products": list(self.products), "default_product": self.default_product,
             "dcv_methods": list(self.dcv_methods), "default_dcv_method": self.default_dcv_method,
-            "max_validity_days": self.max_validity_days, "reissue": self.reissue,
+            "max_validity_days": self.max_validity_days(self.default_product, on),
+            "validity_schedules": {p: self.lifetime.schedule(p).to_list() for p in self.products},
+            "validity_selectable": self.lifetime.parameter, "reissue": self.reissue,
             "renew": self.renew, "revoke": self.revoke, "cancel": self.cancel,
             "download_formats": list(self.download_formats), "authorities": self.authorities,
             "async_issuance": self.async_issuance,

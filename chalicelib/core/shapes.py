@@ -188,8 +188,13 @@ Sans = Annotated[list[San], Meta(max_length=MAX_SANS), doc("Default: the common 
 Csr = Annotated[str, doc("PEM CSR. Its signature must verify; RSA >= 2048 or EC P-256/P-384; its CN and SANs must "
                          "match `common_name`/`sans`. Not for providers that generate the key."),
                 message("must be a PEM string")]
-ValidityDays = Annotated[int, Meta(ge=1), doc("Default and upper bound: the provider's `max_validity_days` "
-                                              "(GET /providers).")]
+ValidityDays = Annotated[int, Meta(ge=1), doc("Default: the provider's maximum for the product on the issuance "
+                                              "date (`validity_schedules` in GET /providers: CA/B Forum SC-081). "
+                                              "Above it the request is clamped (`validity_clamped` on the "
+                                              "certificate) unless `validity_strict`; refused where the provider "
+                                              "takes no validity (`validity_selectable` false).")]
+ValidityStrict = Annotated[bool, doc("true: a `validity_days` above the provider's maximum on the issuance date is "
+                                     "a 422 instead of being clamped.")]
 Dcv = Annotated[DcvMethod, doc("Default: the provider's `default_dcv_method`.")]
 
 
@@ -204,6 +209,7 @@ class OrderRequest(Shape, kw_only=True):
     csr: Csr | None = None
     key: KeySpec | None = None
     validity_days: ValidityDays | UnsetType = UNSET
+    validity_strict: ValidityStrict = False
     dcv_method: Dcv | None = None
     organization: Organization | None = None
     approver: Approver | None = None
@@ -221,6 +227,7 @@ class ChangeRequest(Shape, kw_only=True):
     key: KeySpec | None = None
     dcv_method: Dcv | None = None
     validity_days: ValidityDays | UnsetType = UNSET
+    validity_strict: ValidityStrict = False
     organization: Organization | None = None
     approver: Approver | None = None
 
@@ -335,7 +342,11 @@ class Certificate(Closed, kw_only=True):
     auto_renew: bool
     client_reference: str | None | UnsetType = UNSET
     dcv_method: DcvMethod | None | UnsetType = UNSET
-    validity_days: int | None | UnsetType = UNSET
+    validity_days: Annotated[int, doc("The validity asked of the provider (or, where none can be asked, "
+                                      "the one it issues).")] | None | UnsetType = UNSET
+    validity_clamped: Annotated[bool, doc("true: the request asked for more than the provider may issue on "
+                                          "that date; `validity_requested` says how much.")] | UnsetType = UNSET
+    validity_requested: int | None | UnsetType = UNSET
     provider_refs: ProviderRefs
     revision: Annotated[int, Meta(ge=1)]
     issued_revision: Annotated[int, doc("The revision downloads serve.")] | None | UnsetType = UNSET
@@ -402,6 +413,11 @@ class Validation(Closed, kw_only=True):
     domains: list[DcvDomain]
 
 
+class ValidityStep(Closed, kw_only=True, rename={"from_": "from"}):
+    from_: Annotated[str, doc("First issuance date (ISO) the step applies to.")]
+    max_validity_days: int
+
+
 class Capabilities(Closed, kw_only=True):
     accepts_csr: bool
     generates_key: bool
@@ -409,7 +425,11 @@ class Capabilities(Closed, kw_only=True):
     default_product: Product
     dcv_methods: list[DcvMethod]
     default_dcv_method: DcvMethod | None
-    max_validity_days: int
+    max_validity_days: Annotated[int, doc("For the default product, today.")]
+    validity_schedules: Annotated[dict[str, list[ValidityStep]], doc("Per product: the maximum validity by "
+                                                                     "issuance date (CA/B Forum SC-081).")]
+    validity_selectable: Annotated[bool, doc("false: the provider takes no validity; `validity_days` is "
+                                             "refused.")]
     reissue: bool
     renew: bool
     revoke: bool

@@ -43,8 +43,10 @@ def health(req: Request) -> Response:
 def providers(req: Request) -> Response:
     from chalicelib.service.admin import providers_overview
 
-    items = [{"name": p.name, "configured": p.configured, "capabilities": p.capabilities.to_dict()}
-             for p in providers_overview(service())]
+    svc = service()
+    today = svc.clock().date()
+    items = [{"name": p.name, "configured": p.configured, "capabilities": p.capabilities.to_dict(today)}
+             for p in providers_overview(svc)]
     return json_response({"items": items, "next_token": None})  # a paging field, not a secret  # nosec B105
 
 

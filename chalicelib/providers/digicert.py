@@ -39,6 +39,7 @@ from chalicelib.core.errors import (
     ProviderRejected,
     RateLimited,
 )
+from chalicelib.core.lifetimes import DIGICERT_PUBLIC, Lifetime, fixed
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import REVOCATION_REASONS
@@ -49,11 +50,13 @@ log = logging.getLogger(__name__)
 
 PROVIDER = "digicert"
 
-# 199 days: DigiCert's public TLS maximum since 24 Feb 2026 ("End of 397-day public TLS/SSL
-# certificates"); the service makes the maximum date-aware (SC-081 schedule).
+# Public TLS follows DigiCert's SC-081 cuts (199 days since 24 Feb 2026, then 99, then 46: "End
+# of 397-day public TLS/SSL certificates"); private SSL is not bound by the ballot.
+LIFETIME = Lifetime(DIGICERT_PUBLIC, by_product=(("private", fixed("DigiCert private SSL", 397)),))
+
 CAPABILITIES = Capabilities(
     accepts_csr=True, generates_key=False, products=("dv", "ov", "ev", "private"), default_product="ov",
-    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=199,
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", lifetime=LIFETIME,
     reissue=True, renew=True, revoke=True, cancel=True,
     download_formats=("pem", "chain", "fullchain", "der", "pkcs7"), authorities=False, async_issuance=True,
     # "Rate limits": 100 requests per 5 seconds and 1,000 per 5 minutes, 429 without Retry-After.
@@ -600,8 +603,9 @@ def build_order_body(req: OrderRequest, organization_id: int | None, *, renewal_
     if dcv is None:
         errors.append(FieldError("dcv_method", f"must be one of {', '.join(DCV_TO_DIGICERT)}"))
     days = req.validity_days
-    if days is not None and not 1 <= days <= CAPABILITIES.max_validity_days:
-        errors.append(FieldError("validity_days", f"must be 1-{CAPABILITIES.max_validity_days}"))
+    limit = CAPABILITIES.max_validity_days(req.product, dt.datetime.now(dt.UTC).date())
+    if days is not None and not 1 <= days <= limit:
+        errors.append(FieldError("validity_days", f"must be 1-{limit} for {req.product} issued today"))
     years = _plan_years(req, errors)
     certificate = _certificate_fields(req, errors)
     ca_cert_id = req.options.get("ca_cert_id", default_ca_cert_id)

@@ -36,6 +36,7 @@ from chalicelib.core.errors import (
     ProviderRejected,
     UnsupportedOperation,
 )
+from chalicelib.core.lifetimes import CABF_TLS, Lifetime
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, CertificateMaterial, DcvDetail, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
@@ -51,7 +52,9 @@ MAX_LOOKUP_PAGES = 50  # a client_reference matches a handful of orders; more pa
 # Resello has no revoke endpoint; its DELETE only disables (our `cancel`).
 CAPABILITIES = Capabilities(
     accepts_csr=True, generates_key=False, products=("dv", "ov", "ev"), default_product="dv",
-    dcv_methods=("dns", "email", "file"), default_dcv_method="dns", max_validity_days=397,
+    dcv_methods=("dns", "email", "file"), default_dcv_method="dns",
+    # Resello documents no validity field: the CA issues for the public maximum of the day.
+    lifetime=Lifetime(CABF_TLS, parameter=False),
     reissue=True, renew=True, revoke=False, cancel=True, download_formats=DOWNLOAD_FORMATS,
     authorities=False, async_issuance=True,
 )

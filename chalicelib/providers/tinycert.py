@@ -42,6 +42,7 @@ from chalicelib.core.errors import (
     ProviderProtocolError,
     ProviderRejected,
 )
+from chalicelib.core.lifetimes import Lifetime, fixed
 from chalicelib.core.model import San, Status
 from chalicelib.core.provider import Authority, Capabilities, CertificateMaterial, OrderRequest, Page, ProviderOrder
 from chalicelib.core.vocabulary import DOWNLOAD_FORMATS
@@ -55,7 +56,8 @@ MAX_VALIDITY_DAYS = 365  # TinyCert issues (and reissues) for one year; validity
 
 CAPABILITIES = Capabilities(
     accepts_csr=False, generates_key=True, products=("private",), default_product="private",
-    dcv_methods=(), default_dcv_method=None, max_validity_days=MAX_VALIDITY_DAYS,
+    dcv_methods=(), default_dcv_method=None,
+    lifetime=Lifetime(fixed("TinyCert (one year, no validity parameter)", MAX_VALIDITY_DAYS), parameter=False),
     reissue=True, renew=True, revoke=True, cancel=False, download_formats=DOWNLOAD_FORMATS,
     authorities=True, async_issuance=False,
     renewal="reissue",  # /cert/reissue: a fresh certificate, same key and names, no new order

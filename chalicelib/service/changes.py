@@ -63,6 +63,7 @@ def _change(svc: CertificateService, principal: str, cert: Certificate, body: An
                             operation=op, poll_attempts=0, common_name=draft.common_name, sans=draft.sans,
                             csr_pem=draft.csr_pem, sealed_key=draft.sealed_key, key_source=draft.key_source,
                             dcv_method=draft.dcv_method, validity_days=draft.validity_days,
+                            validity_requested=draft.validity_requested, validity_clamped=draft.validity_clamped,
                             organization=draft.organization, approver=draft.approver,
                             next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.poll_min_interval_s)))
     started = svc.save(started, [svc.event_for(cert, started, actor or principal, kind=f"certificate.{op}_requested")])
@@ -81,8 +82,10 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
     from chalicelib.service.requests import validate_order
 
     base: dict[str, Any] = {"provider": cert.provider, "product": cert.product, "common_name": cert.common_name,
-                            "sans": [{"type": s.type, "value": s.value} for s in cert.sans], "validity_days": cert.validity_days,
-                            "dcv_method": cert.dcv_method}
+                            "sans": [{"type": s.type, "value": s.value} for s in cert.sans], "dcv_method": cert.dcv_method}
+    if cert.validity_requested is not None:
+        # What the caller asked for, decided again on this date: a default follows the schedule down.
+        base["validity_days"] = cert.validity_requested
     if cert.organization:
         base["organization"] = fields_of(cert.organization)
     if cert.approver:
@@ -97,7 +100,7 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
         base["key"] = changes["key"]
     elif cert.key_source == "csr" and caps.accepts_csr:
         base["csr"] = cert.csr_pem
-    spec = validate_order(base, svc.capabilities, {}, providers=svc.directory.names())
+    spec = validate_order(base, svc.capabilities, {}, providers=svc.directory.names(), on=svc.clock().date())
     key_source, csr_pem, sealed = cert.key_source, cert.csr_pem, cert.sealed_key
     if spec.csr_pem:
         key_source, csr_pem, sealed = "csr", spec.csr_pem, None
@@ -110,7 +113,9 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
         key_source = "gateway"
     return replace(cert, common_name=spec.common_name, sans=tuple(San(t, v) for t, v in spec.sans),
                    csr_pem=csr_pem, sealed_key=sealed, key_source=key_source, dcv_method=spec.dcv_method,
-                   validity_days=spec.validity_days, organization=organization_from(spec.organization), approver=approver_from(spec.approver))
+                   validity_days=spec.validity_days, validity_requested=spec.validity_requested,
+                   validity_clamped=spec.validity_clamped, organization=organization_from(spec.organization),
+                   approver=approver_from(spec.approver))
 
 
 def revoke(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> Certificate:

@@ -60,7 +60,7 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
     defaults: Mapping[str, Any] = {}
     if isinstance(provider_name, str) and provider_name in svc.directory.names():
         defaults = svc.provider_defaults(provider_name)
-    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names())
+    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names(), on=svc.clock().date())
     body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     if idempotency_key:
         replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -152,7 +152,8 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
         id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
         status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
         product=spec.product, sans=tuple(San(t, v) for t, v in spec.sans),
-        dcv_method=spec.dcv_method, validity_days=spec.validity_days, auto_renew=spec.auto_renew,
+        dcv_method=spec.dcv_method, validity_days=spec.validity_days, validity_requested=spec.validity_requested,
+        validity_clamped=spec.validity_clamped, auto_renew=spec.auto_renew,
         client_reference=spec.client_reference, organization=organization_from(spec.organization), approver=approver_from(spec.approver),
         provider_options=dict(spec.provider_options), key_source=key_source, csr_pem=csr_pem,
         sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",

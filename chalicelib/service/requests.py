@@ -9,15 +9,17 @@ provider secret's defaults, and Resello's OV/EV rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 from msgspec.structs import asdict
 
 from chalicelib.core import shapes
 from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.lifetimes import LifetimeDecision
 from chalicelib.core.provider import Capabilities
 from chalicelib.core.structure import Checked, S, check, field_extras, field_name
 
@@ -49,6 +51,8 @@ class OrderSpec:
     auto_renew: bool
     client_reference: str | None
     provider_options: dict[str, Any] = field(default_factory=dict)
+    validity_requested: int | None = None  # what the caller asked for (None: the default)
+    validity_clamped: bool = False  # ... which was more than the provider may issue on the day
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,12 @@ def _known_provider(c: Collector, name: str, providers: Sequence[str]) -> None:
 
 # -- POST /certificates -------------------------------------------------------------------------------------
 def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
-                   defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str]) -> OrderSpec:
+                   defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str],
+                   on: dt.date) -> OrderSpec:
     """Parse and check a POST /certificates body. `providers` are the provider names there are,
     `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
-    (organization, approver) where it holds any."""
+    (organization, approver) where it holds any; `on` is the issuance date the lifetime rules
+    are read for (core/lifetimes.py)."""
     checked, c, order = _structure(body, shapes.OrderRequest)
     _known_provider(c, order.provider, providers)
     caps = caps_of(order.provider)
@@ -120,9 +126,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
         c.add("product", f"{order.provider} offers {', '.join(caps.products)}")
     sans = [] if "sans" in checked.bad else _sans(c, order.sans, cn)
     key_type, key_size = _key_material(c, order, caps, cn, checked.bad)
-    validity = caps.max_validity_days if order.validity_days is UNSET else order.validity_days
-    if not 1 <= validity <= caps.max_validity_days:
-        c.add("validity_days", f"must be between 1 and {caps.max_validity_days} for {order.provider}")
+    lifetime = _lifetime(c, caps, product, on, order.validity_days, order.validity_strict)
     dcv = _dcv_method(c, order, caps)
     given = defaults or {}
     org = _party(c, order.organization, given.get("organization"), shapes.Organization, "organization",
@@ -133,9 +137,22 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     _private_issuer(c, order.provider, product, options, given, checked.bad)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
-                     key_type=key_type, key_size=key_size, validity_days=validity, dcv_method=dcv,
+                     key_type=key_type, key_size=key_size, validity_days=lifetime.days, dcv_method=dcv,
                      organization=org, approver=approver, auto_renew=order.auto_renew,
-                     client_reference=order.client_reference, provider_options=options)
+                     client_reference=order.client_reference, provider_options=options,
+                     validity_requested=lifetime.requested, validity_clamped=lifetime.clamped)
+
+
+def _lifetime(c: Collector, caps: Capabilities, product: str, on: dt.date, requested: int | UnsetType | None,
+              strict: bool) -> LifetimeDecision:
+    """The validity to order (core/lifetimes.py): the maximum on `on` by default, clamped above it
+    (or refused when strict), refused where the provider takes none."""
+    asked = None if requested is UNSET or requested is None else int(requested)
+    try:
+        return caps.lifetime.decide(product, on, asked, strict=strict)
+    except ValueError as exc:
+        c.add("validity_days", f"{exc} ({product} at this provider)")
+        return LifetimeDecision(caps.lifetime.max_days(product, on), False, asked)
 
 
 def _sans(c: Collector, sans: list[shapes.San] | None, cn: str | None) -> list[tuple[str, str]]:

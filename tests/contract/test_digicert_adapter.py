@@ -104,7 +104,12 @@ def test_capabilities() -> None:
     assert CAPABILITIES.products == ("dv", "ov", "ev", "private") and CAPABILITIES.default_product == "ov"
     assert CAPABILITIES.dcv_methods == ("dns", "email", "file") and CAPABILITIES.default_dcv_method == "dns"
     assert CAPABILITIES.accepts_csr and not CAPABILITIES.generates_key and not CAPABILITIES.authorities
-    assert CAPABILITIES.max_validity_days == 199  # "End of 397-day public TLS/SSL certificates" (Feb 2026)
+    # "End of 397-day public TLS/SSL certificates": 199 days since 24 Feb 2026, a day under SC-081 after.
+    assert [CAPABILITIES.max_validity_days("ov", d) for d in (
+        dt.date(2026, 2, 23), dt.date(2026, 2, 24), dt.date(2027, 3, 14), dt.date(2027, 3, 15),
+        dt.date(2029, 3, 14), dt.date(2029, 3, 15))] == [397, 199, 199, 99, 99, 46]
+    assert CAPABILITIES.max_validity_days("private", dt.date(2029, 3, 15)) == 397
+    assert CAPABILITIES.lifetime.parameter
     assert DigiCertProvider.rate_limits == ((100, 5.0), (1000, 300.0))  # "Rate limits"
     assert CAPABILITIES.reissue and CAPABILITIES.renew and CAPABILITIES.revoke and CAPABILITIES.cancel
     assert DigiCertProvider.capabilities is CAPABILITIES and DigiCertProvider.name == "digicert"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import tempfile
 import time
@@ -82,7 +83,7 @@ def test_capabilities_are_declared(h: Harness) -> None:
     assert isinstance(caps, Capabilities)
     assert caps.default_product in caps.products
     assert caps.accepts_csr or caps.generates_key
-    assert caps.max_validity_days > 0
+    assert caps.max_validity_days(caps.default_product, dt.date.today()) > 0
     assert h.name == h.provider.name and type(h.provider) is registry.adapter_class(h.name)
 
 

@@ -110,11 +110,12 @@ def test_every_simulator_status_is_in_the_table() -> None:
 
 
 def test_capabilities() -> None:
-    caps = CAPABILITIES.to_dict()
+    caps = CAPABILITIES.to_dict(dt.date(2026, 12, 3))
     assert caps["accepts_csr"] and not caps["generates_key"]
     assert caps["products"] == ["dv", "ov", "ev"] and caps["default_product"] == "dv"
     assert caps["dcv_methods"] == ["dns", "email", "file"] and caps["default_dcv_method"] == "dns"
-    assert caps["max_validity_days"] == 397
+    assert caps["max_validity_days"] == 200 and not caps["validity_selectable"]  # no validity field; SC-081
+    assert caps["validity_schedules"]["dv"][-1] == {"from": "2029-03-15", "max_validity_days": 47}
     assert (caps["reissue"], caps["renew"], caps["cancel"], caps["revoke"], caps["authorities"]) == (
         True, True, True, False, False)
     assert ReselloProvider.capabilities is CAPABILITIES

@@ -124,7 +124,9 @@ def test_digicert_order_with_csr_finishes_on_the_poller(client, world):
     ({"provider": "resello", "common_name": "a.example.com", "product": "private"}, {"product"}),
     ({"provider": "digicert", "common_name": "a.*.example.com"}, {"common_name"}),
     ({"provider": "digicert", "common_name": "*.*.example.com"}, {"common_name"}),
-    ({"provider": "digicert", "common_name": "a.example.com", "validity_days": 9999}, {"validity_days"}),
+    ({"provider": "digicert", "common_name": "a.example.com", "validity_days": 9999, "validity_strict": True},
+     {"validity_days"}),
+    ({"provider": "tinycert", "common_name": "a.example.com", "validity_days": 90}, {"validity_days"}),
     ({"provider": "digicert", "common_name": "a.example.com", "dcv_method": "carrier-pigeon"}, {"dcv_method"}),
     ({"provider": "digicert", "common_name": "a.example.com", "organization": {"country": "XX"}},
      {"organization.country"}),
@@ -315,3 +317,26 @@ def test_tinycert_authorities_crud(client):
     st, _, prob = call(client, "DELETE", "/providers/tinycert/authorities/1",  # the secret's default_ca_id
                        principal="certgate-admin")
     assert st == 409 and prob["code"] == "authority_in_use"
+
+
+def test_a_validity_above_the_day_s_maximum_is_clamped_and_reported(client):
+    """SC-081 through the routes: GET /providers shows each product's schedule, an order above
+    today's maximum is clamped (and says so), and validity_strict refuses it instead."""
+    import datetime as dt
+
+    from chalicelib.core.lifetimes import DIGICERT_PUBLIC
+
+    st, _, providers = call(client, "GET", "/providers", principal=who())
+    caps = {p["name"]: p["capabilities"] for p in providers["items"]}
+    today = dt.datetime.now(dt.UTC).date()
+    limit = DIGICERT_PUBLIC.max_days(today)
+    assert caps["digicert"]["max_validity_days"] == limit and caps["digicert"]["validity_selectable"]
+    assert caps["digicert"]["validity_schedules"]["ov"][-1] == {"from": "2029-03-15", "max_validity_days": 46}
+    assert caps["digicert"]["validity_schedules"]["private"] == [{"from": "0001-01-01", "max_validity_days": 397}]
+    assert caps["tinycert"]["validity_selectable"] is False and caps["resello"]["validity_selectable"] is False
+    status, _, body = order(client, {"provider": "digicert", "common_name": cn(), "validity_days": 397}, who())
+    assert status == 202, body
+    assert (body["validity_days"], body["validity_clamped"], body["validity_requested"]) == (limit, True, 397)
+    status, _, body = order(client, {"provider": "digicert", "common_name": cn(), "validity_days": limit + 1,
+                                     "validity_strict": True}, who())
+    assert status == 422 and [e["field"] for e in body["errors"]] == ["validity_days"]

@@ -16,6 +16,7 @@ from chalicelib.core.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from chalicelib.core.lifetimes import Lifetime, fixed
 from chalicelib.core.model import Status
 from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
 from chalicelib.providers.base import Endpoint, Provider
@@ -28,7 +29,7 @@ class Scripted(Provider):
 
     name = "scripted"
     capabilities = Capabilities(accepts_csr=True, generates_key=False, products=("dv",), default_product="dv",
-                                dcv_methods=("dns",), default_dcv_method="dns", max_validity_days=90,
+                                dcv_methods=("dns",), default_dcv_method="dns", lifetime=Lifetime(fixed("scripted", 90)),
                                 reissue=False, renew=False, revoke=False, cancel=False, download_formats=("pem",),
                                 authorities=False, async_issuance=True)
     statuses = {"pending": Status.PENDING}
