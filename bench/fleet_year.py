@@ -25,6 +25,7 @@ public us-east-1 on-demand prices (see PRICES).
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import datetime as dt
 import json
@@ -42,8 +43,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chalicelib.core.errors import ProviderTimeout, ProviderUnavailable  # noqa: E402
-from chalicelib.core.model import WAITING, Certificate, Event, Status, iso, parse_iso  # noqa: E402
+from chalicelib.core.model import (  # noqa: E402
+    WAITING,
+    Certificate,
+    Event,
+    Status,
+    iso,
+    parse_iso,
+    shard_of,
+)
 from chalicelib.core.provider import OrderRequest, ProviderOrder  # noqa: E402
+from chalicelib.core.sweeps import Position, SweepPage  # noqa: E402
 from chalicelib.service import jobs  # noqa: E402
 from chalicelib.service.certificates import CertificateService  # noqa: E402
 from chalicelib.service.policy import Policy  # noqa: E402
@@ -68,6 +78,7 @@ PRICES = {  # us-east-1, on demand, public price lists (2026)
 }
 DDB_CALL_S, PROVIDER_CALL_S = 0.005, 0.150
 VALIDATION_DELAY = dt.timedelta(hours=2)
+POLL_EVERY = dt.timedelta(hours=1)
 
 
 # -- the ports, counted -------------------------------------------------------------------------------
@@ -96,23 +107,52 @@ class Units:
 
 
 class IndexedStore(FakeStore):
-    """FakeStore with its sparse indexes kept as sets (the fake scans every item per query, which
-    at 100k certificates would measure the fake), and DynamoDB's units counted per call."""
+    """FakeStore with its sparse indexes kept sorted per shard, as DynamoDB keeps a GSI (the fake
+    scans every item per query, which at 100k certificates would measure the fake), and DynamoDB's
+    units counted per call from the adapter's item sizes."""
+
+    INDEXES = ("P", "S", "E")  # due pending, due submitting, expiry
 
     def __init__(self, clock: Any, units: Units) -> None:
         super().__init__(clock=clock)
         self.units = units
-        self._waiting: set[str] = set()
-        self._watched: set[str] = set()
+        self._ix: dict[str, list[list[tuple[str, str]]]] = {n: [[] for _ in range(self.shards)] for n in self.INDEXES}
+        self._ix_key: dict[tuple[str, str], str] = {}
+        self._sizes: dict[tuple[str, int], int] = {}
         self._outbox: set[tuple[str, str]] = set()
+
+    def _size(self, cert: Certificate) -> int:
+        key = (cert.id, cert.version)
+        if key not in self._sizes:
+            self._sizes[key] = self.units.size(cert)
+        return self._sizes[key]
+
+    def _keys(self, c: Certificate) -> dict[str, str]:
+        keys: dict[str, str] = {}
+        if c.status in WAITING:
+            keys["S" if c.status is Status.SUBMITTING else "P"] = c.next_poll_at or c.updated_at
+        if c.not_after and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision)):
+            keys["E"] = c.not_after
+        return keys
 
     def _index(self, cert_id: str) -> None:
         c = self._certs.get(cert_id)
-        if c is None:
-            return
-        (self._waiting.add if c.status in WAITING else self._waiting.discard)(cert_id)
-        watched = bool(c.not_after) and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision))
-        (self._watched.add if watched else self._watched.discard)(cert_id)
+        want = self._keys(c) if c is not None else {}
+        shard = shard_of(cert_id, self.shards)
+        for name in self.INDEXES:
+            old = self._ix_key.get((name, cert_id))
+            new = want.get(name)
+            if old == new:
+                continue
+            rows = self._ix[name][shard]
+            if old is not None:
+                i = bisect.bisect_left(rows, (old, cert_id))
+                if i < len(rows) and rows[i] == (old, cert_id):
+                    rows.pop(i)
+                del self._ix_key[(name, cert_id)]
+            if new is not None:
+                bisect.insort(rows, (new, cert_id))
+                self._ix_key[(name, cert_id)] = new
 
     def _put_events(self, cert_id: str, events: Iterable[Event]) -> None:
         events = list(events)
@@ -125,7 +165,7 @@ class IndexedStore(FakeStore):
     def create(self, cert: Certificate, events: Iterable[Event], idem: Any = None, ttl_s: int = 86400) -> None:
         super().create(cert, events, idem, ttl_s)
         self.units.calls += 1
-        self.units.write(self.units.size(cert), transactional=True, indexes=1)
+        self.units.write(self._size(cert), transactional=True, indexes=len(self._keys(cert)))
         self._index(cert.id)
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *, claim_refs: Iterable[str] = (),
@@ -133,30 +173,48 @@ class IndexedStore(FakeStore):
         events, claims = list(events), list(claim_refs)
         super().save(after, events, claim_refs=claims, release_idempotency=release_idempotency)
         self.units.calls += 1
-        indexes = (after.status in WAITING) + bool(after.not_after)
-        self.units.write(self.units.size(after), transactional=bool(events or claims), indexes=indexes)
+        self.units.write(self._size(after), transactional=bool(events or claims), indexes=len(self._keys(after)))
         for _ in claims:
             self.units.write(200, transactional=True)
         self._index(after.id)
 
     def get(self, cert_id: str) -> Certificate | None:
         found = super().get(cert_id)
-        self.units.read([self.units.size(found)] if found else [], consistent=True)
+        self.units.read([self._size(found)] if found else [], consistent=True)
         return found
 
-    def _sorted(self, ids: Iterable[str], key: Any, until: str, limit: int) -> Iterator[Certificate]:
+    def _index_page(self, name: str, until: str, after: Position | None, limit: int) -> SweepPage:
+        out: list[tuple[Position, Certificate]] = []
+        end = True
         with self._lock:
-            rows = sorted((k, cid) for cid in ids if (k := key(self._certs[cid])) and k <= until)[:limit]
-            found = [dataclasses.replace(self._certs[cid]) for _, cid in rows]
-        self.units.read([self.units.size(c) for c in found], consistent=False)
-        yield from found
+            for shard in range(after.shard if after is not None else 0, self.shards):
+                rows = self._ix[name][shard]
+                i = 0
+                if after is not None and after.shard == shard and after.key:
+                    i = bisect.bisect_right(rows, (after.key, after.item_id))
+                while i < len(rows) and rows[i][0] <= until:
+                    if len(out) >= limit:
+                        end = False
+                        break
+                    key, cid = rows[i]
+                    out.append((Position(shard, key, cid), dataclasses.replace(self._certs[cid])))
+                    i += 1
+                if not end:
+                    break
+        self.units.read([self._size(c) for _, c in out], consistent=False)
+        return SweepPage(out, end=end)
+
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page(kind, iso(now) or "", after, limit)
+
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page("E", iso(until) or "", after, limit)
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
-        ids = [cid for cid in self._waiting if (kind == "S") == (self._certs[cid].status is Status.SUBMITTING)]
-        yield from self._sorted(ids, lambda c: c.next_poll_at or c.updated_at, iso(now) or "", limit)
+        yield from (c for _, c in self._index_page(kind, iso(now) or "", None, limit).items)
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
-        yield from self._sorted(list(self._watched), lambda c: c.not_after, iso(until) or "", limit)
+        yield from (c for _, c in self._index_page("E", iso(until) or "", None, limit).items)
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         until = iso(older_than or self._clock() + dt.timedelta(days=1)) or ""
@@ -273,8 +331,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
     providers = {p: YearProvider(p, clock, rnd, lost_rate=run.lost_rate, down=down if p == "resello" else None)
                  for p in PROVIDERS}
     policy = Policy(poll_min_interval_s=600, poll_max_interval_s=3600, reconcile_after_s=900,
-                    provider_read_timeout_s=20, poll_safety_margin_ms=1000, import_inline_s=5, import_concurrency=2,
-                    poll_batch_limit=2000)
+                    provider_read_timeout_s=20, poll_safety_margin_ms=1000, import_inline_s=5, import_concurrency=2)
     svc = CertificateService(cfg=policy, store=store, artifacts=artifacts, publisher=publisher, vault=FakeKeyVault(),
                              directory=FakeProviders(*providers.values()), clock=clock)
     owner = "arn:aws:iam::123456789012:role/fleet"
@@ -306,15 +363,19 @@ def fleet_year(run: Run) -> dict[str, Any]:
     base_sns = len(publisher.published)
     published_before = {e.event_id for e in publisher.published}
 
-    # The schedule: (time, job). Hourly poll/reconcile, daily renew; 2% doubled, 2% 3 h late.
+    # The schedule (app.py): renew_expiring and reconcile every 15 minutes, poll_pending every
+    # minute coarsened to every POLL_EVERY (a pending order then waits at most that much longer);
+    # 2% of invocations run twice, 2% run 3 hours late.
     schedule: list[tuple[dt.datetime, str]] = []
     t = start
+    step = dt.timedelta(minutes=15)
+    k = 0
     while t < end:
-        for job in ("poll_pending", "reconcile"):
-            schedule.append((t, job))
-        if t.hour == 6:
-            schedule.append((t, "renew_expiring"))
-        t += dt.timedelta(hours=1)
+        schedule += [(t, "renew_expiring"), (t, "reconcile")]
+        if k % (POLL_EVERY // step) == 0:
+            schedule.append((t, "poll_pending"))
+        t += step
+        k += 1
     planned: list[tuple[dt.datetime, str]] = []
     for when, job in schedule:
         r = rnd.random()
@@ -327,18 +388,29 @@ def fleet_year(run: Run) -> dict[str, Any]:
     planned.sort(key=lambda x: x[0])
     invocations = 0
     cpu_s = 0.0
+    paced = [0.0]  # seconds a job waited for its next provider slot (virtual: the Lambda is billed for it)
+
+    def vclock() -> float:
+        return paced[0]
+
+    def vsleep(seconds: float) -> None:
+        paced[0] += seconds
+
     t0 = time.perf_counter()
     for when, job in planned:
         clock.now = when
         c0 = time.process_time()
-        getattr(jobs, job)(svc, remaining=lambda: 600_000, now=when)
+        if job == "reconcile":
+            jobs.reconcile(svc, remaining=lambda: 600_000, now=when)
+        else:
+            getattr(jobs, job)(svc, remaining=lambda: 600_000, now=when, clock=vclock, sleep=vsleep)
         cpu_s += time.process_time() - c0
         invocations += 1
     year_s = time.perf_counter() - t0
     clock.now = end
 
     # -- what happened ---------------------------------------------------------------------------
-    window = policy.renew_window_days
+    window = getattr(policy, "renew_window_days", 30)
     expired_without_successor = late = renewals = 0
     late_notices = duplicate_notices = 0
     for cid in ids:
@@ -364,15 +436,22 @@ def fleet_year(run: Run) -> dict[str, Any]:
                         opens = na - _window(policy, na - nb, window)
                         if begun > opens + dt.timedelta(days=1) + (na - nb) * 0.1:
                             late += 1
-        notices = Counter((ev.revision, ev.detail.get("threshold_days") or ev.detail.get("offset"))
-                          for ev in events if ev.kind == "certificate.expiring")
-        duplicate_notices += sum(n - 1 for n in notices.values() if n > 1)
+        lifetimes = {r.not_after: (parse_iso(r.not_after) or end) - (parse_iso(r.not_before) or end) for r in revs}
+        notices: Counter[tuple[Any, Any]] = Counter()
         for ev in events:
-            if ev.kind == "certificate.expiring":
-                due_days = ev.detail.get("threshold_days")
-                left = ev.detail.get("days_left")
-                if isinstance(due_days, int | float) and isinstance(left, int | float) and left < due_days - 1:
-                    late_notices += 1
+            if ev.kind != "certificate.expiring":
+                continue
+            which = ev.detail.get("threshold_days") or ev.detail.get("remaining_fraction")
+            notices[(ev.detail.get("not_after") or ev.revision, which)] += 1
+            left = ev.detail.get("days_left")
+            if isinstance(which, str) and "/" in which:  # 1/n of the lifetime
+                life = lifetimes.get(ev.detail.get("not_after"))
+                due_left = life.total_seconds() / 86400 / int(which.split("/")[1]) if life else None
+            else:
+                due_left = which
+            if isinstance(due_left, int | float) and isinstance(left, int | float) and left < due_left - 1:
+                late_notices += 1  # more than a day after it was due
+        duplicate_notices += sum(n - 1 for n in notices.values() if n > 1)
 
     # Duplicate orders: provider orders beyond the ones a record's revisions reference.
     referenced: set[tuple[str, str]] = set()
@@ -388,7 +467,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
     rru, wru, ddb_calls = units.rru - base_units[0], units.wru - base_units[1], units.calls - base_units[2]
     sns = len(publisher.published) - base_sns
     s3_puts = len(artifacts.objects) - base_s3
-    gb_s = (cpu_s + ddb_calls * DDB_CALL_S + provider_calls * PROVIDER_CALL_S) * LAMBDA_GB
+    gb_s = (cpu_s + paced[0] + ddb_calls * DDB_CALL_S + provider_calls * PROVIDER_CALL_S) * LAMBDA_GB
     item_bytes = sum(units.size(c) for c in store.certificates()) + 600 * sum(len(store.all_events(c)) for c in ids)
     usd = (gb_s * PRICES["lambda_gb_s"] + invocations * PRICES["lambda_request"]
            + rru * PRICES["ddb_rru"] + wru * PRICES["ddb_wru"] + item_bytes / 1e9 * PRICES["ddb_gb_month"] * 12
@@ -411,7 +490,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
                        "s3_sns": round((s3_puts * PRICES["s3_put"] + s3_puts * 6000 / 1e9 * PRICES["s3_gb_month"] * 6
                                         + sns * PRICES["sns_publish"]) / n, 7)},
         "_item_kb_mean": round(sum(units.size(c) for c in store.certificates()) / max(1, n) / 1024, 2),
-        "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
+        "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
         "_invocations": invocations, "_events_published_twice": published_twice,
         "_final": dict(Counter(c.public_status for c in store.certificates())),
         "_setup_s": round(setup_s, 1), "_year_s": round(year_s, 1),
@@ -419,13 +498,13 @@ def fleet_year(run: Run) -> dict[str, Any]:
 
 
 def _window(policy: Policy, lifetime: dt.timedelta, days: int) -> dt.timedelta:
-    """When renewal should open for a certificate of `lifetime`: the service's own policy where it
-    has one (chalicelib.core.renewal), else the fixed day count it had."""
-    try:
-        from chalicelib.core import renewal  # type: ignore[attr-defined]
-    except ImportError:
+    """How long before not_after renewal must have opened for a certificate of `lifetime`: the
+    service's rules (core/renewal.py: a fraction of the lifetime) where it has them, else the
+    fixed day count it had (`renew_window_days`)."""
+    rules = getattr(policy, "renewal", None)
+    if rules is None:
         return dt.timedelta(days=days)
-    return renewal.window(lifetime, policy)  # type: ignore[no-any-return]
+    return lifetime * rules.remaining_fraction
 
 
 def main(argv: list[str] | None = None) -> None:
