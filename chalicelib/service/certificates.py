@@ -34,7 +34,8 @@ from chalicelib.core.model import (
     utcnow,
 )
 from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
-from chalicelib.service import changes, dcv, downloads, ordering, outbox
+from chalicelib.observability import count
+from chalicelib.service import changes, dcv, downloads, ordering, outbox, recovery
 from chalicelib.service.ordering import OrderResult
 from chalicelib.service.policy import Policy
 from chalicelib.service.ports import ArtifactStore, CertificateStore, EventPublisher, KeyVault, Provider, Providers
@@ -92,6 +93,9 @@ class CertificateService:
         claims: tuple[str, ...] = ()
         if po.provider_order_id and po.provider_order_id != cert.provider_order_id:
             claims = (po.provider_order_id,)
+        if not po.status_recognized and cert.status is not Status.SUBMITTING:
+            return self._unmapped(cert, po, actor, refs, claims)
+        refs["provider_status_unmapped"] = not po.status_recognized
         target = po.status
         try:
             if target is Status.ISSUED:
@@ -121,6 +125,27 @@ class CertificateService:
                                                        "provider_status": po.raw_status})
             return cert
 
+    def _unmapped(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
+                  claims: tuple[str, ...]) -> Certificate:
+        """A provider status the adapter does not know: keep our last known status (never demote
+        an issued certificate to pending, where DELETE could cancel it), record the raw value and
+        surface it once per value (event + metric), not on every poll."""
+        now = self.clock()
+        refs = {**refs, "provider_status_unmapped": True, "on_hold": cert.on_hold}
+        if cert.provider_status_unmapped and cert.provider_status == po.raw_status:
+            return self.save(self.rescheduled(cert, now)) if cert.due_kind else cert
+        after = cert.updated(now, **refs)
+        if after.due_kind:
+            after = self.rescheduled(after, now)
+        ev = Event(certificate_id=cert.id, kind="certificate.provider_state_unmapped", occurred_at=iso(now) or "",
+                   actor=actor, provider=cert.provider, revision=cert.revision,
+                   detail={"provider_status": po.raw_status, "kept_status": cert.status.public})
+        log.warning("provider status not in the status table; last known status kept",
+                    extra={"certificate_id": cert.id, "provider": cert.provider, "provider_status": po.raw_status,
+                           "status": cert.status.value})
+        count("ProviderStateUnmapped", 1, provider=cert.provider)
+        return self.save(after, [ev], claim_refs=claims)
+
     def _apply_issued(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
                       claims: tuple[str, ...]) -> Certificate:
         from chalicelib.x509 import certificates as x509_certificates
@@ -139,6 +164,8 @@ class CertificateService:
             if refs.get("on_hold") != cert.on_hold:
                 return self.save(cert.updated(now, **refs), [self.event_for(cert, cert, actor, kind="certificate.hold",
                                                                            on_hold=refs.get("on_hold"))])
+            if cert.provider_status_unmapped:
+                return self.save(cert.updated(now, **refs))  # the provider speaks a known status again
             return cert
         revision = cert.revision
         if cert.status is Status.ISSUED:
@@ -221,6 +248,8 @@ class CertificateService:
             return self.reconcile_one(cert, actor, force=True)
         if cert.status in FINAL or not cert.provider_order_id:
             return cert
+        if cert.operation in ("revoke", "cancel") or cert.revocation_waiting:
+            return recovery.recover(self, cert, actor)
         provider = self.providers(cert.provider)
         try:
             po = provider.get_order(cert.provider_order_id, with_material=cert.status is Status.PENDING)
@@ -297,6 +326,13 @@ class CertificateService:
         after = cert.moved_to(Status.FAILED, now, operation=None,
                               failure=Failure("not_found_at_provider", "the order was not found at the provider after a retry"))
         return self.save(after, [self.event_for(cert, after, actor)])
+
+    def recover(self, cert: Certificate, actor: str) -> Certificate:
+        """Finish an interrupted reissue, renewal, revoke or cancel to the provider's truth
+        (service/recovery.py); an unconfirmed create goes to reconcile_one."""
+        if cert.status is Status.SUBMITTING:
+            return self.reconcile_one(cert, actor)
+        return recovery.recover(self, cert, actor)
 
     def resubmit_after_s(self) -> float:
         """How long an unanswered create may still be running at the provider."""

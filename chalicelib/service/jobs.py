@@ -136,11 +136,21 @@ def _sweep(svc: CertificateService, job: str, certs: Iterable[Certificate], rema
 
 
 def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
+    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason.
+    Then every interrupted step (a reissue, renewal, revoke or cancel with its operation still
+    recorded): finished to the provider's truth (service/recovery.py)."""
     now = now or svc.clock()
     due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
+    due += _interrupted(svc, now)
     return _sweep(svc, "reconcile", due, remaining,
-                  lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
+                  lambda cert: svc.recover(cert, actor="reconcile").status.value)
+
+
+def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]:
+    """Due certificates with a reissue, renewal, revoke or cancel in flight."""
+    from chalicelib.service.recovery import RECOVERABLE
+
+    return [c for c in svc.store.due("P", now, svc.cfg.poll_batch_limit) if c.operation in RECOVERABLE]
 
 
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
