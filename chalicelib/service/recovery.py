@@ -99,14 +99,27 @@ def follow_revocation(svc: CertificateService, cert: Certificate, actor: str) ->
 
 
 def _recover_revoke(svc: CertificateService, cert: Certificate, actor: str) -> Certificate:
+    """A revoke claimed and never answered. The order shows it revoked, or a request held for
+    approval: recorded. Otherwise, once no call can still be running, the revoke is sent once more —
+    safe to repeat at every provider that revokes (TinyCert sets a status; DigiCert's adapter
+    files no second request and reads "already revoked" as revoked, which is how a revoke that
+    skipped approval shows at all: order info keeps the order issued). A refusal ends the claim."""
     po = _get(svc, cert)
     if po.status is Status.REVOKED or po.revocation_pending:
         return settle_revocation(svc, cert, po, actor)
     if not _claim_stale(svc, cert):
         return cert  # the revoke may still be running: its own answer will be recorded
-    after = cert.updated(svc.clock(), operation=None, revocation=None, next_poll_at=None)
-    return svc.save(after, [_audit(svc, after, actor, "certificate.revocation_abandoned",
-                                   reason="the provider shows no revocation", provider_status=po.raw_status)])
+    reason = cert.revocation.reason if cert.revocation else "unspecified"
+    try:
+        po = svc.providers(cert.provider).revoke(cert.provider_order_id or "", reason)
+    except ProviderError as exc:
+        if exc.outcome_unknown or exc.retryable:
+            raise ProviderFailure(cert, exc) from exc  # still claimed: the next run asks again
+        after = cert.updated(svc.clock(), operation=None, revocation=None, next_poll_at=None)
+        svc.save(after, [_audit(svc, after, actor, "certificate.revocation_abandoned", reason=exc.message,
+                                provider_status=po.raw_status)])
+        return after
+    return settle_revocation(svc, cert, po, actor)
 
 
 # -- cancel ----------------------------------------------------------------------------------------

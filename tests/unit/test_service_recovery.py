@@ -166,20 +166,36 @@ def test_reconcile_finishes_a_step_interrupted_after_the_provider_committed(
     assert after.due_kind is None
 
 
-def test_a_claim_the_provider_shows_no_trace_of_is_released_once_no_call_can_be_running(
-        fx: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_revoke_claim_the_provider_shows_no_trace_of_is_sent_again_once_no_call_can_be_running(
+        fx: Fakes) -> None:
     from chalicelib.core.errors import ProviderTimeout
 
     cert = fx.issued("tinycert", "lost.example.com")
-    fx.provider("tinycert").fail_next("revoke", ProviderTimeout("tinycert", "timed out", outcome_unknown=True))
+    fake = fx.provider("tinycert")
+    fake.fail_next("revoke", ProviderTimeout("tinycert", "timed out", outcome_unknown=True))  # never arrived
     with pytest.raises(Exception):  # noqa: B017 - the ProviderFailure of the lost call
         fx.svc.revoke(fx.principal, cert, {"reason": "superseded"})
     assert fx.current(cert).operation == "revoke"
-    fx.clock.now += dt.timedelta(seconds=1)
+    fx.clock.now += dt.timedelta(minutes=2)
     jobs.reconcile(fx.svc, remaining)
-    assert fx.current(cert).operation == "revoke"  # the call may still be running: left alone
+    assert fx.current(cert).operation == "revoke" and len(fake.called("revoke")) == 1  # may still be running
+    fx.clock.now += dt.timedelta(hours=1)
+    jobs.reconcile(fx.svc, remaining)
+    after = fx.current(cert)
+    assert after.status is S.REVOKED and after.operation is None and after.revocation.reason == "superseded"
+
+
+def test_a_revoke_claim_the_provider_refuses_is_released_with_an_event(fx: Fakes) -> None:
+    from chalicelib.core.errors import ProviderRejected, ProviderTimeout
+
+    cert = fx.issued("tinycert", "refused.example.com")
+    fake = fx.provider("tinycert")
+    fake.fail_next("revoke", ProviderTimeout("tinycert", "timed out", outcome_unknown=True))
+    fake.fail_next("revoke", ProviderRejected("tinycert", "not revocable"))
+    with pytest.raises(Exception):  # noqa: B017 - the ProviderFailure of the lost call
+        fx.svc.revoke(fx.principal, cert, {"reason": "superseded"})
     fx.clock.now += dt.timedelta(hours=1)
     jobs.reconcile(fx.svc, remaining)
     after = fx.current(cert)
     assert after.status is S.ISSUED and after.operation is None and after.revocation is None
-    assert "certificate.revocation_abandoned" in kinds(fx, cert.id)
+    assert after.due_kind is None and "certificate.revocation_abandoned" in kinds(fx, cert.id)
