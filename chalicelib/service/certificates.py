@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -54,6 +55,7 @@ class CertificateService:
         self.vault = vault
         self.directory = directory
         self.clock = clock
+        self._authority_ids: dict[str, tuple[float, frozenset[str]]] = {}
 
     def providers(self, name: str) -> Provider:
         """The configured adapter of provider `name` (ProviderNotConfigured when it has no secret)."""
@@ -61,6 +63,19 @@ class CertificateService:
 
     def capabilities(self, name: str) -> Capabilities:
         return self.directory.capabilities(name)
+
+    def authority_ids(self, name: str, provider: Provider, *, fresh: bool = False) -> frozenset[str]:
+        """The ids of provider `name`'s CAs, read at most every ordering.AUTHORITIES_TTL_S (or now)."""
+        now = time.monotonic()
+        cached = self._authority_ids.get(name)
+        if cached is None or fresh or now - cached[0] > ordering.AUTHORITIES_TTL_S:
+            cached = (now, frozenset(str(a.ca_id) for a in provider.list_authorities()))
+            self._authority_ids[name] = cached
+        return cached[1]
+
+    def forget_authorities(self, name: str) -> None:
+        """A CA was created or deleted here: the next order reads the list again."""
+        self._authority_ids.pop(name, None)
 
     def provider_defaults(self, name: str) -> Mapping[str, Any]:
         return self.directory.defaults(name)
