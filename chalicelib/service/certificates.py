@@ -110,7 +110,7 @@ class CertificateService:
             claims = (po.provider_order_id,)
         if not po.status_recognized and cert.status is not Status.SUBMITTING:
             return self._unmapped(cert, po, actor, refs, claims)
-        refs["provider_status_unmapped"] = not po.status_recognized
+        refs["provider_status_unmapped"] = False  # an unknown status of a create is surfaced on its first poll
         target = po.status
         try:
             if target is Status.ISSUED:
