@@ -65,6 +65,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 # ==================================================================================================
 # clock
@@ -181,6 +182,7 @@ class FakeStore:
         self._idem: dict[tuple[str, str], _Idempotency] = {}
         self._imports: dict[str, ImportJob] = {}
         self._schedules: dict[str, str] = {}
+        self._sweeps: dict[str, SweepState] = {}
         self.down: DependencyFailed | None = None  # set: every call fails like an unreachable table
 
     def _check_up(self) -> None:
@@ -388,6 +390,51 @@ class FakeStore:
                     if c.not_after and watched(c) and self._in_shard(c.id, shard)]
 
         yield from self._walk(entries, iso(until) or "", limit)
+
+    # -- the sweeps -------------------------------------------------------------------------------------
+    def _page(self, entries: Callable[[int], list[tuple[str, Certificate]]], until: str, after: Position | None,
+              limit: int) -> SweepPage:
+        """The adapter's _index_page: shard by shard from `after`'s, each by (range key, id)."""
+        out: list[tuple[Position, Certificate]] = []
+        for shard in range(after.shard if after is not None else 0, self.shards):
+            with self._lock:
+                self._check_up()
+                found = sorted(((k, c.id, c) for k, c in entries(shard) if k <= until), key=lambda e: e[:2])
+            if after is not None and after.shard == shard and after.key:
+                found = [e for e in found if (e[0], e[1]) > (after.key, after.item_id)]
+            room = limit - len(out)
+            out += [(Position(shard, k, cid), c) for k, cid, c in found[:room]]
+            if len(out) >= limit:
+                return SweepPage(out, end=len(found) <= room and shard == self.shards - 1)
+        return SweepPage(out, end=True)
+
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, Certificate]]:
+            return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
+                    if c.due_kind == kind and self._in_shard(c.id, shard)]
+
+        return self._page(entries, iso(now) or "", after, limit)
+
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, Certificate]]:
+            return [(c.not_after, _round_trip(c)) for c in self._certs.values()
+                    if c.not_after and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision))
+                    and self._in_shard(c.id, shard)]
+
+        return self._page(entries, iso(until) or "", after, limit)
+
+    def sweep_state(self, name: str) -> SweepState:
+        with self._lock:
+            self._check_up()
+            return self._sweeps.get(name) or SweepState(name=name)
+
+    def save_sweep(self, state: SweepState) -> None:
+        with self._lock:
+            self._check_up()
+            stored = self._sweeps.get(state.name)
+            if (stored.version if stored else 0) != state.version - 1:
+                raise ConcurrentModification(f"sweep {state.name}")
+            self._sweeps[state.name] = _round_trip(state)
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         def entries(shard: int) -> list[tuple[str, Any]]:

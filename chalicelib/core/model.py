@@ -56,7 +56,6 @@ EVENT_FOR_STATUS = {
     Status.CANCELLED: "certificate.cancelled",
     Status.EXPIRED: "certificate.expired",
 }
-EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
 
 
 def utcnow() -> dt.datetime:
@@ -236,7 +235,14 @@ class Certificate:
     next_poll_at: str | None = None
     submit_attempts: int = 0
     submitted_at: str | None = None  # when the provider was last asked to create this order (or revoke/cancel it)
-    expiry_notices: tuple[int, ...] = ()
+    # The last `certificate.expiring` offset sent (n: when 1/n of the lifetime remained) and the
+    # not_after it was about (a new certificate starts over): core/renewal.py.
+    notice_offset: int | None = None
+    notice_not_after: str | None = None
+    # The end of the paid plan (DigiCert order_validity), where the provider sells plans: inside
+    # it a renewal is a free reissue (core/renewal.py).
+    coverage_until: str | None = None
+    renewal_attempted_at: str | None = None  # the renewal sweep's last try (its retries are spaced)
     on_hold: bool = False
     import_id: str | None = None
 
@@ -292,21 +298,6 @@ class Certificate:
         others = tuple(r for r in self.revisions if r.number != rev.number)
         return tuple(sorted((*others, rev), key=lambda r: r.number))
 
-    def due_expiry_notice(self, now: dt.datetime) -> int | None:
-        """The expiry notice threshold (days) crossed and not yet sent, if any: only the
-        nearest one, so a certificate first seen 5 days before expiry gets one notice, not four."""
-        end = parse_iso(self.not_after)
-        if end is None or self.status is not Status.ISSUED:
-            return None
-        left = (end - now).total_seconds() / 86400
-        if left <= 0:
-            return None
-        crossed = [d for d in EXPIRY_NOTICE_DAYS if left <= d]
-        if not crossed:
-            return None
-        nearest = min(crossed)
-        return None if nearest in self.expiry_notices else nearest
-
     def to_public(self) -> dict[str, Any]:
         """The API representation (no key material, no internal bookkeeping)."""
         rev = self.issued_revision
@@ -339,6 +330,7 @@ class Certificate:
                            if self.revocation else None),
             "not_before": self.not_before,
             "not_after": self.not_after,
+            "coverage_until": self.coverage_until,
             "serial": self.serial,
             "fingerprints": {"sha1": self.fingerprint_sha1, "sha256": self.fingerprint_sha256},
             "issuer": self.issuer,

@@ -365,6 +365,10 @@ class Certificate(Closed, kw_only=True):
     revocation: RevocationState | None | UnsetType = UNSET
     not_before: Timestamp | None | UnsetType = UNSET
     not_after: Timestamp | None | UnsetType = UNSET
+    coverage_until: Annotated[Timestamp, doc(
+        "The end of the paid plan (digicert: `order_validity` years from the order): inside it an automatic "
+        "renewal is a free reissue on the same order, at its end a paid renewal. null where the provider sells "
+        "no plans.")] | None | UnsetType = UNSET
     serial: str | None | UnsetType = UNSET
     fingerprints: Fingerprints | UnsetType = UNSET
     issuer: str | None | UnsetType = UNSET

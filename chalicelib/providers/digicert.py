@@ -59,6 +59,9 @@ CAPABILITIES = Capabilities(
     dcv_methods=("dns", "email", "file"), default_dcv_method="dns", lifetime=LIFETIME,
     reissue=True, renew=True, revoke=True, cancel=True,
     download_formats=("pem", "chain", "fullchain", "der", "pkcs7"), authorities=False, async_issuance=True,
+    # "Rate limits": 100 requests per 5 seconds and 1,000 per 5 minutes, 429 without Retry-After.
+    rate_limits=((100, 5.0), (1000, 300.0)),
+    renewal="plan",  # order_validity: new certificates inside the plan are free reissues
 )
 
 # The one DigiCert status table (order info `status`, "Order info"); anything else stays pending
@@ -151,8 +154,7 @@ class DigiCertProvider(Provider):
     listing_position = 3
     dcv_names = DCV_TO_DIGICERT
     required_credentials = ("base_url", "api_key")
-    # "Rate limits": 100 requests per 5 seconds and 1,000 per 5 minutes, 429 without Retry-After.
-    rate_limits = ((100, 5.0), (1000, 300.0))
+    rate_limits = CAPABILITIES.rate_limits
     # The lookup by alternative_order_id names the order exactly: no time window needed.
     lookup_since_create = False
 

@@ -207,7 +207,7 @@ class CertificateService:
             Status.ISSUED, now, **refs, revision=revision, revisions=cert.with_revision(rev), operation=None,
             not_before=iso(info.not_before), not_after=iso(info.not_after), serial=info.serial,
             fingerprint_sha1=info.sha1_fingerprint, fingerprint_sha256=info.sha256_fingerprint, issuer=info.issuer_common_name, failure=None,
-            poll_attempts=0, next_poll_at=None, expiry_notices=(), sealed_key=sealed,
+            poll_attempts=0, next_poll_at=None, sealed_key=sealed,
             key_source="provider" if material.private_key_pem else cert.key_source,
         )
         ev = self.event_for(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
@@ -384,8 +384,8 @@ class CertificateService:
     def order_request(self, cert: Certificate) -> OrderRequest:
         return ordering.order_request(self, cert)
 
-    def reissue(self, principal: str, cert: Certificate, body: Any) -> Certificate:
-        return changes.reissue(self, principal, cert, body)
+    def reissue(self, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
+        return changes.reissue(self, principal, cert, body, actor)
 
     def renew(self, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
         return changes.renew(self, principal, cert, body, actor)

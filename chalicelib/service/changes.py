@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("certgate.service")
 
 
-def reissue(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> Certificate:
-    return _change(svc, principal, cert, body, "reissue")
+def reissue(svc: CertificateService, principal: str, cert: Certificate, body: Any,
+            actor: str | None = None) -> Certificate:
+    return _change(svc, principal, cert, body, "reissue", actor=actor)
 
 
 def renew(svc: CertificateService, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:

@@ -9,9 +9,10 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core import renewal
 from chalicelib.core.errors import (
     AlreadyExists,
     ConcurrentModification,
@@ -174,7 +175,7 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
                                                            spec.sans, spec.organization)
         sealed = svc.vault.seal(private_pem, {"certificate_id": cid})
         key_source = "gateway"
-    return Certificate(
+    cert = Certificate(
         id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
         status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
         product=spec.product, sans=tuple(San(t, v) for t, v in spec.sans),
@@ -186,6 +187,8 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
         next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)), submit_attempts=1,
         submitted_at=iso(now),
     )
+    # The paid plan runs from the order (core/renewal.py); the renewal sweep keeps it current.
+    return replace(cert, coverage_until=iso(renewal.coverage_until(cert, svc.capabilities(spec.provider).renewal)))
 
 
 def order_request(svc: CertificateService, cert: Certificate) -> OrderRequest:
