@@ -222,6 +222,8 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, b
                            "auto_renew": cert.auto_renew, "certificate": after.event_summary()})
         cert = svc.save(after, [ev])
         outcome = f"notice_1_{offset}"
+    if cert.operation is not None or cert.revocation_waiting:
+        return outcome  # a step in flight (revoke, cancel) or a revoke request awaiting approval: no renewal
     if renewal.renewal_due(cert, now, rules):
         if not budget.take(cert.provider):
             return OVER_BUDGET  # still due: the next run

@@ -199,3 +199,24 @@ def test_a_revoke_claim_the_provider_refuses_is_released_with_an_event(fx: Fakes
     after = fx.current(cert)
     assert after.status is S.ISSUED and after.operation is None and after.revocation is None
     assert after.due_kind is None and "certificate.revocation_abandoned" in kinds(fx, cert.id)
+
+
+def test_no_automatic_renewal_while_a_revoke_request_awaits_approval() -> None:
+    from dataclasses import replace as dc_replace
+
+    from chalicelib.core.renewal import RenewalRules, renewal_starts_at
+    from tests.unit.service_kit import POLICY, build
+
+    fx = build(dc_replace(POLICY, renewal=RenewalRules(jitter=0.0)))
+    fake = fx.provider("tinycert")
+    fake.days = 90
+    cert = fx.order("tinycert", "held-renewal.example.com", auto_renew=True)
+    fake.revoke_approval = True
+    fx.svc.revoke(fx.principal, fx.current(cert), {"reason": "superseded"})
+    start = renewal_starts_at(fx.current(cert), fx.svc.cfg.renewal)
+    assert start is not None
+    fx.clock.now = start
+    stats = jobs.renew_expiring(fx.svc, remaining)
+    assert stats.get("watched") == 1 and "failed" not in stats, stats  # not a 409 counted as a failure each run
+    assert fx.current(cert).renewal_attempted_at is None
+    assert fake.called("reissue") == [] and fake.called("renew") == []
