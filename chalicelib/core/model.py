@@ -47,7 +47,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 # Events published on SNS (design.md section 5). Other audit kinds stay in the table only.
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
-    "certificate.expiring", "certificate.expired",
+    "certificate.expiring", "certificate.expired", "certificate.revocation_rejected",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -134,6 +134,33 @@ class Approver:
 
 
 @dataclass(frozen=True)
+class Revocation:
+    """A revoke we asked the provider for. `requested`: the call was made (or is being made) and
+    its answer is not recorded yet — reconcile finds out; `pending`: the provider holds it for
+    approval (`request_id`) and the poller follows it; `revoked`: the provider confirmed it. A
+    rejected request is cleared (event certificate.revocation_rejected)."""
+
+    reason: str
+    requested_at: str
+    state: str = "requested"  # requested | pending | revoked
+    request_id: str | None = None
+    comments: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in ("requested", "pending")
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any] | None) -> Revocation | None:
+        if not item:
+            return None
+        return cls(**{k: str(v) for k, v in item.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class Failure:
     code: str
     reason: str
@@ -188,9 +215,15 @@ class Certificate:
     provider_order_id: str | None = None
     provider_certificate_id: str | None = None
     provider_status: str | None = None
+    # The provider's last status was not in its adapter's status table: `status` is the last
+    # known one, `provider_status` the raw value (surfaced once: certificate.provider_state_unmapped).
+    provider_status_unmapped: bool = False
     revision: int = 1
     revisions: tuple[Revision, ...] = ()
-    operation: str | None = None  # order | reissue | renew while the provider works on it
+    # order | reissue | renew while the provider works on it; revoke | cancel: claimed before the
+    # provider call, so reconcile knows what was in flight when the answer was never recorded.
+    operation: str | None = None
+    revocation: Revocation | None = None
     not_before: str | None = None
     not_after: str | None = None
     serial: str | None = None
@@ -201,7 +234,7 @@ class Certificate:
     poll_attempts: int = 0
     next_poll_at: str | None = None
     submit_attempts: int = 0
-    submitted_at: str | None = None  # when the provider was last asked to create this order
+    submitted_at: str | None = None  # when the provider was last asked to create this order (or revoke/cancel it)
     # The last `certificate.expiring` offset sent (n: when 1/n of the lifetime remained) and the
     # not_after it was about (a new certificate starts over): core/renewal.py.
     notice_offset: int | None = None
@@ -217,6 +250,22 @@ class Certificate:
     @property
     def public_status(self) -> str:
         return self.status.public
+
+    @property
+    def revocation_waiting(self) -> bool:
+        return self.revocation is not None and self.revocation.waiting
+
+    @property
+    def due_kind(self) -> str | None:
+        """Where the sparse `due` index files this certificate: S (an unconfirmed create, for
+        reconcile), P (pending at the provider, or issued with a revoke or cancel in flight or a
+        revoke request awaiting approval, for the poller), None (nothing to watch)."""
+        if self.status is Status.SUBMITTING:
+            return "S"
+        if self.status is Status.PENDING or (self.status is Status.ISSUED
+                                             and (self.operation is not None or self.revocation_waiting)):
+            return "P"
+        return None
 
     @property
     def current_revision(self) -> Revision | None:
@@ -275,7 +324,10 @@ class Certificate:
             },
             "revision": self.revision,
             "issued_revision": rev.number if rev else None,
-            "operation": self.operation if self.status in WAITING else None,
+            "operation": self.operation if self.due_kind else None,
+            "revocation": ({"status": self.revocation.state, "request_id": self.revocation.request_id,
+                            "reason": self.revocation.reason, "requested_at": self.revocation.requested_at}
+                           if self.revocation else None),
             "not_before": self.not_before,
             "not_after": self.not_after,
             "coverage_until": self.coverage_until,

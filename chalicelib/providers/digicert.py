@@ -336,8 +336,8 @@ class DigiCertProvider(Provider):
             raise ProviderRejected(PROVIDER, f"unknown revocation reason {reason!r}",
                                    field_errors=[FieldError("reason", f"must be one of {', '.join(REVOCATION_REASONS)}")])
         order = self.get_order(provider_order_id, with_material=False)
-        if order.status is Status.REVOKED:
-            return order
+        if order.status is Status.REVOKED or order.revocation_pending:
+            return order  # revoked, or a request already awaits approval: never file a second one
         if order.raw_status.lower() == "reissue_pending":
             raise ProviderConflict(PROVIDER, f"order {provider_order_id} has a pending reissue: DigiCert revokes its "
                                    "certificate once the reissue is complete or canceled", provider_code="reissue_pending")
@@ -685,6 +685,11 @@ def order_from_info(info: Mapping[str, Any], material: CertificateMaterial | Non
         material=material if status is Status.ISSUED else None, failure_reason=failure,
         request_id=_str_or_none(requests_in[-1].get("id")) if requests_in else None,
         product=PRODUCT_BY_NAME_ID.get(str(product.get("name_id") or info.get("product_name_id") or "")))
+    held = [r for r in requests_in if str(r.get("type") or "").lower() == "revoke"
+            and str(r.get("status") or "").lower() in REQUEST_PENDING and r.get("id") is not None]
+    if held and status is Status.ISSUED:
+        # A revoke request awaiting approval ("Order info" requests[]): what an interrupted revoke left.
+        order = dataclasses.replace(order, revocation_pending=True, revocation_request_id=str(held[-1]["id"]))
     return order if material is None else stated_by_certificate(PROVIDER, order, material.certificate_pem)
 
 

@@ -152,11 +152,21 @@ def _sweep(svc: CertificateService, job: str, certs: Iterable[Certificate], rema
 
 
 def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
+    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason.
+    Then every interrupted step (a reissue, renewal, revoke or cancel with its operation still
+    recorded): finished to the provider's truth (service/recovery.py)."""
     now = now or svc.clock()
     due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
+    due += _interrupted(svc, now)
     return _sweep(svc, "reconcile", due, remaining,
-                  lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
+                  lambda cert: svc.recover(cert, actor="reconcile").status.value)
+
+
+def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]:
+    """Due certificates with a reissue, renewal, revoke or cancel in flight."""
+    from chalicelib.service.recovery import RECOVERABLE
+
+    return [c for c in svc.store.due("P", now, svc.cfg.poll_batch_limit) if c.operation in RECOVERABLE]
 
 
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
@@ -212,6 +222,8 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, b
                            "auto_renew": cert.auto_renew, "certificate": after.event_summary()})
         cert = svc.save(after, [ev])
         outcome = f"notice_1_{offset}"
+    if cert.operation is not None or cert.revocation_waiting:
+        return outcome  # a step in flight (revoke, cancel) or a revoke request awaiting approval: no renewal
     if renewal.renewal_due(cert, now, rules):
         if not budget.take(cert.provider):
             return OVER_BUDGET  # still due: the next run

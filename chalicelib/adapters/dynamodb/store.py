@@ -17,12 +17,12 @@ from chalicelib.adapters.dynamodb import schema
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
-    WAITING,
     Certificate,
     Event,
     Failure,
     IdempotencyRecord,
     Revision,
+    Revocation,
     San,
     Status,
     approver_from,
@@ -100,17 +100,18 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "organization", "approver", "failure")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
             "approver": fields_of(cert.approver) or None,
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
+            "revocation": cert.revocation.to_item() if cert.revocation else None,
         }
         shard = shard_of(cert.id, self.shards)
-        if cert.status in WAITING:
-            item["due_shard"] = f"{'S' if cert.status is Status.SUBMITTING else 'P'}#{shard}"
+        if cert.due_kind:
+            item["due_shard"] = f"{cert.due_kind}#{shard}"
             item["next_poll_at"] = cert.next_poll_at or cert.updated_at
         else:
             item.pop("next_poll_at", None)
@@ -130,6 +131,7 @@ class CertificateStore:
         data["approver"] = approver_from(item.get("approver"))
         failure = item.get("failure")
         data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
+        data["revocation"] = Revocation.from_item(item.get("revocation"))
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
         if data.get("notice_offset") is not None:
             data["notice_offset"] = int(data["notice_offset"])
