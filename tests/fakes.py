@@ -659,6 +659,7 @@ class FakeOrder:
     on_hold: bool = False
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     dcv_method: str | None = None
+    owner_mark: str | None = None  # certgate's ownership mark on it (TinyCert: in the OU), shown in full reads
     # A revoke request held for approval (`FakeProvider.revoke_approval`): id and pending|approved|rejected.
     revoke_request: tuple[str, str] | None = None
     revoke_rejection: str | None = None
@@ -799,7 +800,8 @@ class FakeProvider:
         else:
             order.revoke_rejection = reason
 
-    def view(self, order: FakeOrder, *, with_material: bool = True) -> ProviderOrder:
+    def view(self, order: FakeOrder, *, with_material: bool = True, listed: bool = False) -> ProviderOrder:
+        """The order as a read shows it; `listed`: as a listing row (no mark, like TinyCert's /cert/list)."""
         held = order.revoke_request is not None and order.revoke_request[1] == "pending"
         return ProviderOrder(
             revocation_pending=held, revocation_request_id=order.revoke_request[0] if held and order.revoke_request
@@ -810,7 +812,7 @@ class FakeProvider:
             not_before=order.not_before, not_after=order.not_after, serial=order.serial,
             material=order.material if with_material and order.status is Status.ISSUED else None,
             failure_reason=order.failure_reason, request_id=f"req-{len(self.calls)}", on_hold=order.on_hold,
-            product=order.request.product)
+            product=order.request.product, owner_mark=None if listed else order.owner_mark)
 
     def _order(self, order_id: str) -> FakeOrder:
         order = self.orders.get(order_id)
@@ -965,7 +967,7 @@ class FakeProvider:
                       and (not wanted or o.status.value in wanted)]
             chunk = orders[start:start + size]
             more = start + size < len(orders)
-            return Page(items=tuple(self.view(o, with_material=False) for o in chunk),
+            return Page(items=tuple(self.view(o, with_material=False, listed=True) for o in chunk),
                         next_token=str(start + size) if more else None)
 
         return self._call("list_certificates", page_token, listing)

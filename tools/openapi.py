@@ -81,7 +81,9 @@ PROBLEMS: dict[int, tuple[str, str, str]] = {
     422: ("ValidationFailed", "validation_failed", "A field is wrong: `errors` names each one. Also "
           "`unsupported_operation` (the provider cannot do this) and `provider_rejected`."),
     500: ("InternalError", "internal_error", "Unexpected; quote `request_id`."),
-    502: ("BadGateway", "provider_error", "The provider failed or answered something we could not use."),
+    502: ("BadGateway", "provider_error", "The provider failed or answered something we could not use; "
+          "`outcome_unknown`: the provider holds orders none proven this certificate's (it is failed with that "
+          "reason, naming them, for an operator)."),
     503: ("ServiceUnavailable", "provider_unavailable", "The provider (or a dependency) is unavailable or "
           "rate-limiting; retry after `Retry-After` seconds."),
     504: ("GatewayTimeout", "provider_timeout", "The provider did not answer in time; retry after `Retry-After`."),

@@ -114,6 +114,20 @@ class ProviderProtocolError(ProviderError):
     retryable = True
 
 
+class OwnershipUnproven(ProviderError):
+    """After an ambiguous create, the provider holds objects that may be this certificate's order
+    but none is proven ours (several carry its mark, a mark fails its check, or the one found is
+    another record's). Never adopted, never ordered again: the outcome is unknown, for an operator.
+    `candidates` names the provider ids in question."""
+
+    code = "outcome_unknown"
+
+    def __init__(self, provider: str, message: str, *, candidates: tuple[str, ...] = (), **kw: object) -> None:
+        kw.setdefault("outcome_unknown", True)
+        super().__init__(provider, message, **kw)  # type: ignore[arg-type]
+        self.candidates = tuple(candidates)
+
+
 class ProviderNotConfigured(ProviderError):
     """No (readable) credentials for this provider in Secrets Manager."""
 

@@ -111,6 +111,9 @@ class ProviderOrder:
     # valid, and issued, until `Provider.revocation_outcome` says the request was approved.
     revocation_pending: bool = False
     revocation_request_id: str | None = None
+    # The certgate ownership mark the provider object carries (TinyCert: at the end of its OU),
+    # None when it carries none: what certgate created is recognisable as certgate's.
+    owner_mark: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from chalicelib.core.errors import (
     Forbidden,
     NotAcceptable,
     NotFound,
+    OwnershipUnproven,
     PayloadTooLarge,
     ProviderConflict,
     ProviderError,
@@ -68,6 +69,8 @@ PROVIDER_ERRORS: dict[type[ProviderError], int] = {
     ProviderProtocolError: 502,
     # A provider's 404 on an object we hold a reference to is the provider failing us, not the caller.
     ProviderNotFound: 502,
+    # Candidates at the provider, none proven ours: the record names them, an operator decides.
+    OwnershipUnproven: 502,
     ProviderRejected: 422,
     UnsupportedOperation: 422,
     ProviderConflict: 409,

@@ -8,7 +8,8 @@ What the template does (never re-implemented in an adapter):
 - HTTP: one `ProviderHttp` (one session, one retry loop, one scrubber of `secrets()`);
 - create-once (`submit_order`, `create_once`): intent -> create; on an ambiguous failure look the
   order up before anything else, adopt what was committed, repeat the create at most once and
-  only when the lookup proves nothing was; raise with `outcome_unknown=True` when it cannot tell;
+  only when the lookup proves nothing was; raise with `outcome_unknown=True` when it cannot tell,
+  and `OwnershipUnproven` (never adoption) when the lookup sees candidates none proven ours;
   other unsafe changes (`confirm`): never repeated, looked at after an ambiguous failure;
 - error mapping: `parse_error` = the adapter's `_read_error` + the shared status rules, scrubbed;
 - status mapping through the adapter's `statuses` table (unknown -> pending, logged);
@@ -42,6 +43,7 @@ from typing import Any, ClassVar, TypeVar
 from chalicelib.core.errors import (
     BadMaterial,
     FieldError,
+    OwnershipUnproven,
     ProviderError,
     ProviderNotConfigured,
     ProviderProtocolError,
@@ -256,6 +258,8 @@ class Provider(abc.ABC):
                       since: dt.datetime | None) -> ProviderOrder | None:
         try:
             return lookup(since)
+        except OwnershipUnproven:
+            raise  # the lookup saw candidates and could prove none ours: that is the outcome
         except ProviderError as lookup_exc:
             # Whether the create was committed cannot be told: the create's own error says so.
             log.warning("lookup after an ambiguous create failed",

@@ -6,11 +6,17 @@ no client reference. Every call is a form-encoded POST signed as TinyCert's PHP 
 (`signed_body`) and carrying a session token from /connect; an expired session is reopened once
 per call. Errors are `{"code": "<ShortString>", "text"}` (the PHP client's codes).
 
-Duplicates: the template's create-once (base.py). /cert/new is tried once; after an ambiguous
-failure the certificate is looked for (`_lookup`) by common name + SAN set among the CA's
-certificates whose notBefore is at/after the call; only a lookup that proves absence allows one
-more create. TinyCert has no client reference, so two orders for the same names placed within
-the clock tolerance are indistinguishable to that lookup — the newest one wins.
+Duplicates and ownership: the template's create-once (base.py). TinyCert has no client reference,
+so every certificate certgate creates carries an ownership mark in its subject OU (/cert/new takes
+OU, /cert/details returns it): `certgate:<label>:<mac>`, label = the first 8 hex digits of our
+certificate id, mac = HMAC-SHA256 of the certificate id under a key derived from the account's API
+key (unguessable without it), after the caller's own OU when there is one. After an ambiguous
+failure the certificate is looked for (`_lookup`) among the CA's certificates with the request's
+common name + SAN set whose notBefore is at/after the call, and only one carrying this
+certificate's mark is ours: a certificate with another mark, or none, is someone else's and is
+never adopted. Several carrying it, or one whose mark names this certificate but fails its check
+(e.g. made under a rotated API key), is `OwnershipUnproven` (outcome_unknown, for an operator).
+Only a lookup that proves absence allows one more create.
 
 Reissue makes the old id `obsolete` (good or on hold alike). `obsolete` is not a state of our
 certificate but a pointer: `get_order` on an obsolete id follows it to its reissue (same key,
@@ -20,6 +26,7 @@ the certificate's last known status instead of demoting it.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -37,6 +44,7 @@ from chalicelib.core.errors import (
     AuthenticationFailed,
     BadMaterial,
     FieldError,
+    OwnershipUnproven,
     ProviderError,
     ProviderNotFound,
     ProviderProtocolError,
@@ -112,6 +120,11 @@ FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 CLOCK_TOLERANCE = dt.timedelta(seconds=60)  # between our clock and TinyCert's, for find_order
 MAX_LOOKUP_CANDIDATES = 25  # certificates with the right CN examined per lookup, newest first
 DEFAULT_PAGE_SIZE = 100
+MAX_SUBJECT_VALUE = 64  # X.509 upper bound of a subject attribute (ub-organizational-unit-name)
+MARK_PREFIX = "certgate:"  # reserved in OU: a caller's own OU may not contain it
+MARK_CONTEXT = b"certgate TinyCert ownership mark v1"
+_MARK = re.compile(r"(?:^|\s)certgate:([0-9a-f]{8}):([a-z2-7]{20})$")
+_CERT_REF = re.compile(r"^crt_([0-9a-f]{32})$")
 # A parameter named in an error text: 'C', "SANs[2][IP]", `hash_method`.
 _PARAM_IN_TEXT = re.compile(r"""['"`]([A-Za-z_]+)(?:\[[^\]'"`]*\])*['"`]""")
 
@@ -150,6 +163,38 @@ def signed_body(params: FormParams, api_key: str) -> bytes:
     query = php_query(params)
     digest = hmac.new(api_key.encode("utf-8"), query.encode("ascii"), hashlib.sha256).hexdigest()
     return f"{query}&digest={digest}".encode("ascii")
+
+
+# -- ownership marks -------------------------------------------------------------------------
+
+def mark_key(api_key: str) -> bytes:
+    """The key of the ownership marks, derived from (never equal to) the account's API key."""
+    return hmac.new(api_key.encode("utf-8"), MARK_CONTEXT, hashlib.sha256).digest()
+
+
+def mark_label(client_reference: str) -> str:
+    """The readable part of a mark: the first 8 hex digits of our certificate id."""
+    m = _CERT_REF.match(client_reference)
+    return m.group(1)[:8] if m else hashlib.sha256(client_reference.encode("utf-8")).hexdigest()[:8]
+
+
+def ownership_mark(key: bytes, client_reference: str) -> str:
+    """`certgate:<label>:<mac>`: the mark of the certificate certgate creates for `client_reference`."""
+    mac = hmac.new(key, client_reference.encode("utf-8"), hashlib.sha256).digest()
+    return f"{MARK_PREFIX}{mark_label(client_reference)}:{base64.b32encode(mac).decode('ascii').lower()[:20]}"
+
+
+def mark_in(unit: Any) -> str | None:
+    """The ownership mark at the end of an OU value, or None."""
+    if not isinstance(unit, str):
+        return None
+    m = _MARK.search(unit)
+    return f"{MARK_PREFIX}{m.group(1)}:{m.group(2)}" if m else None
+
+
+def marked_unit(unit: str | None, mark: str) -> str:
+    """The OU sent: the caller's own unit (if any), then the mark."""
+    return f"{unit} {mark}" if unit else mark
 
 
 # -- pure translations -----------------------------------------------------------------------
@@ -230,6 +275,7 @@ class TinyCertProvider(Provider):
         self._email = str(credentials["email"])
         self._passphrase = str(credentials["passphrase"])
         self._api_key = str(credentials["api_key"])
+        self._mark_key = mark_key(self._api_key)
         default_ca = credentials.get("default_ca_id")
         self.default_ca_id: str | None = str(default_ca) if default_ca not in (None, "") else None
         self._token: str | None = None
@@ -343,12 +389,21 @@ class TinyCertProvider(Provider):
             problems.append(FieldError("csr", "TinyCert generates the key itself and does not take a CSR"))
         if req.validity_days is not None and req.validity_days > MAX_VALIDITY_DAYS:
             problems.append(FieldError("validity_days", f"TinyCert issues for at most {MAX_VALIDITY_DAYS} days"))
+        mark = self.mark_for(req)
+        unit = req.organization.unit if req.organization else None
+        if unit and MARK_PREFIX in unit.lower():
+            problems.append(FieldError("organization.unit", f"must not contain {MARK_PREFIX!r} (certgate's "
+                                                            "ownership mark)"))
+        elif len(marked_unit(unit, mark)) > MAX_SUBJECT_VALUE:
+            problems.append(FieldError("organization.unit", f"at most {MAX_SUBJECT_VALUE - len(mark) - 1} characters "
+                                                            "with TinyCert (its OU also carries certgate's ownership "
+                                                            "mark)"))
         if problems:
             raise ProviderRejected(PROVIDER, "the order does not fit TinyCert", field_errors=problems)
         org = req.organization
         subject = {"C": org.country if org else None, "O": org.name if org else None,
                    "ST": org.state if org else None, "L": org.locality if org else None,
-                   "OU": org.unit if org else None}
+                   "OU": marked_unit(org.unit if org else None, mark)}
         if not subject["C"] or not subject["O"]:
             ca = self._ca_subject(ca_id)
             for key in ("C", "O", "ST", "L"):
@@ -366,8 +421,16 @@ class TinyCertProvider(Provider):
         params = self.new_cert_params(req, self._ca_id(req))
         return self._created(self._new_id(self._post("cert/new", params, safe=False), "cert/new"), req)
 
+    def mark_for(self, req: OrderRequest) -> str:
+        """The ownership mark of the certificate made for `req` (its client reference: our id)."""
+        return ownership_mark(self._mark_key, req.client_reference)
+
     def _lookup(self, req: OrderRequest, since: dt.datetime | None) -> ProviderOrder | None:
-        found = self._find(req.common_name, requested_san_set(req), self._ca_id(req), since=since)
+        """The one certificate carrying `req`'s mark (see the module's docstring). A renewal's
+        lookup (`renewal_of_order_id`) only considers ids above the certificate it renews, which
+        carries the same mark."""
+        after = str(req.options.get("renewal_of_order_id") or "")
+        found = self._find_own(req, self._ca_id(req), since=since, after_id=int(after) if after.isdigit() else None)
         return replace(found, client_reference=req.client_reference) if found else None
 
     def _adopt(self, found: ProviderOrder, req: OrderRequest) -> ProviderOrder:
@@ -435,31 +498,50 @@ class TinyCertProvider(Provider):
             status_recognized=self.recognizes(raw_status),
             certificate_id=cert_id, common_name=cn if isinstance(cn, str) else None,
             sans=tuple(v for _, v in sorted(alt_san_set(details.get("Alt")))),
-            on_hold=raw_status.lower() == "hold", product="private")
+            on_hold=raw_status.lower() == "hold", product="private", owner_mark=mark_in(details.get("OU")))
         # The certificate's own names, dates and serial (its real validity: TinyCert takes no
         # validity parameter); the listing's CN stays (it is the one asked for).
         return replace(self.stated_by(order, cert_pem), common_name=order.common_name)
 
-    def _find(self, common_name: str, sans: frozenset[tuple[str, str]], ca_id: str, *,
-              since: dt.datetime | None = None, after_id: int | None = None) -> ProviderOrder | None:
-        """The newest certificate of `ca_id` with this CN and SAN set, issued at/after `since`
-        (its notBefore, within CLOCK_TOLERANCE) and with an id above `after_id`."""
+    def _find_own(self, req: OrderRequest, ca_id: str, *, since: dt.datetime | None = None,
+                  after_id: int | None = None) -> ProviderOrder | None:
+        """The certificate of `ca_id` with `req`'s CN and SAN set, issued at/after `since` (its
+        notBefore, within CLOCK_TOLERANCE), with an id above `after_id`, carrying `req`'s mark.
+        None when there is none; OwnershipUnproven when several carry it or one names this
+        certificate with a mark that fails its check."""
         listing = self._list("cert/list", {"ca_id": ca_id, "what": str(LIST_ALL)})
-        wanted = common_name.strip().lower()
+        wanted, sans, mark = req.common_name.strip().lower(), requested_san_set(req), self.mark_for(req)
+        label = mark.split(":")[1]
         candidates = sorted((int(e["id"]) for e in listing
                              if str(e.get("id", "")).isdigit() and str(e.get("name", "")).strip().lower() == wanted
                              and (after_id is None or int(e["id"]) > after_id)), reverse=True)
+        proven: list[ProviderOrder] = []
+        unproven: list[str] = []
         for cid in candidates[:MAX_LOOKUP_CANDIDATES]:
             cert_id = str(cid)
             details = self._dict("cert/details", {"cert_id": cert_id}, safe=True)
             if alt_san_set(details.get("Alt")) != sans:
                 continue
-            cert_pem = self._pem(cert_id, "cert")
-            order = self._order_from(cert_id, details, cert_pem)
+            found_mark = mark_in(details.get("OU"))
+            if found_mark is None or found_mark.split(":")[1] != label:
+                continue  # someone else's: another certificate's mark, or none (not made by certgate)
+            order = self._order_from(cert_id, details, self._pem(cert_id, "cert"))
             if since is not None and order.not_before is not None and order.not_before < since - CLOCK_TOLERANCE:
                 break  # ids grow with time: every remaining candidate is older still
-            return order
-        return None
+            if hmac.compare_digest(found_mark, mark):
+                proven.append(order)
+            else:
+                unproven.append(cert_id)
+        if len(proven) == 1 and not unproven:
+            return proven[0]
+        if not proven and not unproven:
+            return None
+        ids = tuple(sorted((*(o.provider_order_id for o in proven), *unproven), key=int))
+        log.warning("TinyCert lookup found no single certificate proven ours",
+                    extra={"provider": PROVIDER, "candidates": list(ids), "proven": len(proven)})
+        raise OwnershipUnproven(PROVIDER, f"{len(ids)} TinyCert certificates named {req.common_name!r} may be this "
+                                          f"order ({', '.join(ids)}); none is proven to be the one: an operator must "
+                                          "decide", candidates=ids)
 
     def _issued_material(self, provider_order_id: str) -> CertificateMaterial:
         cert_id = _cert_id(provider_order_id)
@@ -481,17 +563,24 @@ class TinyCertProvider(Provider):
             problems.append(FieldError("sans", "TinyCert reissues with the same SANs"))
         if problems:
             raise ProviderRejected(PROVIDER, "TinyCert cannot change names or key on reissue", field_errors=problems)
-        ca_id = self._ca_id(req)
-        name = str(details.get("CN") or req.common_name)
+        old_pem = self._pem(cert_id, "cert")
         return self.create_once(
             lambda: self._created(self._new_id(self._post("cert/reissue", {"cert_id": cert_id}, safe=False),
                                                "cert/reissue"), req),
-            lambda since: self._found(self._find(name, current_sans, ca_id, since=since, after_id=int(cert_id)), req))
+            lambda since: self._found(self._reissued(cert_id, details, old_pem), req))
+
+    def _reissued(self, cert_id: str, details: Mapping[str, Any], old_pem: str) -> ProviderOrder | None:
+        """The reissue of `cert_id`, proven by its key (a reissue keeps the key; another order for
+        the same names never has it)."""
+        successor = self._reissue_of(cert_id, details, old_pem)
+        return self._order_from(*successor) if successor else None
 
     def renew(self, provider_order_id: str, req: OrderRequest) -> ProviderOrder:
-        """TinyCert has no renewal: a new certificate with the same subject (the old one stays valid)."""
-        self._dict("cert/details", {"cert_id": _cert_id(provider_order_id)}, safe=True)  # must exist
-        return self.submit_order(req)
+        """TinyCert has no renewal: a new certificate with the same subject (the old one stays valid).
+        It carries the same mark (the same certgate certificate): its lookup looks above the old id."""
+        old = _cert_id(provider_order_id)
+        self._dict("cert/details", {"cert_id": old}, safe=True)  # must exist
+        return self.submit_order(replace(req, options={**req.options, "renewal_of_order_id": old}))
 
     def revoke(self, provider_order_id: str, reason: str = "unspecified") -> ProviderOrder:
         # TinyCert takes no reason. Setting a status it already has succeeds: safe to repeat.

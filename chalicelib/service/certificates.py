@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.core.errors import (
     BadMaterial,
     NotFound,
+    OwnershipUnproven,
     ProviderError,
     ProviderFailure,
     TransitionNotAllowed,
@@ -322,14 +323,14 @@ class CertificateService:
         req = ordering.order_request(self, cert)
         try:
             found = provider.find_order(req, since=created - dt.timedelta(minutes=5))
+        except OwnershipUnproven as exc:
+            return ordering.outcome_unknown(self, cert, exc, actor)  # never adopted, never placed again
         except ProviderError as exc:
             raise ProviderFailure(cert, exc) from exc
         if found is not None:
-            owner = self.store.cert_id_for_ref(cert.provider, found.provider_order_id)
-            if owner is None or owner == cert.id:
-                adopted = self.apply(cert, found, actor)
-                self.audit(adopted, actor, "order.adopted", provider_order_id=found.provider_order_id)
-                return adopted
+            adopted = ordering.adopt(self, cert, found, actor)  # another record's order: outcome_unknown
+            self.audit(adopted, actor, "order.adopted", provider_order_id=found.provider_order_id)
+            return adopted
         last_try = parse_iso(cert.submitted_at) or created
         if (now - last_try).total_seconds() < self.resubmit_after_s():
             return cert  # the first create may still be running at the provider: look again later

@@ -20,9 +20,13 @@ the claimed id — the conditional put of the certificate lets only one writer w
 What is imported: issued, revoked and expired certificates (their facts parsed from the downloaded
 certificate, their PEMs in S3 as revision 1) and pending orders (left to poll_pending). Failed and
 cancelled orders have no certificate and are skipped, as are certificates another principal already
-holds in certgate and orders certgate itself placed (an intent that `reconcile` will adopt). The
-import's `skipped` map counts each reason: not_owned, placed_by_certgate, not_wanted (a status
-filter), failed, cancelled, superseded, no_certificate, raced.
+holds in certgate and orders certgate itself placed: a client reference naming one of our
+certificates, or certgate's ownership mark (TinyCert's OU; an intent that `reconcile` adopts, or an
+order an operator must decide on) — and anything a live intent may own: while a certgate record of
+this provider with the same common name is `submitting` (its create in flight or its answer lost),
+an unmarked certificate of that name is left for a later sync. The import's `skipped` map counts
+each reason: not_owned, placed_by_certgate, in_flight, not_wanted (a status filter), failed,
+cancelled, superseded, no_certificate, raced.
 
 Items of a page are handled by a few threads (`Policy.import_concurrency`): provider round trips
 dominate. The cursor keeps the page token, the index below which everything is done
@@ -41,6 +45,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 import time
 import uuid
 from collections import Counter
@@ -79,6 +84,7 @@ IMPORTABLE = frozenset({Status.ISSUED, Status.REVOKED, Status.EXPIRED, Status.PE
 RETRY_AFTER_S = 60.0  # a retryable provider failure without Retry-After: resume this much later
 LEASE_GRACE_S = 60.0  # a run's lease outlives its time budget by this much (then another run may resume)
 CHECKPOINT_EVERY = 50  # items between cursor saves inside a long page
+IN_FLIGHT_SCAN = 10_000  # live intents read per page (intents live seconds to minutes)
 _IMPORT_ID = re.compile(r"^imp_[0-9a-f]{32}$")
 _CERTGATE_REF = re.compile(r"^(crt_[0-9a-f]{32})")
 
@@ -148,6 +154,8 @@ class _Run:
         self.since_checkpoint = 0
         self.tally: Counter[str] = Counter()
         self._provider: Provider | None = None
+        self._in_flight: frozenset[str] | None = None  # common names of live intents (per page)
+        self._in_flight_lock = threading.Lock()
 
     @property
     def provider(self) -> Provider:
@@ -204,6 +212,7 @@ class _Run:
                     return self._stopped_by(exc, None)
                 if page.next_token is not None and page.next_token == job.cursor_token:
                     return self._stopped_by(ProviderError(job.provider, "the listing repeats its page"), None)
+            self._in_flight = None  # read again for this page, after it was listed (see _may_be_in_flight)
             skip = set(job.cursor_done)
             todo = [i for i in range(job.cursor_index, len(page.items)) if i not in skip]
             for start in range(0, len(todo), workers):
@@ -318,6 +327,8 @@ class _Run:
         # written below under the claimed id.
         if self._placed_by_certgate(po):
             return "skipped:placed_by_certgate"
+        if self._may_be_in_flight(po):
+            return "skipped:in_flight"
         if not wants(job, po):
             return "skipped:not_wanted"
         if po.raw_status.lower() == "obsolete":
@@ -327,6 +338,8 @@ class _Run:
         if po.status is Status.PENDING:
             return self._create_pending(po, held)
         full, material = self._material(po)
+        if self._placed_by_certgate(full):  # its mark is read with the certificate (TinyCert's OU)
+            return "skipped:placed_by_certgate"
         if material is None:
             return "skipped:no_certificate"
         return self._create(full, material, held)
@@ -343,8 +356,23 @@ class _Run:
         """An order whose client reference is one of our certificate ids but which no reference
         row names yet: an intent whose answer was lost. `reconcile` adopts it; importing it would
         make reconcile order it again."""
+        if po.owner_mark:
+            return True  # certgate made it, for a record that holds it, will, or an operator decides on
         m = _CERTGATE_REF.match(po.client_reference or "")
         return m is not None and self.svc.store.get(m.group(1)) is not None
+
+    def _may_be_in_flight(self, po: ProviderOrder) -> bool:
+        """Whether a live intent of this provider (a record still `submitting`) has this common
+        name: its create may have made this very object. The intents are read after the page was
+        listed, so every object listed was created after its intent was written, and is seen."""
+        with self._in_flight_lock:
+            if self._in_flight is None:
+                far = self.now() + dt.timedelta(days=3650)
+                self._in_flight = frozenset(
+                    c.common_name.strip().lower() for c in self.svc.store.due("S", far, IN_FLIGHT_SCAN)
+                    if c.provider == self.job.provider)
+            names = self._in_flight
+        return (po.common_name or "").strip().lower() in names
 
     def _sync_existing(self, cert: Certificate, po: ProviderOrder) -> str:
         if po.provider_order_id != cert.provider_order_id:

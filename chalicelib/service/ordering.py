@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
     DependencyFailed,
     DependencyFailure,
     FieldError,
+    OwnershipUnproven,
     ProviderError,
     ProviderFailure,
     ValidationFailed,
@@ -38,7 +39,7 @@ from chalicelib.core.model import (
     organization_from,
     parse_iso,
 )
-from chalicelib.core.provider import OrderRequest
+from chalicelib.core.provider import OrderRequest, ProviderOrder
 from chalicelib.observability import count
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import OrderSpec
@@ -208,12 +209,39 @@ def _submit(svc: CertificateService, cert: Certificate, provider: Provider, acto
         po = provider.submit_order(order_request(svc, cert))
     except ProviderError as exc:
         raise ProviderFailure(_after_failed_submit(svc, cert, exc, actor, idempotency_key), exc) from exc
-    return svc.apply(cert, po, actor)
+    return adopt(svc, cert, po, actor)
+
+
+def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
+    """Take `po` as `cert`'s order — unless another record already references it: a provider
+    object is never shared, so that outcome is unknown (for an operator), never an adoption."""
+    holder = svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
+    if holder is None or holder == cert.id:
+        try:
+            return svc.apply(cert, po, actor)
+        except AlreadyExists as taken:
+            if taken.what != "reference":
+                raise
+    exc = OwnershipUnproven(cert.provider, f"the provider's order {po.provider_order_id} found for this certificate "
+                                           "belongs to another certgate record", candidates=(po.provider_order_id,))
+    raise ProviderFailure(outcome_unknown(svc, cert, exc, actor), exc)
+
+
+def outcome_unknown(svc: CertificateService, cert: Certificate, exc: OwnershipUnproven, actor: str) -> Certificate:
+    """End an intent whose order cannot be told apart (design: ownership is proven, never
+    guessed): failed with reason `outcome_unknown` naming the provider's candidates, for an
+    operator to decide. Neither adopted nor placed again."""
+    now = svc.clock()
+    after = cert.moved_to(Status.FAILED, now, operation=None, failure=Failure("outcome_unknown", exc.message))
+    ev = svc.event_for(cert, after, actor, error=exc.code, candidates=list(exc.candidates))
+    return svc.save(after, [ev])
 
 
 def _after_failed_submit(svc: CertificateService, cert: Certificate, exc: ProviderError, actor: str,
                          idempotency_key: str | None) -> Certificate:
     now = svc.clock()
+    if isinstance(exc, OwnershipUnproven):
+        return outcome_unknown(svc, cert, exc, actor)
     if exc.outcome_unknown:
         # The provider may have the order: leave the intent for reconcile (lookup by client reference).
         after = cert.updated(now, next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)))

@@ -150,8 +150,8 @@ def test_new_cert_params_from_a_full_request_need_no_network() -> None:
     req = order("www.example.com", San("dns", "www.example.com"), San("ip", "::1"),
                 organization=Organization(name="ACME", country="US", state="IL", locality="Chicago", unit="IT"))
     assert p.new_cert_params(req, "7") == {
-        "ca_id": "7", "CN": "www.example.com", "C": "US", "O": "ACME", "ST": "IL", "L": "Chicago", "OU": "IT",
-        "SANs": [{"DNS": "www.example.com"}, {"IP": "::1"}]}
+        "ca_id": "7", "CN": "www.example.com", "C": "US", "O": "ACME", "ST": "IL", "L": "Chicago",
+        "OU": "IT " + p.mark_for(req), "SANs": [{"DNS": "www.example.com"}, {"IP": "::1"}]}
     assert p.http.calls == 0  # nothing was sent
 
 
@@ -445,7 +445,7 @@ def test_no_validity_is_sent_and_the_real_validity_is_reported(provider: TinyCer
     assert placed.not_after - placed.not_before == dt.timedelta(days=365)  # TinyCert's year, not the 10 asked
     sent = next(e for e in reversed(journal(sim.url)) if e["path"] == "/api/v1/cert/new")
     names = sorted(k for k, _ in urllib.parse.parse_qsl(sent["body"]))
-    assert names == ["C", "CN", "O", "SANs[0][DNS]", "ca_id", "digest", "token"]  # no validity parameter
+    assert names == ["C", "CN", "O", "OU", "SANs[0][DNS]", "ca_id", "digest", "token"]  # no validity parameter
 
 
 def test_renew_makes_a_new_certificate_and_keeps_the_old(provider: TinyCertProvider) -> None:

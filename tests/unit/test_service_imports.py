@@ -153,3 +153,33 @@ def test_the_sync_interval_is_per_provider_and_a_newer_import_takes_the_schedule
     assert get_import(fx.svc, ALICE, first["id"])["next_run_at"] is None
     assert get_import(fx.svc, ALICE, second["id"])["runs"] == 2
     assert get_import(fx.svc, BOB, other["id"])["runs"] == 2
+
+
+def _as_tinycert_shows_it(fx: Fakes, cert_id: str) -> None:
+    """TinyCert knows no client reference: the order an intent made carries none."""
+    fake = fx.provider("tinycert")
+    for order in fake.orders.values():
+        if order.request.client_reference == cert_id:
+            order.request = replace(order.request, client_reference="")
+
+
+def test_an_import_skips_what_a_live_intent_of_another_principal_may_own(fx: Fakes) -> None:
+    """Bob's create went through at TinyCert, its answer is pending: Alice's import must not take
+    Bob's certificate (and key). Once Bob's intent is resolved, it is Bob's."""
+    fx.principal = BOB
+    intent = reach(fx, S.SUBMITTING, provider="tinycert", cn="inflight.example.com")
+    fx.principal = ALICE
+    _as_tinycert_shows_it(fx, intent.id)
+    console_order(fx, "tinycert", "other.example.com")
+    job = start_import(fx.svc, ALICE, {"provider": "tinycert"})
+    assert job["skipped"] == {"in_flight": 1} and job["counters"]["created"] == 1, job
+    assert [c.common_name for c in imported(fx)] == ["other.example.com"]
+    assert fx.current(intent).status is S.SUBMITTING
+
+
+def test_an_import_skips_what_carries_certgates_ownership_mark(fx: Fakes) -> None:
+    """E.g. the certificate of a record that ended outcome_unknown, waiting for an operator."""
+    marked = console_order(fx, "tinycert", "marked.example.com")
+    marked.owner_mark = "certgate:0123abcd:abcdefghijklmnopqrst"
+    job = start_import(fx.svc, ALICE, {"provider": "tinycert"})
+    assert job["skipped"] == {"placed_by_certgate": 1} and imported(fx) == []
