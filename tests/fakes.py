@@ -157,6 +157,10 @@ class _EventRow:
     in_outbox: bool
     published_at: str | None = None
     claimed_until: str | None = None
+    targets: set[str] = field(default_factory=set)  # the adapter's `published_targets` string set
+
+    def read(self) -> Event:
+        return dataclasses.replace(_round_trip(self.event), published_targets=tuple(sorted(self.targets)))
 
 
 @dataclass
@@ -392,7 +396,7 @@ class FakeStore:
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         def entries(shard: int) -> list[tuple[str, Any]]:
-            return [(r.event.occurred_at, _round_trip(r.event)) for cid, rows in self._events.items()
+            return [(r.event.occurred_at, r.read()) for cid, rows in self._events.items()
                     if self._in_shard(cid, shard) for r in rows.values() if r.in_outbox]
 
         yield from self._walk(entries, iso(older_than or utcnow() + dt.timedelta(days=1)) or "", limit)
@@ -420,6 +424,15 @@ class FakeStore:
             if row is None or not row.in_outbox:
                 return False
             row.in_outbox, row.published_at = False, iso(now)
+            return True
+
+    def mark_target_published(self, ev: Event, target: str) -> bool:
+        with self._lock:
+            self._check_up()
+            row = self._events.get(ev.certificate_id, {}).get(_event_key(ev))
+            if row is None or not row.in_outbox:
+                return False
+            row.targets.add(target)
             return True
 
     # -- import jobs --------------------------------------------------------------------------------
@@ -513,10 +526,12 @@ class FakeArtifacts:
 
 
 class FakePublisher:
-    """The EventPublisher port (adapters/sns.py): records what it publishes; `fail(n)` makes the
-    next n publishes (None: all) fail with DependencyFailed, as an unreachable topic does."""
+    """The EventPublisher port (adapters/sns.py, adapters/eventbridge.py with target="eventbridge"):
+    records what it publishes; `fail(n)` makes the next n publishes (None: all) fail with
+    DependencyFailed, as an unreachable topic or bus does."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str = "sns") -> None:
+        self.target = target
         self.published: list[Event] = []
         self._failures: int | None = 0
         self._lock = threading.Lock()
@@ -532,7 +547,7 @@ class FakePublisher:
             if self._failures is None or self._failures > 0:
                 if self._failures is not None:
                     self._failures -= 1
-                raise DependencyFailed("topic", "InternalError")
+                raise DependencyFailed("event_bus" if self.target == "eventbridge" else "topic", "InternalError")
             self.published.append(copy.deepcopy(ev))
 
     def ping(self) -> None:

@@ -326,6 +326,9 @@ class Event:
     provider: str | None = None
     provider_request_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # The publish targets (EventPublisher.target: "sns", "eventbridge") that already took this
+    # event while it is still in the outbox for another one: a retry sends only to the others.
+    published_targets: tuple[str, ...] = ()
 
     @property
     def published(self) -> bool:

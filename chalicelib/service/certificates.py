@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -45,11 +45,14 @@ _CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
 
 class CertificateService:
     def __init__(self, cfg: Policy, store: CertificateStore, artifacts: ArtifactStore, publisher: EventPublisher,
-                 vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow, *,
+                 more_publishers: Sequence[EventPublisher] = ()) -> None:
         self.cfg = cfg
         self.store = store
         self.artifacts = artifacts
         self.publisher = publisher
+        # Every publish target, SNS first (e.g. the EventBridge bus after it): outbox.py sends to each.
+        self.publishers: tuple[EventPublisher, ...] = (publisher, *more_publishers)
         self.vault = vault
         self.directory = directory
         self.clock = clock

@@ -138,7 +138,7 @@ class CertificateStore:
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
         item = {
             "pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}", "type": "event",
-            **ev.__dict__,
+            **{k: v for k, v in ev.__dict__.items() if k != "published_targets"},
         }
         if ev.published:
             item["outbox_shard"] = f"O#{shard}"
@@ -148,7 +148,9 @@ class CertificateStore:
     @staticmethod
     def event_from_item(item: dict[str, Any]) -> Event:
         fields = Event.__dataclass_fields__
-        return Event(**{k: v for k, v in item.items() if k in fields})
+        data = {k: v for k, v in item.items() if k in fields}
+        data["published_targets"] = tuple(item.get("published_targets") or ())  # a string set in the table
+        return Event(**data)
 
     # -- writes -----------------------------------------------------------------------------
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
@@ -415,6 +417,21 @@ class CertificateStore:
                 UpdateExpression="REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
                 ConditionExpression="attribute_exists(outbox_shard)",
                 ExpressionAttributeValues=self._s({":t": iso(now)}),
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_target_published(self, ev: Event, target: str) -> bool:
+        """Add `target` to the row's `published_targets` (a string set) while it is in the outbox."""
+        client = self.client
+        try:
+            client.update_item(
+                TableName=self.table,
+                Key=self._s(self._event_key(ev)),
+                UpdateExpression="ADD published_targets :t",
+                ConditionExpression="attribute_exists(outbox_shard)",
+                ExpressionAttributeValues={":t": {"SS": [target]}},
             )
         except client.exceptions.ConditionalCheckFailedException:
             return False
