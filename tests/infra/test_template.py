@@ -35,6 +35,7 @@ SERVICE_RESOURCE_TYPES = {
     "dynamodb": "AWS::DynamoDB::Table",
     "s3": "AWS::S3::Bucket",
     "sns": "AWS::SNS::Topic",
+    "events": "AWS::Events::EventBus",
     "secretsmanager": "AWS::SecretsManager::Secret",
     "kms": "AWS::KMS::Key",
     "logs": "AWS::Logs::LogGroup",
@@ -43,6 +44,7 @@ ENV_RESOURCE_TYPES = {
     "CERTGATE_TABLE": "AWS::DynamoDB::Table",
     "CERTGATE_BUCKET": "AWS::S3::Bucket",
     "CERTGATE_TOPIC_ARN": "AWS::SNS::Topic",
+    "CERTGATE_EVENT_BUS": "AWS::Events::EventBus",
     "CERTGATE_KMS_KEY_ID": "AWS::KMS::Key",
     **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in registry.names()},
 }
@@ -51,7 +53,7 @@ NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # What the Lambda platform itself needs (logs to the function log group, X-Ray segments), not the code.
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"} | NO_RESOURCE_LEVEL
 # Where the code's AWS operations are found, and names there that are not AWS calls.
-AWS_SERVICES = ("dynamodb", "s3", "sns", "secretsmanager", "kms")
+AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms")
 NOT_AWS_CALLS = {
     "encrypt": "AESGCM.encrypt in chalicelib/keys.py (KMS only wraps the data key)",
     "sign": "private-key signing in chalicelib/csr.py",
