@@ -100,6 +100,7 @@ def service() -> CertificateService:
     cfg = settings()
     return CertificateService(
         more_publishers=event_bus_publishers(cfg),
+        delivery=acm_delivery(cfg),
         cfg=policy(cfg),
         store=CertificateStore(_client("dynamodb", cfg), cfg.table_name, shards=cfg.poll_shards),
         artifacts=ArtifactStore(_client("s3", cfg), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
@@ -116,6 +117,14 @@ def event_bus_publishers(cfg: Settings) -> tuple[Any, ...]:
     from chalicelib.adapters.eventbridge import EventBusPublisher
 
     return (EventBusPublisher(_client("events", cfg), cfg.event_bus, cfg.bucket_name),)
+
+
+def acm_delivery(cfg: Settings) -> Any:
+    """ACM import (service/delivery.py), one client per region a certificate asks for."""
+    from chalicelib.adapters import clients
+    from chalicelib.adapters.acm import AcmDelivery
+
+    return AcmDelivery(lambda region: clients.client("acm", region, cfg.aws_endpoint_url))
 
 
 def health_checks() -> dict[str, Callable[[], None]]:

@@ -376,6 +376,10 @@ class FakeStore:
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Waiting certificates (kind P: pending, S: submitting) whose next check is due."""
         def entries(shard: int) -> list[tuple[str, Any]]:
+            if kind == "D":  # failed ACM imports waiting for their retry (the adapter's _file_delivery_retry)
+                return [(c.delivery["acm"]["retry_at"], _round_trip(c)) for c in self._certs.values()
+                        if c.status is Status.ISSUED and (c.delivery.get("acm") or {}).get("status") == "failed"
+                        and c.delivery["acm"].get("retry_at") and self._in_shard(c.id, shard)]
             return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
                     if c.status in WAITING and (kind == "S") == (c.status is Status.SUBMITTING)
                     and self._in_shard(c.id, shard)]
@@ -556,6 +560,44 @@ class FakePublisher:
 
     def kinds(self, cert_id: str | None = None) -> list[str]:
         return [e.kind for e in self.published if cert_id is None or e.certificate_id == cert_id]
+
+
+class FakeAcm:
+    """The CertificateDelivery port (adapters/acm.py) as ACM behaves: an import without an ARN
+    makes a new certificate, one with an ARN replaces that certificate's material (unknown ARN:
+    ResourceNotFoundException); `fail(n)` makes the next n calls fail like an unreachable ACM."""
+
+    def __init__(self) -> None:
+        self.certificates: dict[str, dict[str, Any]] = {}  # arn -> {region, certificate, chain, key, tags}
+        self.imports = 0
+        self._failures: int | None = 0
+
+    def fail(self, times: int | None = None) -> None:
+        self._failures = times
+
+    def _maybe_fail(self) -> None:
+        if self._failures is None or self._failures > 0:
+            if self._failures is not None:
+                self._failures -= 1
+            raise DependencyFailed("acm", "ServiceUnavailable")
+
+    def import_certificate(self, region: str, certificate_pem: str, chain_pem: str, private_key_pem: str,
+                           arn: str | None, tags: Mapping[str, str]) -> str:
+        self._maybe_fail()
+        if arn is None:
+            arn = f"arn:aws:acm:{region}:123456789012:certificate/{uuid.uuid4()}"
+            self.certificates[arn] = {"region": region, "tags": dict(tags)}
+        elif arn not in self.certificates:
+            raise DependencyFailed("acm", "ResourceNotFoundException")
+        self.certificates[arn].update(certificate=certificate_pem, chain=chain_pem, key=private_key_pem)
+        self.imports += 1
+        return arn
+
+    def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
+        self._maybe_fail()
+        if arn not in self.certificates:
+            raise DependencyFailed("acm", "ResourceNotFoundException")
+        self.certificates[arn]["tags"].update(tags)
 
 
 class FakeKeyVault:

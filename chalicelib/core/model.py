@@ -47,7 +47,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 # Events published on SNS (design.md section 5). Other audit kinds stay in the table only.
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
-    "certificate.expiring", "certificate.expired",
+    "certificate.expiring", "certificate.expired", "certificate.delivered",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -206,6 +206,10 @@ class Certificate:
     expiry_notices: tuple[int, ...] = ()
     on_hold: bool = False
     import_id: str | None = None
+    # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and
+    # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
+    deliver_to: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] = field(default_factory=dict)
 
     # -- derived ------------------------------------------------------------------------
     @property
@@ -298,6 +302,9 @@ class Certificate:
         }
         if self.status in WAITING:
             out["next_check_at"] = self.next_poll_at
+        if self.deliver_to.get("acm"):
+            out["delivery"] = {"acm": {k: v for k, v in {**self.deliver_to["acm"], **self.delivery.get("acm", {})}
+                                       .items() if k in ("region", "arn", "status", "revision", "error")}}
         return out
 
     def event_summary(self) -> dict[str, Any]:
@@ -308,6 +315,7 @@ class Certificate:
             "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
             "not_after": self.not_after, "provider_order_id": self.provider_order_id,
             "client_reference": self.client_reference,
+            **({"acm_arn": self.delivery["acm"]["arn"]} if self.delivery.get("acm", {}).get("arn") else {}),
         }
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
+from chalicelib.service import delivery
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
 
@@ -139,8 +140,11 @@ def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | 
     """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
     now = now or svc.clock()
     due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
-    return _sweep(svc, "reconcile", due, remaining,
-                  lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
+    stats = _sweep(svc, "reconcile", due, remaining,
+                   lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
+    if retried := delivery.retry_failed(svc, remaining):  # failed ACM imports (service/delivery.py)
+        stats["deliveries_retried"] = retried
+    return stats
 
 
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:

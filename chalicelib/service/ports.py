@@ -184,3 +184,15 @@ class KeyVault(Protocol):
     def seal(self, private_key_pem: str, context: Mapping[str, str]) -> dict[str, str]: ...
 
     def open(self, sealed: Mapping[str, Any], context: Mapping[str, str]) -> str: ...
+
+
+class CertificateDelivery(Protocol):
+    """Installs issued certificates where AWS services use them: ACM (adapters/acm.py).
+    Raises `DependencyFailed` on any failure (nothing half-done is reported as done)."""
+
+    def import_certificate(self, region: str, certificate_pem: str, chain_pem: str, private_key_pem: str,
+                           arn: str | None, tags: Mapping[str, str]) -> str:
+        """Import into `arn` (re-import: same ARN) or, without one, as a new ACM certificate
+        tagged `tags`; the ARN either way."""
+
+    def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...

@@ -114,11 +114,19 @@ class CertificateStore:
             item["next_poll_at"] = cert.next_poll_at or cert.updated_at
         else:
             item.pop("next_poll_at", None)
+            self._file_delivery_retry(cert, item, shard)
         # Everything that still has a valid certificate out there is watched for expiry,
         # including one whose reissue/renewal is in progress.
         if cert.not_after and (cert.status is Status.ISSUED or (cert.status is Status.PENDING and cert.issued_revision)):
             item["expiry_bucket"] = f"E#{shard}"
         return item
+
+    @staticmethod
+    def _file_delivery_retry(cert: Certificate, item: dict[str, Any], shard: int) -> None:
+        """A failed ACM import (service/delivery.py) waits in the `due` index under kind D."""
+        acm = cert.delivery.get("acm") or {}
+        if cert.status is Status.ISSUED and acm.get("status") == "failed" and acm.get("retry_at"):
+            item["due_shard"], item["next_poll_at"] = f"D#{shard}", acm["retry_at"]
 
     @staticmethod
     def from_item(item: dict[str, Any]) -> Certificate:
@@ -133,6 +141,10 @@ class CertificateStore:
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
         data["expiry_notices"] = tuple(int(x) for x in item.get("expiry_notices") or ())
         data["provider_options"] = item.get("provider_options") or {}
+        data["deliver_to"] = item.get("deliver_to") or {}
+        data["delivery"] = item.get("delivery") or {}
+        if data["status"] not in WAITING:
+            data.pop("next_poll_at", None)  # a delivery retry time is kept in `delivery`
         return Certificate(**data)
 
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
