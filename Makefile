@@ -62,7 +62,7 @@ tools: $(TOOLS_VENV)/.certgate-installed
 $(TOOLS_VENV)/.certgate-installed: infra/requirements-tools.txt infra/tools.sh
 	PYTHON=$(PYTHON) bash infra/tools.sh
 
-# The benchmarks (about 8 minutes; not part of `make test`): ratios measured side by side.
+# The benchmarks (about 13 minutes; not part of `make test`): ratios measured side by side.
 bench: venv
 	$(PY) -m bench.run_all
 

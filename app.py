@@ -30,7 +30,10 @@ def reconcile(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("reconcile", event)
 
 
-@app.schedule(Rate(1, unit=Rate.DAYS), name="renew_expiring")
+# Every 15 minutes: each run looks at a bounded part of the fleet from where the last one left
+# (service/sweeps.py, CERTGATE_RENEW_SWEEP_LIMIT), so a renewal or notice that falls due is reached
+# within (fleet / limit) runs, however many fall due the same day.
+@app.schedule(Rate(15, unit=Rate.MINUTES), name="renew_expiring")
 def renew_expiring(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("renew_expiring", event)
 

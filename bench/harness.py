@@ -1,6 +1,6 @@
 """The benchmarks' world, set up like tests/functional/conftest.py: an in-process ThreadedMotoServer
-(made atomic per request by devstack.moto_atomic, as there) and the three provider simulators
-(SimServer) on free ports, the app's environment pointing at them,
+(made atomic per request and O(touched items) per operation by devstack.moto_patch, as there) and
+the three provider simulators (SimServer) on free ports, the app's environment pointing at them,
 resources seeded with the devstack.seed functions, and the app's own service from the container.
 
 Also the fast set-up paths the benchmarks use instead of the order use case, and what they bypass:
@@ -136,11 +136,10 @@ def world() -> Iterator[World]:
     from moto.server import ThreadedMotoServer
 
     from chalicelib import bootstrap as container
-    from devstack import seed
-    from devstack.moto_atomic import make_dynamodb_atomic
+    from devstack import moto_patch, seed
     from simulators.base import SimServer
 
-    make_dynamodb_atomic()  # as the functional tests and `make run` do: DynamoDB's atomic writes
+    moto_patch.install()  # as the functional tests and `make run` do: atomic writes, O(1) in the table
     without_simulator_nagle()
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -49,7 +49,7 @@ class PollBench:
     def run(self, now: dt.datetime) -> PollRun:
         """One jobs.poll_pending run as of `now` (a `now` later than every next_poll_at makes the
         whole backlog due again, so runs can be repeated without rewriting the table)."""
-        from chalicelib.service.certificates import jobs
+        from chalicelib.service import jobs
 
         store = self.store
         listing = [0.0]

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.principals import stable_principal
+from chalicelib.core.renewal import RenewalRules
 from chalicelib.service.policy import Policy
 
 STAGES = ("local", "dev", "prod", "test")
@@ -53,6 +54,32 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 
 
 _SYNC_INTERVAL = "CERTGATE_SYNC_INTERVAL_S"
+
+
+def _fraction(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not 0 < value <= 1:
+        raise ConfigError(f"{name} must be a number in (0, 1], got {env.get(name)!r}")
+    return value
+
+
+def _renewal_rules(env: Mapping[str, str]) -> RenewalRules:
+    """CERTGATE_RENEW_FRACTION (the share of the lifetime left when renewal starts, default 1/3),
+    CERTGATE_RENEW_JITTER (how much earlier, at most, as a share of that window; default 0.1) and
+    CERTGATE_EXPIRY_NOTICES (the notice offsets as denominators, default "3,6,30": 1/3, 1/6 and
+    1/30 of the lifetime left)."""
+    raw = env.get("CERTGATE_EXPIRY_NOTICES", "").strip()
+    try:
+        offsets = tuple(sorted({int(n) for n in raw.split(",") if n.strip()})) if raw else (3, 6, 30)
+    except ValueError as exc:
+        raise ConfigError(f"CERTGATE_EXPIRY_NOTICES must be integers like 3,6,30, got {raw!r}") from exc
+    if any(n < 1 for n in offsets):
+        raise ConfigError(f"CERTGATE_EXPIRY_NOTICES must be integers >= 1, got {raw!r}")
+    jitter = _float(env, "CERTGATE_RENEW_JITTER", 0.1)
+    if not 0 <= jitter <= 1:
+        raise ConfigError(f"CERTGATE_RENEW_JITTER must be in [0, 1], got {env.get('CERTGATE_RENEW_JITTER')!r}")
+    return RenewalRules(remaining_fraction=_fraction(env, "CERTGATE_RENEW_FRACTION", 1 / 3), jitter=jitter,
+                        notice_offsets=offsets)
 
 
 def _principal_groups(env: Mapping[str, str]) -> dict[str, str]:
@@ -156,7 +183,10 @@ class Settings:
                 poll_batch_limit=_int(env, "CERTGATE_POLL_BATCH_LIMIT", 2000),
                 poll_safety_margin_ms=_int(env, "CERTGATE_POLL_SAFETY_MARGIN_MS", 10_000),
                 reconcile_after_s=_int(env, "CERTGATE_RECONCILE_AFTER_S", 300),
-                renew_window_days=_int(env, "CERTGATE_RENEW_WINDOW_DAYS", 30),
+                renewal=_renewal_rules(env),
+                poll_rate_share=_fraction(env, "CERTGATE_POLL_RATE_SHARE", 0.5),
+                renew_rate_share=_fraction(env, "CERTGATE_RENEW_RATE_SHARE", 0.25),
+                renew_sweep_limit=_int(env, "CERTGATE_RENEW_SWEEP_LIMIT", 20_000),
                 idempotency_ttl_s=_int(env, "CERTGATE_IDEMPOTENCY_TTL_S", 24 * 3600),
                 admin_principals=admins,
                 import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),

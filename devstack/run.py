@@ -172,9 +172,11 @@ def stop_children(children: list[Child]) -> None:
 def start_moto(conv: Conventions) -> Any:
     from moto.server import ThreadedMotoServer
 
-    from devstack.moto_atomic import make_dynamodb_atomic
+    from devstack import moto_patch
 
-    make_dynamodb_atomic()  # DynamoDB's atomic conditional writes, which moto alone does not give
+    # DynamoDB's atomic conditional writes, which moto alone does not give, and a cost per
+    # operation that does not grow with the table (devstack/moto_patch.py)
+    moto_patch.install()
 
     # werkzeug would log every AWS call the app makes; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

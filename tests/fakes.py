@@ -48,7 +48,6 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import (
-    WAITING,
     Certificate,
     Event,
     IdempotencyRecord,
@@ -66,6 +65,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 # ==================================================================================================
 # clock
@@ -121,8 +121,8 @@ def _round_trip(record: Any) -> Any:
 
 
 def _stored_certificate(cert: Certificate) -> Certificate:
-    if cert.status not in WAITING:
-        cert = dataclasses.replace(cert, next_poll_at=None)  # as the adapter: only waiting ones keep it
+    if cert.due_kind is None:
+        cert = dataclasses.replace(cert, next_poll_at=None)  # as the adapter: only watched ones keep it
     return _round_trip(cert)
 
 
@@ -186,6 +186,7 @@ class FakeStore:
         self._idem: dict[tuple[str, str], _Idempotency] = {}
         self._imports: dict[str, ImportJob] = {}
         self._schedules: dict[str, str] = {}
+        self._sweeps: dict[str, SweepState] = {}
         self.down: DependencyFailed | None = None  # set: every call fails like an unreachable table
 
     def _check_up(self) -> None:
@@ -378,10 +379,10 @@ class FakeStore:
         def entries(shard: int) -> list[tuple[str, Any]]:
             if kind == "D":  # failed ACM imports waiting for their retry (the adapter's _file_delivery_retry)
                 return [(c.delivery["acm"]["retry_at"], _round_trip(c)) for c in self._certs.values()
-                        if c.status is Status.ISSUED and (c.delivery.get("acm") or {}).get("status") == "failed"
+                        if c.status is Status.ISSUED and c.due_kind is None and (c.delivery.get("acm") or {}).get("status") == "failed"
                         and c.delivery["acm"].get("retry_at") and self._in_shard(c.id, shard)]
             return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
-                    if c.status in WAITING and (kind == "S") == (c.status is Status.SUBMITTING)
+                    if c.due_kind == kind
                     and self._in_shard(c.id, shard)]
 
         yield from self._walk(entries, iso(now) or "", limit)
@@ -397,6 +398,51 @@ class FakeStore:
                     if c.not_after and watched(c) and self._in_shard(c.id, shard)]
 
         yield from self._walk(entries, iso(until) or "", limit)
+
+    # -- the sweeps -------------------------------------------------------------------------------------
+    def _page(self, entries: Callable[[int], list[tuple[str, Certificate]]], until: str, after: Position | None,
+              limit: int) -> SweepPage:
+        """The adapter's _index_page: shard by shard from `after`'s, each by (range key, id)."""
+        out: list[tuple[Position, Certificate]] = []
+        for shard in range(after.shard if after is not None else 0, self.shards):
+            with self._lock:
+                self._check_up()
+                found = sorted(((k, c.id, c) for k, c in entries(shard) if k <= until), key=lambda e: e[:2])
+            if after is not None and after.shard == shard and after.key:
+                found = [e for e in found if (e[0], e[1]) > (after.key, after.item_id)]
+            room = limit - len(out)
+            out += [(Position(shard, k, cid), c) for k, cid, c in found[:room]]
+            if len(out) >= limit:
+                return SweepPage(out, end=len(found) <= room and shard == self.shards - 1)
+        return SweepPage(out, end=True)
+
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, Certificate]]:
+            return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
+                    if c.due_kind == kind and self._in_shard(c.id, shard)]
+
+        return self._page(entries, iso(now) or "", after, limit)
+
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, Certificate]]:
+            return [(c.not_after, _round_trip(c)) for c in self._certs.values()
+                    if c.not_after and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision))
+                    and self._in_shard(c.id, shard)]
+
+        return self._page(entries, iso(until) or "", after, limit)
+
+    def sweep_state(self, name: str) -> SweepState:
+        with self._lock:
+            self._check_up()
+            return self._sweeps.get(name) or SweepState(name=name)
+
+    def save_sweep(self, state: SweepState) -> None:
+        with self._lock:
+            self._check_up()
+            stored = self._sweeps.get(state.name)
+            if (stored.version if stored else 0) != state.version - 1:
+                raise ConcurrentModification(f"sweep {state.name}")
+            self._sweeps[state.name] = _round_trip(state)
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         def entries(shard: int) -> list[tuple[str, Any]]:
@@ -670,6 +716,9 @@ class FakeOrder:
     on_hold: bool = False
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     dcv_method: str | None = None
+    # A revoke request held for approval (`FakeProvider.revoke_approval`): id and pending|approved|rejected.
+    revoke_request: tuple[str, str] | None = None
+    revoke_rejection: str | None = None
 
 
 @dataclass
@@ -693,6 +742,9 @@ class FakeProvider:
       `skip` good ones) raise `error`; with `commit=True` the call happens at the provider first (an
       answer lost on the way back, the case of `outcome_unknown`);
     - `set_status(id, status)`: a change made at the provider's own console;
+    - `revoke_approval = True`: a revoke files a request held for approval (as DigiCert without
+      skip_approval), shown on the order while pending; `decide_revocation(id, approve, reason)`
+      is the approver's answer, `revocation_outcome` reads it;
     - `calls` lists every call (method name, first argument) for assertions.
     Operations its capabilities do not offer raise UnsupportedOperation, as the base class does."""
 
@@ -716,6 +768,7 @@ class FakeProvider:
         self._script: dict[str, list[_Scripted | None]] = {}
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
+        self.revoke_approval = False
 
     # -- scripting ----------------------------------------------------------------------------------
     def fail_next(self, method: str, error: ProviderError, *, times: int = 1, commit: bool = False,
@@ -793,8 +846,21 @@ class FakeProvider:
         order = self.orders[order_id]
         order.status, order.raw_status, order.on_hold = status, raw or RAW_STATUS[status], on_hold
 
+    def decide_revocation(self, order_id: str, approve: bool, reason: str = "not approved") -> None:
+        order = self.orders[order_id]
+        if order.revoke_request is None or order.revoke_request[1] != "pending":
+            raise AssertionError(f"order {order_id} has no pending revoke request")
+        order.revoke_request = (order.revoke_request[0], "approved" if approve else "rejected")
+        if approve:
+            order.status, order.raw_status = Status.REVOKED, RAW_STATUS[Status.REVOKED]
+        else:
+            order.revoke_rejection = reason
+
     def view(self, order: FakeOrder, *, with_material: bool = True) -> ProviderOrder:
+        held = order.revoke_request is not None and order.revoke_request[1] == "pending"
         return ProviderOrder(
+            revocation_pending=held, revocation_request_id=order.revoke_request[0] if held and order.revoke_request
+            else None,
             provider_order_id=order.id, status=order.status, raw_status=order.raw_status,
             client_reference=order.request.client_reference, certificate_id=order.certificate_id,
             common_name=order.request.common_name, sans=tuple(s.value for s in order.request.sans),
@@ -858,13 +924,29 @@ class FakeProvider:
             order = self._order(provider_order_id)
             if order.status not in (Status.ISSUED, Status.REVOKED):
                 raise ProviderConflict(self.name, f"order {order.id} is {order.raw_status}")
+            if self.revoke_approval and order.status is Status.ISSUED:
+                if order.revoke_request is None or order.revoke_request[1] != "pending":
+                    order.revoke_request = (f"rq-{next(self._ids)}", "pending")
+                return self.view(order)
             order.status, order.raw_status = Status.REVOKED, RAW_STATUS[Status.REVOKED]
             return self.view(order)
 
         return self._call("revoke", provider_order_id, revoke)
 
     def revocation_outcome(self, provider_order_id: str, request_id: str) -> ProviderOrder:
-        raise UnsupportedOperation(self.name, "revocation requests are not supported")
+        def outcome() -> ProviderOrder:
+            order = self._order(provider_order_id)
+            if order.revoke_request is None or order.revoke_request[0] != request_id:
+                raise ProviderNotFound(self.name, f"no request {request_id}")
+            state = order.revoke_request[1]
+            view = self.view(order, with_material=False)
+            if state == "pending":
+                return view
+            if state == "rejected":
+                return dataclasses.replace(view, failure_reason=order.revoke_rejection, revocation_request_id=request_id)
+            return view
+
+        return self._call("revocation_outcome", provider_order_id, outcome)
 
     def cancel(self, provider_order_id: str) -> ProviderOrder:
         """A pending order is cancelled; an issued one is reported as it is (too late)."""

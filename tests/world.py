@@ -68,13 +68,12 @@ def world() -> Iterator[World]:
     from moto.server import ThreadedMotoServer
 
     from chalicelib import bootstrap as container
-    from devstack import seed
+    from devstack import moto_patch, seed
     from devstack.local_env import free_port, patched_environ
-    from devstack.moto_atomic import make_dynamodb_atomic
     from simulators import simulator_classes
     from simulators.base import SimServer
 
-    make_dynamodb_atomic()
+    moto_patch.install()  # as `make run`: atomic requests, cost per operation independent of the table
     port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     moto.start()

@@ -47,7 +47,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 # Events published on SNS (design.md section 5). Other audit kinds stay in the table only.
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
-    "certificate.expiring", "certificate.expired", "certificate.delivered",
+    "certificate.expiring", "certificate.expired", "certificate.revocation_rejected", "certificate.delivered",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -56,7 +56,6 @@ EVENT_FOR_STATUS = {
     Status.CANCELLED: "certificate.cancelled",
     Status.EXPIRED: "certificate.expired",
 }
-EXPIRY_NOTICE_DAYS = (30, 14, 7, 1)
 
 
 def utcnow() -> dt.datetime:
@@ -135,6 +134,33 @@ class Approver:
 
 
 @dataclass(frozen=True)
+class Revocation:
+    """A revoke we asked the provider for. `requested`: the call was made (or is being made) and
+    its answer is not recorded yet — reconcile finds out; `pending`: the provider holds it for
+    approval (`request_id`) and the poller follows it; `revoked`: the provider confirmed it. A
+    rejected request is cleared (event certificate.revocation_rejected)."""
+
+    reason: str
+    requested_at: str
+    state: str = "requested"  # requested | pending | revoked
+    request_id: str | None = None
+    comments: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.state in ("requested", "pending")
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any] | None) -> Revocation | None:
+        if not item:
+            return None
+        return cls(**{k: str(v) for k, v in item.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
 class Failure:
     code: str
     reason: str
@@ -189,9 +215,15 @@ class Certificate:
     provider_order_id: str | None = None
     provider_certificate_id: str | None = None
     provider_status: str | None = None
+    # The provider's last status was not in its adapter's status table: `status` is the last
+    # known one, `provider_status` the raw value (surfaced once: certificate.provider_state_unmapped).
+    provider_status_unmapped: bool = False
     revision: int = 1
     revisions: tuple[Revision, ...] = ()
-    operation: str | None = None  # order | reissue | renew while the provider works on it
+    # order | reissue | renew while the provider works on it; revoke | cancel: claimed before the
+    # provider call, so reconcile knows what was in flight when the answer was never recorded.
+    operation: str | None = None
+    revocation: Revocation | None = None
     not_before: str | None = None
     not_after: str | None = None
     serial: str | None = None
@@ -202,8 +234,15 @@ class Certificate:
     poll_attempts: int = 0
     next_poll_at: str | None = None
     submit_attempts: int = 0
-    submitted_at: str | None = None  # when the provider was last asked to create this order
-    expiry_notices: tuple[int, ...] = ()
+    submitted_at: str | None = None  # when the provider was last asked to create this order (or revoke/cancel it)
+    # The last `certificate.expiring` offset sent (n: when 1/n of the lifetime remained) and the
+    # not_after it was about (a new certificate starts over): core/renewal.py.
+    notice_offset: int | None = None
+    notice_not_after: str | None = None
+    # The end of the paid plan (DigiCert order_validity), where the provider sells plans: inside
+    # it a renewal is a free reissue (core/renewal.py).
+    coverage_until: str | None = None
+    renewal_attempted_at: str | None = None  # the renewal sweep's last try (its retries are spaced)
     on_hold: bool = False
     import_id: str | None = None
     # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and
@@ -215,6 +254,22 @@ class Certificate:
     @property
     def public_status(self) -> str:
         return self.status.public
+
+    @property
+    def revocation_waiting(self) -> bool:
+        return self.revocation is not None and self.revocation.waiting
+
+    @property
+    def due_kind(self) -> str | None:
+        """Where the sparse `due` index files this certificate: S (an unconfirmed create, for
+        reconcile), P (pending at the provider, or issued with a revoke or cancel in flight or a
+        revoke request awaiting approval, for the poller), None (nothing to watch)."""
+        if self.status is Status.SUBMITTING:
+            return "S"
+        if self.status is Status.PENDING or (self.status is Status.ISSUED
+                                             and (self.operation is not None or self.revocation_waiting)):
+            return "P"
+        return None
 
     @property
     def current_revision(self) -> Revision | None:
@@ -247,21 +302,6 @@ class Certificate:
         others = tuple(r for r in self.revisions if r.number != rev.number)
         return tuple(sorted((*others, rev), key=lambda r: r.number))
 
-    def due_expiry_notice(self, now: dt.datetime) -> int | None:
-        """The expiry notice threshold (days) crossed and not yet sent, if any: only the
-        nearest one, so a certificate first seen 5 days before expiry gets one notice, not four."""
-        end = parse_iso(self.not_after)
-        if end is None or self.status is not Status.ISSUED:
-            return None
-        left = (end - now).total_seconds() / 86400
-        if left <= 0:
-            return None
-        crossed = [d for d in EXPIRY_NOTICE_DAYS if left <= d]
-        if not crossed:
-            return None
-        nearest = min(crossed)
-        return None if nearest in self.expiry_notices else nearest
-
     def to_public(self) -> dict[str, Any]:
         """The API representation (no key material, no internal bookkeeping)."""
         rev = self.issued_revision
@@ -288,9 +328,13 @@ class Certificate:
             },
             "revision": self.revision,
             "issued_revision": rev.number if rev else None,
-            "operation": self.operation if self.status in WAITING else None,
+            "operation": self.operation if self.due_kind else None,
+            "revocation": ({"status": self.revocation.state, "request_id": self.revocation.request_id,
+                            "reason": self.revocation.reason, "requested_at": self.revocation.requested_at}
+                           if self.revocation else None),
             "not_before": self.not_before,
             "not_after": self.not_after,
+            "coverage_until": self.coverage_until,
             "serial": self.serial,
             "fingerprints": {"sha1": self.fingerprint_sha1, "sha256": self.fingerprint_sha256},
             "issuer": self.issuer,

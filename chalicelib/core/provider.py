@@ -29,6 +29,13 @@ class Capabilities:
     download_formats: tuple[str, ...]
     authorities: bool
     async_issuance: bool
+    # The provider's documented request limits ((requests, per seconds), ...): the adapter keeps
+    # them per process, the jobs plan their runs inside them (service/sweeps.py CallBudget).
+    rate_limits: tuple[tuple[int, float], ...] = ()
+    # How an automatic renewal gets the next certificate: "renew" (a new paid order), "reissue"
+    # (a fresh certificate on the same order, free), or "plan" (reissue while the paid plan,
+    # `coverage_until`, outlasts the certificate; a paid renewal at its end).
+    renewal: str = "renew"
 
     def max_validity_days(self, product: str, on: dt.date) -> int:
         return self.lifetime.max_days(product, on)

@@ -342,6 +342,17 @@ class Revision(Closed, kw_only=True):
     s3_prefix: str | UnsetType = UNSET
 
 
+class RevocationState(Closed, kw_only=True):
+    status: Annotated[Literal["requested", "pending", "revoked"],
+                      doc("`requested`: asked, the provider's answer not yet recorded; `pending`: the provider "
+                          "holds the revoke request for approval (the certificate stays issued and valid); "
+                          "`revoked`: confirmed by the provider. A rejected request is cleared "
+                          "(event certificate.revocation_rejected).")]
+    request_id: Annotated[str, doc("The provider's revoke request id.")] | None
+    reason: str
+    requested_at: Timestamp
+
+
 class Certificate(Closed, kw_only=True):
     id: Annotated[str, Meta(pattern="^crt_[0-9a-f]{32}$")]
     status: Status
@@ -363,9 +374,14 @@ class Certificate(Closed, kw_only=True):
     provider_refs: ProviderRefs
     revision: Annotated[int, Meta(ge=1)]
     issued_revision: Annotated[int, doc("The revision downloads serve.")] | None | UnsetType = UNSET
-    operation: Literal["order", "reissue", "renew"] | None | UnsetType = UNSET
+    operation: Literal["order", "reissue", "renew", "revoke", "cancel"] | None | UnsetType = UNSET
+    revocation: RevocationState | None | UnsetType = UNSET
     not_before: Timestamp | None | UnsetType = UNSET
     not_after: Timestamp | None | UnsetType = UNSET
+    coverage_until: Annotated[Timestamp, doc(
+        "The end of the paid plan (digicert: `order_validity` years from the order): inside it an automatic "
+        "renewal is a free reissue on the same order, at its end a paid renewal. null where the provider sells "
+        "no plans.")] | None | UnsetType = UNSET
     serial: str | None | UnsetType = UNSET
     fingerprints: Fingerprints | UnsetType = UNSET
     issuer: str | None | UnsetType = UNSET

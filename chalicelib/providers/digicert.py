@@ -59,6 +59,9 @@ CAPABILITIES = Capabilities(
     dcv_methods=("dns", "email", "file"), default_dcv_method="dns", lifetime=LIFETIME,
     reissue=True, renew=True, revoke=True, cancel=True,
     download_formats=("pem", "chain", "fullchain", "der", "pkcs7"), authorities=False, async_issuance=True,
+    # "Rate limits": 100 requests per 5 seconds and 1,000 per 5 minutes, 429 without Retry-After.
+    rate_limits=((100, 5.0), (1000, 300.0)),
+    renewal="plan",  # order_validity: new certificates inside the plan are free reissues
 )
 
 # The one DigiCert status table (order info `status`, "Order info"); anything else stays pending
@@ -151,8 +154,7 @@ class DigiCertProvider(Provider):
     listing_position = 3
     dcv_names = DCV_TO_DIGICERT
     required_credentials = ("base_url", "api_key")
-    # "Rate limits": 100 requests per 5 seconds and 1,000 per 5 minutes, 429 without Retry-After.
-    rate_limits = ((100, 5.0), (1000, 300.0))
+    rate_limits = CAPABILITIES.rate_limits
     # The lookup by alternative_order_id names the order exactly: no time window needed.
     lookup_since_create = False
 
@@ -334,8 +336,8 @@ class DigiCertProvider(Provider):
             raise ProviderRejected(PROVIDER, f"unknown revocation reason {reason!r}",
                                    field_errors=[FieldError("reason", f"must be one of {', '.join(REVOCATION_REASONS)}")])
         order = self.get_order(provider_order_id, with_material=False)
-        if order.status is Status.REVOKED:
-            return order
+        if order.status is Status.REVOKED or order.revocation_pending:
+            return order  # revoked, or a request already awaits approval: never file a second one
         if order.raw_status.lower() == "reissue_pending":
             raise ProviderConflict(PROVIDER, f"order {provider_order_id} has a pending reissue: DigiCert revokes its "
                                    "certificate once the reissue is complete or canceled", provider_code="reissue_pending")
@@ -683,6 +685,11 @@ def order_from_info(info: Mapping[str, Any], material: CertificateMaterial | Non
         material=material if status is Status.ISSUED else None, failure_reason=failure,
         request_id=_str_or_none(requests_in[-1].get("id")) if requests_in else None,
         product=PRODUCT_BY_NAME_ID.get(str(product.get("name_id") or info.get("product_name_id") or "")))
+    held = [r for r in requests_in if str(r.get("type") or "").lower() == "revoke"
+            and str(r.get("status") or "").lower() in REQUEST_PENDING and r.get("id") is not None]
+    if held and status is Status.ISSUED:
+        # A revoke request awaiting approval ("Order info" requests[]): what an interrupted revoke left.
+        order = dataclasses.replace(order, revocation_pending=True, revocation_request_id=str(held[-1]["id"]))
     return order if material is None else stated_by_certificate(PROVIDER, order, material.certificate_pem)
 
 

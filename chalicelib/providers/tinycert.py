@@ -60,6 +60,7 @@ CAPABILITIES = Capabilities(
     lifetime=Lifetime(fixed("TinyCert (one year, no validity parameter)", MAX_VALIDITY_DAYS), parameter=False),
     reissue=True, renew=True, revoke=True, cancel=False, download_formats=DOWNLOAD_FORMATS,
     authorities=True, async_issuance=False,
+    renewal="reissue",  # /cert/reissue: a fresh certificate, same key and names, no new order
 )
 
 # The one status table (the statuses of the PHP client's cert_details docblock). `hold` is

@@ -52,7 +52,10 @@ def get_authority(svc: CertificateService, ca_id: str) -> Authority:
 
 
 def create_authority(svc: CertificateService, fields: Mapping[str, str]) -> Authority:
-    return svc.providers(AUTHORITY_PROVIDER).create_authority(fields)
+    try:
+        return svc.providers(AUTHORITY_PROVIDER).create_authority(fields)
+    finally:
+        svc.forget_authorities(AUTHORITY_PROVIDER)
 
 
 def delete_authority(svc: CertificateService, ca_id: str, *, actor: str, admin: bool, force: bool = False) -> None:
@@ -82,6 +85,8 @@ def delete_authority(svc: CertificateService, ca_id: str, *, actor: str, admin: 
         provider.delete_authority(ca_id)
     except ProviderNotFound as exc:
         raise NotFound(f"no certificate authority {ca_id!r} at {AUTHORITY_PROVIDER}") from exc
+    finally:
+        svc.forget_authorities(AUTHORITY_PROVIDER)
     for cid in ours:
         _mark_deleted_with_authority(svc, cid, ca_id, actor)
 

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import random
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -34,7 +35,8 @@ from chalicelib.core.model import (
     utcnow,
 )
 from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
-from chalicelib.service import changes, dcv, delivery, downloads, ordering, outbox
+from chalicelib.observability import count
+from chalicelib.service import changes, dcv, delivery, downloads, ordering, outbox, recovery
 from chalicelib.service.ordering import OrderResult
 from chalicelib.service.policy import Policy
 from chalicelib.service.ports import (
@@ -65,6 +67,7 @@ class CertificateService:
         self.vault = vault
         self.directory = directory
         self.clock = clock
+        self._authority_ids: dict[str, tuple[float, frozenset[str]]] = {}
 
     def providers(self, name: str) -> Provider:
         """The configured adapter of provider `name` (ProviderNotConfigured when it has no secret)."""
@@ -72,6 +75,19 @@ class CertificateService:
 
     def capabilities(self, name: str) -> Capabilities:
         return self.directory.capabilities(name)
+
+    def authority_ids(self, name: str, provider: Provider, *, fresh: bool = False) -> frozenset[str]:
+        """The ids of provider `name`'s CAs, read at most every ordering.AUTHORITIES_TTL_S (or now)."""
+        now = time.monotonic()
+        cached = self._authority_ids.get(name)
+        if cached is None or fresh or now - cached[0] > ordering.AUTHORITIES_TTL_S:
+            cached = (now, frozenset(str(a.ca_id) for a in provider.list_authorities()))
+            self._authority_ids[name] = cached
+        return cached[1]
+
+    def forget_authorities(self, name: str) -> None:
+        """A CA was created or deleted here: the next order reads the list again."""
+        self._authority_ids.pop(name, None)
 
     def provider_defaults(self, name: str) -> Mapping[str, Any]:
         return self.directory.defaults(name)
@@ -104,6 +120,9 @@ class CertificateService:
         claims: tuple[str, ...] = ()
         if po.provider_order_id and po.provider_order_id != cert.provider_order_id:
             claims = (po.provider_order_id,)
+        if not po.status_recognized and cert.status is not Status.SUBMITTING:
+            return self._unmapped(cert, po, actor, refs, claims)
+        refs["provider_status_unmapped"] = False  # an unknown status of a create is surfaced on its first poll
         target = po.status
         try:
             if target is Status.ISSUED:
@@ -133,6 +152,27 @@ class CertificateService:
                                                        "provider_status": po.raw_status})
             return cert
 
+    def _unmapped(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
+                  claims: tuple[str, ...]) -> Certificate:
+        """A provider status the adapter does not know: keep our last known status (never demote
+        an issued certificate to pending, where DELETE could cancel it), record the raw value and
+        surface it once per value (event + metric), not on every poll."""
+        now = self.clock()
+        refs = {**refs, "provider_status_unmapped": True, "on_hold": cert.on_hold}
+        if cert.provider_status_unmapped and cert.provider_status == po.raw_status:
+            return self.save(self.rescheduled(cert, now)) if cert.due_kind else cert
+        after = cert.updated(now, **refs)
+        if after.due_kind:
+            after = self.rescheduled(after, now)
+        ev = Event(certificate_id=cert.id, kind="certificate.provider_state_unmapped", occurred_at=iso(now) or "",
+                   actor=actor, provider=cert.provider, revision=cert.revision,
+                   detail={"provider_status": po.raw_status, "kept_status": cert.status.public})
+        log.warning("provider status not in the status table; last known status kept",
+                    extra={"certificate_id": cert.id, "provider": cert.provider, "provider_status": po.raw_status,
+                           "status": cert.status.value})
+        count("ProviderStateUnmapped", 1, provider=cert.provider)
+        return self.save(after, [ev], claim_refs=claims)
+
     def _apply_issued(self, cert: Certificate, po: ProviderOrder, actor: str, refs: dict[str, Any],
                       claims: tuple[str, ...]) -> Certificate:
         from chalicelib.x509 import certificates as x509_certificates
@@ -151,6 +191,8 @@ class CertificateService:
             if refs.get("on_hold") != cert.on_hold:
                 return self.save(cert.updated(now, **refs), [self.event_for(cert, cert, actor, kind="certificate.hold",
                                                                            on_hold=refs.get("on_hold"))])
+            if cert.provider_status_unmapped:
+                return self.save(cert.updated(now, **refs))  # the provider speaks a known status again
             return cert
         revision = cert.revision
         if cert.status is Status.ISSUED:
@@ -177,7 +219,7 @@ class CertificateService:
             Status.ISSUED, now, **refs, revision=revision, revisions=cert.with_revision(rev), operation=None,
             not_before=iso(info.not_before), not_after=iso(info.not_after), serial=info.serial,
             fingerprint_sha1=info.sha1_fingerprint, fingerprint_sha256=info.sha256_fingerprint, issuer=info.issuer_common_name, failure=None,
-            poll_attempts=0, next_poll_at=None, expiry_notices=(), sealed_key=sealed,
+            poll_attempts=0, next_poll_at=None, sealed_key=sealed,
             key_source="provider" if material.private_key_pem else cert.key_source,
         )
         ev = self.event_for(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
@@ -233,6 +275,8 @@ class CertificateService:
             return self.reconcile_one(cert, actor, force=True)
         if cert.status in FINAL or not cert.provider_order_id:
             return cert
+        if cert.operation in ("revoke", "cancel") or cert.revocation_waiting:
+            return recovery.recover(self, cert, actor)
         provider = self.providers(cert.provider)
         try:
             po = provider.get_order(cert.provider_order_id, with_material=cert.status is Status.PENDING)
@@ -310,6 +354,13 @@ class CertificateService:
                               failure=Failure("not_found_at_provider", "the order was not found at the provider after a retry"))
         return self.save(after, [self.event_for(cert, after, actor)])
 
+    def recover(self, cert: Certificate, actor: str) -> Certificate:
+        """Finish an interrupted reissue, renewal, revoke or cancel to the provider's truth
+        (service/recovery.py); an unconfirmed create goes to reconcile_one."""
+        if cert.status is Status.SUBMITTING:
+            return self.reconcile_one(cert, actor)
+        return recovery.recover(self, cert, actor)
+
     def resubmit_after_s(self) -> float:
         """How long an unanswered create may still be running at the provider."""
         return max(float(self.cfg.reconcile_after_s), 2 * self.cfg.provider_read_timeout_s + 1)
@@ -345,8 +396,8 @@ class CertificateService:
     def order_request(self, cert: Certificate) -> OrderRequest:
         return ordering.order_request(self, cert)
 
-    def reissue(self, principal: str, cert: Certificate, body: Any) -> Certificate:
-        return changes.reissue(self, principal, cert, body)
+    def reissue(self, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
+        return changes.reissue(self, principal, cert, body, actor)
 
     def renew(self, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
         return changes.renew(self, principal, cert, body, actor)

@@ -19,6 +19,7 @@ from chalicelib.core.errors import (
 from chalicelib.core.model import (
     Certificate,
     Revision,
+    Revocation,
     San,
     Status,
     approver_from,
@@ -34,8 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("certgate.service")
 
 
-def reissue(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> Certificate:
-    return _change(svc, principal, cert, body, "reissue")
+def reissue(svc: CertificateService, principal: str, cert: Certificate, body: Any,
+            actor: str | None = None) -> Certificate:
+    return _change(svc, principal, cert, body, "reissue", actor=actor)
 
 
 def renew(svc: CertificateService, principal: str, cert: Certificate, body: Any, actor: str | None = None) -> Certificate:
@@ -50,8 +52,12 @@ def _change(svc: CertificateService, principal: str, cert: Certificate, body: An
         raise ValidationFailed([FieldError("operation", f"{cert.provider} cannot {op}")],
                                code="unsupported_operation")
     changes = validate_change(body)
-    if cert.status is not Status.ISSUED or cert.operation == "revoke":
-        state = "being revoked" if cert.operation == "revoke" else cert.public_status
+    if cert.revocation_waiting and cert.revocation:
+        named = f" (request {cert.revocation.request_id})" if cert.revocation.request_id else ""
+        raise Conflict(f"this certificate has a revocation {cert.revocation.state}{named}: it cannot be {op}ed",
+                       code="revocation_pending")
+    if cert.status is not Status.ISSUED or cert.operation is not None:
+        state = f"{cert.public_status} ({cert.operation} in progress)" if cert.operation else cert.public_status
         raise Conflict(f"only an issued certificate can be {op}ed; this one is {state}",
                        code="invalid_state")
     draft = _changed_spec(svc, cert, changes)
@@ -118,30 +124,37 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
 
 
 def revoke(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> Certificate:
+    from chalicelib.service import recovery
     from chalicelib.service.requests import validate_revoke
 
     reason, comments = validate_revoke(body)
     if not svc.capabilities(cert.provider).revoke:
         raise ValidationFailed([FieldError("provider", f"{cert.provider} cannot revoke certificates")],
                                code="unsupported_operation")
-    if cert.status is not Status.ISSUED:
-        raise Conflict(f"only an issued certificate can be revoked; this one is {cert.public_status}",
-                       code="invalid_state")
+    if cert.revocation_waiting and cert.revocation:
+        rev = cert.revocation
+        named = f" (request {rev.request_id})" if rev.request_id else ""
+        raise Conflict(f"a revocation is already {rev.state}{named}, asked on {rev.requested_at} "
+                       f"for reason {rev.reason!r}", code="revocation_pending")
+    if cert.status is not Status.ISSUED or cert.operation is not None:
+        state = f"{cert.public_status} ({cert.operation} in progress)" if cert.operation else cert.public_status
+        raise Conflict(f"only an issued certificate can be revoked; this one is {state}", code="invalid_state")
     provider = svc.providers(cert.provider)
     # Claim the certificate first (conditional on the version we read): a reissue or renewal
-    # racing this revoke either claimed it before us (we stop here with a 409) or fails to.
-    cert = svc.save(cert.updated(svc.clock(), operation="revoke"))
+    # racing this revoke either claimed it before us (we stop here with a 409) or fails to. The
+    # claim says what is in flight, so reconcile can finish it if our answer is never recorded.
+    now = svc.clock()
+    cert = svc.save(cert.updated(now, operation="revoke", submitted_at=iso(now),
+                                 revocation=Revocation(reason=reason, requested_at=iso(now) or "", comments=comments),
+                                 next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.poll_min_interval_s))))
     try:
         po = provider.revoke(cert.provider_order_id or "", reason)
     except ProviderError as exc:
-        raise ProviderFailure(svc.save(cert.updated(svc.clock(), operation=None)), exc) from exc
-    now = svc.clock()
-    if po.status is Status.REVOKED:
-        after = cert.moved_to(Status.REVOKED, now, provider_status=po.raw_status, operation=None)
-        return svc.save(after, [svc.event_for(cert, after, principal, reason=reason, comments=comments)])
-    svc.audit(cert, principal, "certificate.revocation_requested", reason=reason, comments=comments,
-                provider_status=po.raw_status)
-    return svc.save(cert.updated(now, operation=None))
+        if exc.outcome_unknown:
+            raise ProviderFailure(cert, exc) from exc  # claimed: reconcile looks at the provider
+        raise ProviderFailure(svc.save(cert.updated(svc.clock(), operation=None, revocation=None,
+                                                    next_poll_at=None)), exc) from exc
+    return recovery.settle_revocation(svc, cert, po, principal)
 
 
 def cancel(svc: CertificateService, principal: str, cert: Certificate) -> Certificate:
@@ -157,12 +170,15 @@ def cancel(svc: CertificateService, principal: str, cert: Certificate) -> Certif
         if cert.status is not Status.PENDING:
             raise Conflict(f"the order is {cert.public_status} and cannot be cancelled", code="invalid_state")
     provider = svc.providers(cert.provider)
+    # Claimed before the call (a repeated cancel of an interrupted one may take it over).
+    now = svc.clock()
+    cert = svc.save(cert.updated(now, operation="cancel", submitted_at=iso(now)))
     try:
         po = provider.cancel(cert.provider_order_id or "")
     except ProviderError as exc:
-        raise ProviderFailure(cert, exc) from exc
-    if po.status is Status.ISSUED:
-        return svc.apply(cert, po, principal)
-    now = svc.clock()
-    after = cert.moved_to(Status.CANCELLED, now, provider_status=po.raw_status, operation=None)
-    return svc.save(after, [svc.event_for(cert, after, principal)])
+        if exc.outcome_unknown:
+            raise ProviderFailure(cert, exc) from exc  # claimed: reconcile looks at the provider
+        raise ProviderFailure(svc.save(cert.updated(svc.clock(), operation="order")), exc) from exc
+    from chalicelib.service import recovery
+
+    return recovery.settle_cancel(svc, cert, po, principal)

@@ -7,16 +7,18 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from chalicelib.core import renewal
 from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
 from chalicelib.service import delivery
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
+from chalicelib.service.sweeps import LEFT, OVER_BUDGET, CallBudget, Sweep, isolated, run_sweep
 
 log = logging.getLogger("certgate.jobs")
 
@@ -45,59 +47,73 @@ class _ProviderGate:
             return self.retry_after.get(provider)
 
 
-def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Refresh every due pending certificate (sparse `due` index only), bounded concurrency per
-    provider, backoff per certificate, 429 honoured per provider, stopping before the budget ends."""
+def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Refresh the due pending certificates (sparse `due` index only) from where the last run
+    left (service/sweeps.py), bounded concurrency per provider, backoff per certificate, 429
+    honoured per provider, each provider's calls kept inside its share of its rate limits
+    (`clock`/`sleep` pace them), stopping before the budget ends."""
     cfg = svc.cfg
     now = now or svc.clock()
-    stats: Counter[str] = Counter()
     started = time.monotonic()
     gate = _ProviderGate()
-    backlog: Counter[str] = Counter()
+    budget = CallBudget({name: svc.capabilities(name).rate_limits for name in svc.directory.names()},
+                        share=cfg.poll_rate_share, interval_s=cfg.poll_interval_s, clock=clock, sleep=sleep)
 
-    def work(cert: Certificate) -> str:
+    def check(cert: Certificate) -> str:
         if remaining() < cfg.poll_safety_margin_ms:
-            return "left_for_next_run"
+            return LEFT
         wait = gate.blocked(cert.provider)
         if wait is not None:
             svc.postpone(cert, wait)
             return "rate_limited"
+        if not budget.take(cert.provider):
+            return OVER_BUDGET  # stays due: the next run (the place is past it: the next cycle)
         try:
             after = svc.refresh(cert, actor="poll_pending")
-        except ConcurrentModification:
-            return "raced"
         except ProviderFailure as f:
             return _provider_failed(svc, gate, cert, f.error)
         return after.status.value if after.status is not cert.status else "unchanged"
 
-    # Work starts as soon as the first page of the due index arrives: reading the rest overlaps
-    # the provider round trips instead of preceding them.
+    def back_off(cert: Certificate, exc: Exception) -> str:
+        svc.save(svc.rescheduled(cert, svc.clock()))  # a broken secret or bucket: not every minute
+        return "failed"
+
     executors: dict[str, ThreadPoolExecutor] = {}
-    futures = []
-    try:
-        for cert in svc.store.due("P", now, cfg.poll_batch_limit):
-            if remaining() < cfg.poll_safety_margin_ms:
-                stats["left_for_next_run"] += 1  # the rest of the index is not even read
-                break
+
+    def work(page: Sequence[Certificate]) -> list[str]:
+        futures = []
+        for cert in page:
             ex = executors.get(cert.provider)
             if ex is None:
                 ex = executors[cert.provider] = ThreadPoolExecutor(
                     max_workers=max(1, cfg.poll_concurrency_per_provider), thread_name_prefix=f"poll-{cert.provider}")
-            backlog[cert.provider] += 1
-            futures.append(ex.submit(work, cert))
-        for fut in futures:
-            stats[fut.result()] += 1
+            futures.append(ex.submit(isolated, svc, "poll_pending", cert, check, back_off))
+        return [f.result() for f in futures]
+
+    sweep = Sweep("poll_pending", read=lambda after, n: svc.store.due_page("P", now, after, n),
+                  due_at=lambda cert: parse_iso(cert.next_poll_at or cert.updated_at), limit=cfg.poll_batch_limit,
+                  page_size=500, backlog_peek=cfg.sweep_backlog_peek)
+    try:
+        stats = run_sweep(svc, sweep, work, remaining, now)
     finally:
         for ex in executors.values():
             ex.shutdown(wait=True)
-    stats["due"] = sum(backlog.values())
-    for provider, n in backlog.items():
-        count("PollBacklog", n, provider=provider)
+    stats["due"] = sum(n for k, n in stats.items() if k not in _NOT_ITEMS)
+    for provider in executors:
+        if budget.quota(provider) is not None:
+            count("PollProviderCalls", budget.used(provider), provider=provider)
     if remaining() > cfg.poll_safety_margin_ms:
         stats["events_flushed"] = svc.flush_outbox()
-    stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]
-    log.info("poll_pending done", extra={"stats": dict(stats)})
-    return dict(stats)
+    result: dict[str, Any] = dict(stats)
+    result["seconds"] = round(time.monotonic() - started, 3)
+    log.info("poll_pending done", extra={"stats": result})
+    return result
+
+
+# What a sweep's stats count besides items (service/sweeps.py).
+_NOT_ITEMS = frozenset({LEFT, "duplicate_run", "lease_lost", "cycles_completed", "backlog", "backlog_age_s"})
 
 
 def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certificate, err: ProviderError) -> str:
@@ -137,26 +153,57 @@ def _sweep(svc: CertificateService, job: str, certs: Iterable[Certificate], rema
 
 
 def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason."""
+    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason.
+    Then every interrupted step (a reissue, renewal, revoke or cancel with its operation still
+    recorded): finished to the provider's truth (service/recovery.py)."""
     now = now or svc.clock()
     due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
+    due += _interrupted(svc, now)
     stats = _sweep(svc, "reconcile", due, remaining,
-                   lambda cert: svc.reconcile_one(cert, actor="reconcile").status.value)
+                   lambda cert: svc.recover(cert, actor="reconcile").status.value)
     if retried := delivery.retry_failed(svc, remaining):  # failed ACM imports (service/delivery.py)
         stats["deliveries_retried"] = retried
     return stats
 
 
-def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Expiry notices at 30/14/7/1 days (once each), `expired` when not_after passes, and renewal
-    of auto_renew certificates inside their window — through the same use case as POST .../renew."""
+def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]:
+    """Due certificates with a reissue, renewal, revoke or cancel in flight."""
+    from chalicelib.service.recovery import RECOVERABLE
+
+    return [c for c in svc.store.due("P", now, svc.cfg.poll_batch_limit) if c.operation in RECOVERABLE]
+
+
+def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
+                   clock: Callable[[], float] = time.monotonic,
+                   sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """From where the last run left (service/sweeps.py), over every certificate whose renewal or
+    notice may be due (core/renewal.py: windows relative to each lifetime): `expired` when
+    not_after passes, expiry notices (once per offset), and the renewal of auto_renew
+    certificates inside their window — a free reissue inside the paid plan, a paid renewal at its
+    end — through the same use cases as POST .../reissue and .../renew, paced inside the job's
+    share of each provider's rate limits (`clock`/`sleep`)."""
     at = now or svc.clock()
-    horizon = at + dt.timedelta(days=max(30, svc.cfg.renew_window_days))
-    expiring = list(svc.store.expiring(horizon, svc.cfg.poll_batch_limit))
-    return _sweep(svc, "renew_expiring", expiring, remaining, lambda cert: _expiry_step(svc, cert, at))
+    cfg = svc.cfg
+    until = cfg.renewal.horizon(at)
+    budget = CallBudget({name: svc.capabilities(name).rate_limits for name in svc.directory.names()},
+                        share=cfg.renew_rate_share, interval_s=cfg.renew_interval_s, clock=clock, sleep=sleep)
+
+    def work(page: Sequence[Certificate]) -> list[str]:
+        return [isolated(svc, "renew_expiring", cert, lambda c: _expiry_step(svc, c, at, budget))
+                if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
+
+    sweep = Sweep("renew_expiring", read=lambda after, n: svc.store.expiring_page(until, after, n),
+                  due_at=lambda cert: renewal.due_at(cert, at, cfg.renewal), limit=cfg.renew_sweep_limit,
+                  page_size=500, backlog_peek=cfg.sweep_backlog_peek)
+    stats = run_sweep(svc, sweep, work, remaining, at)
+    stats["events_flushed"] = svc.flush_outbox()
+    log.info("renew_expiring done", extra={"stats": dict(stats)})
+    return dict(stats)
 
 
-def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -> str:
+def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, budget: CallBudget) -> str:
+    """One certificate of renew_expiring: expire it, tell its holder, renew it (core/renewal.py)."""
+    rules = svc.cfg.renewal
     end = parse_iso(cert.not_after)
     if end is None or cert.status is not Status.ISSUED:
         return "skipped"
@@ -164,20 +211,33 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime) -
         after = cert.moved_to(Status.EXPIRED, now)
         svc.save(after, [svc.event_for(cert, after, "renew_expiring")])
         return "expired"
+    caps = svc.capabilities(cert.provider)
+    coverage = renewal.coverage_until(cert, caps.renewal)
+    if iso(coverage) != cert.coverage_until:  # a paid renewal moved the plan on
+        cert = svc.save(cert.updated(now, coverage_until=iso(coverage)))
     outcome = "watched"
-    notice = cert.due_expiry_notice(now)
-    if notice is not None:
-        after = cert.updated(now, expiry_notices=(*cert.expiry_notices, notice))
+    offset = renewal.notice_due(cert, now, rules)
+    if offset is not None:
+        after = cert.updated(now, notice_offset=offset, notice_not_after=cert.not_after)
         days_left = round((end - now).total_seconds() / 86400, 2)
         ev = Event(certificate_id=cert.id, kind="certificate.expiring", occurred_at=iso(now) or "",
                    actor="renew_expiring", revision=cert.revision, provider=cert.provider,
-                   detail={"threshold_days": notice, "days_left": days_left, "not_after": cert.not_after,
-                           "certificate": after.event_summary()})
+                   detail={"remaining_fraction": f"1/{offset}", "days_left": days_left, "not_after": cert.not_after,
+                           "auto_renew": cert.auto_renew, "certificate": after.event_summary()})
         cert = svc.save(after, [ev])
-        outcome = f"notice_{notice}d"
-    if cert.auto_renew and end - now <= dt.timedelta(days=svc.cfg.renew_window_days):
+        outcome = f"notice_1_{offset}"
+    if cert.operation is not None or cert.revocation_waiting:
+        return outcome  # a step in flight (revoke, cancel) or a revoke request awaiting approval: no renewal
+    if renewal.renewal_due(cert, now, rules):
+        if not budget.take(cert.provider):
+            return OVER_BUDGET  # still due: the next run
+        cert = svc.save(cert.updated(now, renewal_attempted_at=iso(now)))  # one try per retry interval
+        op = renewal.renewal_operation(cert, caps.renewal, coverage)
+        if op == "reissue" and caps.reissue:
+            svc.reissue(cert.owner, cert, None, actor="renew_expiring")
+            return "reissued"
         svc.renew(cert.owner, cert, None, actor="renew_expiring")
-        outcome = "renewed"
+        return "renewed"
     return outcome
 
 

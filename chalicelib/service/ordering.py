@@ -9,17 +9,20 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core import renewal
 from chalicelib.core.errors import (
     AlreadyExists,
     ConcurrentModification,
     Conflict,
     DependencyFailed,
     DependencyFailure,
+    FieldError,
     ProviderError,
     ProviderFailure,
+    ValidationFailed,
 )
 from chalicelib.core.model import (
     Certificate,
@@ -66,6 +69,7 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
         if replay:
             return replay
     provider = svc.providers(spec.provider)  # not configured -> 503 before anything is written
+    _check_authority(svc, spec, provider)  # an unknown CA -> 422 before anything is written
     cert = _new_certificate(svc, principal, spec)
     idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
         if idempotency_key else None
@@ -92,6 +96,30 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
         raise DependencyFailure(_as_stored(svc, cert), exc) from exc
     count("Orders", provider=cert.provider, status=placed.public_status, outcome="placed")
     return OrderResult(placed)
+
+
+AUTHORITIES_TTL_S = 300.0  # how long a provider's CA list is trusted before it is read again
+
+
+def _check_authority(svc: CertificateService, spec: OrderSpec, provider: Provider) -> None:
+    """`provider_options.ca_id` names a CA of the provider (its CA list, cached a few minutes and
+    read again before a refusal, so a CA created a moment ago is found). When the list cannot
+    be read the order goes on: the provider's own answer decides, as before."""
+    ca_id = spec.provider_options.get("ca_id")
+    if ca_id in (None, "") or not svc.capabilities(spec.provider).authorities:
+        return
+    try:
+        known = svc.authority_ids(spec.provider, provider)
+        if str(ca_id) not in known:
+            known = svc.authority_ids(spec.provider, provider, fresh=True)
+    except ProviderError as exc:
+        log.warning("CA list unreadable; the provider will judge ca_id",
+                    extra={"provider": spec.provider, "error": exc.code})
+        return
+    if str(ca_id) not in known:
+        raise ValidationFailed([FieldError("provider_options.ca_id",
+                                           f"{spec.provider} has no certificate authority {ca_id} "
+                                           f"(GET /authorities lists them)")])
 
 
 def _as_stored(svc: CertificateService, cert: Certificate) -> Certificate:
@@ -147,7 +175,7 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
                                                            spec.sans, spec.organization)
         sealed = svc.vault.seal(private_pem, {"certificate_id": cid})
         key_source = "gateway"
-    return Certificate(
+    cert = Certificate(
         id=cid, owner=principal, provider=spec.provider, common_name=spec.common_name,
         status=Status.SUBMITTING, created_at=iso(now) or "", updated_at=iso(now) or "", version=1,
         product=spec.product, sans=tuple(San(t, v) for t, v in spec.sans),
@@ -160,6 +188,8 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
         next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)), submit_attempts=1,
         submitted_at=iso(now),
     )
+    # The paid plan runs from the order (core/renewal.py); the renewal sweep keeps it current.
+    return replace(cert, coverage_until=iso(renewal.coverage_until(cert, svc.capabilities(spec.provider).renewal)))
 
 
 def order_request(svc: CertificateService, cert: Certificate) -> OrderRequest:

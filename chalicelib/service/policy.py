@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from chalicelib.core.renewal import RenewalRules
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -15,7 +17,18 @@ class Policy:
     poll_batch_limit: int = 2000
     poll_safety_margin_ms: int = 10_000
     reconcile_after_s: int = 300
-    renew_window_days: int = 30
+    # Renewal windows and expiry notices relative to each certificate's lifetime (core/renewal.py).
+    renewal: RenewalRules = field(default_factory=RenewalRules)
+    # The sweeps (service/sweeps.py): the share of a provider's documented rate limits one
+    # poll_pending run may use, and how often it runs (its schedule in app.py).
+    poll_rate_share: float = 0.5
+    poll_interval_s: float = 60.0
+    renew_rate_share: float = 0.25  # renew_expiring's share (it runs every 15 min, beside poll_pending)
+    renew_interval_s: float = 900.0
+    # Certificates one renew_expiring run looks at (reading is cheap; the renewals themselves are
+    # bounded by the time and the rate share): the walk over the fleet is one run per this many.
+    renew_sweep_limit: int = 20_000
+    sweep_backlog_peek: int = 200
     idempotency_ttl_s: int = 24 * 3600
     # How long one provider read may take (an unanswered create may still be running that long).
     provider_read_timeout_s: float = 20.0

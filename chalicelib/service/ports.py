@@ -20,6 +20,7 @@ from chalicelib.core.provider import (
     Page,
     ProviderOrder,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 # The time a job run has left, in milliseconds (Lambda's context.get_remaining_time_in_millis).
 Remaining = Callable[[], int]
@@ -118,6 +119,21 @@ class CertificateStore(Protocol):
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]: ...
+
+    # The sweeps (service/sweeps.py): one page of an index from a position, in walk order.
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        """At most `limit` items of the `due` index filed under `kind` with next check <= now,
+        after `after` (None: from the head), shard by shard, each by (next check, id)."""
+
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        """As `due_page`, over the expiry index (not_after <= until)."""
+
+    def sweep_state(self, name: str) -> SweepState:
+        """The sweep's persisted place (version 0 when it was never saved)."""
+
+    def save_sweep(self, state: SweepState) -> None:
+        """Persist `state` if nobody saved the sweep since `state.version - 1`;
+        ConcurrentModification otherwise (another invocation won)."""
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]: ...
 

@@ -36,3 +36,15 @@ def test_deleting_a_ca_with_live_certificates_is_refused_then_forced_by_an_admin
         assert cert["status"] == "revoked" and cert["failure"]["code"] == "authority_deleted", cert
     st, _, _ = call(client, "GET", path, principal=ADMIN)
     assert st == 404
+
+
+def test_an_order_naming_a_ca_that_does_not_exist_is_refused_before_anything_is_written_or_sent(client, world):
+    who = f"arn:aws:iam::123456789012:user/ca-{uuid.uuid4().hex[:6]}"
+    before = len(world.sim_orders("tinycert"))
+    for attempt in range(2):  # a miss reads the CA list again (a CA created a moment ago is found)
+        st, _, prob = call(client, "POST", "/certificates", {
+            "provider": "tinycert", "common_name": f"n{uuid.uuid4().hex[:8]}.example.com",
+            "provider_options": {"ca_id": 99999999}}, principal=who)
+        assert st == 422 and [e["field"] for e in prob["errors"]] == ["provider_options.ca_id"], (attempt, prob)
+    assert call(client, "GET", "/certificates", principal=who)[2]["items"] == []  # no record
+    assert len(world.sim_orders("tinycert")) == before  # no create sent

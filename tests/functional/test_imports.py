@@ -352,10 +352,11 @@ def test_imported_certificates_join_the_expiry_index(client, world, topic_queue)
     finish(client, me, start(client, me, {"provider": "tinycert", "filters": {"ca_id": ca}})["id"])
     mine = {m["id"] for m in my_certs(client, me)}
     assert len(mine) == 3
-    jobs.renew_expiring(svc(), lambda: LONG)
-    got = [(e["certificate"]["id"], e["event"], e["detail"]["threshold_days"])
+    # 3-day certificates: 1/3 of the lifetime is left 2 days in
+    jobs.renew_expiring(svc(), lambda: LONG, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2.2))
+    got = [(e["certificate"]["id"], e["event"], e["detail"]["remaining_fraction"])
            for e in drain(world, topic_queue) if e["certificate"]["id"] in mine]
-    assert sorted(got) == sorted((cid, "certificate.expiring", 7) for cid in mine)
+    assert sorted(got) == sorted((cid, "certificate.expiring", "1/3") for cid in mine)
 
 
 # -- input --------------------------------------------------------------------------------------------

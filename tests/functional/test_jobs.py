@@ -147,13 +147,13 @@ def test_expiry_notices_once_each_and_expired(client, world, queue):
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn()}, me)[2]["id"]
-    end = _expiring_soon(cid, 29.5)
-    for days_before in (29, 28, 13, 6, 0.5):
+    end = _expiring_soon(cid, 90)  # a 90-day lifetime: notices at 30, 15 and 3 days left
+    for days_before in (29, 28, 14, 13, 2, 0.5):
         jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=days_before))
     jobs.renew_expiring(svc(), lambda: 60_000, now=end + dt.timedelta(hours=1))
     got = [e for e in drain(world, queue) if e["certificate"]["id"] == cid]
-    notices = [e["detail"]["threshold_days"] for e in got if e["event"] == "certificate.expiring"]
-    assert notices == [30, 14, 7, 1]
+    notices = [e["detail"]["remaining_fraction"] for e in got if e["event"] == "certificate.expiring"]
+    assert notices == ["1/3", "1/6", "1/30"]
     assert [e["event"] for e in got].count("certificate.expired") == 1
     assert svc().store.get(cid).status is Status.EXPIRED
 
@@ -163,9 +163,11 @@ def test_auto_renew_renews_inside_the_window(client, world):
 
     me = who()
     cid = order(client, {"provider": "tinycert", "common_name": cn(), "auto_renew": True}, me)[2]["id"]
-    end = _expiring_soon(cid, 20)
+    end = _expiring_soon(cid, 20)  # a 20-day lifetime: renewal from 6.67 days left (at most 10% earlier)
     before = svc().store.get(cid)
-    jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=10))
+    jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=8))
+    assert svc().store.get(cid).revision == 1
+    jobs.renew_expiring(svc(), lambda: 60_000, now=end - dt.timedelta(days=6))
     after = svc().store.get(cid)
     assert after.revision == 2 and after.status is Status.ISSUED
     assert after.serial != before.serial and after.not_after != before.not_after

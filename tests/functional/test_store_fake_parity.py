@@ -79,6 +79,14 @@ def test_a_certificate_is_created_once_and_reads_back_as_stored(store: Any) -> N
     assert store.get("crt_" + "e" * 32) is None
 
 
+def test_the_renewal_bookkeeping_reads_back_as_stored(store: Any) -> None:
+    c = cert(status=Status.ISSUED, next_poll_at=None, not_after=at(9000), notice_offset=6, notice_not_after=at(9000),
+             coverage_until=at(500_000), renewal_attempted_at=at(5), provider_options={"order_validity_years": 2})
+    store.create(c, [])
+    back = store.get(c.id)
+    assert back == c and isinstance(back.notice_offset, int)
+
+
 def test_a_save_needs_the_version_it_was_made_from(store: Any) -> None:
     c = cert()
     store.create(c, [])
@@ -310,3 +318,63 @@ def test_a_failed_acm_delivery_waits_in_the_due_index_under_kind_d(store: Any) -
     assert list(store.due("D", T0 + dt.timedelta(minutes=5), 100)) == []
     assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)] == [waiting.id]
     assert list(store.due("P", T0 + dt.timedelta(days=1), 100)) == []
+
+
+# -- the sweeps: pages from a position, the persisted place ---------------------------------------------
+
+def test_a_due_page_walks_the_index_from_a_position_to_its_end(store: Any) -> None:
+    from chalicelib.core.sweeps import Position
+
+    pending = [cert(n, next_poll_at=at(n)) for n in range(1, 11)]
+    for c in pending:
+        store.create(c, [])
+    now = T0 + dt.timedelta(minutes=8)  # eight of them due
+    seen: list[str] = []
+    after: Position | None = None
+    pages = 0
+    while True:
+        page = store.due_page("P", now, after, 3)
+        pages += 1
+        assert len(page.items) <= 3
+        positions = [p for p, _ in page.items]
+        assert positions == sorted(positions) and all(after is None or p > after for p in positions)
+        seen += [c.id for _, c in page.items]
+        if page.end:
+            break
+        after = positions[-1]
+    assert sorted(seen) == sorted(c.id for c in pending[:8]) and len(seen) == 8  # each once
+    assert pages <= 4
+    # a position whose item has moved on still marks the place
+    first = store.due_page("P", now, None, 1).items[0]
+    moved = replace(store.get(first[1].id), version=2, next_poll_at=at(500))
+    store.save(moved)
+    rest = store.due_page("P", now, first[0], 100)
+    assert rest.end and {c.id for _, c in rest.items} == {c.id for c in pending[:8]} - {first[1].id}
+
+
+def test_an_expiring_page_is_the_expiry_index_in_walk_order(store: Any) -> None:
+    issued = [cert(n, status=Status.ISSUED, not_after=at(100 + n), next_poll_at=None) for n in range(1, 6)]
+    for c in issued:
+        store.create(c, [])
+    page = store.expiring_page(T0 + dt.timedelta(minutes=103), None, 10)
+    assert page.end and {c.id for _, c in page.items} == {c.id for c in issued[:3]}
+    full = store.expiring_page(T0 + dt.timedelta(minutes=200), None, 5)
+    assert len(full.items) == 5
+
+
+def test_a_sweeps_place_is_saved_conditionally(store: Any) -> None:
+    from chalicelib.core.sweeps import Position
+
+    state = store.sweep_state("renew_expiring")
+    assert state.version == 0 and state.position is None
+    claimed = state.claimed("run-1", T0, T0 + dt.timedelta(minutes=5)).next_version()
+    store.save_sweep(claimed)
+    with pytest.raises(ConcurrentModification):  # a duplicate invocation that read the same state
+        store.save_sweep(state.claimed("run-2", T0, T0 + dt.timedelta(minutes=5)).next_version())
+    moved = claimed.moved(Position(2, at(7), "crt_x")).next_version()
+    store.save_sweep(moved)
+    back = store.sweep_state("renew_expiring")
+    assert back == moved and back.leased(T0) and not back.leased(T0 + dt.timedelta(minutes=6))
+    store.save_sweep(back.wrapped(T0 + dt.timedelta(minutes=3)).released().next_version())
+    done = store.sweep_state("renew_expiring")
+    assert (done.position, done.cycles, done.last_cycle_s, done.lease_owner) == (None, 1, 180.0, None)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.core.model import WAITING, Certificate, Status, parse_iso
+from chalicelib.core.model import Certificate, Status, parse_iso
 from chalicelib.service.certificates import CertificateService, OrderResult
 from chalicelib.service.policy import Policy
 from tests.fakes import (
@@ -108,10 +108,10 @@ def order_body(provider: str, cn: str, **fields: Any) -> dict[str, Any]:
 
 
 def as_stored(cert: Certificate) -> Certificate:
-    """`cert` as the store keeps it: only a waiting certificate keeps a next check time."""
+    """`cert` as the store keeps it: only a watched certificate keeps a next check time."""
     from dataclasses import replace
 
-    return cert if cert.status in WAITING else replace(cert, next_poll_at=None)
+    return cert if cert.due_kind else replace(cert, next_poll_at=None)
 
 
 def reach(fx: Fakes, status: Status, provider: str = "digicert", cn: str = "state.example.com") -> Certificate:

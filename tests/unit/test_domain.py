@@ -1,4 +1,4 @@
-"""The pure domain: transitions, revisions, expiry notices, public shape."""
+"""The pure domain: transitions, revisions, public shape (expiry notices: test_renewal.py)."""
 
 from __future__ import annotations
 
@@ -39,15 +39,6 @@ def test_moving_bumps_the_version_and_refuses_the_rest():
 
 def test_submitting_is_shown_as_pending():
     assert cert().to_public()["status"] == "pending"
-
-
-def test_expiry_notice_is_the_nearest_threshold_once():
-    end = NOW + dt.timedelta(days=5)
-    c = cert(Status.ISSUED, not_after=iso(end))
-    assert c.due_expiry_notice(NOW) == 7
-    assert cert(Status.ISSUED, not_after=iso(end), expiry_notices=(7,)).due_expiry_notice(NOW) is None
-    assert cert(Status.ISSUED, not_after=iso(NOW + dt.timedelta(days=40))).due_expiry_notice(NOW) is None
-    assert cert(Status.ISSUED, not_after=iso(NOW - dt.timedelta(days=1))).due_expiry_notice(NOW) is None
 
 
 def test_issued_revision_serves_downloads_during_a_reissue():

@@ -106,39 +106,83 @@ def expiring_soon(fx: Fakes, days: int, **fields) -> object:
     return fx.order("tinycert", f"exp{days}.example.com", **fields)
 
 
-def test_expiry_notices_are_sent_once_each_then_the_certificate_expires(fx: Fakes) -> None:
-    cert = expiring_soon(fx, 10)
-    assert jobs.renew_expiring(fx.svc, remaining)["notice_14d"] == 1
+def days(fx: Fakes, n: float) -> None:
+    fx.clock.advance(days=n)
+
+
+def test_expiry_notices_at_a_third_a_sixth_and_a_thirtieth_of_the_lifetime_once_each(fx: Fakes) -> None:
+    cert = expiring_soon(fx, 90)  # TinyCert issues at once: a 90-day lifetime from now
+    assert jobs.renew_expiring(fx.svc, remaining).get("watched") == 1
+    days(fx, 60)
+    assert jobs.renew_expiring(fx.svc, remaining)["notice_1_3"] == 1
     assert jobs.renew_expiring(fx.svc, remaining).get("watched") == 1  # not twice
     notice = fx.publisher.published[-1]
-    assert notice.kind == "certificate.expiring" and notice.detail["threshold_days"] == 14
-    assert notice.detail["certificate"]["id"] == cert.id
-    later(fx, 4 * 86400)
-    assert jobs.renew_expiring(fx.svc, remaining)["notice_7d"] == 1
-    later(fx, 6 * 86400 + 1)
+    assert notice.kind == "certificate.expiring" and notice.detail["remaining_fraction"] == "1/3"
+    assert notice.detail["certificate"]["id"] == cert.id and notice.detail["auto_renew"] is False
+    days(fx, 15)
+    assert jobs.renew_expiring(fx.svc, remaining)["notice_1_6"] == 1
+    days(fx, 12)
+    assert jobs.renew_expiring(fx.svc, remaining)["notice_1_30"] == 1
+    days(fx, 3)
     assert jobs.renew_expiring(fx.svc, remaining)["expired"] == 1
     assert fx.current(cert).status is S.EXPIRED
-    assert fx.publisher.kinds(cert.id) == ["certificate.issued", "certificate.expiring",
-                                           "certificate.expiring", "certificate.expired"]
-    assert jobs.renew_expiring(fx.svc, remaining) == {"events_flushed": 0}  # out of the expiry index
+    assert fx.publisher.kinds(cert.id) == ["certificate.issued", *["certificate.expiring"] * 3, "certificate.expired"]
+    assert "expired" not in jobs.renew_expiring(fx.svc, remaining)  # out of the expiry index
 
 
 def test_a_certificate_first_seen_close_to_expiry_gets_only_the_nearest_notice(fx: Fakes) -> None:
-    expiring_soon(fx, 5)
-    assert jobs.renew_expiring(fx.svc, remaining)["notice_7d"] == 1
+    expiring_soon(fx, 90)
+    days(fx, 88)
+    assert jobs.renew_expiring(fx.svc, remaining)["notice_1_30"] == 1
     assert fx.publisher.kinds().count("certificate.expiring") == 1
 
 
-def test_auto_renew_renews_inside_the_window_through_the_renew_use_case(fx: Fakes) -> None:
-    cert = expiring_soon(fx, 20, auto_renew=True)
-    far = expiring_soon(fx, 60, auto_renew=True)
-    assert jobs.renew_expiring(fx.svc, remaining)["renewed"] == 1
+def test_auto_renew_starts_when_a_third_of_the_lifetime_remains_by_reissue_at_tinycert(fx: Fakes) -> None:
+    cert = expiring_soon(fx, 90, auto_renew=True)
+    far = expiring_soon(fx, 300, auto_renew=True)
+    days(fx, 56)  # before the earliest jittered start (60 days, at most 3 earlier)
+    assert "reissued" not in jobs.renew_expiring(fx.svc, remaining)
+    days(fx, 4)
+    assert jobs.renew_expiring(fx.svc, remaining)["reissued"] == 1
     renewed = fx.current(cert)
-    assert renewed.status is S.ISSUED and renewed.revision == 2  # TinyCert renews at once
-    assert [r.reason for r in renewed.revisions] == ["order", "renew"]
-    assert any(e.kind == "certificate.renew_requested" and e.actor == "renew_expiring"
+    assert renewed.status is S.ISSUED and renewed.revision == 2  # TinyCert reissues at once: a fresh certificate
+    assert [r.reason for r in renewed.revisions] == ["order", "reissue"]
+    assert any(e.kind == "certificate.reissue_requested" and e.actor == "renew_expiring"
                for e in fx.store.all_events(cert.id))
     assert fx.current(far).revision == 1
+    assert fx.publisher.kinds().count("certificate.expiring") == 0  # renewed automatically: no notices
+
+
+def test_digicert_renews_by_free_reissue_inside_the_plan_and_by_paid_renewal_at_its_end(fx: Fakes) -> None:
+    digicert = fx.provider("digicert")
+    digicert.days = 199
+    cert = fx.issued("digicert", "plan.example.com", auto_renew=True,
+                     provider_options={"order_validity_years": 1})
+    plan = fx.current(cert).coverage_until
+    assert plan is not None and plan[:4] == str(fx.clock().year + 1)  # one year from the order
+    assert fx.current(cert).to_public()["coverage_until"] == plan
+
+    def renewal_run() -> dict:
+        stats = jobs.renew_expiring(fx.svc, remaining)
+        now = fx.current(cert)
+        if now.status is S.PENDING:
+            digicert.issue(now.provider_order_id or "")
+            fx.svc.refresh(now, actor="test")
+        return stats
+
+    days(fx, 140)  # 1/3 of 199 days left (and the jitter's earliest): inside the plan
+    digicert.days = 400  # (the fake CA signs from the wall clock: this one outlasts the one-year plan)
+    assert renewal_run()["reissued"] == 1
+    first = fx.current(cert)
+    assert first.revisions[-1].reason == "reissue" and first.provider_order_id == cert.provider_order_id
+    assert first.coverage_until == plan  # a reissue does not extend the plan
+    days(fx, 130)  # inside the reissued certificate's window, which ends after the plan: a paid renewal
+    assert renewal_run()["renewed"] == 1
+    second = fx.current(cert)
+    assert second.revisions[-1].reason == "renew" and second.provider_order_id != cert.provider_order_id
+    assert len(digicert.called("renew")) == 1 and len(digicert.called("reissue")) == 1
+    jobs.renew_expiring(fx.svc, remaining)
+    assert (fx.current(cert).coverage_until or "") > plan  # the paid renewal's own plan
 
 
 # -- jobs.run ----------------------------------------------------------------------------------------------
@@ -169,3 +213,18 @@ def test_an_unknown_job_name_is_an_error_and_runs_nothing(fx: Fakes) -> None:
         jobs.run(fx.svc, "poll_pendng", remaining)
     assert fx.provider("digicert").called("get_order") == []
     assert isinstance(UnknownJob("x"), LookupError)
+
+
+def test_a_refused_automatic_renewal_is_not_retried_on_every_run(fx: Fakes) -> None:
+    from chalicelib.core.errors import ProviderRejected
+
+    cert = expiring_soon(fx, 90, auto_renew=True)
+    days(fx, 61)
+    fx.provider("tinycert").fail_next("reissue", ProviderRejected("tinycert", "not now"))
+    assert jobs.renew_expiring(fx.svc, remaining)["provider_error"] == 1
+    assert fx.current(cert).status is S.ISSUED and fx.current(cert).revision == 1  # back to the good one
+    fx.clock.advance(hours=1)
+    assert "reissued" not in jobs.renew_expiring(fx.svc, remaining)  # the next hourly run waits
+    assert len(fx.provider("tinycert").called("reissue")) == 1
+    fx.clock.advance(hours=12)
+    assert jobs.renew_expiring(fx.svc, remaining)["reissued"] == 1

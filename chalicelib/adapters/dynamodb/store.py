@@ -17,12 +17,12 @@ from chalicelib.adapters.dynamodb import schema
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
-    WAITING,
     Certificate,
     Event,
     Failure,
     IdempotencyRecord,
     Revision,
+    Revocation,
     San,
     Status,
     approver_from,
@@ -32,6 +32,7 @@ from chalicelib.core.model import (
     shard_of,
     utcnow,
 )
+from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 META = "META"
 
@@ -99,18 +100,18 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "expiry_notices", "organization", "approver", "failure")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
             "approver": fields_of(cert.approver) or None,
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
-            "expiry_notices": list(cert.expiry_notices),
+            "revocation": cert.revocation.to_item() if cert.revocation else None,
         }
         shard = shard_of(cert.id, self.shards)
-        if cert.status in WAITING:
-            item["due_shard"] = f"{'S' if cert.status is Status.SUBMITTING else 'P'}#{shard}"
+        if cert.due_kind:
+            item["due_shard"] = f"{cert.due_kind}#{shard}"
             item["next_poll_at"] = cert.next_poll_at or cert.updated_at
         else:
             item.pop("next_poll_at", None)
@@ -138,13 +139,15 @@ class CertificateStore:
         data["approver"] = approver_from(item.get("approver"))
         failure = item.get("failure")
         data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
+        data["revocation"] = Revocation.from_item(item.get("revocation"))
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
-        data["expiry_notices"] = tuple(int(x) for x in item.get("expiry_notices") or ())
+        if data.get("notice_offset") is not None:
+            data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
         data["deliver_to"] = item.get("deliver_to") or {}
         data["delivery"] = item.get("delivery") or {}
-        if data["status"] not in WAITING:
-            data.pop("next_poll_at", None)  # a delivery retry time is kept in `delivery`
+        if str(item.get("due_shard", "")).startswith("D#"):
+            data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
         return Certificate(**data)
 
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
@@ -367,6 +370,74 @@ class CertificateStore:
         """Certificates with not_after <= until, from the sparse expiry index."""
         for item in self._walk_index(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "", limit):
             yield self.from_item(item)
+
+    # -- the sweeps: pages of an index from a persisted position -----------------------------------
+    def _index_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
+                    after: Position | None, limit: int) -> SweepPage:
+        """At most `limit` certificates of a sharded sparse index after `after`, in walk order
+        (shard, range key, id): the ExclusiveStartKey of the position's shard is rebuilt from the
+        position (the item it names need not exist any more)."""
+        out: list[tuple[Position, Certificate]] = []
+        shard = after.shard if after is not None else 0
+        while shard < self.shards:
+            last: dict[str, Any] | None = None
+            if after is not None and after.shard == shard and after.key:
+                last = self._s({hash_key: f"{prefix}#{shard}", range_key: after.key,
+                                "pk": f"CERT#{after.item_id}", "sk": META})
+            while len(out) < limit:
+                kw: dict[str, Any] = {
+                    "IndexName": index,
+                    "KeyConditionExpression": f"{hash_key} = :s AND {range_key} <= :u",
+                    "ExpressionAttributeValues": self._s({":s": f"{prefix}#{shard}", ":u": until}),
+                    "Limit": min(limit - len(out), 500),
+                }
+                if last:
+                    kw["ExclusiveStartKey"] = last
+                items, last = self._query(**kw)
+                out += [(Position(shard, str(i[range_key]), str(i["id"])), self.from_item(i)) for i in items]
+                if not last:
+                    break
+            if len(out) >= limit:
+                return SweepPage(out, end=last is None and shard == self.shards - 1)
+            shard += 1
+        return SweepPage(out, end=True)
+
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", after, limit)
+
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "",
+                                after, limit)
+
+    def sweep_state(self, name: str) -> SweepState:
+        item = self._get(f"SWEEP#{name}", META)
+        if item is None:
+            return SweepState(name=name)
+        pos = item.get("position")
+        return SweepState(
+            name=name, version=int(item["version"]), lease_owner=item.get("lease_owner"),
+            lease_until=item.get("lease_until"), cycle_started_at=item.get("cycle_started_at"),
+            last_cycle_s=item.get("last_cycle_s"), cycles=int(item.get("cycles", 0)),
+            position=Position(int(pos["shard"]), str(pos.get("key", "")), str(pos.get("item_id", "")))
+            if pos else None)
+
+    def save_sweep(self, state: SweepState) -> None:
+        """One conditional put (the sweep's item is in no index: no owner, no index keys)."""
+        item = {"pk": f"SWEEP#{state.name}", "sk": META, "type": "sweep", "version": state.version,
+                "lease_owner": state.lease_owner, "lease_until": state.lease_until,
+                "cycle_started_at": state.cycle_started_at, "last_cycle_s": state.last_cycle_s,
+                "cycles": state.cycles,
+                "position": None if state.position is None else {
+                    "shard": state.position.shard, "key": state.position.key or None,
+                    "item_id": state.position.item_id or None}}
+        condition: dict[str, Any] = ({"ConditionExpression": "attribute_not_exists(pk)"} if state.version <= 1 else {
+            "ConditionExpression": "#v = :v", "ExpressionAttributeNames": {"#v": "version"},
+            "ExpressionAttributeValues": {":v": {"N": str(state.version - 1)}}})
+        client = self.client
+        try:
+            client.put_item(TableName=self.table, Item=self._s(item), **condition)
+        except client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConcurrentModification(f"sweep {state.name}") from exc
 
     def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
                owner: str = "") -> tuple[list[Event], str | None]:
