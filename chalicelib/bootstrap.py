@@ -99,6 +99,8 @@ def service() -> CertificateService:
 
     cfg = settings()
     return CertificateService(
+        more_publishers=event_bus_publishers(cfg),
+        delivery=acm_delivery(cfg),
         cfg=policy(cfg),
         store=CertificateStore(_client("dynamodb", cfg), cfg.table_name, shards=cfg.poll_shards),
         artifacts=ArtifactStore(_client("s3", cfg), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
@@ -108,11 +110,31 @@ def service() -> CertificateService:
     )
 
 
+def event_bus_publishers(cfg: Settings) -> tuple[Any, ...]:
+    """The EventBridge target when CERTGATE_EVENT_BUS names a bus (none otherwise)."""
+    if not cfg.event_bus:
+        return ()
+    from chalicelib.adapters.eventbridge import EventBusPublisher
+
+    return (EventBusPublisher(_client("events", cfg), cfg.event_bus, cfg.bucket_name),)
+
+
+def acm_delivery(cfg: Settings) -> Any:
+    """ACM import (service/delivery.py), one client per region a certificate asks for."""
+    from chalicelib.adapters import clients
+    from chalicelib.adapters.acm import AcmDelivery
+
+    return AcmDelivery(lambda region: clients.client("acm", region, cfg.aws_endpoint_url))
+
+
 def health_checks() -> dict[str, Callable[[], None]]:
-    """What GET /health pings: the table, the bucket, the topic and the provider secrets."""
+    """What GET /health pings: the table, the bucket, the topic (and event bus) and the provider secrets."""
     svc = service()
-    return {"table": svc.store.ping, "bucket": svc.artifacts.ping, "topic": svc.publisher.ping,
-            "secrets": directory().secrets.ping}
+    checks = {"table": svc.store.ping, "bucket": svc.artifacts.ping, "topic": svc.publisher.ping,
+              "secrets": directory().secrets.ping}
+    for extra in svc.publishers[1:]:
+        checks["event_bus"] = extra.ping
+    return checks
 
 
 def override_provider(name: str, adapter: Provider | None) -> None:

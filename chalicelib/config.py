@@ -135,6 +135,8 @@ class Settings:
     poll_shards: int = 4
     # Teams that share certificates: stable member principal -> group name (core/principals.py).
     principal_groups: Mapping[str, str] = field(default_factory=dict)
+    # CERTGATE_EVENT_BUS: the EventBridge bus (name or ARN) every published event also goes to; none if unset.
+    event_bus: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -195,6 +197,7 @@ class Settings:
             ),
             poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
             principal_groups=_principal_groups(env),
+            event_bus=env.get("CERTGATE_EVENT_BUS", "").strip() or None,
         )
 
 

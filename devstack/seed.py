@@ -3,7 +3,7 @@
   python -m devstack.seed        # against a running `make run` moto, e.g. after POST /moto-api/reset
 
 Creates the DynamoDB table (chalicelib.schema) with TTL, the artifacts bucket (public access
-blocked, default encryption), the events topic, the KMS key behind the configured alias, a secret for
+blocked, default encryption), the events topic, the EventBridge bus (CERTGATE_EVENT_BUS), the KMS key behind the configured alias, a secret for
 every provider that has a simulator (pointing at it), and a queue subscribed to the topic for `make events`."""
 
 from __future__ import annotations
@@ -68,6 +68,18 @@ def seed_topic(sns: Any, topic_arn: str) -> str:
     return arn
 
 
+def seed_event_bus(events: Any, name: str) -> str:
+    """The EventBridge bus CERTGATE_EVENT_BUS names (created once; the default bus is there already)."""
+    if name == "default":
+        return str(events.describe_event_bus(Name=name)["Arn"])
+    try:
+        return str(events.create_event_bus(Name=name)["EventBusArn"])
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+            raise
+    return str(events.describe_event_bus(Name=name)["Arn"])
+
+
 def seed_kms_key(kms: Any, alias: str) -> str:
     for entry in kms.get_paginator("list_aliases").paginate().build_full_result()["Aliases"]:
         if entry["AliasName"] == alias and entry.get("TargetKeyId"):
@@ -111,11 +123,13 @@ def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = 
     seed_table(ddb, conv.table)
     seed_bucket(s3, conv.bucket, region)
     topic_arn = seed_topic(sns, conv.topic_arn)
+    bus = conv.app_env.get("CERTGATE_EVENT_BUS")
+    bus_arn = seed_event_bus(_client("events", endpoint_url, region), bus) if bus else None
     key_id = seed_kms_key(kms, conv.kms_alias)
     payloads = secret_payloads(conv.host, dict(conv.sim_ports))
     secrets = {p: seed_secret(sm, name, payloads[p]) for p, name in conv.secret_names.items() if p in payloads}
     queue_url = seed_events_queue(sqs, sns, topic_arn, conv.events_queue)
-    return {"table": conv.table, "bucket": conv.bucket, "topic_arn": topic_arn, "kms_key_id": key_id,
+    return {"table": conv.table, "bucket": conv.bucket, "topic_arn": topic_arn, "event_bus_arn": bus_arn, "kms_key_id": key_id,
             "kms_alias": conv.kms_alias, "secrets": secrets, "events_queue_url": queue_url}
 
 
@@ -130,6 +144,8 @@ def seed_app_environment(endpoint_url: str, env: Mapping[str, str], sim_ports: M
     seed_table(ddb, env["CERTGATE_TABLE"])
     seed_bucket(s3, env["CERTGATE_BUCKET"], region)
     seed_topic(sns, env["CERTGATE_TOPIC_ARN"])
+    if env.get("CERTGATE_EVENT_BUS"):
+        seed_event_bus(_client("events", endpoint_url, region), env["CERTGATE_EVENT_BUS"])
     seed_kms_key(kms, env["CERTGATE_KMS_KEY_ID"])
     settings = Settings.from_env({**env, "CERTGATE_STAGE": stage})
     for name, payload in secret_payloads(host, dict(sim_ports)).items():

@@ -157,6 +157,10 @@ class _EventRow:
     in_outbox: bool
     published_at: str | None = None
     claimed_until: str | None = None
+    targets: set[str] = field(default_factory=set)  # the adapter's `published_targets` string set
+
+    def read(self) -> Event:
+        return dataclasses.replace(_round_trip(self.event), published_targets=tuple(sorted(self.targets)))
 
 
 @dataclass
@@ -373,6 +377,10 @@ class FakeStore:
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Waiting certificates (kind P: pending, S: submitting) whose next check is due."""
         def entries(shard: int) -> list[tuple[str, Any]]:
+            if kind == "D":  # failed ACM imports waiting for their retry (the adapter's _file_delivery_retry)
+                return [(c.delivery["acm"]["retry_at"], _round_trip(c)) for c in self._certs.values()
+                        if c.status is Status.ISSUED and c.due_kind is None and (c.delivery.get("acm") or {}).get("status") == "failed"
+                        and c.delivery["acm"].get("retry_at") and self._in_shard(c.id, shard)]
             return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
                     if c.due_kind == kind
                     and self._in_shard(c.id, shard)]
@@ -438,7 +446,7 @@ class FakeStore:
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         def entries(shard: int) -> list[tuple[str, Any]]:
-            return [(r.event.occurred_at, _round_trip(r.event)) for cid, rows in self._events.items()
+            return [(r.event.occurred_at, r.read()) for cid, rows in self._events.items()
                     if self._in_shard(cid, shard) for r in rows.values() if r.in_outbox]
 
         yield from self._walk(entries, iso(older_than or utcnow() + dt.timedelta(days=1)) or "", limit)
@@ -466,6 +474,15 @@ class FakeStore:
             if row is None or not row.in_outbox:
                 return False
             row.in_outbox, row.published_at = False, iso(now)
+            return True
+
+    def mark_target_published(self, ev: Event, target: str) -> bool:
+        with self._lock:
+            self._check_up()
+            row = self._events.get(ev.certificate_id, {}).get(_event_key(ev))
+            if row is None or not row.in_outbox:
+                return False
+            row.targets.add(target)
             return True
 
     # -- import jobs --------------------------------------------------------------------------------
@@ -559,10 +576,12 @@ class FakeArtifacts:
 
 
 class FakePublisher:
-    """The EventPublisher port (adapters/sns.py): records what it publishes; `fail(n)` makes the
-    next n publishes (None: all) fail with DependencyFailed, as an unreachable topic does."""
+    """The EventPublisher port (adapters/sns.py, adapters/eventbridge.py with target="eventbridge"):
+    records what it publishes; `fail(n)` makes the next n publishes (None: all) fail with
+    DependencyFailed, as an unreachable topic or bus does."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: str = "sns") -> None:
+        self.target = target
         self.published: list[Event] = []
         self._failures: int | None = 0
         self._lock = threading.Lock()
@@ -578,7 +597,7 @@ class FakePublisher:
             if self._failures is None or self._failures > 0:
                 if self._failures is not None:
                     self._failures -= 1
-                raise DependencyFailed("topic", "InternalError")
+                raise DependencyFailed("event_bus" if self.target == "eventbridge" else "topic", "InternalError")
             self.published.append(copy.deepcopy(ev))
 
     def ping(self) -> None:
@@ -587,6 +606,44 @@ class FakePublisher:
 
     def kinds(self, cert_id: str | None = None) -> list[str]:
         return [e.kind for e in self.published if cert_id is None or e.certificate_id == cert_id]
+
+
+class FakeAcm:
+    """The CertificateDelivery port (adapters/acm.py) as ACM behaves: an import without an ARN
+    makes a new certificate, one with an ARN replaces that certificate's material (unknown ARN:
+    ResourceNotFoundException); `fail(n)` makes the next n calls fail like an unreachable ACM."""
+
+    def __init__(self) -> None:
+        self.certificates: dict[str, dict[str, Any]] = {}  # arn -> {region, certificate, chain, key, tags}
+        self.imports = 0
+        self._failures: int | None = 0
+
+    def fail(self, times: int | None = None) -> None:
+        self._failures = times
+
+    def _maybe_fail(self) -> None:
+        if self._failures is None or self._failures > 0:
+            if self._failures is not None:
+                self._failures -= 1
+            raise DependencyFailed("acm", "ServiceUnavailable")
+
+    def import_certificate(self, region: str, certificate_pem: str, chain_pem: str, private_key_pem: str,
+                           arn: str | None, tags: Mapping[str, str]) -> str:
+        self._maybe_fail()
+        if arn is None:
+            arn = f"arn:aws:acm:{region}:123456789012:certificate/{uuid.uuid4()}"
+            self.certificates[arn] = {"region": region, "tags": dict(tags)}
+        elif arn not in self.certificates:
+            raise DependencyFailed("acm", "ResourceNotFoundException")
+        self.certificates[arn].update(certificate=certificate_pem, chain=chain_pem, key=private_key_pem)
+        self.imports += 1
+        return arn
+
+    def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
+        self._maybe_fail()
+        if arn not in self.certificates:
+            raise DependencyFailed("acm", "ResourceNotFoundException")
+        self.certificates[arn]["tags"].update(tags)
 
 
 class FakeKeyVault:

@@ -85,7 +85,7 @@ def world() -> Iterator[World]:
         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": moto_url,
         "CERTGATE_TABLE": "certgate-test", "CERTGATE_BUCKET": "certgate-test-artifacts",
         "CERTGATE_TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:certgate-test-events",
-        "CERTGATE_KMS_KEY_ID": "alias/certgate-test", "CERTGATE_ADMIN_PRINCIPALS": "certgate-admin",
+        "CERTGATE_KMS_KEY_ID": "alias/certgate-test", "CERTGATE_EVENT_BUS": "certgate-test-events", "CERTGATE_ADMIN_PRINCIPALS": "certgate-admin",
         "CERTGATE_POLL_MIN_INTERVAL_S": "1", "CERTGATE_POLL_MAX_INTERVAL_S": "4",
         "CERTGATE_PROVIDER_READ_TIMEOUT_S": "2", "CERTGATE_RECONCILE_AFTER_S": "0",
         "CERTGATE_POLL_SAFETY_MARGIN_MS": "1000",

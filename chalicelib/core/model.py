@@ -47,7 +47,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 # Events published on SNS (design.md section 5). Other audit kinds stay in the table only.
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
-    "certificate.expiring", "certificate.expired", "certificate.revocation_rejected",
+    "certificate.expiring", "certificate.expired", "certificate.revocation_rejected", "certificate.delivered",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -245,6 +245,10 @@ class Certificate:
     renewal_attempted_at: str | None = None  # the renewal sweep's last try (its retries are spaced)
     on_hold: bool = False
     import_id: str | None = None
+    # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and
+    # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
+    deliver_to: dict[str, Any] = field(default_factory=dict)
+    delivery: dict[str, Any] = field(default_factory=dict)
 
     # -- derived ------------------------------------------------------------------------
     @property
@@ -342,6 +346,9 @@ class Certificate:
         }
         if self.status in WAITING:
             out["next_check_at"] = self.next_poll_at
+        if self.deliver_to.get("acm"):
+            out["delivery"] = {"acm": {k: v for k, v in {**self.deliver_to["acm"], **self.delivery.get("acm", {})}
+                                       .items() if k in ("region", "arn", "status", "revision", "error")}}
         return out
 
     def event_summary(self) -> dict[str, Any]:
@@ -352,6 +359,7 @@ class Certificate:
             "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
             "not_after": self.not_after, "provider_order_id": self.provider_order_id,
             "client_reference": self.client_reference,
+            **({"acm_arn": self.delivery["acm"]["arn"]} if self.delivery.get("acm", {}).get("arn") else {}),
         }
 
 
@@ -370,6 +378,9 @@ class Event:
     provider: str | None = None
     provider_request_id: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # The publish targets (EventPublisher.target: "sns", "eventbridge") that already took this
+    # event while it is still in the outbox for another one: a retry sends only to the others.
+    published_targets: tuple[str, ...] = ()
 
     @property
     def published(self) -> bool:

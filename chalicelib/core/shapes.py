@@ -198,6 +198,18 @@ ValidityStrict = Annotated[bool, doc("true: a `validity_days` above the provider
 Dcv = Annotated[DcvMethod, doc("Default: the provider's `default_dcv_method`.")]
 
 
+class AcmDelivery(Shape, kw_only=True):
+    region: Annotated[str, Meta(min_length=1, max_length=32), doc("The AWS region to import into (e.g. us-east-1 "
+                                                                  "for CloudFront).")]
+
+
+class DeliverTo(Shape, kw_only=True):
+    """Where certgate installs the certificate on issue and on every reissue/renewal."""
+
+    acm: Annotated[AcmDelivery, doc("Import certificate, chain and key into ACM, into the same ARN on every new "
+                                    "revision. Only where certgate holds the key (not with `csr`).")] | None = None
+
+
 class OrderRequest(Shape, kw_only=True):
     """design.md 2.1. Every field is checked before any provider call; all failures come back at once as a
     422 naming each field. Where null is allowed it means the same as leaving the field out."""
@@ -216,6 +228,7 @@ class OrderRequest(Shape, kw_only=True):
     auto_renew: bool = False
     client_reference: Annotated[Text128, doc("Your own reference; echoed back.")] | None = None
     provider_options: ProviderOptions | None = None
+    deliver_to: DeliverTo | None = None
 
 
 class ChangeRequest(Shape, kw_only=True):
@@ -379,6 +392,21 @@ class Certificate(Closed, kw_only=True):
     revisions: list[Revision]
     next_check_at: Annotated[Timestamp, doc("Only while pending: when the poller looks next.")] | None \
         | UnsetType = UNSET
+    delivery: Delivery | UnsetType = UNSET
+
+
+class AcmDeliveryState(Closed, kw_only=True):
+    region: str
+    arn: Annotated[str, doc("Stable across reissues and renewals (re-imported into the same ARN).")] | UnsetType = UNSET
+    status: Annotated[Literal["imported", "failed", "revoked"], doc("failed: retried by the reconcile job; revoked: "
+                                                                    "tagged certgate:status=revoked in ACM.")] \
+        | UnsetType = UNSET
+    revision: int | UnsetType = UNSET
+    error: str | None | UnsetType = UNSET
+
+
+class Delivery(Closed, kw_only=True):
+    acm: AcmDeliveryState
 
 
 class Event(Closed, kw_only=True):

@@ -11,7 +11,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,10 +37,18 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
 from chalicelib.observability import count
-from chalicelib.service import changes, dcv, downloads, ordering, outbox, recovery
+from chalicelib.service import changes, dcv, delivery, downloads, ordering, outbox, recovery
 from chalicelib.service.ordering import OrderResult
 from chalicelib.service.policy import Policy
-from chalicelib.service.ports import ArtifactStore, CertificateStore, EventPublisher, KeyVault, Provider, Providers
+from chalicelib.service.ports import (
+    ArtifactStore,
+    CertificateDelivery,
+    CertificateStore,
+    EventPublisher,
+    KeyVault,
+    Provider,
+    Providers,
+)
 
 log = logging.getLogger("certgate.service")
 _CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
@@ -48,11 +56,15 @@ _CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
 
 class CertificateService:
     def __init__(self, cfg: Policy, store: CertificateStore, artifacts: ArtifactStore, publisher: EventPublisher,
-                 vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow, *,
+                 more_publishers: Sequence[EventPublisher] = (), delivery: CertificateDelivery | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.artifacts = artifacts
         self.publisher = publisher
+        # Every publish target, SNS first (e.g. the EventBridge bus after it): outbox.py sends to each.
+        self.publishers: tuple[EventPublisher, ...] = (publisher, *more_publishers)
+        self.delivery = delivery  # ACM import (service/delivery.py); None: not offered
         self.vault = vault
         self.directory = directory
         self.clock = clock
@@ -212,7 +224,7 @@ class CertificateService:
             key_source="provider" if material.private_key_pem else cert.key_source,
         )
         ev = self.event_for(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
-        return self.save(after, [ev], claim_refs=claims)
+        return delivery.after_issued(self, self.save(after, [ev], claim_refs=claims))
 
     def rescheduled(self, cert: Certificate, now: dt.datetime, **changes: Any) -> Certificate:
         """Back off: min interval doubling per unanswered check, capped, with full jitter above the floor."""
@@ -253,7 +265,7 @@ class CertificateService:
         for ev in events or []:
             if ev.published:
                 outbox.publish_one(self, ev)
-        return after
+        return delivery.after_saved(self, after)
 
 
 

@@ -15,6 +15,7 @@ from chalicelib.core import renewal
 from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
+from chalicelib.service import delivery
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
 from chalicelib.service.sweeps import LEFT, OVER_BUDGET, CallBudget, Sweep, isolated, run_sweep
@@ -158,8 +159,11 @@ def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | 
     now = now or svc.clock()
     due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
     due += _interrupted(svc, now)
-    return _sweep(svc, "reconcile", due, remaining,
-                  lambda cert: svc.recover(cert, actor="reconcile").status.value)
+    stats = _sweep(svc, "reconcile", due, remaining,
+                   lambda cert: svc.recover(cert, actor="reconcile").status.value)
+    if retried := delivery.retry_failed(svc, remaining):  # failed ACM imports (service/delivery.py)
+        stats["deliveries_retried"] = retried
+    return stats
 
 
 def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]:

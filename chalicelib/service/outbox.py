@@ -1,5 +1,7 @@
 """The outbox (design.md 5): an event row is written with its state change; publishing happens
-after, inline once and again from every job run until SNS took it. At least once, never lost."""
+after, inline once and again from every job run until every target (SNS, the EventBridge bus
+when one is configured) took it. At least once per target, never lost; a target that took the
+event is recorded on the row (`published_targets`), so a retry sends only to the others."""
 
 from __future__ import annotations
 
@@ -22,14 +24,26 @@ log = logging.getLogger("certgate.service")
 
 
 def publish_one(svc: CertificateService, ev: Event) -> bool:
-    """Publish now; on failure the outbox row stays and the next job run retries it."""
-    try:
-        svc.publisher.publish(ev)
-    except DependencyFailed as exc:
-        log.warning("event publish deferred to the outbox", extra={"event_id": ev.event_id, "error": exc.code})
+    """Publish now to every target that has not taken `ev` yet; on any failure the outbox row
+    stays (with the targets that took it recorded) and the next job run retries the rest."""
+    done, failed = set(ev.published_targets), False
+    for publisher in svc.publishers:
+        if publisher.target in done:
+            continue
+        try:
+            publisher.publish(ev)
+        except DependencyFailed as exc:
+            log.warning("event publish deferred to the outbox",
+                        extra={"event_id": ev.event_id, "target": publisher.target, "error": exc.code})
+            failed = True
+            continue
+        done.add(publisher.target)
+        count("EventsPublished", event=ev.kind, provider=ev.provider or "unknown", target=publisher.target)
+    if failed:
+        for target in sorted(done - set(ev.published_targets)):
+            svc.store.mark_target_published(ev, target)
         return False
     svc.store.mark_published(ev, svc.clock())
-    count("EventsPublished", event=ev.kind, provider=ev.provider or "unknown")
     return True
 
 

@@ -144,7 +144,12 @@ class CertificateStore(Protocol):
     def release_publish_claim(self, ev: Event) -> None:
         """End a lease early (the publish failed): the next flush may take the row at once."""
 
-    def mark_published(self, ev: Event, now: dt.datetime) -> bool: ...
+    def mark_published(self, ev: Event, now: dt.datetime) -> bool:
+        """Take the event out of the outbox (every target took it); False if someone else did."""
+
+    def mark_target_published(self, ev: Event, target: str) -> bool:
+        """Record that publish target `target` took the event, which stays in the outbox for the
+        others (read back in `Event.published_targets`); False if it has left the outbox."""
 
     def idempotency(self, owner: str, key: str) -> IdempotencyRecord | None: ...
 
@@ -179,7 +184,10 @@ class ArtifactStore(Protocol):
 
 
 class EventPublisher(Protocol):
-    """Publishes one event (at least once; `DependencyFailed` leaves it in the outbox)."""
+    """Publishes one event to one target (at least once; `DependencyFailed` leaves it in the
+    outbox for that target). `target` names it in the outbox row ("sns", "eventbridge")."""
+
+    target: str
 
     def publish(self, ev: Event) -> None: ...
 
@@ -192,3 +200,15 @@ class KeyVault(Protocol):
     def seal(self, private_key_pem: str, context: Mapping[str, str]) -> dict[str, str]: ...
 
     def open(self, sealed: Mapping[str, Any], context: Mapping[str, str]) -> str: ...
+
+
+class CertificateDelivery(Protocol):
+    """Installs issued certificates where AWS services use them: ACM (adapters/acm.py).
+    Raises `DependencyFailed` on any failure (nothing half-done is reported as done)."""
+
+    def import_certificate(self, region: str, certificate_pem: str, chain_pem: str, private_key_pem: str,
+                           arn: str | None, tags: Mapping[str, str]) -> str:
+        """Import into `arn` (re-import: same ARN) or, without one, as a new ACM certificate
+        tagged `tags`; the ARN either way."""
+
+    def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...

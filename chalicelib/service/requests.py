@@ -10,6 +10,7 @@ provider secret's defaults, and Resello's OV/EV rules."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,7 @@ class OrderSpec:
     provider_options: dict[str, Any] = field(default_factory=dict)
     validity_requested: int | None = None  # what the caller asked for (None: the default)
     validity_clamped: bool = False  # ... which was more than the provider may issue on the day
+    deliver_to: dict[str, Any] = field(default_factory=dict)  # {"acm": {"region": ...}} (service/delivery.py)
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,32 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     options = _options(c, order.provider_options, order.provider)
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
     _private_issuer(c, order.provider, product, options, given, checked.bad)
+    deliver_to = _deliver_to(c, order)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
                      key_type=key_type, key_size=key_size, validity_days=lifetime.days, dcv_method=dcv,
                      organization=org, approver=approver, auto_renew=order.auto_renew,
                      client_reference=order.client_reference, provider_options=options,
-                     validity_requested=lifetime.requested, validity_clamped=lifetime.clamped)
+                     validity_requested=lifetime.requested, validity_clamped=lifetime.clamped,
+                     deliver_to=deliver_to)
+
+
+# An AWS region name (us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, ...): what ACM takes.
+_AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-"
+                         r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$")
+
+
+def _deliver_to(c: Collector, order: shapes.OrderRequest) -> dict[str, Any]:
+    """ACM delivery needs the key: refused for a CSR order (the caller keeps the key)."""
+    acm = order.deliver_to.acm if order.deliver_to is not None else None
+    if acm is None:
+        return {}
+    if not _AWS_REGION.match(acm.region):
+        c.add("deliver_to.acm.region", "must be an AWS region name such as us-east-1")
+    if order.csr is not None:
+        c.add("deliver_to.acm", "ACM import needs the private key: certgate does not hold it for a CSR order "
+                                "(leave out csr to let certgate or the provider make the key)")
+    return {"acm": {"region": acm.region}}
 
 
 def _lifetime(c: Collector, caps: Capabilities, product: str, on: dt.date, requested: int | UnsetType | None,

@@ -9,7 +9,8 @@ from tests.functional.conftest import call
 def test_health_checks_every_dependency(client):
     status, headers, body = call(client, "GET", "/health")
     assert status == 200, body
-    assert body["checks"] == {"table": "ok", "bucket": "ok", "topic": "ok", "secrets": "ok"}
+    assert body["checks"] == {"table": "ok", "bucket": "ok", "topic": "ok", "secrets": "ok",
+                              "event_bus": "ok"}
 
 
 def test_providers_lists_capabilities_without_secrets(client):

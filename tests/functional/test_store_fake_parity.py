@@ -293,6 +293,33 @@ def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> No
     assert store.get_import("imp_" + "0" * 32) is None
 
 
+def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
+    c = cert()
+    ev = event(c, "certificate.issued", 1)
+    store.create(c, [ev])
+    assert store.mark_target_published(ev, "sns") is True
+    assert store.mark_target_published(ev, "sns") is True  # a set: recording twice changes nothing
+    (row,) = store.unpublished(10, older_than=T0 + dt.timedelta(minutes=5))
+    assert tuple(row.published_targets) == ("sns",)  # still in the outbox, for the other targets
+    assert store.mark_published(ev, T0) is True
+    assert store.mark_target_published(ev, "eventbridge") is False  # it has left the outbox
+
+
+def test_a_failed_acm_delivery_waits_in_the_due_index_under_kind_d(store: Any) -> None:
+    failed = {"acm": {"region": "eu-west-1", "status": "failed", "error": "X", "retry_at": at(10)}}
+    waiting = cert(1, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
+                   deliver_to={"acm": {"region": "eu-west-1"}}, delivery=failed)
+    imported = cert(2, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
+                    deliver_to={"acm": {"region": "eu-west-1"}},
+                    delivery={"acm": {"region": "eu-west-1", "status": "imported", "arn": "arn:x", "revision": 1}})
+    for c in (waiting, imported):
+        store.create(c, [])
+    assert store.get(waiting.id) == waiting
+    assert list(store.due("D", T0 + dt.timedelta(minutes=5), 100)) == []
+    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)] == [waiting.id]
+    assert list(store.due("P", T0 + dt.timedelta(days=1), 100)) == []
+
+
 # -- the sweeps: pages from a position, the persisted place ---------------------------------------------
 
 def test_a_due_page_walks_the_index_from_a_position_to_its_end(store: Any) -> None:

@@ -35,6 +35,7 @@ SERVICE_RESOURCE_TYPES = {
     "dynamodb": "AWS::DynamoDB::Table",
     "s3": "AWS::S3::Bucket",
     "sns": "AWS::SNS::Topic",
+    "events": "AWS::Events::EventBus",
     "secretsmanager": "AWS::SecretsManager::Secret",
     "kms": "AWS::KMS::Key",
     "logs": "AWS::Logs::LogGroup",
@@ -43,6 +44,7 @@ ENV_RESOURCE_TYPES = {
     "CERTGATE_TABLE": "AWS::DynamoDB::Table",
     "CERTGATE_BUCKET": "AWS::S3::Bucket",
     "CERTGATE_TOPIC_ARN": "AWS::SNS::Topic",
+    "CERTGATE_EVENT_BUS": "AWS::Events::EventBus",
     "CERTGATE_KMS_KEY_ID": "AWS::KMS::Key",
     **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in registry.names()},
 }
@@ -51,10 +53,13 @@ NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # What the Lambda platform itself needs (logs to the function log group, X-Ray segments), not the code.
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"} | NO_RESOURCE_LEVEL
 # Where the code's AWS operations are found, and names there that are not AWS calls.
-AWS_SERVICES = ("dynamodb", "s3", "sns", "secretsmanager", "kms")
+AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms", "acm")
+# Resources the code creates at run time, not the template: the ARN pattern a statement may name instead.
+RUNTIME_RESOURCES = {"acm": {"Fn::Sub": "arn:${AWS::Partition}:acm:*:${AWS::AccountId}:certificate/*"}}
 NOT_AWS_CALLS = {
     "encrypt": "AESGCM.encrypt in chalicelib/keys.py (KMS only wraps the data key)",
     "sign": "private-key signing in chalicelib/csr.py",
+    "list_certificates": "Provider.list_certificates (a provider's listing for imports), not ACM's",
 }
 # IAM actions an API operation needs when they differ from service:OperationName.
 OPERATION_ACTIONS = {
@@ -245,6 +250,9 @@ def test_policy_is_least_privilege(stage: str, resources: dict[str, Any]) -> Non
         services = {a.split(":")[0] for a in actions}
         assert len(services) == 1, f"{st.get('Sid')} mixes services {services}"
         service = services.pop()
+        if service in RUNTIME_RESOURCES:  # ACM certificates imported by service/delivery.py
+            assert targets == [RUNTIME_RESOURCES[service]], st
+            continue
         for target in targets:
             name = referenced(target)
             assert name in resources, f"{st.get('Sid')}: {target!r} is not one of this template's resources"

@@ -16,6 +16,7 @@ PAIRS = [
     (ports.ArtifactStore, fakes.FakeArtifacts),
     (ports.EventPublisher, fakes.FakePublisher),
     (ports.KeyVault, fakes.FakeKeyVault),
+    (ports.CertificateDelivery, fakes.FakeAcm),
     (ports.Provider, fakes.FakeProvider),
     (ports.Providers, fakes.FakeProviders),
 ]

@@ -115,11 +115,19 @@ class CertificateStore:
             item["next_poll_at"] = cert.next_poll_at or cert.updated_at
         else:
             item.pop("next_poll_at", None)
+            self._file_delivery_retry(cert, item, shard)
         # Everything that still has a valid certificate out there is watched for expiry,
         # including one whose reissue/renewal is in progress.
         if cert.not_after and (cert.status is Status.ISSUED or (cert.status is Status.PENDING and cert.issued_revision)):
             item["expiry_bucket"] = f"E#{shard}"
         return item
+
+    @staticmethod
+    def _file_delivery_retry(cert: Certificate, item: dict[str, Any], shard: int) -> None:
+        """A failed ACM import (service/delivery.py) waits in the `due` index under kind D."""
+        acm = cert.delivery.get("acm") or {}
+        if cert.status is Status.ISSUED and acm.get("status") == "failed" and acm.get("retry_at"):
+            item["due_shard"], item["next_poll_at"] = f"D#{shard}", acm["retry_at"]
 
     @staticmethod
     def from_item(item: dict[str, Any]) -> Certificate:
@@ -136,12 +144,16 @@ class CertificateStore:
         if data.get("notice_offset") is not None:
             data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
+        data["deliver_to"] = item.get("deliver_to") or {}
+        data["delivery"] = item.get("delivery") or {}
+        if str(item.get("due_shard", "")).startswith("D#"):
+            data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
         return Certificate(**data)
 
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
         item = {
             "pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}", "type": "event",
-            **ev.__dict__,
+            **{k: v for k, v in ev.__dict__.items() if k != "published_targets"},
         }
         if ev.published:
             item["outbox_shard"] = f"O#{shard}"
@@ -151,7 +163,9 @@ class CertificateStore:
     @staticmethod
     def event_from_item(item: dict[str, Any]) -> Event:
         fields = Event.__dataclass_fields__
-        return Event(**{k: v for k, v in item.items() if k in fields})
+        data = {k: v for k, v in item.items() if k in fields}
+        data["published_targets"] = tuple(item.get("published_targets") or ())  # a string set in the table
+        return Event(**data)
 
     # -- writes -----------------------------------------------------------------------------
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
@@ -486,6 +500,21 @@ class CertificateStore:
                 UpdateExpression="REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
                 ConditionExpression="attribute_exists(outbox_shard)",
                 ExpressionAttributeValues=self._s({":t": iso(now)}),
+            )
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def mark_target_published(self, ev: Event, target: str) -> bool:
+        """Add `target` to the row's `published_targets` (a string set) while it is in the outbox."""
+        client = self.client
+        try:
+            client.update_item(
+                TableName=self.table,
+                Key=self._s(self._event_key(ev)),
+                UpdateExpression="ADD published_targets :t",
+                ConditionExpression="attribute_exists(outbox_shard)",
+                ExpressionAttributeValues={":t": {"SS": [target]}},
             )
         except client.exceptions.ConditionalCheckFailedException:
             return False
