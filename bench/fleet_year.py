@@ -111,7 +111,7 @@ class IndexedStore(FakeStore):
     scans every item per query, which at 100k certificates would measure the fake), and DynamoDB's
     units counted per call from the adapter's item sizes."""
 
-    INDEXES = ("P", "S", "E")  # due pending, due submitting, expiry
+    INDEXES = ("P", "S", "E", "A")  # due pending, due submitting, expiry, next action
 
     def __init__(self, clock: Any, units: Units) -> None:
         super().__init__(clock=clock)
@@ -133,6 +133,8 @@ class IndexedStore(FakeStore):
             keys["S" if c.status is Status.SUBMITTING else "P"] = c.next_poll_at or c.updated_at
         if c.not_after and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision)):
             keys["E"] = c.not_after
+        if c.next_action_at:
+            keys["A"] = c.next_action_at
         return keys
 
     def _index(self, cert_id: str) -> None:
@@ -209,6 +211,9 @@ class IndexedStore(FakeStore):
 
     def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
         return self._index_page("E", iso(until) or "", after, limit)
+
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page("A", iso(now) or "", after, limit)
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         yield from (c for _, c in self._index_page(kind, iso(now) or "", None, limit).items)

@@ -10,7 +10,7 @@ DynamoDB adapter on moto.
   ConcurrentModification, a taken idempotency key AlreadyExists("idempotency"), a provider
   reference claimed by another certificate AlreadyExists; a failed write changes nothing (one
   transaction). Values go through the same normalisation as a DynamoDB round trip (None dropped,
-  tuples become lists, integral numbers ints). The sparse indexes (due, expiry, outbox) are read
+  tuples become lists, integral numbers ints). The sparse indexes (due, expiry, action, outbox) are read
   shard by shard with the adapter's share of the limit; listings apply the Limit before the
   filters and hand out owner-bound tokens.
 - `FakeArtifacts` (adapters/s3.py), `FakePublisher` (adapters/sns.py), `FakeKeyVault`
@@ -430,6 +430,13 @@ class FakeStore:
                     and self._in_shard(c.id, shard)]
 
         return self._page(entries, iso(until) or "", after, limit)
+
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, Certificate]]:
+            return [(c.next_action_at, _round_trip(c)) for c in self._certs.values()
+                    if c.next_action_at and self._in_shard(c.id, shard)]
+
+        return self._page(entries, iso(now) or "", after, limit)
 
     def sweep_state(self, name: str) -> SweepState:
         with self._lock:

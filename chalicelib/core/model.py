@@ -243,6 +243,9 @@ class Certificate:
     # it a renewal is a free reissue (core/renewal.py).
     coverage_until: str | None = None
     renewal_attempted_at: str | None = None  # the renewal sweep's last try (its retries are spaced)
+    # When renew_expiring next has something to do for it (core/renewal.py next_action_at; the
+    # service sets it on every write, the sparse `action` index files it; None: nothing ever).
+    next_action_at: str | None = None
     on_hold: bool = False
     import_id: str | None = None
     # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and

@@ -150,3 +150,28 @@ def renewal_operation(cert: Certificate, renewal: str, coverage: dt.datetime | N
         end = parse_iso(cert.not_after)
         return "reissue" if coverage is not None and end is not None and coverage > end else "renew"
     return "reissue" if renewal == "reissue" else "renew"
+
+
+# -- the next-action index ----------------------------------------------------------------------------
+
+def next_action_at(cert: Certificate, rules: RenewalRules) -> dt.datetime | None:
+    """The earliest time renew_expiring has something to do for the certificate, as it stands:
+    its `expired` step (not_after), its next notice not yet sent, its renewal (the window's
+    start, or the retry after a refused try). None when nothing will ever be due (not issued,
+    no not_after). The certificate is filed under it (the sparse `action` index), so that a run
+    reads only what is due; every save recomputes it. The same boundaries as the steps:
+    each is due from the instant given here (inclusive)."""
+    end = parse_iso(cert.not_after)
+    if end is None or cert.status is not Status.ISSUED:
+        return None
+    times = [end]
+    sent = _notified(cert)
+    pending = [n for n in _offsets(cert, rules) if n > sent]
+    if pending:
+        times.append(notice_at(cert, min(pending)) or end)  # the nearest: offsets come in order
+    start = renewal_starts_at(cert, rules)
+    if cert.auto_renew and start is not None:
+        tried = parse_iso(cert.renewal_attempted_at)
+        retry = tried + dt.timedelta(seconds=rules.retry_after_s) if tried is not None else start
+        times.append(max(start, retry))
+    return min(times)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.core import renewal
 from chalicelib.core.errors import (
     BadMaterial,
     NotFound,
@@ -223,6 +224,8 @@ class CertificateService:
             poll_attempts=0, next_poll_at=None, sealed_key=sealed,
             key_source="provider" if material.private_key_pem else cert.key_source,
         )
+        # A paid renewal's issuance moves the plan on (core/renewal.py coverage_until).
+        after = replace(after, coverage_until=iso(renewal.coverage_until(after, self.capabilities(cert.provider).renewal)))
         ev = self.event_for(cert, after, actor, kind="certificate.issued", s3_prefix=prefix, serial=info.serial)
         return delivery.after_issued(self, self.save(after, [ev], claim_refs=claims))
 
@@ -258,9 +261,17 @@ class CertificateService:
             ev.detail["certificate"] = after.event_summary()
         return ev
 
+    def filed(self, cert: Certificate) -> Certificate:
+        """`cert` with its `next_action_at` as it stands (core/renewal.py): what every write of a
+        certificate stores (save here, the create of ordering.py, the insert of an import), so that
+        renew_expiring reads only the certificates that have something due."""
+        return replace(cert, next_action_at=iso(renewal.next_action_at(cert, self.cfg.renewal)))
+
     def save(self, after: Certificate, events: list[Event] | None = None, *,
              claim_refs: tuple[str, ...] = (), release_idempotency: str | None = None) -> Certificate:
-        """Persist a change with its events (one transaction), then publish what is published."""
+        """Persist a change with its events (one transaction), then publish what is published.
+        Returns the certificate as stored (with its next_action_at)."""
+        after = self.filed(after)
         self.store.save(after, events or [], claim_refs=claim_refs, release_idempotency=release_idempotency)
         for ev in events or []:
             if ev.published:

@@ -509,7 +509,7 @@ class _Run:
                    actor=self.actor, to_status=cert.public_status, revision=1, provider=cert.provider,
                    detail={k: v for k, v in {"import_id": self.job.id, "provider_order_id": po.provider_order_id,
                                              "provider_status": po.raw_status, "serial": cert.serial}.items() if v})
-        if not store.insert(cert, [ev]):
+        if not store.insert(self.svc.filed(cert), [ev]):
             return "skipped:raced"  # another run wrote it first (both were filling one claim)
         return "created"
 

@@ -176,33 +176,71 @@ def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
                    clock: Callable[[], float] = time.monotonic,
                    sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """From where the last run left (service/sweeps.py), over every certificate whose renewal or
-    notice may be due (core/renewal.py: windows relative to each lifetime): `expired` when
+    """From where the last run left (service/sweeps.py), over the certificates that have
+    something due — the sparse `action` index up to now (each filed at its `next_action_at`,
+    core/renewal.py: windows relative to each lifetime), not the whole fleet: `expired` when
     not_after passes, expiry notices (once per offset), and the renewal of auto_renew
     certificates inside their window — a free reissue inside the paid plan, a paid renewal at its
     end — through the same use cases as POST .../reissue and .../renew, paced inside the job's
-    share of each provider's rate limits (`clock`/`sleep`)."""
+    share of each provider's rate limits (`clock`/`sleep`). Each one handled is saved, which files
+    it at its next action (in the future): it leaves the head of the index.
+
+    Certificates written before the index existed carry no `next_action_at` and are in none of
+    it: a one-off backfill (`_file_unfiled`) walks the expiry index once, across runs, and files
+    them, before the sweep of each run until its first cycle is complete."""
     at = now or svc.clock()
     cfg = svc.cfg
-    until = cfg.renewal.horizon(at)
     budget = CallBudget({name: svc.capabilities(name).rate_limits for name in svc.directory.names()},
                         share=cfg.renew_rate_share, interval_s=cfg.renew_interval_s, clock=clock, sleep=sleep)
+    filed = _file_unfiled(svc, remaining, at)
 
     def work(page: Sequence[Certificate]) -> list[str]:
         return [isolated(svc, "renew_expiring", cert, lambda c: _expiry_step(svc, c, at, budget))
                 if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
 
-    sweep = Sweep("renew_expiring", read=lambda after, n: svc.store.expiring_page(until, after, n),
+    sweep = Sweep("renew_expiring", read=lambda after, n: svc.store.action_page(at, after, n),
                   due_at=lambda cert: renewal.due_at(cert, at, cfg.renewal), limit=cfg.renew_sweep_limit,
                   page_size=500, backlog_peek=cfg.sweep_backlog_peek)
     stats = run_sweep(svc, sweep, work, remaining, at)
+    if filed:
+        stats["filed"] = filed
     stats["events_flushed"] = svc.flush_outbox()
     log.info("renew_expiring done", extra={"stats": dict(stats)})
     return dict(stats)
 
 
+BACKFILL = "renew_expiring_backfill"  # the sweep that files certificates written before the action index
+
+
+def _file_unfiled(svc: CertificateService, remaining: Remaining, now: dt.datetime) -> int:
+    """The one-off backfill of the action index: one cycle over the expiry index (every issued
+    certificate), from a persisted place, at most `renew_sweep_limit` per run; each certificate
+    without a `next_action_at` that should have one is saved as it is (the save files it — a
+    missing one is treated as due now: the sweep that follows in the same run handles what is
+    due). Once the cycle is complete, it costs one read of its state per run."""
+    if svc.store.sweep_state(BACKFILL).cycles > 0:
+        return 0
+    rules = svc.cfg.renewal
+
+    def step(cert: Certificate) -> str:
+        if cert.next_action_at is not None or renewal.next_action_at(cert, rules) is None:
+            return "already_filed"
+        svc.save(cert.updated(now))
+        return "filed"
+
+    def work(page: Sequence[Certificate]) -> list[str]:
+        return [isolated(svc, BACKFILL, cert, step) if remaining() >= svc.cfg.poll_safety_margin_ms else LEFT
+                for cert in page]
+
+    until = dt.datetime.max.replace(tzinfo=dt.UTC)
+    sweep = Sweep(BACKFILL, read=lambda after, n: svc.store.expiring_page(until, after, n),
+                  due_at=lambda cert: None, limit=svc.cfg.renew_sweep_limit, page_size=500, backlog_peek=0)
+    return run_sweep(svc, sweep, work, remaining, now)["filed"]
+
+
 def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, budget: CallBudget) -> str:
-    """One certificate of renew_expiring: expire it, tell its holder, renew it (core/renewal.py)."""
+    """One certificate of renew_expiring: expire it, tell its holder, renew it (core/renewal.py).
+    One filed for now that has nothing due (the rules changed since it was filed) is filed anew."""
     rules = svc.cfg.renewal
     end = parse_iso(cert.not_after)
     if end is None or cert.status is not Status.ISSUED:
@@ -213,8 +251,9 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, b
         return "expired"
     caps = svc.capabilities(cert.provider)
     coverage = renewal.coverage_until(cert, caps.renewal)
+    saved = False
     if iso(coverage) != cert.coverage_until:  # a paid renewal moved the plan on
-        cert = svc.save(cert.updated(now, coverage_until=iso(coverage)))
+        cert, saved = svc.save(cert.updated(now, coverage_until=iso(coverage))), True
     outcome = "watched"
     offset = renewal.notice_due(cert, now, rules)
     if offset is not None:
@@ -224,7 +263,7 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, b
                    actor="renew_expiring", revision=cert.revision, provider=cert.provider,
                    detail={"remaining_fraction": f"1/{offset}", "days_left": days_left, "not_after": cert.not_after,
                            "auto_renew": cert.auto_renew, "certificate": after.event_summary()})
-        cert = svc.save(after, [ev])
+        cert, saved = svc.save(after, [ev]), True
         outcome = f"notice_1_{offset}"
     if cert.operation is not None or cert.revocation_waiting:
         return outcome  # a step in flight (revoke, cancel) or a revoke request awaiting approval: no renewal
@@ -238,6 +277,10 @@ def _expiry_step(svc: CertificateService, cert: Certificate, now: dt.datetime, b
             return "reissued"
         svc.renew(cert.owner, cert, None, actor="renew_expiring")
         return "renewed"
+    filed_at = parse_iso(cert.next_action_at)
+    if not saved and (filed_at is None or filed_at <= now) and svc.filed(cert).next_action_at != cert.next_action_at:
+        svc.save(cert.updated(now))  # would otherwise stay at the head of the index, read on every run
+        return "refiled"
     return outcome
 
 

@@ -79,6 +79,7 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
                       detail={"common_name": cert.common_name, "product": cert.product,
                               "idempotency_key": bool(idempotency_key)})
     try:
+        cert = svc.filed(cert)
         svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
     except AlreadyExists as exc:
         if exc.what == "idempotency" and idempotency_key:

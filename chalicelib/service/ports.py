@@ -128,6 +128,10 @@ class CertificateStore(Protocol):
     def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
         """As `due_page`, over the expiry index (not_after <= until)."""
 
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        """As `due_page`, over the sparse `action` index: the certificates whose `next_action_at`
+        <= now (those without one are not in it)."""
+
     def sweep_state(self, name: str) -> SweepState:
         """The sweep's persisted place (version 0 when it was never saved)."""
 

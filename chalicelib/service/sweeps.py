@@ -112,10 +112,17 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
                 state = _save(store, state.moved(position))
                 caught_up = done == len(items)
                 break
+            if page.end and wrapped:
+                # The second lap ran off the end before reaching where the run began (what lay
+                # ahead of it left the index: handled ones move on in the action index): back at
+                # the head, not another cycle.
+                state = _save(store, state.moved(None))
+                caught_up = True
+                break
             if page.end:
                 state = _save(store, state.wrapped(svc.clock()))
                 stats["cycles_completed"] += 1
-                if start is None or wrapped:
+                if start is None:
                     caught_up = True
                     break
                 wrapped, position = True, None

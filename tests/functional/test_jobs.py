@@ -138,7 +138,8 @@ def _expiring_soon(cid: str, days: float):
     store = svc().store
     cert = store.get(cid)
     end = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
-    store.save(cert.updated(dt.datetime.now(dt.UTC), not_after=iso(end)))
+    # through the service, as every write of a certificate: it files it at its next action
+    svc().save(cert.updated(dt.datetime.now(dt.UTC), not_after=iso(end)))
     return end
 
 

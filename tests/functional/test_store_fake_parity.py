@@ -362,6 +362,37 @@ def test_an_expiring_page_is_the_expiry_index_in_walk_order(store: Any) -> None:
     assert len(full.items) == 5
 
 
+def test_an_action_page_is_the_next_action_index_in_walk_order_and_sparse(store: Any) -> None:
+    from chalicelib.core.sweeps import Position
+
+    filed = [cert(n, status=Status.ISSUED, not_after=at(1000 + n), next_poll_at=None, next_action_at=at(100 + n))
+             for n in range(1, 8)]
+    unfiled = cert(9, status=Status.ISSUED, not_after=at(50), next_poll_at=None)  # written before the index
+    for c in [*filed, unfiled]:
+        store.create(c, [])
+    assert store.get(filed[0].id).next_action_at == at(101)  # round trip
+    now = T0 + dt.timedelta(minutes=105)  # five due
+    seen: list[str] = []
+    after: Position | None = None
+    while True:
+        page = store.action_page(now, after, 2)
+        positions = [p for p, _ in page.items]
+        assert positions == sorted(positions) and all(after is None or p > after for p in positions)
+        assert all(p.key == c.next_action_at for p, c in page.items)
+        seen += [c.id for _, c in page.items]
+        if page.end:
+            break
+        after = positions[-1]
+    assert sorted(seen) == sorted(c.id for c in filed[:5])  # each once; the unfiled one is in none of it
+    assert store.action_page(T0 + dt.timedelta(minutes=100), None, 10).items == []
+    # handled: filed later (or no longer: nothing will be due), it leaves the head
+    store.save(replace(store.get(filed[0].id), version=2, next_action_at=at(900)))
+    store.save(replace(store.get(filed[1].id), version=2, status=Status.EXPIRED, next_action_at=None))
+    left = {c.id for _, c in store.action_page(now, None, 10).items}
+    assert left == {c.id for c in filed[2:5]}
+    assert filed[0].id in {c.id for _, c in store.action_page(T0 + dt.timedelta(minutes=900), None, 10).items}
+
+
 def test_a_sweeps_place_is_saved_conditionally(store: Any) -> None:
     from chalicelib.core.sweeps import Position
 

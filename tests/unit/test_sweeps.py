@@ -52,7 +52,7 @@ def test_with_three_batches_due_three_runs_reach_every_certificate_once() -> Non
     assert notices(fx) == Counter({c.id: 1 for c in certs})
     assert [len(r) for r in reached] == [BATCH, 2 * BATCH, 3 * BATCH]
     again = jobs.renew_expiring(fx.svc, remaining)
-    assert "notice_1_3" not in again and again["watched"] == BATCH  # a new cycle: nothing twice
+    assert "notice_1_3" not in again and "watched" not in again  # a new cycle: nothing twice, nothing read
 
 
 def test_a_batch_exactly_full_ends_the_cycle_on_the_next_run_without_handling_anything_twice() -> None:
@@ -62,7 +62,7 @@ def test_a_batch_exactly_full_ends_the_cycle_on_the_next_run_without_handling_an
     assert first["notice_1_3"] == BATCH
     second = jobs.renew_expiring(fx.svc, remaining)
     assert second.get("notice_1_3") is None and second["cycles_completed"] == 1
-    assert second["watched"] <= BATCH  # the second lap stops where the run began
+    assert "watched" not in second  # nothing due is left: the handled ones left the action index
     assert notices(fx) == Counter({c.id: 1 for c in certs})
 
 
@@ -73,10 +73,11 @@ def test_the_place_wraps_at_the_end_and_the_run_goes_on_from_the_head_up_to_wher
     jobs.renew_expiring(fx.svc, remaining)
     third = jobs.renew_expiring(fx.svc, remaining)
     assert third["notice_1_3"] == 2 and third["cycles_completed"] == 1
-    assert third["watched"] == BATCH - 2  # from the head again, within the run's batch
+    assert "watched" not in third  # from the head again: the handled ones are filed later, not read
     assert notices(fx) == Counter({c.id: 1 for c in certs})
     state = fx.store.sweep_state("renew_expiring")
-    assert state.cycles == 1 and state.position is not None and state.lease_owner is None
+    # Nothing due lies ahead (the handled ones moved on in the action index): back at the head.
+    assert state.cycles == 1 and state.position is None and state.lease_owner is None
 
 
 def test_a_certificate_added_behind_the_place_is_reached_within_the_cycle() -> None:
@@ -86,10 +87,10 @@ def test_a_certificate_added_behind_the_place_is_reached_within_the_cycle() -> N
     place = fx.store.sweep_state("renew_expiring").position
     assert place is not None
     # A shorter lifetime (the fake CA signs from the wall clock, 61 days before our clock): its
-    # not_after sorts before the place, and its 1/3 has come already.
+    # next action (the 1/3 notice) sorts before the place, and has come already.
     fx.provider("tinycert").days = 80
-    late = fx.order("tinycert", "late.example.com")
-    assert (late.not_after or "") < place.key
+    late = fx.current(fx.order("tinycert", "late.example.com"))
+    assert (late.next_action_at or "") < place.key
     jobs.renew_expiring(fx.svc, remaining)  # the rest of the cycle (after the place)
     jobs.renew_expiring(fx.svc, remaining)  # wraps: the head, where the late one is
     assert notices(fx)[late.id] == 1

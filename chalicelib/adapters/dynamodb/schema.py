@@ -9,6 +9,7 @@ INDEX_BY_OWNER = "by_owner"
 INDEX_DUE = "due"
 INDEX_EXPIRY = "expiry"
 INDEX_OUTBOX = "outbox"
+INDEX_ACTION = "action"
 TTL_ATTRIBUTE = "ttl"
 
 _KEY_ATTRS = {
@@ -17,6 +18,7 @@ _KEY_ATTRS = {
     "due_shard": "S", "next_poll_at": "S",
     "expiry_bucket": "S", "not_after": "S",
     "outbox_shard": "S", "outbox_at": "S",
+    "action_bucket": "S", "next_action_at": "S",
 }
 
 _GSIS = {
@@ -24,6 +26,8 @@ _GSIS = {
     INDEX_DUE: ("due_shard", "next_poll_at"),  # sparse: only certificates waiting for a provider
     INDEX_EXPIRY: ("expiry_bucket", "not_after"),  # sparse: only issued certificates
     INDEX_OUTBOX: ("outbox_shard", "outbox_at"),  # sparse: only events not yet published
+    # sparse: only certificates renew_expiring will have something to do for (core/renewal.py next_action_at)
+    INDEX_ACTION: ("action_bucket", "next_action_at"),
 }
 
 

@@ -120,6 +120,9 @@ class CertificateStore:
         # including one whose reissue/renewal is in progress.
         if cert.not_after and (cert.status is Status.ISSUED or (cert.status is Status.PENDING and cert.issued_revision)):
             item["expiry_bucket"] = f"E#{shard}"
+        # Filed for renew_expiring at its next action (set by the service on every write).
+        if cert.next_action_at:
+            item["action_bucket"] = f"A#{shard}"
         return item
 
     @staticmethod
@@ -407,6 +410,10 @@ class CertificateStore:
 
     def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
         return self._index_page(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "",
+                                after, limit)
+
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        return self._index_page(schema.INDEX_ACTION, "action_bucket", "next_action_at", "A", iso(now) or "",
                                 after, limit)
 
     def sweep_state(self, name: str) -> SweepState:
