@@ -11,13 +11,19 @@ record keeps calling a deleted certificate issued.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ProviderNotFound
-from chalicelib.core.model import FINAL, Failure, Status
+from chalicelib.core.model import FINAL, Certificate, Failure, Status
 from chalicelib.core.provider import Authority, Capabilities
 from chalicelib.service.certificates import CertificateService
+from chalicelib.service.ports import Remaining
+
+log = logging.getLogger("certgate.service")
 
 AUTHORITY_PROVIDER = "tinycert"
 
@@ -112,3 +118,50 @@ def _mark_deleted_with_authority(svc: CertificateService, cert_id: str, ca_id: s
     target = Status.REVOKED if cert.status is Status.ISSUED else Status.FAILED
     after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None)
     svc.save(after, [svc.event_for(cert, after, actor, reason="authority_deleted", ca_id=ca_id)])
+
+
+# -- certificate authorities deleted out of band -----------------------------------------------------
+AUTHORITY_SWEEP = "authority_check"
+
+
+def check_authorities(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Certificates of a TinyCert CA deleted outside certgate (TinyCert's `/ca/delete` deletes
+    every certificate of that CA) are marked revoked, reason `authority_deleted`, on the next sync
+    (issue 18). One walk over the certificates still valid out there (the expiry index) per
+    TinyCert sync interval, from a persisted place (service/sweeps.py), bounded per run; the CA
+    list is read once per run. A CA list that cannot be read marks nothing."""
+    from chalicelib.core.errors import ProviderError
+    from chalicelib.core.model import iso, parse_iso
+    from chalicelib.service.sweeps import Sweep, run_sweep
+
+    at = now or svc.clock()
+    directory = svc.directory
+    if AUTHORITY_PROVIDER not in directory.names() or not directory.configured(AUTHORITY_PROVIDER):
+        return {"skipped": 1}
+    state = svc.store.sweep_state(AUTHORITY_SWEEP)
+    last = parse_iso(state.cycle_started_at)
+    interval = svc.cfg.sync_interval_for(AUTHORITY_PROVIDER)
+    if state.position is None and state.cycles and last is not None and (at - last).total_seconds() < interval:
+        return {"not_due": 1}  # the last walk ended less than a sync interval ago
+    try:
+        live = {str(a.ca_id) for a in svc.providers(AUTHORITY_PROVIDER).list_authorities()}
+    except ProviderError as exc:
+        log.warning("authority check skipped: the CA list cannot be read", extra={"error": exc.code})
+        return {"provider_error": 1}
+    default_ca = svc.provider_defaults(AUTHORITY_PROVIDER).get("default_ca_id")
+
+    def step(cert: Certificate) -> str:
+        if cert.provider != AUTHORITY_PROVIDER or cert.status in FINAL:
+            return "skipped"
+        ca_id = str(cert.provider_options.get("ca_id") or default_ca or "")
+        if not ca_id or ca_id in live:
+            return "ok"
+        _mark_deleted_with_authority(svc, cert.id, ca_id, "check_authorities")
+        return "authority_deleted"
+
+    until = at + dt.timedelta(days=366 * 100)
+    sweep = Sweep(AUTHORITY_SWEEP, read=lambda after, n: svc.store.expiring_page(until, after, n),
+                  due_at=lambda cert: None, limit=svc.cfg.renew_sweep_limit, page_size=500, backlog_peek=0)
+    stats = run_sweep(svc, sweep, lambda page: [step(c) for c in page], remaining, at)
+    log.info("authority check done", extra={"stats": dict(stats), "at": iso(at)})
+    return dict(stats)

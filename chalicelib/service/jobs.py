@@ -289,9 +289,14 @@ class UnknownJob(CertgateError, LookupError):
 
 
 def _sync_inventory(svc: CertificateService, remaining: Remaining) -> dict[str, Any]:
+    """Imports due for a re-run, then the check for CAs deleted out of band (service/admin.py)."""
+    from chalicelib.service.admin import check_authorities
     from chalicelib.service.inventory import sync_inventory
 
-    return sync_inventory(svc, remaining)
+    stats = sync_inventory(svc, remaining)
+    if remaining() > svc.cfg.poll_safety_margin_ms:
+        stats["authorities"] = check_authorities(svc, remaining)
+    return stats
 
 
 JOBS: dict[str, Callable[[CertificateService, Remaining], dict[str, Any]]] = {

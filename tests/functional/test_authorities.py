@@ -48,3 +48,43 @@ def test_an_order_naming_a_ca_that_does_not_exist_is_refused_before_anything_is_
         assert st == 422 and [e["field"] for e in prob["errors"]] == ["provider_options.ca_id"], (attempt, prob)
     assert call(client, "GET", "/certificates", principal=who)[2]["items"] == []  # no record
     assert len(world.sim_orders("tinycert")) == before  # no create sent
+
+
+def test_a_ca_deleted_outside_certgate_marks_its_certificates_revoked_on_the_next_sync(client, world):
+    """TinyCert's /ca/delete, called at TinyCert itself, deletes every certificate of that CA:
+    the next sync_inventory run marks certgate's revoked (authority_deleted), once; the other
+    CAs' certificates are untouched."""
+    from chalicelib.bootstrap import service
+    from tests.functional.test_jobs import run_job
+
+    svc = service()
+    who = f"arn:aws:iam::123456789012:user/carol-{uuid.uuid4().hex[:6]}"
+    made = []
+    for _ in range(2):
+        st, _, ca = call(client, "POST", "/providers/tinycert/authorities", {"country": "NL", "organization": "Oob"})
+        assert st == 201, ca
+        st, _, cert = call(client, "POST", "/certificates", {
+            "provider": "tinycert", "common_name": f"o{uuid.uuid4().hex[:8]}.example.com",
+            "provider_options": {"ca_id": int(ca["id"])}}, principal=who)
+        assert st == 201 and cert["status"] == "issued", cert
+        made.append((ca["id"], cert["id"]))
+    (gone_ca, gone_cert), (kept_ca, kept_cert) = made
+    svc.providers("tinycert").delete_authority(gone_ca)  # out of band: not through certgate's route
+    # The walk runs once per sync interval: a previous test's walk must not hide this one.
+    state = svc.store.sweep_state("authority_check")
+    if state.version:
+        import dataclasses
+
+        svc.store.save_sweep(dataclasses.replace(state, position=None, cycles=0, cycle_started_at=None,
+                                                 lease_owner=None, lease_until=None).next_version())
+    out = run_job(client, "sync_inventory")
+    assert out["authorities"]["authority_deleted"] >= 1, out
+    st, _, cert = call(client, "GET", f"/certificates/{gone_cert}", principal=who)
+    assert cert["status"] == "revoked" and cert["failure"]["code"] == "authority_deleted", cert
+    assert gone_ca in cert["failure"]["reason"]
+    st, _, kept = call(client, "GET", f"/certificates/{kept_cert}", principal=who)
+    assert kept["status"] == "issued"
+    _, _, events = call(client, "GET", f"/certificates/{gone_cert}/events?limit=50", principal=who)
+    assert [e["event"] for e in events["items"]].count("certificate.revoked") == 1
+    again = run_job(client, "sync_inventory")
+    assert again["authorities"] == {"not_due": 1}  # once per sync interval, not every 5 minutes
