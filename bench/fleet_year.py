@@ -44,7 +44,6 @@ if str(ROOT) not in sys.path:
 
 from chalicelib.core.errors import ProviderTimeout, ProviderUnavailable  # noqa: E402
 from chalicelib.core.model import (  # noqa: E402
-    WAITING,
     Certificate,
     Event,
     Status,
@@ -111,7 +110,7 @@ class IndexedStore(FakeStore):
     scans every item per query, which at 100k certificates would measure the fake), and DynamoDB's
     units counted per call from the adapter's item sizes."""
 
-    INDEXES = ("P", "S", "E", "A")  # due pending, due submitting, expiry, next action
+    INDEXES = ("P", "S", "D", "E", "A")  # due: pending, submitting, delivery retry; expiry; next action
 
     def __init__(self, clock: Any, units: Units) -> None:
         super().__init__(clock=clock)
@@ -129,8 +128,8 @@ class IndexedStore(FakeStore):
 
     def _keys(self, c: Certificate) -> dict[str, str]:
         keys: dict[str, str] = {}
-        if c.status in WAITING:
-            keys["S" if c.status is Status.SUBMITTING else "P"] = c.next_poll_at or c.updated_at
+        if c.due_kind is not None:  # as the adapter files it (ACM delivery retries are not used here)
+            keys[c.due_kind] = c.next_poll_at or c.updated_at
         if c.not_after and (c.status is Status.ISSUED or (c.status is Status.PENDING and c.issued_revision)):
             keys["E"] = c.not_after
         if c.next_action_at:

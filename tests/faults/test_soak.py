@@ -322,7 +322,8 @@ def test_soak_orders_jobs_and_faults_keep_every_promise(client, world) -> None:
 
     figures = {"seconds": round(elapsed, 1), "records": len(records), "calls": dict(tally.calls),
                "statuses": dict(sorted(tally.statuses.items())), "messages": len(messages),
-               "log_lines": len(capture.lines), "final": dict(Counter(c.public_status for c in records.values()))}
+               "log_lines": len(capture.lines), "final": dict(Counter(c.public_status for c in records.values())),
+               "failures": dict(Counter(f"{c.provider}:{c.failure.code}" for c in records.values() if c.failure))}
     print("\nsoak " + json.dumps(figures))
     problems = {"duplicate_orders": duplicates, "foreign_adoption": foreign, "orphans": orphans,
                 "undelivered": undelivered, "bare_5xx": tally.bare_5xx, "unexpected": tally.unexpected,
