@@ -415,7 +415,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
 
     # -- what happened ---------------------------------------------------------------------------
     window = getattr(policy, "renew_window_days", 30)
-    expired_without_successor = late = renewals = 0
+    expired_without_successor = late = renewals = late_at_start = notices_due_at_start = 0
     late_notices = duplicate_notices = 0
     for cid in ids:
         cert = store.get(cid)
@@ -438,7 +438,9 @@ def fleet_year(run: Run) -> dict[str, Any]:
                     nb, na = parse_iso(prior[-1].not_before), parse_iso(prior[-1].not_after)
                     if nb and na:
                         opens = na - _window(policy, na - nb, window)
-                        if begun > opens + dt.timedelta(days=1) + (na - nb) * 0.1:
+                        if opens < start:
+                            late_at_start += 1  # its window opened before the year (warm-up), not a miss
+                        elif begun > opens + dt.timedelta(days=1) + (na - nb) * 0.1:
                             late += 1
         lifetimes = {r.not_after: (parse_iso(r.not_after) or end) - (parse_iso(r.not_before) or end) for r in revs}
         notices: Counter[tuple[Any, Any]] = Counter()
@@ -453,7 +455,10 @@ def fleet_year(run: Run) -> dict[str, Any]:
                 due_left = life.total_seconds() / 86400 / int(which.split("/")[1]) if life else None
             else:
                 due_left = which
-            if isinstance(due_left, int | float) and isinstance(left, int | float) and left < due_left - 1:
+            na = parse_iso(ev.detail.get("not_after"))
+            if na is not None and isinstance(due_left, int | float) and na - dt.timedelta(days=due_left) < start:
+                notices_due_at_start += 1  # due before the year began (warm-up), not a miss
+            elif isinstance(due_left, int | float) and isinstance(left, int | float) and left < due_left - 1:
                 late_notices += 1  # more than a day after it was due
         duplicate_notices += sum(n - 1 for n in notices.values() if n > 1)
 
@@ -494,7 +499,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
                        "s3_sns": round((s3_puts * PRICES["s3_put"] + s3_puts * 6000 / 1e9 * PRICES["s3_gb_month"] * 6
                                         + sns * PRICES["sns_publish"]) / n, 7)},
         "_item_kb_mean": round(sum(units.size(c) for c in store.certificates()) / max(1, n) / 1024, 2),
-        "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
+        "_windows_open_at_start": late_at_start, "_notices_due_at_start": notices_due_at_start, "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
         "_invocations": invocations, "_events_published_twice": published_twice,
         "_final": dict(Counter(c.public_status for c in store.certificates())),
         "_setup_s": round(setup_s, 1), "_year_s": round(year_s, 1),
