@@ -471,24 +471,25 @@ class CertificateStore:
         """The table key of an event row (the outbox keeps its rows there)."""
         return {"pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}"}
 
+    def _update_event_row(self, ev: Event, update: str, condition: str, values: dict[str, Any]) -> bool:
+        """One conditional update of the event's outbox row; False when the condition fails."""
+        client = self.client
+        try:
+            client.update_item(TableName=self.table, Key=self._s(self._event_key(ev)), UpdateExpression=update,
+                               ConditionExpression=condition, ExpressionAttributeValues=values)
+        except client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         """A lease on the outbox row (one conditional write): concurrent flushers that read the
         same row publish it once; a flusher that dies holding the lease delays the row by
         `lease_s`, after which another takes it (the bounded duplicate after a crash)."""
-        client = self.client
-        try:
-            client.update_item(
-                TableName=self.table,
-                Key=self._s(self._event_key(ev)),
-                UpdateExpression="SET outbox_claimed_until = :until",
-                ConditionExpression="attribute_exists(outbox_shard) AND "
-                                    "(attribute_not_exists(outbox_claimed_until) OR outbox_claimed_until <= :now)",
-                ExpressionAttributeValues=self._s({":now": iso(now),
-                                                   ":until": iso(now + dt.timedelta(seconds=lease_s))}),
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_event_row(
+            ev, "SET outbox_claimed_until = :until",
+            "attribute_exists(outbox_shard) AND "
+            "(attribute_not_exists(outbox_claimed_until) OR outbox_claimed_until <= :now)",
+            self._s({":now": iso(now), ":until": iso(now + dt.timedelta(seconds=lease_s))}))
 
     def release_publish_claim(self, ev: Event) -> None:
         self.client.update_item(
@@ -499,33 +500,13 @@ class CertificateStore:
 
     def mark_published(self, ev: Event, now: dt.datetime) -> bool:
         """Take the event out of the outbox; False if someone else already did."""
-        client = self.client
-        try:
-            client.update_item(
-                TableName=self.table,
-                Key=self._s(self._event_key(ev)),
-                UpdateExpression="REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
-                ConditionExpression="attribute_exists(outbox_shard)",
-                ExpressionAttributeValues=self._s({":t": iso(now)}),
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_event_row(ev, "REMOVE outbox_shard, outbox_at, outbox_claimed_until SET published_at = :t",
+                                      "attribute_exists(outbox_shard)", self._s({":t": iso(now)}))
 
     def mark_target_published(self, ev: Event, target: str) -> bool:
         """Add `target` to the row's `published_targets` (a string set) while it is in the outbox."""
-        client = self.client
-        try:
-            client.update_item(
-                TableName=self.table,
-                Key=self._s(self._event_key(ev)),
-                UpdateExpression="ADD published_targets :t",
-                ConditionExpression="attribute_exists(outbox_shard)",
-                ExpressionAttributeValues={":t": {"SS": [target]}},
-            )
-        except client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        return self._update_event_row(ev, "ADD published_targets :t", "attribute_exists(outbox_shard)",
+                                      {":t": {"SS": [target]}})
 
     # -- idempotency ------------------------------------------------------------------------
     @staticmethod
