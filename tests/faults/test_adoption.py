@@ -89,6 +89,23 @@ def _tinycert_orders(world: Any, cn: str) -> list[dict[str, Any]]:
     return [o for o in world.sim_orders("tinycert") if o.get("common_name") == cn]
 
 
+def _order_through_a_hung_create(client: Any, world: Any, body: dict[str, Any], principal: str) -> dict[str, Any]:
+    """POST /certificates while TinyCert's create hangs past our timeout (it commits late): the
+    answer is a 5xx naming the pending record; returns once the late order exists at TinyCert."""
+    import time
+
+    world.faults("tinycert", hang_s=2.6, max_faults=1, paths=[CREATE])
+    try:
+        st, _, answer = call(client, "POST", "/certificates", body, principal)
+    finally:
+        world.clear_faults()
+    assert st >= 500 and answer["certificate_status"] == "pending", answer
+    deadline = time.monotonic() + 10
+    while not _tinycert_orders(world, body["common_name"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return answer
+
+
 def _key_matches_certificate(cert: Any) -> bool:
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -168,23 +185,14 @@ def test_an_import_never_takes_another_principals_order_whose_create_is_in_fligh
     """Alice's create hangs past the timeout (intent recorded, answer pending) and TinyCert commits
     it late; Bob imports that CA meanwhile: Alice's certificate (and key) is not Bob's. Reconcile
     then gives it to Alice."""
-    import time
 
     alice, bob = f"adopt-a-{uuid.uuid4().hex[:6]}", f"adopt-b-{uuid.uuid4().hex[:6]}"
     st, _, ca = call(client, "POST", "/providers/tinycert/authorities",
                      {"country": "US", "organization": f"Adopt {uuid.uuid4().hex[:6]}"}, alice)
     assert st == 201, ca
     cn = f"flight{uuid.uuid4().hex[:10]}.example.com"
-    world.faults("tinycert", hang_s=2.6, max_faults=1, paths=[CREATE])
-    try:
-        st, _, answer = call(client, "POST", "/certificates",
-                             {"provider": "tinycert", "common_name": cn, "provider_options": {"ca_id": int(ca["id"])}}, alice)
-    finally:
-        world.clear_faults()
-    assert st >= 500 and answer["certificate_status"] == "pending", answer
-    deadline = time.monotonic() + 10
-    while not _tinycert_orders(world, cn) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    answer = _order_through_a_hung_create(
+        client, world, {"provider": "tinycert", "common_name": cn, "provider_options": {"ca_id": int(ca["id"])}}, alice)
     assert len(_tinycert_orders(world, cn)) == 1  # committed late, the record still submitting
     st, _, job = call(client, "POST", "/imports", {"provider": "tinycert", "filters": {"ca_id": ca["id"]}}, bob)
     assert st == 202 and job["status"] == "completed", job
@@ -206,20 +214,11 @@ def test_a_timed_out_create_committed_before_the_clients_retry_is_found_by_its_o
     with that name. A lookup by name took the newest — the retry's, held by the other record — so
     the intent waited and placed a third order, leaving its own as an orphan. Here the retry is
     made to come after the late commit, every time."""
-    import time
 
     from chalicelib.service import jobs
 
     me, cn = f"adopt-r-{uuid.uuid4().hex[:6]}", f"retry{uuid.uuid4().hex[:10]}.example.com"
-    world.faults("tinycert", hang_s=2.6, max_faults=1, paths=[CREATE])
-    try:
-        st, _, first = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn}, me)
-    finally:
-        world.clear_faults()
-    assert st >= 500 and first["certificate_status"] == "pending", first
-    deadline = time.monotonic() + 10
-    while not _tinycert_orders(world, cn) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    first = _order_through_a_hung_create(client, world, {"provider": "tinycert", "common_name": cn}, me)
     st, _, retry = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn}, me)
     assert st == 201, retry
     jobs.reconcile(_svc(), remaining=lambda: 60_000)
