@@ -365,7 +365,6 @@ def fleet_year(run: Run) -> dict[str, Any]:
     base_units = (units.rru, units.wru, units.calls)
     base_s3 = len(artifacts.objects)
     base_sns = len(publisher.published)
-    published_before = {e.event_id for e in publisher.published}
 
     # The schedule (app.py): renew_expiring and reconcile every 15 minutes, poll_pending every
     # minute coarsened to every POLL_EVERY (a pending order then waits at most that much longer);
@@ -414,7 +413,6 @@ def fleet_year(run: Run) -> dict[str, Any]:
     clock.now = end
 
     # -- what happened ---------------------------------------------------------------------------
-    window = getattr(policy, "renew_window_days", 30)
     expired_without_successor = late = renewals = late_at_start = notices_due_at_start = 0
     late_notices = duplicate_notices = 0
     for cid in ids:
@@ -437,7 +435,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
                 if begun and prior:
                     nb, na = parse_iso(prior[-1].not_before), parse_iso(prior[-1].not_after)
                     if nb and na:
-                        opens = na - _window(policy, na - nb, window)
+                        opens = na - (na - nb) * policy.renewal.remaining_fraction  # core/renewal.py
                         if opens < start:
                             late_at_start += 1  # its window opened before the year (warm-up), not a miss
                         elif begun > opens + dt.timedelta(days=1) + (na - nb) * 0.1:
@@ -483,8 +481,7 @@ def fleet_year(run: Run) -> dict[str, Any]:
            + s3_puts * PRICES["s3_put"] + s3_puts * 6000 / 1e9 * PRICES["s3_gb_month"] * 6
            + sns * PRICES["sns_publish"])
     n = run.certs
-    published_twice = len(publisher.published) - len({e.event_id for e in publisher.published}) - (
-        len(published_before) - len(published_before))
+    published_twice = len(publisher.published) - len({e.event_id for e in publisher.published})
     return {
         "certs": n, "rules": run.rules, "engine": "fakes",
         "expired_without_successor": expired_without_successor,
@@ -504,16 +501,6 @@ def fleet_year(run: Run) -> dict[str, Any]:
         "_final": dict(Counter(c.public_status for c in store.certificates())),
         "_setup_s": round(setup_s, 1), "_year_s": round(year_s, 1),
     }
-
-
-def _window(policy: Policy, lifetime: dt.timedelta, days: int) -> dt.timedelta:
-    """How long before not_after renewal must have opened for a certificate of `lifetime`: the
-    service's rules (core/renewal.py: a fraction of the lifetime) where it has them, else the
-    fixed day count it had (`renew_window_days`)."""
-    rules = getattr(policy, "renewal", None)
-    if rules is None:
-        return dt.timedelta(days=days)
-    return lifetime * rules.remaining_fraction
 
 
 def main(argv: list[str] | None = None) -> None:
