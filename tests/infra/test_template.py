@@ -232,6 +232,18 @@ def test_functions_encrypt_environment_and_log_to_the_stage_group(packaged: buil
         assert fn["Tracing"] == "Active"
 
 
+def test_memory_sizes_are_the_measured_choice(packaged: build.Package, resources: dict[str, Any]) -> None:
+    """bench/lambda_memory.py: at 128 MB (the default) the slowest RSA-4096 key generation takes
+    ~31 s, past API Gateway's 29 s; 512 MB keeps it under a third of that. The scheduled jobs
+    (300 s timeout, mostly waiting on providers) take 256 MB."""
+    sizes = {name: effective_function(packaged.template, name).get("MemorySize")
+             for name in of_type(resources, "AWS::Serverless::Function")}
+    assert sizes["APIHandler"] == 512, sizes
+    jobs = {n: s for n, s in sizes.items() if n != "APIHandler" and n.lower().replace("_", "") in
+            {"pollpending", "reconcile", "renewexpiring", "syncinventory"}}
+    assert set(jobs.values()) == {256} and len(jobs) == 4, sizes
+
+
 # -- IAM: least privilege, and enough for what the code calls ----------------------------------------
 def policy_for(stage: str) -> dict[str, Any]:
     return build.policy_document(stage)
