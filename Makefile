@@ -18,11 +18,14 @@ venv: $(STAMP)
 # import one module of each, whose runtime needs requirements-dev.txt pins.
 # pip runs --quiet: tools wait for the word "ready" in `make run`'s output, and pip's
 # "Requirement already satisfied" lines would contain it. pip stays as the venv made it.
-$(STAMP): requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml
+# The client (client/, the `certgate` package and command) is installed editable after the server's
+# project: it replaces the `certgate` distribution older checkouts installed from the root.
+$(STAMP): requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml client/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-clients.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e ./client
 	@touch $@
 
 run: venv

@@ -1,5 +1,5 @@
-"""The certgate CLI through click's CliRunner against a fake HTTP session: request building,
-output, the --wait loop (fake clock: no real sleeping), problem printing and exit codes, SigV4."""
+"""The certgate CLI (client/certgate/cli) through click's CliRunner against a fake transport: request
+building, output, the --wait loop (fake clock: no real sleeping), problem printing and exit codes, SigV4."""
 
 from __future__ import annotations
 
@@ -15,39 +15,35 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from click.testing import CliRunner
 
-from certgate_cli import client as client_mod
-from certgate_cli.main import Deps, cli, parse_san
-from certgate_cli.progress import Display, fmt_duration
+from certgate import client as client_mod
+from certgate import models
+from certgate.cli import main as cli_mod
+from certgate.cli.main import Deps, cli
+from certgate.cli.progress import Display, fmt_duration
+from certgate.errors import ApiError, ConnectionFailed
+from certgate.transport import HttpRequest, HttpResponse, SigV4Signer, is_local, region_from_url
 
 CERT_ID = "crt_0123456789abcdef0123456789abcdef"
 
-Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], Any]]
+Handler = Callable[[HttpRequest], tuple[int, dict[str, str], Any]]
 
 
 @dataclass
-class FakeResponse:
-    status_code: int
-    headers: dict[str, str]
-    content: bytes
-
-
-@dataclass
-class FakeSession:
+class FakeTransport:
     """Answers from `routes` ("METHOD /path" -> handler or list of handlers used in turn)."""
 
     routes: dict[str, Any] = field(default_factory=dict)
-    sent: list[requests.PreparedRequest] = field(default_factory=list)
+    sent: list[HttpRequest] = field(default_factory=list)
 
-    def send(self, prepared: requests.PreparedRequest, timeout: float) -> FakeResponse:
+    def send(self, prepared: HttpRequest, timeout: float) -> HttpResponse:
         assert timeout > 0
         self.sent.append(prepared)
         key = f"{prepared.method} {urlsplit(prepared.url).path}"
         route = self.routes.get(key)
         if route is None:
-            return FakeResponse(404, {"Content-Type": "application/problem+json"},
+            return _response(404, {"Content-Type": "application/problem+json"},
                                 json.dumps({"title": "Not found", "status": 404, "code": "not_found",
                                             "detail": f"no route {key}"}).encode())
         if isinstance(route, list):
@@ -60,11 +56,15 @@ class FakeSession:
         else:
             content = json.dumps(body).encode()
             headers = {"Content-Type": "application/problem+json" if status >= 400 else "application/json", **headers}
-        return FakeResponse(status, headers, content)
+        return _response(status, headers, content)
 
     def bodies(self, key: str) -> list[Any]:
         return [json.loads(p.body) if p.body else None for p in self.sent
                 if f"{p.method} {urlsplit(p.url).path}" == key]
+
+
+def _response(status: int, headers: dict[str, str], content: bytes) -> HttpResponse:
+    return HttpResponse(status, {k.lower(): v for k, v in headers.items()}, content)
 
 
 class FakeClock:
@@ -103,12 +103,12 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> tuple[int, dic
 
 @dataclass
 class Harness:
-    session: FakeSession
+    session: FakeTransport
     clock: FakeClock
     tty: bool = False
 
     def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
-        deps = Deps(session_factory=lambda: self.session, clock=self.clock, sleep=self.clock.sleep,
+        deps = Deps(transport=self.session, clock=self.clock, sleep=self.clock.sleep,
                     stderr_is_tty=lambda: self.tty, new_key=lambda: "key-1")
         return CliRunner().invoke(cli, list(args), obj=deps, input=input, env=env, catch_exceptions=False)
 
@@ -117,7 +117,9 @@ class Harness:
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     for var in ("CERTGATE_URL", "CERTGATE_PRINCIPAL", "CERTGATE_P12_PASSPHRASE"):
         monkeypatch.delenv(var, raising=False)
-    return Harness(FakeSession(), FakeClock())
+    for var in ("CERTGATE_API_PORT", "CERTGATE_OUTPUT", "CERTGATE_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return Harness(FakeTransport(), FakeClock())
 
 
 # -- order ----------------------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ def test_order_with_a_csr_file_and_an_explicit_key(h: Harness, tmp_path: Path) -
     csr = tmp_path / "req.pem"
     csr.write_text("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n")
     h.session.routes["POST /certificates"] = (202, {}, cert())
-    result = h.run("order", "--provider", "resello", "--cn", "a.example", "--csr", str(csr),
-                   "--idempotency-key", "mine", "--json")
+    result = h.run("--output", "json", "order", "--provider", "resello", "--cn", "a.example", "--csr", str(csr),
+                   "--idempotency-key", "mine")
     assert result.exit_code == 0, result.output
     assert h.session.sent[0].headers["Idempotency-Key"] == "mine"
     assert json.loads(h.session.sent[0].body)["csr"] == csr.read_text()
@@ -171,7 +173,7 @@ def test_order_refuses_a_csr_with_a_key_type(h: Harness, tmp_path: Path) -> None
     ("*.example.com", {"type": "dns", "value": "*.example.com"}),
 ])
 def test_san_prefixes(raw: str, expected: dict[str, str]) -> None:
-    assert parse_san(raw) == expected
+    assert models.San.parse(raw).to_json() == expected
 
 
 # -- --wait -------------------------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ def test_wait_exits_1_when_the_order_fails(h: Harness) -> None:
     h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (
         200, {}, cert("failed", failure={"code": "provider_rejected", "reason": "domain is blocked"}))
     result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--wait")
-    assert result.exit_code == client_mod.EXIT_CERT_FAILED
+    assert result.exit_code == cli_mod.EXIT_CERT_FAILED
     assert "failed after 2s (domain is blocked)" in result.stderr
 
 
@@ -203,7 +205,7 @@ def test_wait_times_out_with_exit_6_and_the_last_state(h: Harness) -> None:
     h.session.routes["POST /certificates"] = (202, {}, cert())
     h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (200, {}, cert())
     result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--wait", "--timeout", "20")
-    assert result.exit_code == client_mod.EXIT_TIMEOUT
+    assert result.exit_code == cli_mod.EXIT_TIMEOUT
     assert sum(h.clock.sleeps) == pytest.approx(20.0)
     assert "still pending after 20 s" in result.stderr
     assert CERT_ID in result.stdout
@@ -262,7 +264,7 @@ def test_a_validation_problem_is_printed_field_by_field_with_exit_3(h: Harness) 
         errors=[{"field": "common_name", "message": "must be a valid DNS name"},
                 {"field": "sans[0].value", "message": "is listed twice"}])
     result = h.run("order", "--provider", "digicert", "--cn", "bad name")
-    assert result.exit_code == client_mod.EXIT_CLIENT_ERROR
+    assert result.exit_code == cli_mod.EXIT_CLIENT_ERROR
     assert "error: 422 Validation Failed [validation_failed]" in result.stderr
     assert "  - common_name: must be a valid DNS name" in result.stderr
     assert "  - sans[0].value: is listed twice" in result.stderr
@@ -273,7 +275,7 @@ def test_a_server_error_exits_4_and_shows_the_request_id(h: Harness) -> None:
     h.session.routes[f"GET /certificates/{CERT_ID}"] = problem(500, "internal_error", "unexpected",
                                                                request_id="rid-9")
     result = h.run("show", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_SERVER_ERROR
+    assert result.exit_code == cli_mod.EXIT_SERVER_ERROR
     assert "request id: rid-9" in result.stderr
     assert len(h.session.sent) == 1  # a 500 is not retried
 
@@ -288,24 +290,24 @@ def test_a_get_is_retried_on_503_after_retry_after(h: Harness) -> None:
 
 
 def test_no_answer_exits_5_after_retrying_a_get(h: Harness) -> None:
-    h.session.routes[f"GET /certificates/{CERT_ID}"] = requests.ConnectionError("connection refused")
+    h.session.routes[f"GET /certificates/{CERT_ID}"] = ConnectionFailed("connection refused")
     result = h.run("show", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_CONNECTION
+    assert result.exit_code == cli_mod.EXIT_CONNECTION
     assert "cannot reach http://127.0.0.1:8000" in result.stderr
     assert len(h.session.sent) == client_mod.MAX_ATTEMPTS
 
 
 def test_a_non_idempotent_post_is_sent_once(h: Harness) -> None:
-    h.session.routes[f"DELETE /certificates/{CERT_ID}"] = requests.ConnectionError("reset")
+    h.session.routes[f"DELETE /certificates/{CERT_ID}"] = ConnectionFailed("reset")
     result = h.run("cancel", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_CONNECTION
+    assert result.exit_code == cli_mod.EXIT_CONNECTION
     assert len(h.session.sent) == 1
 
 
 def test_a_non_json_error_is_still_reported(h: Harness) -> None:
     h.session.routes["GET /providers"] = (403, {"Content-Type": "text/plain"}, "Missing Authentication Token")
     result = h.run("providers")
-    assert result.exit_code == client_mod.EXIT_CLIENT_ERROR
+    assert result.exit_code == cli_mod.EXIT_CLIENT_ERROR
     assert "error: 403 HTTP 403" in result.stderr and "Missing Authentication Token" in result.stderr
 
 
@@ -327,7 +329,7 @@ def test_list_all_follows_next_token_and_prints_a_table(h: Harness) -> None:
 
 def test_list_without_all_says_there_is_more(h: Harness) -> None:
     h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": "t1"})
-    result = h.run("list", "--json")
+    result = h.run("--output", "json", "list")
     assert json.loads(result.stdout) == {"items": [cert()], "next_token": "t1"}
     assert "--next-token t1" in result.stderr
 
@@ -436,10 +438,10 @@ def test_the_signature_covers_what_is_sent(monkeypatch: pytest.MonkeyPatch) -> N
     base = "https://abc123.execute-api.us-east-2.amazonaws.com/api/certificates"
 
     def ours(query: str) -> str:
-        prepared = requests.Request("POST", base + query, data=b'{"a": 1}',
-                                    headers={"Content-Type": "application/json"}).prepare()
-        client_mod.sigv4_signer(base, None)(prepared)
-        return prepared.headers["Authorization"]
+        req = HttpRequest("POST", base + query, {"Content-Type": "application/json", "Content-Length": "8"},
+                          b'{"a": 1}')
+        SigV4Signer(base).sign(req)
+        return req.headers["Authorization"]
 
     reference = AWSRequest(method="POST", url=base + "?status=issued&limit=5", data=b'{"a": 1}',
                            headers={"Content-Type": "application/json", "Content-Length": "8"})
@@ -469,12 +471,12 @@ def test_the_url_comes_from_the_environment(h: Harness) -> None:
     ("http://api.localhost:8000", True), ("https://abc.execute-api.us-east-1.amazonaws.com/api", False),
     ("https://certs.example.com", False)])
 def test_what_counts_as_local(url: str, local: bool) -> None:
-    assert client_mod.is_local(url) is local
+    assert is_local(url) is local
 
 
 def test_region_from_an_execute_api_url() -> None:
-    assert client_mod.region_from_url("https://x1.execute-api.ap-south-1.amazonaws.com/api") == "ap-south-1"
-    assert client_mod.region_from_url("https://certs.example.com") is None
+    assert region_from_url("https://x1.execute-api.ap-south-1.amazonaws.com/api") == "ap-south-1"
+    assert region_from_url("https://certs.example.com") is None
 
 
 # -- display pieces -------------------------------------------------------------------------------------------
@@ -488,16 +490,16 @@ def test_display_off_a_terminal_prints_whole_lines() -> None:
 
     out = io.StringIO()
     d = Display(out, tty=False)
-    d.pending(cert(dcv_method=None), 3, 4)
-    d.done(cert("issued"), 9)
+    d.waiting(models.Certificate.from_json(cert(dcv_method=None)), 3, 4)
+    d.done(models.Certificate.from_json(cert("issued")), 9)
     assert "\r" not in out.getvalue()
     assert out.getvalue().splitlines() == [
         f"{CERT_ID} pending (order, provider: pending), 3s elapsed, next check in 4s",
-        f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00.000000Z)"]
+        f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00Z)"]
 
 
 def test_the_cli_vocabulary_matches_the_server() -> None:
-    from certgate_cli import vocabulary as cli
+    from certgate import vocabulary as cli
     from chalicelib.core import vocabulary as server
 
     for name in ("PRODUCTS", "DCV_METHODS", "SAN_TYPES", "DOWNLOAD_FORMATS", "REVOCATION_REASONS"):
@@ -535,17 +537,17 @@ def always_503() -> Iterator[str]:
 
 
 def test_a_safe_call_failing_with_503_makes_exactly_max_attempts_sends(always_503: str) -> None:
-    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
-    with pytest.raises(client_mod.ApiError) as err:
-        client.json("GET", "/certificates")
+    client = client_mod.Client(always_503, sleep=lambda s: None)
+    with pytest.raises(ApiError) as err:
+        client.list_certificates()
     assert err.value.status == 503
     assert len(_Always503.seen) == client_mod.MAX_ATTEMPTS == 3
 
 
 def test_an_unsafe_call_failing_with_503_is_sent_once(always_503: str) -> None:
-    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
-    with pytest.raises(client_mod.ApiError):
-        client.json("POST", "/certificates", body={"provider": "resello"})
-    with pytest.raises(client_mod.ApiError):
-        client.json("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
+    client = client_mod.Client(always_503, sleep=lambda s: None)
+    with pytest.raises(ApiError):
+        client.request("POST", "/certificates", body={"provider": "resello"})
+    with pytest.raises(ApiError):
+        client.request("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
     assert _Always503.seen == ["POST /certificates"] + ["POST /certificates"] * client_mod.MAX_ATTEMPTS
