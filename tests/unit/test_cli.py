@@ -551,3 +551,127 @@ def test_an_unsafe_call_failing_with_503_is_sent_once(always_503: str) -> None:
     with pytest.raises(ApiError):
         client.request("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
     assert _Always503.seen == ["POST /certificates"] + ["POST /certificates"] * client_mod.MAX_ATTEMPTS
+
+
+# -- every provider option, authorities, imports, profiles, completion -----------------------------------------
+def test_order_sends_every_provider_option_the_organisation_and_the_approver(h: Harness) -> None:
+    h.session.routes["POST /certificates"] = (202, {}, cert())
+    result = h.run("order", "--provider", "resello", "--product", "ov", "--cn", "www.example.com",
+                   "--org-name", "Acme BV", "--org-country", "NL", "--org-locality", "Utrecht", "--org-zip", "3511",
+                   "--approver-first-name", "Ada", "--approver-last-name", "Lovelace",
+                   "--approver-email", "ada@example.com", "--approver-phone", "+31 30 1234567",
+                   "--plan", "0b6d2a36-0f5c-4bb8-9e3b-9a0a4fb3b0a1", "--dcv", "dns", "--validity-strict",
+                   "--validity-days", "90", "--deliver-to-acm", "us-east-1")
+    assert result.exit_code == 0, result.output
+    body = h.session.bodies("POST /certificates")[0]
+    assert body["organization"] == {"name": "Acme BV", "country": "NL", "locality": "Utrecht", "zip_code": "3511"}
+    assert body["approver"] == {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                                "phone": "+31 30 1234567"}
+    assert body["provider_options"] == {"plan": "0b6d2a36-0f5c-4bb8-9e3b-9a0a4fb3b0a1"}
+    assert body["validity_strict"] is True and body["deliver_to"] == {"acm": {"region": "us-east-1"}}
+
+    h.session.sent.clear()
+    result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--organization-id", "12",
+                   "--order-validity", "3", "--signature-hash", "sha384", "--no-skip-approval",
+                   "--digicert-org-id", "12")
+    assert result.exit_code == 0, result.output
+    body = h.session.bodies("POST /certificates")[0]
+    assert body["provider_options"] == {"organization_id": 12, "signature_hash": "sha384", "skip_approval": False,
+                                        "order_validity_years": 3}
+    assert body["organization"] == {"digicert_org_id": 12}
+
+    h.session.sent.clear()
+    assert h.run("order", "--provider", "tinycert", "--cn", "a.example", "--ca-id", "7").exit_code == 0
+    assert h.session.bodies("POST /certificates")[0]["provider_options"] == {"ca_id": 7}
+
+
+def test_authorities_list_show_pem_create_delete(h: Harness, tmp_path: Path) -> None:
+    ca = {"id": "7", "name": "Acme CA", "details": {"country": "NL", "organization": "Acme"},
+          "certificate_pem": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}
+    h.session.routes["GET /providers/tinycert/authorities"] = (200, {}, {"items": [ca], "next_token": None})
+    h.session.routes["GET /providers/tinycert/authorities/7"] = (200, {}, ca)
+    h.session.routes["POST /providers/tinycert/authorities"] = (201, {}, ca)
+    h.session.routes["DELETE /providers/tinycert/authorities/7"] = (204, {"Content-Type": "text/plain"}, b"")
+    listed = h.run("authorities", "list")
+    assert listed.stdout.splitlines()[1].split() == ["7", "Acme", "CA", "yes"]
+    assert json.loads(h.run("--output", "json", "authorities", "list").stdout)["items"] == [ca]
+    assert "country: NL" in h.run("authorities", "show", "7").stdout
+    pem = tmp_path / "ca.pem"
+    assert h.run("authorities", "pem", "7", "-o", str(pem)).exit_code == 0
+    assert pem.read_text() == ca["certificate_pem"]
+    assert h.run("authorities", "pem", "7").stdout.startswith("-----BEGIN CERTIFICATE-----")
+    created = h.run("authorities", "create", "--country", "NL", "--organization", "Acme", "--hash-method", "sha256")
+    assert created.exit_code == 0 and created.stdout.strip() == "7: Acme CA"
+    assert h.session.bodies("POST /providers/tinycert/authorities") == [
+        {"country": "NL", "organization": "Acme", "hash_method": "sha256"}]
+    deleted = h.run("authorities", "delete", "7", "--force", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert [parse_qs(urlsplit(r.url).query) for r in h.session.sent if r.method == "DELETE"] == [{"force": ["true"]}]
+
+
+def test_imports_start_waits_for_the_import_and_show_reads_it(h: Harness) -> None:
+    job = {"id": "imp_" + "a" * 32, "status": "running", "provider": "tinycert", "filters": {},
+           "counters": {"pages": 1, "found": 3, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0,
+                        "errors": 0}, "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    done = {**job, "status": "completed", "runs": 1, "skipped": {"not_owned": 1},
+            "counters": {**job["counters"], "created": 2, "skipped": 1}}
+    h.session.routes["POST /imports"] = (202, {}, job)
+    h.session.routes[f"GET /imports/{job['id']}"] = [(200, {}, job), (200, {}, done)]
+    result = h.run("imports", "start", "--provider", "tinycert", "--ca-id", "7", "--state", "2", "--page-size", "50",
+                   "--wait")
+    assert result.exit_code == 0, result.output
+    assert h.session.bodies("POST /imports") == [{"provider": "tinycert", "filters": {"ca_id": 7, "state": 2},
+                                                  "page_size": 50}]
+    assert "completed" in result.stdout and "created 2" in result.stdout and "not_owned 1" in result.stdout
+    assert h.clock.sleeps == [1.0, 1.5]
+    shown = h.run("--output", "json", "imports", "show", job["id"])
+    assert json.loads(shown.stdout)["id"] == job["id"]
+
+
+def test_refresh_and_health(h: Harness) -> None:
+    h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (200, {}, cert("issued"))
+    h.session.routes["GET /health"] = (200, {}, {"status": "ok", "stage": "local", "checks": {"table": "ok"}})
+    assert "0abc" in h.run("refresh", CERT_ID).stdout
+    assert h.run("health").stdout.splitlines() == ["ok (stage local)", "  table: ok"]
+
+
+def test_a_named_profile_signs(h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+                "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "credentials").write_text("[platform]\naws_access_key_id = AKIDPLATFORM\naws_secret_access_key = p\n")
+    (tmp_path / "config").write_text("[profile platform]\nregion = eu-central-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [], "next_token": None})
+    result = h.run("--url", "https://certs.example.com", "--profile", "platform", "list")
+    assert result.exit_code == 0, result.output
+    assert "Credential=AKIDPLATFORM/" in h.session.sent[0].headers["Authorization"]
+    assert "/eu-central-1/execute-api/" in h.session.sent[0].headers["Authorization"]
+    unknown = h.run("--url", "https://certs.example.com", "--profile", "nope", "list")
+    assert unknown.exit_code == 2 and "nope" in unknown.stderr
+
+
+def test_the_default_url_follows_the_stack_port_and_the_output_the_environment(h: Harness) -> None:
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": None})
+    result = h.run("list", env={"CERTGATE_API_PORT": "8123", "CERTGATE_OUTPUT": "json"})
+    assert result.exit_code == 0, result.output
+    assert h.session.sent[0].url == "http://127.0.0.1:8123/certificates"
+    assert json.loads(result.stdout)["items"][0]["id"] == CERT_ID
+
+
+@pytest.mark.parametrize(("shell", "marker"), [("bash", "complete -o nosort -F _certgate_completion certgate"),
+                                               ("zsh", "compdef _certgate_completion certgate"),
+                                               ("fish", "complete --no-files --command certgate")])
+def test_completion_scripts(h: Harness, shell: str, marker: str) -> None:
+    result = h.run("completion", shell)
+    assert result.exit_code == 0 and marker in result.stdout
+    assert "_CERTGATE_COMPLETE" in result.stdout
+
+
+def test_completion_completes_commands_and_choices() -> None:
+    from click.shell_completion import ShellComplete
+
+    complete = ShellComplete(cli, {}, "certgate", "_CERTGATE_COMPLETE")
+    assert {"order", "authorities", "imports"} <= {c.value for c in complete.get_completions([], "")}
+    assert [c.value for c in complete.get_completions(["download", CERT_ID, "--format"], "pk")] == ["pkcs7", "pkcs12"]
