@@ -116,6 +116,18 @@ class Client:
         self._transport = transport or Urllib3Transport()
         self._sleep, self._clock = sleep, clock
 
+    def close(self) -> None:
+        """Release the transport's connections (if it holds any)."""
+        close = getattr(self._transport, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- the one request path --------------------------------------------------------------------------
     def request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, accept: str = "application/json") -> HttpResponse:

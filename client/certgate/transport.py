@@ -60,6 +60,9 @@ class Urllib3Transport:
             raise ConnectionFailed(str(exc)) from exc
         return HttpResponse(raw.status, {k.lower(): v for k, v in raw.headers.items()}, raw.data or b"")
 
+    def close(self) -> None:
+        self._pool.clear()
+
 
 def is_local(url: str) -> bool:
     """The `make run` stack and other loopback URLs: not signed (the local stage has no IAM)."""

@@ -105,6 +105,15 @@ def _build_wheel(project: Path, out: Path) -> Path:
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def build_backend() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.fail("building the wheels offline needs setuptools in the test environment (pip install setuptools)",
+                    pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh venv with the client wheel installed offline; its bin/ directory."""

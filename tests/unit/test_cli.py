@@ -675,3 +675,8 @@ def test_completion_completes_commands_and_choices() -> None:
     complete = ShellComplete(cli, {}, "certgate", "_CERTGATE_COMPLETE")
     assert {"order", "authorities", "imports"} <= {c.value for c in complete.get_completions([], "")}
     assert [c.value for c in complete.get_completions(["download", CERT_ID, "--format"], "pk")] == ["pkcs7", "pkcs12"]
+
+
+def test_openapi_prints_the_document(h: Harness) -> None:
+    h.session.routes["GET /openapi.json"] = (200, {}, {"openapi": "3.1.0", "paths": {}})
+    assert json.loads(h.run("openapi").stdout)["openapi"] == "3.1.0"

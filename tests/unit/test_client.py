@@ -429,3 +429,15 @@ def test_no_answer_is_connection_failed_after_the_safe_retries() -> None:
     with pytest.raises(ConnectionFailed, match="cannot reach http://127.0.0.1:9"):
         Client("http://127.0.0.1:9", sleep=sleeps.append, timeout=2).get_certificate(CERT_ID)
     assert sleeps == [1.0, 2.0]
+
+
+def test_the_client_closes_its_transport() -> None:
+    closed: list[bool] = []
+
+    class Closing(Scripted):
+        def close(self) -> None:
+            closed.append(True)
+
+    with Client("http://127.0.0.1:8000", transport=Closing()) as client:
+        assert client.url == "http://127.0.0.1:8000"
+    assert closed == [True]

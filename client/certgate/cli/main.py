@@ -464,6 +464,13 @@ def health(ctx: click.Context) -> None:
                f"{h.status} (stage {h.stage})" + "".join(f"\n  {k}: {v}" for k, v in sorted(h.checks.items())))
 
 
+@cli.command()
+@click.pass_context
+def openapi(ctx: click.Context) -> None:
+    """The API's OpenAPI document (GET /openapi.json), as JSON."""
+    click.echo(render.dumps(_client(ctx).openapi()))
+
+
 # -- TinyCert authorities -------------------------------------------------------------------------------------
 @cli.group(cls=Group)
 def authorities() -> None:
