@@ -118,3 +118,16 @@ def test_problems_arrive_as_typed_errors_naming_their_fields(client, world):
     with pytest.raises(certgate.BadRequest) as bad:
         api.list_certificates(next_token="forged")
     assert bad.value.code == "invalid_next_token"
+
+
+def test_a_resello_ov_order_with_its_organisation_and_approver_is_accepted(client, world):
+    api = make(client)
+    with pytest.raises(certgate.ValidationFailed) as err:
+        api.order("resello", cn(), product="ov")
+    assert {"organization.chamber_of_commerce", "approver.first_name"} <= set(err.value.fields)
+    ordered = api.order("resello", cn(), product="ov", organization=certgate.Organization(
+        name="Acme BV", country="NL", state="Utrecht", locality="Utrecht", unit="Platform",
+        chamber_of_commerce="12345678", address="Stationsplein 1", zip_code="3511 ED"),
+        approver=certgate.Approver(first_name="Ada", last_name="Lovelace", email="ada@example.com",
+                                   phone="+31 30 123 4567"))
+    assert ordered.certificate.product == "ov" and ordered.certificate.status in ("pending", "issued")
