@@ -131,3 +131,34 @@ def test_a_resello_ov_order_with_its_organisation_and_approver_is_accepted(clien
         approver=certgate.Approver(first_name="Ada", last_name="Lovelace", email="ada@example.com",
                                    phone="+31 30 123 4567"))
     assert ordered.certificate.product == "ov" and ordered.certificate.status in ("pending", "issued")
+
+
+def test_the_cli_orders_from_a_ca_it_listed_and_downloads_it(client, world, tmp_path):
+    """The `certgate` command on the same transport: what `authorities list` shows, `order --ca-id` takes."""
+    import json
+
+    from click.testing import CliRunner
+
+    from certgate.cli.main import Deps, cli
+
+    def run(*args: str) -> Any:
+        deps = Deps(transport=ChaliceTransport(client), new_key=lambda: uuid.uuid4().hex)
+        return CliRunner().invoke(cli, ["--url", "http://127.0.0.1:8000", "--principal", principal, *args], obj=deps,
+                                  catch_exceptions=False)
+
+    principal = f"arn:aws:iam::123456789012:user/cli-{uuid.uuid4().hex[:6]}"
+    listed = run("--output", "json", "authorities", "list")
+    assert listed.exit_code == 0, listed.output
+    ca_id = json.loads(listed.stdout)["items"][0]["id"]
+    name = cn()
+    ordered = run("--output", "json", "order", "--provider", "tinycert", "--cn", name, "--ca-id", str(ca_id),
+                  "--san", "ip:10.9.8.7")
+    assert ordered.exit_code == 0, ordered.output
+    cert = json.loads(ordered.stdout)
+    assert cert["status"] == "issued" and {"type": "ip", "value": "10.9.8.7"} in cert["sans"]
+    pem = tmp_path / "leaf.pem"
+    assert run("download", cert["id"], "-o", str(pem)).exit_code == 0
+    leaf = x509.load_pem_x509_certificate(pem.read_bytes())
+    assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == name
+    refused = run("order", "--provider", "tinycert", "--cn", "not a name")
+    assert refused.exit_code == 3 and "  - common_name:" in refused.stderr
