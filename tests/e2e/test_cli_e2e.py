@@ -113,3 +113,13 @@ def test_an_unreachable_api_exits_5(stack: RunningStack) -> None:
     result = certgate(stack, "show", "crt_" + "0" * 32, env={"CERTGATE_URL": "http://127.0.0.1:9"})
     assert result.returncode == 5, result.stderr
     assert "cannot reach" in result.stderr
+
+
+def test_an_authority_listed_is_one_an_order_can_name(stack: RunningStack) -> None:
+    listed = certgate(stack, "--output", "json", "authorities", "list")
+    assert listed.returncode == 0, listed.stderr
+    ca_id = json.loads(listed.stdout)["items"][0]["id"]
+    ordered = certgate(stack, "--output", "json", "order", "--provider", "tinycert", "--cn",
+                       f"cli-{uuid.uuid4().hex[:8]}.example.com", "--ca-id", str(ca_id))
+    assert ordered.returncode == 0, ordered.stderr
+    assert json.loads(ordered.stdout)["status"] == "issued"
