@@ -231,7 +231,7 @@ def _page_out(ctx: click.Context, pages: Iterator[Page[Any]], render_items: Call
         items += page.items
         token = page.next_token
     if _as_json(ctx):
-        click.echo(render.dumps({"items": [i.raw for i in items], "next_token": token}))
+        click.echo(render.page_json([i.raw for i in items], token))
     else:
         click.echo(render_items(items))
     if token:
@@ -450,7 +450,7 @@ def providers(ctx: click.Context) -> None:
     """The providers and what each can do."""
     items = _client(ctx).providers()
     if _as_json(ctx):
-        click.echo(render.dumps({"items": [p.raw for p in items], "next_token": None}))
+        click.echo(render.page_json([p.raw for p in items], None))
     else:
         click.echo(render.providers(items))
 
@@ -483,7 +483,7 @@ def authorities_list(ctx: click.Context) -> None:
     """Every TinyCert CA (shared by every caller)."""
     items = _client(ctx).list_authorities()
     if _as_json(ctx):
-        click.echo(render.dumps({"items": [a.raw for a in items], "next_token": None}))
+        click.echo(render.page_json([a.raw for a in items], None))
     else:
         click.echo(render.authorities(items))
 

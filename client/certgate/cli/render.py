@@ -15,6 +15,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False, default=str)
 
 
+def page_json(items: list[Any], next_token: str | None) -> str:
+    """A list as the API answers it (all pages read so far in one)."""
+    return dumps({"items": items, "next_token": next_token})
+
+
 def ts(value: datetime | None) -> str | None:
     """2027-12-27T16:10:55Z (UTC, to the second)."""
     if value is None:
