@@ -680,3 +680,13 @@ def test_completion_completes_commands_and_choices() -> None:
 def test_openapi_prints_the_document(h: Harness) -> None:
     h.session.routes["GET /openapi.json"] = (200, {}, {"openapi": "3.1.0", "paths": {}})
     assert json.loads(h.run("openapi").stdout)["openapi"] == "3.1.0"
+
+
+def test_output_is_taken_after_the_command_too(h: Harness, tmp_path: Path) -> None:
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": None})
+    assert json.loads(h.run("list", "--output", "json").stdout)["items"][0]["id"] == CERT_ID
+    assert json.loads(h.run("--output", "table", "list", "--output", "json").stdout)["next_token"] is None
+    h.session.routes[f"GET /certificates/{CERT_ID}/download"] = (200, {"Content-Type": "application/x-pem-file"}, "PEM")
+    out = tmp_path / "leaf.pem"
+    assert h.run("download", CERT_ID, "--output", str(out)).exit_code == 0  # here --output is the file
+    assert out.read_text() == "PEM"

@@ -86,7 +86,16 @@ def _client(ctx: click.Context) -> Client:
 
 
 def _as_json(ctx: click.Context) -> bool:
-    return bool(ctx.find_root().params["output"] == "json")
+    root = ctx.find_root()
+    return bool((root.meta.get(_OUTPUT) or root.params["output"]) == "json")
+
+
+_OUTPUT = "certgate.output"
+
+
+def _output_here(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().meta[_OUTPUT] = value
 
 
 def _fail(err: Exception) -> NoReturn:
@@ -605,3 +614,18 @@ def completion(shell: str) -> None:
     if cls is None:  # pragma: no cover - click ships all three
         raise click.UsageError(f"no completion for {shell}")
     click.echo(cls(cli, {}, "certgate", "_CERTGATE_COMPLETE").source())
+
+
+def _accept_output_after_the_command(group: click.Group) -> None:
+    """`certgate list --output json` as well as `certgate --output json list`: every command takes --output,
+    except those whose -o/--output names a file (download, authorities pem)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_output_after_the_command(command)
+        elif command.name != "completion" and not any("--output" in p.opts for p in command.params):
+            command.params.append(click.Option(["--output"], type=click.Choice(["table", "json"]), default=None,
+                                               expose_value=False, callback=_output_here,
+                                               help="table or json (the same as the global --output)."))
+
+
+_accept_output_after_the_command(cli)
