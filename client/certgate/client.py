@@ -181,7 +181,13 @@ class Client:
 
     # -- service -------------------------------------------------------------------------------------------
     def health(self) -> Health:
+        """Liveness (GET /health, no signature needed): the API answers."""
         return Health.from_json(self._json("GET", "/health"))
+
+    def ready(self) -> Health:
+        """Readiness (GET /health/ready): every dependency reachable. ServiceUnavailable otherwise, its
+        `raw["checks"]` naming which."""
+        return Health.from_json(self._json("GET", "/health/ready"))
 
     def providers(self) -> list[Provider]:
         return list(self._pages(lambda token: Page.from_json(

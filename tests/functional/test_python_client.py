@@ -105,6 +105,9 @@ def test_a_resello_order_is_followed_until_issued_and_downloaded_as_pkcs12(clien
 
 def test_problems_arrive_as_typed_errors_naming_their_fields(client, world):
     api = make(client)
+    assert api.health().status == "ok"
+    ready = api.ready()
+    assert ready.status == "ok" and ready.checks and set(ready.checks.values()) == {"ok"}
     with pytest.raises(certgate.ValidationFailed) as err:
         api.order("tinycert", "not a name", validity_days=9999)
     assert err.value.status == 422 and err.value.type.endswith("/validation-failed")

@@ -630,9 +630,14 @@ def test_imports_start_waits_for_the_import_and_show_reads_it(h: Harness) -> Non
 
 def test_refresh_and_health(h: Harness) -> None:
     h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (200, {}, cert("issued"))
-    h.session.routes["GET /health"] = (200, {}, {"status": "ok", "stage": "local", "checks": {"table": "ok"}})
+    h.session.routes["GET /health"] = (200, {}, {"status": "ok", "stage": "local"})
+    h.session.routes["GET /health/ready"] = problem(503, "dependency_unavailable", "table: ResourceNotFoundException",
+                                                    checks={"table": "ResourceNotFoundException", "bucket": "ok"})
     assert "0abc" in h.run("refresh", CERT_ID).stdout
-    assert h.run("health").stdout.splitlines() == ["ok (stage local)", "  table: ok"]
+    assert h.run("health").stdout.splitlines() == ["ok (stage local)"]
+    ready = h.run("health", "--ready")
+    assert ready.exit_code == cli_mod.EXIT_SERVER_ERROR
+    assert "  table: ResourceNotFoundException" in ready.stderr and "  bucket: ok" in ready.stderr
 
 
 def test_a_named_profile_signs(h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -465,10 +465,11 @@ def providers(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--ready", is_flag=True, help="Readiness: every dependency reachable (GET /health/ready; signed).")
 @click.pass_context
-def health(ctx: click.Context) -> None:
-    """Whether the API and what it depends on are up (GET /health)."""
-    h = _client(ctx).health()
+def health(ctx: click.Context, ready: bool) -> None:
+    """Whether the API is up (GET /health), or with --ready whether what it depends on is."""
+    h = _client(ctx).ready() if ready else _client(ctx).health()
     click.echo(render.dumps(h.raw) if _as_json(ctx) else
                f"{h.status} (stage {h.stage})" + "".join(f"\n  {k}: {v}" for k, v in sorted(h.checks.items())))
 

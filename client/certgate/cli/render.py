@@ -148,6 +148,10 @@ def problem(err: ApiError, out: TextIO) -> None:
                   f"certgate finishes it in the background: `certgate show {err.certificate_id}`\n")
     if err.request_id:
         out.write(f"  request id: {err.request_id} (quote it when reporting this)\n")
+    checks = err.raw.get("checks")
+    if isinstance(checks, dict):
+        for name, state in sorted(checks.items()):
+            out.write(f"  {name}: {state}\n")
     allowed = err.raw.get("allowed")
     if isinstance(allowed, list):
         out.write(f"  allowed methods: {', '.join(map(str, allowed))}\n")
