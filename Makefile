@@ -22,11 +22,15 @@ venv: $(STAMP)
 # fresh machine installs exactly what CI tested and a tampered download is refused. The lock is
 # made from requirements-dev.txt (which includes requirements.txt) by `make lock`; a test fails
 # when a pin there and the lock disagree.
-$(STAMP): requirements.lock requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml
+# The client (client/, the `certgate` package and command) is installed editable after the server's
+# project: it replaces the `certgate` distribution older checkouts installed from the root. Its
+# dependencies (botocore, urllib3, click) are in the lock.
+$(STAMP): requirements.lock requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml client/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-clients.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e ./client
 	@touch $@
 
 # Re-lock after changing a pin in requirements*.txt: uv keeps every other version the lock holds.
