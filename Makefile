@@ -10,7 +10,7 @@ STAMP := $(VENV)/.certgate-installed
 TOOLS_VENV := .venv-tools
 STAGE ?= dev
 
-.PHONY: venv run test lint events clean tools package infra-check bench openapi php-client lock
+.PHONY: venv run reset test lint events clean tools package infra-check bench openapi php-client lock
 
 venv: $(STAMP)
 
@@ -43,6 +43,11 @@ lock:
 
 run: venv
 	exec $(PY) -m devstack.run
+
+# Forget what the local stack kept (.stack/state/: moto's resources, the simulators' orders), then
+# start it as on a fresh clone.
+reset: venv
+	exec $(PY) -m devstack.run --reset
 
 # The architecture and the types are tests too: import-linter holds the layers (pyproject.toml),
 # mypy checks app.py and chalicelib/ (strict on core/ and service/).

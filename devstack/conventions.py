@@ -6,7 +6,8 @@ down; the providers and their simulators are discovered (chalicelib/providers/re
 simulators/__init__.py), and each secret is named by the app's own rule (Settings.secret_name).
 Every port and every name can be overridden by an environment variable: the ports by
 CERTGATE_API_PORT, MOTO_PORT and CERTGATE_<PROVIDER>_PORT, the names by the app's own variables
-(CERTGATE_TABLE, CERTGATE_BUCKET, CERTGATE_SECRET_<PROVIDER>, ...). AWS_* variables are never taken from the
+(CERTGATE_TABLE, CERTGATE_BUCKET, CERTGATE_SECRET_<PROVIDER>, ...); the simulators' auto-issue
+delay by CERTGATE_SIM_ISSUE_DELAY_S (seconds, `never` = only on POST /_sim/advance). AWS_* variables are never taken from the
 caller's environment: the local stack must only ever talk to the local moto server."""
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def child_environment(conv: Conventions, base: Mapping[str, str] | None = None) 
     env = {k: v for k, v in base.items() if not k.startswith("AWS_")}
     env.update(conv.app_env)
     env["AWS_REGION"] = conv.region
+    if base.get("CERTGATE_SIM_ISSUE_DELAY_S"):
+        # The simulators' own setting (simulators/base.py), under the stack's name for it.
+        env["SIM_ISSUE_DELAY_S"] = base["CERTGATE_SIM_ISSUE_DELAY_S"]
     env["PYTHONUNBUFFERED"] = "1"  # children's output is forwarded line by line
     return env
 

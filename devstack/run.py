@@ -31,8 +31,12 @@ from typing import Any
 
 from devstack import conventions
 from devstack.conventions import PROJECT_DIR, Conventions
+from simulators.base import optional_float
 
 LOG_DIR = PROJECT_DIR / ".stack" / "logs"
+# What `make run` keeps across restarts (moto.pickle, <provider>.pickle); `make reset` empties it.
+DEFAULT_STATE_DIR = PROJECT_DIR / ".stack" / "state"
+MOTO_SAVE_INTERVAL_S = 2.0
 DEFAULT_START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 POLL_S = 0.25
@@ -185,9 +189,24 @@ def start_moto(conv: Conventions) -> Any:
     return server
 
 
-def child_commands(conv: Conventions, simulators: list[str]) -> dict[str, list[str]]:
+def state_dir(env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """Where the stack keeps its state: CERTGATE_STATE_DIR, else .stack/state."""
+    env = os.environ if env is None else env
+    return Path(env["CERTGATE_STATE_DIR"]) if env.get("CERTGATE_STATE_DIR") else DEFAULT_STATE_DIR
+
+
+def reset_state(directory: Path) -> list[Path]:
+    """Delete what the stack saved in `directory` (`make reset`); returns the files deleted."""
+    gone = sorted(p for p in directory.glob("*.pickle")) if directory.is_dir() else []
+    for path in gone:
+        path.unlink()
+    return gone
+
+
+def child_commands(conv: Conventions, simulators: list[str], state: Path) -> dict[str, list[str]]:
     py = sys.executable
-    commands = {p: [py, "-m", f"simulators.{p}", "--host", conv.host, "--port", str(conv.sim_ports[p])]
+    commands = {p: [py, "-m", f"simulators.{p}", "--host", conv.host, "--port", str(conv.sim_ports[p]),
+                    "--state", str(state / f"{p}.pickle")]
                 for p in simulators}
     commands["chalice"] = [py, "-m", "devstack.chalice_local", "local", "--no-autoreload", "--stage",
                            conventions.STAGE, "--host", conv.host, "--port", str(conv.api_port)]
@@ -210,7 +229,7 @@ def print_summary(conv: Conventions, simulators: list[str], missing: list[str], 
                  "-d '{\"provider\":\"tinycert\",\"common_name\":\"www.example.com\"}'")
 
 
-def run(conv: Conventions, stop: StopFlag, start_timeout_s: float) -> int:
+def run(conv: Conventions, stop: StopFlag, start_timeout_s: float, state: Path = DEFAULT_STATE_DIR) -> int:
     started = time.monotonic()
     simulators, missing = conventions.simulator_modules()
     wanted = {"api": conv.api_port, "moto": conv.moto_port, **{p: conv.sim_ports[p] for p in simulators}}
@@ -222,8 +241,20 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float) -> int:
     for p in missing:
         say("stack", f"simulators/{p}.py does not exist yet: {p} will not be simulated")
 
+    from devstack import moto_state
+    from simulators import snapshot
+
     moto = start_moto(conv)
-    say("stack", f"moto listening on {conv.moto_url}")
+    moto_file = state / "moto.pickle"
+    try:
+        restored = moto_state.load(moto_file)
+    except Exception as exc:  # noqa: BLE001 - any unreadable snapshot: say so, start clean
+        say("stack", f"cannot restore {moto_file} ({exc!r}); starting with empty AWS resources "
+                     "(`make reset` deletes the saved state)")
+        restored = []
+    say("stack", f"moto listening on {conv.moto_url}" +
+        (f", state restored from {moto_file} ({', '.join(restored)})" if restored else ""))
+    saver = snapshot.Saver(moto_file, moto_state.dumps, MOTO_SAVE_INTERVAL_S, always=True).start()
     children: list[Child] = []
     echo = threading.Event()
     try:
@@ -238,7 +269,7 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float) -> int:
             return 1
         say("stack", f"seeded table, bucket, topic, KMS key {seeded['kms_alias']}, secrets, events queue")
         env = conventions.child_environment(conv)
-        for name, argv in child_commands(conv, simulators).items():
+        for name, argv in child_commands(conv, simulators, state).items():
             children.append(Child.start(name, argv, env, echo))
             say("stack", f"started {name} (pid {children[-1].proc.pid})")
         checks: dict[str, tuple[str, int | None]] = {
@@ -259,8 +290,9 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float) -> int:
         return 0
     finally:
         stop_children(children)
+        saver.close()  # after the children: their last writes are in it
         moto.stop()
-        say("stack", "stopped")
+        say("stack", f"stopped; state kept in {state} (`make reset` starts clean)")
 
 
 def main() -> int:
@@ -274,10 +306,20 @@ def main() -> int:
             start_timeout_s = float(raw_timeout)
         except ValueError:
             raise ValueError(f"CERTGATE_START_TIMEOUT_S must be seconds, got {raw_timeout!r}") from None
+        delay = os.environ.get("CERTGATE_SIM_ISSUE_DELAY_S")
+        try:
+            if delay and (optional_float(delay) or 0) < 0:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"CERTGATE_SIM_ISSUE_DELAY_S must be seconds or 'never', got {delay!r}") from None
     except ValueError as exc:
         say("stack", f"bad setting: {exc}")
         return 2
-    return run(conv, stop, start_timeout_s)
+    state = state_dir()
+    if "--reset" in sys.argv[1:]:
+        gone = reset_state(state)
+        say("stack", f"reset: deleted {len(gone)} saved state file(s) in {state}")
+    return run(conv, stop, start_timeout_s, state)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import json
 import os
 import random
 import re
+import signal
 import socket
 import sys
 import threading
@@ -37,8 +38,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+from simulators import snapshot
 from simulators.ca import SimCA
 
 FAULT_FIELDS = ("latency_ms", "error_rate", "error_status", "rate_limit_per_s", "retry_after_s",
@@ -179,6 +182,10 @@ class Simulator:
     """Base of a provider simulator: routes, state lock, async progression hooks, faults."""
 
     name = "sim"
+    # What reset_state() makes: the attributes `snapshot()` saves and `restore()` puts back (with
+    # the CA), so that `make run` after `make run` finds the same orders under the same CA.
+    # Settings (delays, keys, toggles) are not state: they come from the environment each start.
+    state_attributes: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -186,8 +193,21 @@ class Simulator:
         self.ca = SimCA(self.name)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self.stats: dict[str, int] = {"requests": 0, "faults": 0}
+        self.changed: Callable[[], None] = _nothing  # called after every request that may change state
         self.register_routes()
         self.reset_state()
+
+    # -- state across restarts (simulators/snapshot.py) ----------------------------------
+    def snapshot(self) -> bytes:
+        with self.lock:
+            return snapshot.dumps({name: getattr(self, name) for name in ("ca", *self.state_attributes)})
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Put back what `snapshot` saved; attributes this version does not have are ignored."""
+        with self.lock:
+            for name in ("ca", *self.state_attributes):
+                if name in saved:
+                    setattr(self, name, saved[name])
 
     # -- to override -------------------------------------------------------------------
     def register_routes(self) -> None:
@@ -272,6 +292,13 @@ class Simulator:
     def dispatch(self, req: Request) -> tuple[Response | None, str | None]:
         """Handle one request. Returns (response, post_fault) where post_fault is
         'drop' or 'malformed' when the handled response must be mangled after commit."""
+        try:
+            return self._dispatch(req)
+        finally:
+            # Even a GET may change state (tick() issues what is due).
+            self.changed()
+
+    def _dispatch(self, req: Request) -> tuple[Response | None, str | None]:
         if req.path.startswith("/_sim/"):
             return self.admin(req), None
         with self.lock:
@@ -393,6 +420,10 @@ class SimServer:
         self.stop()
 
 
+def _nothing() -> None:
+    pass
+
+
 def optional_float(raw: str | None) -> float | None:
     """An env setting in seconds where '', 'none' or 'never' mean 'not at all'."""
     if raw is None or raw.strip().lower() in ("", "none", "never"):
@@ -400,15 +431,33 @@ def optional_float(raw: str | None) -> float | None:
     return float(raw)
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(factory: Callable[[], Simulator], default_port: int, argv: list[str] | None = None) -> None:
-    """`python -m simulators.X [--host H] [--port P]`; faults from env SIM_FAULTS (JSON)."""
+    """`python -m simulators.X [--host H] [--port P] [--state FILE]`; faults from env SIM_FAULTS (JSON).
+
+    With `--state` (env SIM_STATE_FILE) the simulator starts from what FILE holds, saves its state
+    there within a second of each change and on SIGTERM/Ctrl-C (simulators/snapshot.py)."""
     parser = argparse.ArgumentParser(description=f"{factory.__name__} provider simulator")
     parser.add_argument("--host", default=os.environ.get("SIM_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--state", type=Path, default=os.environ.get("SIM_STATE_FILE") or None,
+                        help="keep orders, certificates and the CA in this file across restarts")
     args = parser.parse_args(argv)
     sim = factory()
     if os.environ.get("SIM_FAULTS"):
         sim.faults.set(json.loads(os.environ["SIM_FAULTS"]))
+    saver = None
+    if args.state is not None:
+        saved = snapshot.load(args.state)
+        if saved is not None:
+            sim.restore(saved)
+            print(f"{sim.name} simulator state restored from {args.state}", flush=True)
+        saver = snapshot.Saver(args.state, sim.snapshot).start()
+        sim.changed = saver.mark
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: the state is saved once more
     server = SimServer(sim, args.host, args.port)
     print(f"{sim.name} simulator listening on {server.url}", flush=True)
     try:
@@ -417,3 +466,5 @@ def main(factory: Callable[[], Simulator], default_port: int, argv: list[str] | 
         pass
     finally:
         server.httpd.server_close()
+        if saver is not None:
+            saver.close()

@@ -216,6 +216,7 @@ class DigiCertSim(Simulator):
     """CertCentral as one account (two users, organization 123) sees it."""
 
     name = "digicert"
+    state_attributes = ("orders", "certificates", "requests", "organizations", "_next", "clock_offset")
 
     def __init__(self, *, issue_delay_s: float | None = None, approval: str = "one-step",
                  unique_alternative_order_id: bool = True,

@@ -268,6 +268,7 @@ class ReselloSim(Simulator):
     """The Resello `/ssl-certificate` API. Every option has a default fit for tests."""
 
     name = "resello"
+    state_attributes = ("certs", "_seed_counter", "shape")
 
     def __init__(self, *, issue_delay_s: float | None = None, reject_domains: Iterable[str] = ("reject",),
                  username: str = defaults.RESELLO_USERNAME, api_key: str = defaults.RESELLO_API_KEY,

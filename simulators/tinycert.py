@@ -205,6 +205,7 @@ class _Cert:
 
 class TinyCertSim(Simulator):
     name = "tinycert"
+    state_attributes = ("sessions", "journal", "connects", "authorities", "certs", "_ca_ids", "_cert_ids", "_seed_serial")
 
     def __init__(self, *, issue_delay_s: float | None = None, token_ttl_s: float | None = 3600.0,
                  cert_validity_days: int = 365, email: str = defaults.TINYCERT_EMAIL,

@@ -41,19 +41,21 @@ def _tail(path: Path, chars: int = 3000) -> str:
     return path.read_text(errors="replace")[-chars:]
 
 
-def _stack_environment() -> dict[str, str]:
+def _stack_environment(state_dir: Path) -> dict[str, str]:
     """The caller's environment without the app's own variables (a developer's shell may hold
     another stage's CERTGATE_TABLE...): the e2e stack always runs the documented conventions.
-    Port overrides (CERTGATE_API_PORT, MOTO_PORT, ...) are kept."""
+    Port overrides (CERTGATE_API_PORT, MOTO_PORT, ...) are kept. Its state lives in `state_dir`:
+    the suite starts clean and never touches the developer's .stack/state/."""
     declared = conventions.stage_environment()
     env = {k: v for k, v in os.environ.items() if k not in declared}
     env["CERTGATE_LOCAL_INTERVALS"] = LOCAL_INTERVALS
+    env["CERTGATE_STATE_DIR"] = str(state_dir)
     return env
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    env = _stack_environment()
+    env = _stack_environment(tmp_path_factory.mktemp("state"))
     conv = conventions.load(env)
     busy = {what: port for what, port in conv.ports.items() if conventions.port_in_use(conv.host, port)}
     if busy:
