@@ -53,16 +53,14 @@ def _stack_environment(state_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    env = _stack_environment(tmp_path_factory.mktemp("state"))
+def start_stack(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], RunningStack]:
+    """`python -m devstack.run` with `env`, once it has printed `ready` (the test fails otherwise)."""
     conv = conventions.load(env)
     busy = {what: port for what, port in conv.ports.items() if conventions.port_in_use(conv.host, port)}
     if busy:
         pytest.fail(f"ports already bound before the e2e stack starts: {busy}; stop the running `make run` "
                     "(or move it with CERTGATE_API_PORT / MOTO_PORT / CERTGATE_<PROVIDER>_PORT)", pytrace=False)
     present, missing = conventions.simulator_modules()
-    log_path = tmp_path_factory.mktemp("stack") / "stack.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=conventions.PROJECT_DIR, env=env,
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -76,16 +74,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
             proc.wait()
             pytest.fail(f"no `ready` within {START_TIMEOUT_S} s:\n{_tail(log_path)}", pytrace=False)
         time.sleep(0.2)
+    return proc, RunningStack(conv.api_url, conv.moto_url, {p: conv.sim_url(p) for p in present}, missing, conv,
+                              log_path)
 
-    yield RunningStack(conv.api_url, conv.moto_url, {p: conv.sim_url(p) for p in present}, missing, conv, log_path)
 
+def stop_stack(proc: subprocess.Popen[bytes], running: RunningStack) -> None:
+    """SIGTERM, as Ctrl-C does; it must exit 0 and free every port."""
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         status = proc.wait(STOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        pytest.fail(f"the stack did not stop within {STOP_TIMEOUT_S} s of SIGTERM:\n{_tail(log_path)}", pytrace=False)
-    assert status == 0, f"the stack exited {status} on SIGTERM:\n{_tail(log_path)}"
+        pytest.fail(f"the stack did not stop within {STOP_TIMEOUT_S} s of SIGTERM:\n{_tail(running.log_path)}",
+                    pytrace=False)
+    assert status == 0, f"the stack exited {status} on SIGTERM:\n{_tail(running.log_path)}"
+    conv = running.conventions
     still_bound = {what: port for what, port in conv.ports.items() if conventions.port_in_use(conv.host, port)}
     assert not still_bound, f"ports still bound after the stack stopped: {still_bound}"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    env = _stack_environment(tmp_path_factory.mktemp("state"))
+    proc, running = start_stack(env, tmp_path_factory.mktemp("stack") / "stack.log")
+    yield running
+    stop_stack(proc, running)
