@@ -116,6 +116,31 @@ def load(env: Mapping[str, str] | None = None, project_dir: Path = PROJECT_DIR) 
                        env.get("CERTGATE_EVENTS_QUEUE") or EVENTS_QUEUE)
 
 
+RUNNING_FILE = PROJECT_DIR / ".stack" / "ports.json"
+
+
+def port_variables(conv: Conventions) -> dict[str, str]:
+    """The port overrides that reproduce `conv`'s ports (CERTGATE_API_PORT, MOTO_PORT, ...)."""
+    return {"CERTGATE_API_PORT": str(conv.api_port), "MOTO_PORT": str(conv.moto_port),
+            **{f"CERTGATE_{p.upper()}_PORT": str(port) for p, port in conv.sim_ports.items()}}
+
+
+def with_running_ports(env: Mapping[str, str], running_file: Path = RUNNING_FILE) -> dict[str, str]:
+    """`env` plus the ports the running `make run` was started on (it writes them to
+    .stack/ports.json), for each one `env` does not set: so `make events` in another shell finds a
+    stack moved with CERTGATE_API_PORT / MOTO_PORT without being told again."""
+    merged = dict(env)
+    try:
+        running = json.loads(running_file.read_text())
+    except (OSError, ValueError):
+        return merged
+    if isinstance(running, dict):
+        for name, port in running.items():
+            if isinstance(name, str) and not merged.get(name):
+                merged[name] = str(port)
+    return merged
+
+
 def child_environment(conv: Conventions, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for the stack's child processes: the caller's, without any AWS_* setting
     (a profile, a session token or a region from a real account must not leak in), plus the app's."""

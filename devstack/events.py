@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -40,7 +41,7 @@ def summarize(body: str) -> tuple[str, dict[str, Any]]:
 
 
 def tail(verbose: bool) -> int:
-    conv = conventions.load()
+    conv = conventions.load(conventions.with_running_ports(os.environ))
     sqs = boto3.client("sqs", endpoint_url=conv.moto_url, region_name=conv.region,
                        aws_access_key_id="testing", aws_secret_access_key="testing")
     try:

@@ -14,6 +14,7 @@ print can be mistaken for the `ready` line); after that it is also forwarded her
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -280,6 +281,7 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float, state: Path =
         say("stack", "waiting for the API, moto and the simulators to answer")
         problem = wait_until_answering(checks, children, stop, start_timeout_s)
         if problem is None:
+            conventions.RUNNING_FILE.write_text(json.dumps(conventions.port_variables(conv)))
             print_summary(conv, simulators, missing, started)
             echo.set()
             problem = supervise(children, stop)
@@ -289,6 +291,7 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float, state: Path =
             return 1
         return 0
     finally:
+        conventions.RUNNING_FILE.unlink(missing_ok=True)
         stop_children(children)
         saver.close()  # after the children: their last writes are in it
         moto.stop()

@@ -451,7 +451,11 @@ def main(factory: Callable[[], Simulator], default_port: int, argv: list[str] | 
         sim.faults.set(json.loads(os.environ["SIM_FAULTS"]))
     saver = None
     if args.state is not None:
-        saved = snapshot.load(args.state)
+        try:
+            saved = snapshot.load(args.state)
+        except Exception as exc:  # noqa: BLE001 - any unreadable snapshot: say so, start clean
+            print(f"{sim.name} simulator: cannot restore {args.state} ({exc!r}); starting empty", flush=True)
+            saved = None
         if saved is not None:
             sim.restore(saved)
             print(f"{sim.name} simulator state restored from {args.state}", flush=True)
