@@ -199,8 +199,10 @@ def after_saved(svc: CertificateService, cert: Certificate) -> Certificate:
                                                                  "error": getattr(exc, "code", "")})
             count(METRIC, 1, provider=cert.provider)
             return cert
+    issued = cert.status is Status.ISSUED  # issuance proves every domain validated
     for d in left:
-        auto = auto.with_domain(replace(d, removed=True))
+        auto = auto.with_domain(replace(d, removed=True, validated=d.validated or issued, error=None if issued
+                                        else d.error))
     try:
         return svc.save(cert.updated(svc.clock(), dns_automation=auto))
     except ConcurrentModification:
