@@ -693,10 +693,9 @@ class DigiCertSim(Simulator):
         value = self._current_random_value(order)["dcv_random_value"]
         in_dns = self._dns_verdicts(order, value)
         for name in order.domain_ids:
-            if name in in_dns:
-                if in_dns[name] is None:
-                    order.dcv_approved.add(name)
-            elif order.dcv_placed.get(name) == (order.dcv_method, value):
+            # In place: found by the DNS lookup (a name inside a Route 53 zone), or put there by
+            # PUT /_sim/orders/{id}/dcv (which stands for "the record is published" anywhere).
+            if in_dns.get(name, "") is None or order.dcv_placed.get(name) == (order.dcv_method, value):
                 order.dcv_approved.add(name)
         missing = [n for n in order.domain_ids if n not in order.dcv_approved]
         if missing and order.dcv_method == "http-token":
@@ -739,7 +738,8 @@ class DigiCertSim(Simulator):
 
     def _dns_missing(self, order: SimOrder) -> bool:
         verdicts = self._dns_verdicts(order, order.dcv_random_value)
-        return any(v is not None for v in verdicts.values())
+        placed = {n for n, v in order.dcv_placed.items() if v == (order.dcv_method, order.dcv_random_value)}
+        return any(v is not None and n not in placed for n, v in verdicts.items())
 
     # -- revocation --------------------------------------------------------------------
     def revoke_certificate(self, req: Request) -> Response:

@@ -156,3 +156,17 @@ def test_explicit_automation_outside_the_zones_is_a_422(client, world, zone):
         "provider": "digicert", "common_name": f"a.{zname}", "csr": csr_for(f"a.{zname}"),
         "dns_automation": {"zone_id": "ZNOTALLOWED0"}}, me)
     assert st == 422 and [e["field"] for e in body["errors"]] == ["dns_automation.zone_id"], body
+
+
+def test_the_local_seed_makes_one_public_example_com_zone(world):
+    """`make run` (devstack.seed) seeds example.com once, public; run.py allows its id (CERTGATE_DNS_ZONES)."""
+    from devstack.seed import LOCAL_DNS_ZONE, seed_dns_zone
+
+    r53 = world.aws("route53")
+    first = seed_dns_zone(r53, LOCAL_DNS_ZONE)
+    assert seed_dns_zone(r53, LOCAL_DNS_ZONE + ".") == first  # a second run finds it
+    zone = r53.get_hosted_zone(Id=first)["HostedZone"]
+    assert zone["Name"] == "example.com." and zone["Config"]["PrivateZone"] is False
+    named = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "example.com."]
+    assert len(named) == 1
+    r53.delete_hosted_zone(Id=first)  # the session's other tests use names under example.com
