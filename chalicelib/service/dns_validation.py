@@ -55,7 +55,13 @@ def plan_order(svc: CertificateService, spec: OrderSpec) -> DnsAutomation | None
             raise ValidationFailed([FieldError("dns_automation", "no Route 53 hosted zone is allowed for "
                                                                  "automation on this stage (CERTGATE_DNS_ZONES)")])
         return None
-    zones = list(svc.dns.zones())  # DependencyFailed -> 503 before anything is written
+    try:
+        zones = list(svc.dns.zones())
+    except CertgateError:
+        if explicit:
+            raise  # DependencyFailed -> 503 before anything is written
+        log.warning("Route 53 zones unreadable: the first poll plans the order's DNS automation")
+        return DnsAutomation(mode=spec.dns_mode, zone_id=spec.dns_zone_id, revision=0)  # replanned by step()
     allowed = ", ".join(f"{z.zone_id} ({z.name})" for z in zones) or "none"
     if spec.dns_zone_id and spec.dns_zone_id not in {z.zone_id for z in zones}:
         raise ValidationFailed([FieldError("dns_automation.zone_id",
@@ -93,7 +99,7 @@ def step(svc: CertificateService, cert: Certificate, provider: Provider, actor: 
         auto = _sync(svc, auto)
         waiting = [d for d in auto.automated if not d.validated and d.error is None]
         if waiting and all(d.in_sync for d in waiting):
-            checked = {fqdn(d.domain): d for d in provider.retry_validation(cert.provider_order_id)}
+            checked = _check(provider, cert.provider_order_id, auto, waiting)
             for d in waiting:
                 seen = checked.get(fqdn(d.domain))
                 auto = auto.with_domain(replace(d, checked=True, validated=bool(seen and seen.state == "valid")))
@@ -104,6 +110,19 @@ def step(svc: CertificateService, cert: Certificate, provider: Provider, actor: 
     except CertgateError as exc:  # DependencyFailed from Route 53
         auto = _stuck(auto, f"route53: {getattr(exc, 'code', type(exc).__name__)}")
     return _saved(svc, cert, auto, actor)
+
+
+def _check(provider: Provider, order_id: str, auto: DnsAutomation,
+           waiting: list[DomainProgress]) -> dict[str, DcvDetail]:
+    """Ask the provider to check. With manual domains in the order too, one domain at a time, so
+    that a provider that restarts the validation of the domains it is asked about (Resello's
+    validate) leaves the others alone; DigiCert checks the whole order either way."""
+    if all(d.automated for d in auto.domains):
+        return {fqdn(d.domain): d for d in provider.retry_validation(order_id)}
+    out: dict[str, DcvDetail] = {}
+    for d in waiting:
+        out.update({fqdn(x.domain): x for x in provider.retry_validation(order_id, domain=d.domain)})
+    return out
 
 
 def _write(svc: CertificateService, auto: DnsAutomation, details: dict[str, DcvDetail]) -> DnsAutomation:

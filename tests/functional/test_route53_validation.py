@@ -170,3 +170,21 @@ def test_the_local_seed_makes_one_public_example_com_zone(world):
     named = [z for z in r53.list_hosted_zones()["HostedZones"] if z["Name"] == "example.com."]
     assert len(named) == 1
     r53.delete_hosted_zone(Id=first)  # the session's other tests use names under example.com
+
+
+def test_the_readme_example_digicert_ov_through_route53_into_acm(client, world, zone):
+    """README "Route 53 DNS validation": what a user types, word for word but for the zone's name."""
+    zone_id, zname = zone
+    me, name = who(), f"shop.{zname}"
+    st, _, body = call(client, "POST", "/certificates", {
+        "provider": "digicert", "product": "ov", "common_name": name,
+        "sans": [{"value": name}, {"value": f"*.{name}"}], "key": {"type": "rsa"}, "dcv_method": "dns",
+        "dns_automation": {"enabled": True}, "deliver_to": {"acm": {"region": "us-east-1"}}}, me)
+    assert st == 202 and body["status"] == "pending", body
+    issued = poll_until(client, body["id"], me, "issued")
+    assert issued["status"] == "issued", issued
+    assert issued["delivery"]["acm"]["status"] == "imported" and issued["delivery"]["acm"]["arn"]
+    _, _, validation = call(client, "GET", f"/certificates/{body['id']}/validation", principal=me)
+    assert {d["automation"]["record"]["name"] for d in validation["domains"]} == {f"_dnsauth.{name}"}
+    assert all(d["automation"]["record_removed"] for d in validation["domains"])
+    assert records(world, zone_id) == {}

@@ -6,6 +6,8 @@ are 422s naming the field; failures are recorded per domain, evented and counted
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chalicelib.core import dns
@@ -189,3 +191,30 @@ def test_explicit_automation_without_any_allowed_zone_is_a_422(fx: Fakes) -> Non
     with pytest.raises(ValidationFailed) as exc:
         fx.order("digicert", "a.example.com", dns_automation={"enabled": True})
     assert [e.field for e in exc.value.errors] == ["dns_automation"]
+
+
+def test_zones_unreadable_at_order_time_leave_it_to_the_first_poll(fx: Fakes) -> None:
+    zones = with_dns(fx)
+    zones.fail(1)
+    cert = fx.order("digicert", "later.example.com")  # no 503: automation was not asked for explicitly
+    assert cert.status is Status.PENDING and cert.dns_automation is not None
+    assert poll(fx, cert).status is Status.ISSUED
+
+
+def test_a_mixed_order_is_checked_one_automated_domain_at_a_time(fx: Fakes, monkeypatch: pytest.MonkeyPatch) -> None:
+    with_dns(fx)
+    provider = fx.provider("resello")
+    asked: list[tuple[str, str | None]] = []
+    real = provider.retry_validation
+
+    def spy(order_id: str, **kw: Any) -> Any:
+        asked.append((order_id, kw.get("domain")))
+        return real(order_id, **kw)
+
+    monkeypatch.setattr(provider, "retry_validation", spy)
+    cert = fx.order("resello", "x.example.com", sans=[{"value": "x.example.com"}, {"value": "x.elsewhere.org"}])
+    poll(fx, cert)
+    assert asked == [(cert.provider_order_id, "x.example.com")]  # the manual x.elsewhere.org is left alone
+    alone = fx.order("resello", "y.example.com")
+    poll(fx, alone)
+    assert [d for o, d in asked if o == alone.provider_order_id] == [None]  # all automated: the whole order
