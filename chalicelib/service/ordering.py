@@ -41,6 +41,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.provider import OrderRequest, ProviderOrder
 from chalicelib.observability import count
+from chalicelib.service import dns_validation
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import OrderSpec
 
@@ -71,7 +72,8 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
             return replay
     provider = svc.providers(spec.provider)  # not configured -> 503 before anything is written
     _check_authority(svc, spec, provider)  # an unknown CA -> 422 before anything is written
-    cert = _new_certificate(svc, principal, spec)
+    automation = dns_validation.plan_order(svc, spec)  # a domain in no allowed zone, when asked -> 422
+    cert = replace(_new_certificate(svc, principal, spec), dns_automation=automation)
     idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
         if idempotency_key else None
     requested = Event(certificate_id=cert.id, kind="certificate.requested", occurred_at=cert.created_at,

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from chalicelib.core.dns import DnsRecord, DnsZone
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import Certificate, Event, IdempotencyRecord
 from chalicelib.core.provider import (
@@ -216,3 +217,21 @@ class CertificateDelivery(Protocol):
         tagged `tags`; the ARN either way."""
 
     def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...
+
+
+class DnsZones(Protocol):
+    """The Route 53 hosted zones certgate may write validation records into (adapters/route53.py).
+    Raises `DependencyFailed` on any failure."""
+
+    def zones(self) -> Sequence[DnsZone]:
+        """The allowed public zones with their names (read once; a zone's name never changes)."""
+
+    def upsert(self, zone_id: str, record: DnsRecord) -> str:
+        """Create or replace the record set `record` in zone `zone_id` (the same call twice lands
+        in the same state); the change id."""
+
+    def in_sync(self, change_id: str) -> bool:
+        """Whether the change reached every Route 53 name server (INSYNC), waiting a bounded time."""
+
+    def delete(self, zone_id: str, record: DnsRecord) -> None:
+        """Remove the record set named `record.name` of `record.type` if it is there (absent: nothing)."""

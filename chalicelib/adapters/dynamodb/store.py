@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.adapters.clients import translate_errors
 from chalicelib.adapters.dynamodb import schema
+from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
@@ -100,7 +101,8 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation",
+                            "dns_automation")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
@@ -108,6 +110,7 @@ class CertificateStore:
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
             "revocation": cert.revocation.to_item() if cert.revocation else None,
+            "dns_automation": cert.dns_automation.to_item() if cert.dns_automation else None,
         }
         shard = shard_of(cert.id, self.shards)
         if cert.due_kind:
@@ -149,6 +152,7 @@ class CertificateStore:
         data["provider_options"] = item.get("provider_options") or {}
         data["deliver_to"] = item.get("deliver_to") or {}
         data["delivery"] = item.get("delivery") or {}
+        data["dns_automation"] = DnsAutomation.from_item(item.get("dns_automation"))
         if str(item.get("due_shard", "")).startswith("D#"):
             data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
         return Certificate(**data)
