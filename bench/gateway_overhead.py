@@ -4,7 +4,7 @@ both at 200 ms of injected provider latency.
   .venv/bin/python -m bench.gateway_overhead [--latency-ms 200] [--repetitions 21]
 
 A: POST /certificates through chalice.test.Client (in-process: the real route, the API edge,
-   validation of the CSR, the intent transaction, the provider call, the transaction recording the
+   validation of the CSR, the intent write, the provider call, the transaction recording the
    provider's answer), for Resello with a client-supplied CSR (RSA 2048).
 B: the Resello adapter's submit_order alone (the same HTTP layer, credentials cached), with the
    OrderRequest the service builds for the same kind of certificate.
@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
                    "X-Certgate-Principal": harness.OWNER}
         dynamo = harness.CallTimer(svc.store.client)
         dynamo_ms: list[float] = []
+        op_ms: dict[str, list[float]] = {}  # per DynamoDB operation, per order
         calls: dict[str, int] = {}  # DynamoDB operations of the last order through the API
         with Client(app, stage_name=harness.STAGE) as client:
 
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
                 dynamo.reset()
                 took = timed(lambda: resp.append(client.http.post("/certificates", body=body, headers=headers)))
                 dynamo_ms.append(dynamo.total_ms)
+                for op, ms in dynamo.ms.items():
+                    op_ms.setdefault(op, []).append(ms)
                 calls.update(dynamo.counts)
                 if resp[0].status_code not in (201, 202):
                     raise RuntimeError(f"order failed: {resp[0].status_code} {resp[0].body[:300]!r}")
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(WARMUP):
                 direct()
             dynamo_ms.clear()
+            op_ms.clear()
             w.faults(PROVIDER, latency_ms=args.latency_ms)
             paired = interleaved(via_api, direct, args.repetitions)
             w.clear_faults()
@@ -101,11 +105,13 @@ def main(argv: list[str] | None = None) -> None:
     db_ms = statistics.median(dynamo_ms)
     say(f"the gateway adds {added_ms:.1f} ms to a {args.latency_ms} ms provider call; DynamoDB (moto) calls per "
         f"order: {calls} taking {db_ms:.1f} ms (median), the rest {added_ms - db_ms:.1f} ms")
+    say("median ms per order, by operation: " + ", ".join(f"{op} {statistics.median(v):.1f}"
+                                                          for op, v in sorted(op_ms.items())))
     report(Figure("gateway overhead", paired.ratio, GOAL, "x",
                   f"POST /certificates via chalice.test.Client vs Resello submit_order, {args.latency_ms} ms latency, "
                   f"median of {args.repetitions} interleaved: {paired.median_a * 1000:.0f} vs "
                   f"{paired.median_b * 1000:.0f} ms (+{added_ms:.0f} ms, of which {db_ms:.0f} ms in moto "
-                  f"TransactWriteItems)"))
+                  f"DynamoDB calls {calls})"))
 
 
 if __name__ == "__main__":

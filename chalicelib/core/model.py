@@ -252,6 +252,11 @@ class Certificate:
     # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
     deliver_to: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
+    # Audit-only events (never published) written inside the certificate's own item by its create,
+    # so that ordering writes one item before the provider call; the certificate's first save files
+    # them as rows of the trail in its transaction and stores the certificate without them. Until
+    # then the trail shows them in their place (CertificateStore.events).
+    first_events: tuple[Event, ...] = ()
 
     # -- derived ------------------------------------------------------------------------
     @property

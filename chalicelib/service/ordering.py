@@ -79,8 +79,10 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
                       detail={"common_name": cert.common_name, "product": cert.product,
                               "idempotency_key": bool(idempotency_key)})
     try:
-        cert = svc.filed(cert)
-        svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
+        # `requested` travels inside the intent's item (one write before the provider call) until
+        # the first save of the certificate files it: the provider's answer, a failure, or reconcile.
+        cert = replace(svc.filed(cert), first_events=(requested,))
+        svc.store.create(cert, [], idem, ttl_s=svc.cfg.idempotency_ttl_s)
     except AlreadyExists as exc:
         if exc.what == "idempotency" and idempotency_key:
             replay = _replay(svc, principal, idempotency_key, body_hash)
