@@ -219,7 +219,7 @@ def _submit(svc: CertificateService, cert: Certificate, provider: Provider, acto
 def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
     """Take `po` as `cert`'s order — unless another record already references it: a provider
     object is never shared, so that outcome is unknown (for an operator), never an adoption."""
-    holder = svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
+    holder = None if _claimed_on_save(cert, po) else svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
     if holder is None or holder == cert.id:
         try:
             return svc.apply(cert, po, actor)
@@ -229,6 +229,14 @@ def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: 
     exc = OwnershipUnproven(cert.provider, f"the provider's order {po.provider_order_id} found for this certificate "
                                            "belongs to another certgate record", candidates=(po.provider_order_id,))
     raise ProviderFailure(outcome_unknown(svc, cert, exc, actor), exc)
+
+
+def _claimed_on_save(cert: Certificate, po: ProviderOrder) -> bool:
+    """A create answered pending is recorded by the one save that claims the order's reference
+    (CertificateService.apply): its condition refuses an order another record holds, and nothing
+    is written before it, so no read is needed first (one DynamoDB call less per order). An issued
+    answer is read first: apply seals and stores its material before that save."""
+    return cert.status is Status.SUBMITTING and po.status is Status.PENDING and bool(po.provider_order_id)
 
 
 def outcome_unknown(svc: CertificateService, cert: Certificate, exc: OwnershipUnproven, actor: str) -> Certificate:
