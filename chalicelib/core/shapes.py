@@ -526,7 +526,7 @@ class ImportJob(Closed, kw_only=True):
 class Health(Closed, kw_only=True):
     status: Literal["ok"]
     stage: str
-    checks: dict[str, str]
+    checks: Annotated[dict[str, str], doc("GET /health/ready only: each dependency, `ok`.")] | UnsetType = UNSET
 
 
 class FieldError(Closed, kw_only=True):

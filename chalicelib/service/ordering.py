@@ -212,8 +212,27 @@ def _submit(svc: CertificateService, cert: Certificate, provider: Provider, acto
     try:
         po = provider.submit_order(order_request(svc, cert))
     except ProviderError as exc:
-        raise ProviderFailure(_after_failed_submit(svc, cert, exc, actor, idempotency_key), exc) from exc
-    return adopt(svc, cert, po, actor)
+        try:
+            after = _after_failed_submit(svc, cert, exc, actor, idempotency_key)
+        except ConcurrentModification:
+            after = _as_it_stands(svc, cert)
+            if after.provider_order_id:
+                return after  # reconcile found the order this error hid: the caller's order stands
+        raise ProviderFailure(after, exc) from exc
+    try:
+        return adopt(svc, cert, po, actor)
+    except ConcurrentModification:
+        # A create that outlived reconcile_after_s: reconcile found the intent stale and recorded
+        # the order meanwhile. Theirs stands; the caller gets its certificate as it now is (an
+        # anonymous conflict would make a client without an Idempotency-Key order again).
+        return _as_it_stands(svc, cert)
+
+
+def _as_it_stands(svc: CertificateService, cert: Certificate) -> Certificate:
+    current = svc.store.get(cert.id)
+    if current is None:  # a record is never deleted: the conflict was not a move
+        raise ConcurrentModification(f"certificate {cert.id} vanished while it was ordered")
+    return current
 
 
 def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
