@@ -105,6 +105,8 @@ def _stored(value: Any) -> Any:
 
 
 def _normalized(value: Any) -> Any:
+    if isinstance(value, Event):
+        return _round_trip(value)  # a certificate's first events, stored as its event rows are
     if isinstance(value, dict):
         return _stored(value)
     if isinstance(value, tuple):
@@ -231,7 +233,9 @@ class FakeStore:
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
              claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
-        events, claims = list(events), list(claim_refs)
+        # the first events are filed as rows in the same write: the stored certificate keeps none
+        events, claims = [*after.first_events, *events], list(claim_refs)
+        after = dataclasses.replace(after, first_events=())
         with self._lock:
             self._check_up()
             stored = self._certs.get(after.id)
@@ -341,18 +345,20 @@ class FakeStore:
         token = _encode_token({"created_at": last[0], "id": last[1]}, owner) if last else None
         return out, token
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]:
-        """Oldest first; the token is bound to the owner and the certificate, as the adapter's."""
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """Oldest first, `first_events` in their place; the token is bound to the owner and the
+        certificate, as the adapter's."""
         start = _decode_token(next_token, owner + cert_id)
         with self._lock:
             self._check_up()
-            rows = sorted(self._events.get(cert_id, {}).items())
+            rows = sorted([*((k, r.event) for k, r in self._events.get(cert_id, {}).items()),
+                           *((_event_key(ev), ev) for ev in first_events)], key=lambda row: row[0])
         if start is not None:
             rows = [(k, r) for k, r in rows if k > str(start.get("sk"))]
         page = rows[:limit]
         token = _encode_token({"sk": page[-1][0]}, owner + cert_id) if len(rows) > limit else None
-        return [_round_trip(r.event) for _, r in page], token
+        return [_round_trip(ev) for _, ev in page], token
 
     # -- the sparse indexes -----------------------------------------------------------------------
     def _walk(self, entries: Callable[[int], list[tuple[str, Any]]], until: str, limit: int) -> Iterator[Any]:

@@ -257,6 +257,11 @@ class Certificate:
     # Automatic DNS validation in Route 53 (service/dns_validation.py): what the order asked for
     # and where each domain stands; None for orders from before it, and for imports.
     dns_automation: DnsAutomation | None = None
+    # Audit-only events (never published) written inside the certificate's own item by its create,
+    # so that ordering writes one item before the provider call; the certificate's first save files
+    # them as rows of the trail in its transaction and stores the certificate without them. Until
+    # then the trail shows them in their place (CertificateStore.events).
+    first_events: tuple[Event, ...] = ()
 
     # -- derived ------------------------------------------------------------------------
     @property

@@ -276,6 +276,7 @@ class CertificateService:
         Returns the certificate as stored (with its next_action_at)."""
         after = self.filed(after)
         self.store.save(after, events or [], claim_refs=claim_refs, release_idempotency=release_idempotency)
+        after = replace(after, first_events=())  # the save filed them as rows
         for ev in events or []:
             if ev.published:
                 outbox.publish_one(self, ev)

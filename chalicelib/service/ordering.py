@@ -81,8 +81,10 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
                       detail={"common_name": cert.common_name, "product": cert.product,
                               "idempotency_key": bool(idempotency_key)})
     try:
-        cert = svc.filed(cert)
-        svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
+        # `requested` travels inside the intent's item (one write before the provider call) until
+        # the first save of the certificate files it: the provider's answer, a failure, or reconcile.
+        cert = replace(svc.filed(cert), first_events=(requested,))
+        svc.store.create(cert, [], idem, ttl_s=svc.cfg.idempotency_ttl_s)
     except AlreadyExists as exc:
         if exc.what == "idempotency" and idempotency_key:
             replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -238,7 +240,7 @@ def _as_it_stands(svc: CertificateService, cert: Certificate) -> Certificate:
 def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
     """Take `po` as `cert`'s order — unless another record already references it: a provider
     object is never shared, so that outcome is unknown (for an operator), never an adoption."""
-    holder = svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
+    holder = None if _claimed_on_save(cert, po) else svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
     if holder is None or holder == cert.id:
         try:
             return svc.apply(cert, po, actor)
@@ -248,6 +250,14 @@ def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: 
     exc = OwnershipUnproven(cert.provider, f"the provider's order {po.provider_order_id} found for this certificate "
                                            "belongs to another certgate record", candidates=(po.provider_order_id,))
     raise ProviderFailure(outcome_unknown(svc, cert, exc, actor), exc)
+
+
+def _claimed_on_save(cert: Certificate, po: ProviderOrder) -> bool:
+    """A create answered pending is recorded by the one save that claims the order's reference
+    (CertificateService.apply): its condition refuses an order another record holds, and nothing
+    is written before it, so no read is needed first (one DynamoDB call less per order). An issued
+    answer is read first: apply seals and stores its material before that save."""
+    return cert.status is Status.SUBMITTING and po.status is Status.PENDING and bool(po.provider_order_id)
 
 
 def outcome_unknown(svc: CertificateService, cert: Certificate, exc: OwnershipUnproven, actor: str) -> Certificate:

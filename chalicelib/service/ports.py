@@ -93,10 +93,16 @@ class CertificateStore(Protocol):
     or AlreadyExists, never overwrites."""
 
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
-               ttl_s: int = 86400) -> None: ...
+               ttl_s: int = 86400) -> None:
+        """Write a new certificate (ConcurrentModification if its id is taken) with `events` as rows
+        and `idem` (AlreadyExists("idempotency") if the key is taken), all or nothing.
+        `cert.first_events` (audit-only) stay inside the certificate's item: with no `events` and
+        no `idem` the create is a single conditional write."""
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
-             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None: ...
+             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
+        """Persist `after` if the stored version is `after.version - 1`, with `after.first_events`
+        and `events` as rows of the trail, in one write; the stored certificate keeps no first events."""
 
     def append_events(self, cert_id: str, events: Iterable[Event]) -> None: ...
 
@@ -114,8 +120,10 @@ class CertificateStore(Protocol):
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
                       expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]: ...
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """A page of the certificate's trail, oldest first, with `first_events` (the certificate's
+        own, Certificate.first_events, not yet filed as rows) merged in their place."""
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
