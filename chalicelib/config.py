@@ -13,6 +13,7 @@ from typing import TypeVar
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.principals import stable_principal
 from chalicelib.core.renewal import RenewalRules
+from chalicelib.core.vocabulary import AWS_REGION
 from chalicelib.service.policy import Policy
 
 STAGES = ("local", "dev", "prod", "test")
@@ -108,6 +109,14 @@ def _principal_groups(env: Mapping[str, str]) -> dict[str, str]:
 
 
 _ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
+
+
+def _acm_region(env: Mapping[str, str]) -> str | None:
+    """CERTGATE_ACM_DEFAULT_REGION: the stage's default ACM import region (service/delivery.py)."""
+    region = env.get("CERTGATE_ACM_DEFAULT_REGION", "").strip()
+    if region and not AWS_REGION.match(region):
+        raise ConfigError(f"CERTGATE_ACM_DEFAULT_REGION must be an AWS region name such as us-east-1, got {region!r}")
+    return region or None
 
 
 def _dns_zones(env: Mapping[str, str]) -> tuple[str, ...]:
@@ -214,6 +223,7 @@ class Settings:
                 sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
                 sync_interval_s_by_provider=_sync_intervals(env),
                 provider_read_timeout_s=provider_read_timeout_s,
+                acm_default_region=_acm_region(env),
             ),
             poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
             principal_groups=_principal_groups(env),

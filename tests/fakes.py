@@ -383,10 +383,9 @@ class FakeStore:
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Waiting certificates (kind P: pending, S: submitting) whose next check is due."""
         def entries(shard: int) -> list[tuple[str, Any]]:
-            if kind == "D":  # failed ACM imports waiting for their retry (the adapter's _file_delivery_retry)
-                return [(c.delivery["acm"]["retry_at"], _round_trip(c)) for c in self._certs.values()
-                        if c.status is Status.ISSUED and c.due_kind is None and (c.delivery.get("acm") or {}).get("status") == "failed"
-                        and c.delivery["acm"].get("retry_at") and self._in_shard(c.id, shard)]
+            if kind == "D":  # outstanding ACM imports (the adapter's _file_delivery_retry)
+                return [(c.delivery_due_at, _round_trip(c)) for c in self._certs.values()
+                        if c.due_kind is None and c.delivery_due_at and self._in_shard(c.id, shard)]
             return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
                     if c.due_kind == kind
                     and self._in_shard(c.id, shard)]
@@ -657,6 +656,14 @@ class FakeAcm:
         if arn not in self.certificates:
             raise DependencyFailed("acm", "ResourceNotFoundException")
         self.certificates[arn]["tags"].update(tags)
+
+    def find_imported(self, region: str, domain_name: str, tags: Mapping[str, str]) -> str | None:
+        self._maybe_fail()
+        for arn, c in self.certificates.items():
+            if c["region"] == region and c.get("domain_name", domain_name) == domain_name \
+                    and all(c["tags"].get(k) == v for k, v in tags.items()):
+                return arn
+        return None
 
 
 class FakeDns:

@@ -162,6 +162,46 @@ class Revocation:
         return cls(**{k: str(v) for k, v in item.items() if k in cls.__dataclass_fields__})
 
 
+DELIVERY_GRACE_S = 300  # an import not recorded this long after the issuance is retried (a process died)
+
+
+@dataclass(frozen=True)
+class AcmImport:
+    """ACM import of a certificate (service/delivery.py): what the order asked (`region`) and where
+    it stands. `status`: None (not tried yet) | imported | failed | revoked (tagged, kept).
+    `attempts` counts failed imports in a row (the retry backs off on it); `retry_at` is when the
+    next one is due."""
+
+    region: str
+    arn: str | None = None
+    status: str | None = None
+    revision: int | None = None
+    error: str | None = None
+    retry_at: str | None = None
+    attempts: int = 0
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and not (k == "attempts" and v == 0)}
+
+    def to_public(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_item().items() if k in ("region", "arn", "status", "revision", "error")}
+
+    @classmethod
+    def from_item(cls, asked: Mapping[str, Any] | None, state: Mapping[str, Any] | None) -> AcmImport | None:
+        """From the stored `deliver_to.acm` (the ask) and `delivery.acm` (the state)."""
+        if not asked and not state:
+            return None
+        merged = {**(state or {}), **({"region": asked["region"]} if asked and asked.get("region") else {})}
+        revision, attempts = merged.get("revision"), merged.get("attempts")
+        return cls(region=str(merged.get("region", "")),
+                   arn=str(merged["arn"]) if merged.get("arn") else None,
+                   status=str(merged["status"]) if merged.get("status") else None,
+                   revision=int(revision) if revision is not None else None,
+                   error=str(merged["error"]) if merged.get("error") else None,
+                   retry_at=str(merged["retry_at"]) if merged.get("retry_at") else None,
+                   attempts=int(attempts or 0))
+
+
 @dataclass(frozen=True)
 class Failure:
     code: str
@@ -250,10 +290,8 @@ class Certificate:
     next_action_at: str | None = None
     on_hold: bool = False
     import_id: str | None = None
-    # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and
-    # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
-    deliver_to: dict[str, Any] = field(default_factory=dict)
-    delivery: dict[str, Any] = field(default_factory=dict)
+    # ACM delivery (service/delivery.py): asked for with `deliver_to.acm.region`; None: not asked.
+    acm: AcmImport | None = None
     # Automatic DNS validation in Route 53 (service/dns_validation.py): what the order asked for
     # and where each domain stands; None for orders from before it, and for imports.
     dns_automation: DnsAutomation | None = None
@@ -290,6 +328,22 @@ class Certificate:
             if r.number == self.revision:
                 return r
         return None
+
+    @property
+    def delivery_due_at(self) -> str | None:
+        """When the ACM import of the issued revision is due (service/delivery.py retries it then);
+        None when none is outstanding. An import not yet tried is due DELIVERY_GRACE_S after the
+        issuance was saved: the request that saved it imports at once, and if its process died
+        the retry finds it."""
+        acm, rev = self.acm, self.issued_revision
+        if acm is None or self.status is not Status.ISSUED or rev is None or acm.status == "revoked":
+            return None
+        if acm.status == "imported" and acm.revision == rev.number:
+            return None
+        if acm.retry_at:
+            return acm.retry_at
+        saved = parse_iso(self.updated_at)
+        return iso(saved + dt.timedelta(seconds=DELIVERY_GRACE_S)) if saved else None
 
     @property
     def issued_revision(self) -> Revision | None:
@@ -359,9 +413,8 @@ class Certificate:
         }
         if self.status in WAITING:
             out["next_check_at"] = self.next_poll_at
-        if self.deliver_to.get("acm"):
-            out["delivery"] = {"acm": {k: v for k, v in {**self.deliver_to["acm"], **self.delivery.get("acm", {})}
-                                       .items() if k in ("region", "arn", "status", "revision", "error")}}
+        if self.acm is not None:
+            out["delivery"] = {"acm": self.acm.to_public()}
         return out
 
     def event_summary(self) -> dict[str, Any]:
@@ -372,7 +425,7 @@ class Certificate:
             "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
             "not_after": self.not_after, "provider_order_id": self.provider_order_id,
             "client_reference": self.client_reference,
-            **({"acm_arn": self.delivery["acm"]["arn"]} if self.delivery.get("acm", {}).get("arn") else {}),
+            **({"acm_arn": self.acm.arn} if self.acm is not None and self.acm.arn else {}),
         }
 
 

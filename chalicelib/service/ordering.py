@@ -26,6 +26,7 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.model import (
+    AcmImport,
     Certificate,
     Event,
     Failure,
@@ -64,7 +65,8 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
     defaults: Mapping[str, Any] = {}
     if isinstance(provider_name, str) and provider_name in svc.directory.names():
         defaults = svc.provider_defaults(provider_name)
-    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names(), on=svc.clock().date())
+    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names(), on=svc.clock().date(),
+                          acm_default_region=svc.cfg.acm_default_region)
     body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     if idempotency_key:
         replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -188,7 +190,7 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
         dcv_method=spec.dcv_method, validity_days=spec.validity_days, validity_requested=spec.validity_requested,
         validity_clamped=spec.validity_clamped, auto_renew=spec.auto_renew,
         client_reference=spec.client_reference, organization=organization_from(spec.organization), approver=approver_from(spec.approver),
-        provider_options=dict(spec.provider_options), deliver_to=dict(spec.deliver_to), key_source=key_source,
+        provider_options=dict(spec.provider_options), acm=AcmImport(spec.acm_region) if spec.acm_region else None, key_source=key_source,
         csr_pem=csr_pem,
         sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
         next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)), submit_attempts=1,

@@ -32,6 +32,9 @@ class Policy:
     idempotency_ttl_s: int = 24 * 3600
     # How long one provider read may take (an unanswered create may still be running that long).
     provider_read_timeout_s: float = 20.0
+    # The stage's ACM delivery default (CERTGATE_ACM_DEFAULT_REGION): every order whose key certgate
+    # holds and that says nothing of `deliver_to` is imported into ACM there; None: opt-in only.
+    acm_default_region: str | None = None
     admin_principals: tuple[str, ...] = ()
     # Imports (service/inventory.py): how long POST /imports works inline before leaving the rest
     # to sync_inventory (0: none), how many listed items are handled at once (provider round trips

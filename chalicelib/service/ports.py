@@ -226,6 +226,10 @@ class CertificateDelivery(Protocol):
 
     def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...
 
+    def find_imported(self, region: str, domain_name: str, tags: Mapping[str, str]) -> str | None:
+        """The ARN of an imported certificate for `domain_name` carrying every one of `tags`, or
+        None: what an import whose answer was lost left behind."""
+
 
 class DnsZones(Protocol):
     """The Route 53 hosted zones certgate may write validation records into (adapters/route53.py).

@@ -10,7 +10,6 @@ provider secret's defaults, and Resello's OV/EV rules."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.lifetimes import LifetimeDecision
 from chalicelib.core.provider import Capabilities
 from chalicelib.core.structure import Checked, S, check, field_extras, field_name
+from chalicelib.core.vocabulary import AWS_REGION
 
 __all__ = ["FILTERS", "Collector", "ImportSpec", "OrderSpec", "field_name", "validate_authority", "validate_change",
            "validate_dcv_retry", "validate_import", "validate_limit", "validate_order", "validate_passphrase",
@@ -54,7 +54,7 @@ class OrderSpec:
     provider_options: dict[str, Any] = field(default_factory=dict)
     validity_requested: int | None = None  # what the caller asked for (None: the default)
     validity_clamped: bool = False  # ... which was more than the provider may issue on the day
-    deliver_to: dict[str, Any] = field(default_factory=dict)  # {"acm": {"region": ...}} (service/delivery.py)
+    acm_region: str | None = None  # ACM import there (service/delivery.py); None: none
     # Route 53 validation (service/dns_validation.py): core/dns.py MODES, and a pinned zone.
     dns_mode: str = "auto"
     dns_zone_id: str | None = None
@@ -117,7 +117,7 @@ def _known_provider(c: Collector, name: str, providers: Sequence[str]) -> None:
 # -- POST /certificates -------------------------------------------------------------------------------------
 def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                    defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str],
-                   on: dt.date) -> OrderSpec:
+                   on: dt.date, acm_default_region: str | None = None) -> OrderSpec:
     """Parse and check a POST /certificates body. `providers` are the provider names there are,
     `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
     (organization, approver) where it holds any; `on` is the issuance date the lifetime rules
@@ -140,7 +140,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     options = _options(c, order.provider_options, order.provider)
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
     _private_issuer(c, order.provider, product, options, given, checked.bad)
-    deliver_to = _deliver_to(c, order)
+    acm_region = _acm_region(c, order, acm_default_region)
     dns_mode, dns_zone_id = _dns_automation(c, order, caps, dcv)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
@@ -148,7 +148,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                      organization=org, approver=approver, auto_renew=order.auto_renew,
                      client_reference=order.client_reference, provider_options=options,
                      validity_requested=lifetime.requested, validity_clamped=lifetime.clamped,
-                     deliver_to=deliver_to, dns_mode=dns_mode, dns_zone_id=dns_zone_id)
+                     acm_region=acm_region, dns_mode=dns_mode, dns_zone_id=dns_zone_id)
 
 
 def _dns_automation(c: Collector, order: shapes.OrderRequest, caps: Capabilities,
@@ -170,22 +170,22 @@ def _dns_automation(c: Collector, order: shapes.OrderRequest, caps: Capabilities
     return "on", zone_id
 
 
-# An AWS region name (us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, ...): what ACM takes.
-_AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-"
-                         r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$")
 
-
-def _deliver_to(c: Collector, order: shapes.OrderRequest) -> dict[str, Any]:
-    """ACM delivery needs the key: refused for a CSR order (the caller keeps the key)."""
-    acm = order.deliver_to.acm if order.deliver_to is not None else None
+def _acm_region(c: Collector, order: shapes.OrderRequest, stage_default: str | None) -> str | None:
+    """ACM delivery needs the key: refused for a CSR order (the caller keeps the key). Without
+    `deliver_to` the stage's default applies to an order whose key certgate holds; an explicit
+    `deliver_to: {}` opts out of it."""
+    if order.deliver_to is None:
+        return stage_default if stage_default and order.csr is None else None
+    acm = order.deliver_to.acm
     if acm is None:
-        return {}
-    if not _AWS_REGION.match(acm.region):
+        return None
+    if not AWS_REGION.match(acm.region):
         c.add("deliver_to.acm.region", "must be an AWS region name such as us-east-1")
     if order.csr is not None:
         c.add("deliver_to.acm", "ACM import needs the private key: certgate does not hold it for a CSR order "
                                 "(leave out csr to let certgate or the provider make the key)")
-    return {"acm": {"region": acm.region}}
+    return acm.region
 
 
 def _lifetime(c: Collector, caps: Capabilities, product: str, on: dt.date, requested: int | UnsetType | None,

@@ -16,6 +16,7 @@ import pytest
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification, DependencyFailed
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import (
+    AcmImport,
     Approver,
     Certificate,
     Event,
@@ -306,17 +307,21 @@ def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
 
 
 def test_a_failed_acm_delivery_waits_in_the_due_index_under_kind_d(store: Any) -> None:
-    failed = {"acm": {"region": "eu-west-1", "status": "failed", "error": "X", "retry_at": at(10)}}
-    waiting = cert(1, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
-                   deliver_to={"acm": {"region": "eu-west-1"}}, delivery=failed)
-    imported = cert(2, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
-                    deliver_to={"acm": {"region": "eu-west-1"}},
-                    delivery={"acm": {"region": "eu-west-1", "status": "imported", "arn": "arn:x", "revision": 1}})
-    for c in (waiting, imported):
+    failed = AcmImport(region="eu-west-1", status="failed", error="X", retry_at=at(10), attempts=2)
+    issued = (Revision(1, "order", issued_at=at(0)),)
+    waiting = cert(1, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, acm=failed, revisions=issued)
+    imported = cert(2, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, revisions=issued,
+                    acm=AcmImport(region="eu-west-1", status="imported", arn="arn:x", revision=1))
+    # never recorded (the process died after the issuance's save): due DELIVERY_GRACE_S after it
+    untried = cert(3, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, revisions=issued,
+                   acm=AcmImport(region="eu-west-1"))
+    for c in (waiting, imported, untried):
         store.create(c, [])
-    assert store.get(waiting.id) == waiting
+    assert store.get(waiting.id) == waiting and store.get(imported.id) == imported
     assert list(store.due("D", T0 + dt.timedelta(minutes=5), 100)) == []
-    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)] == [waiting.id]
+    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=7), 100)] == []
+    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=8.5), 100)] == [untried.id]  # at(3) + 5 min
+    assert sorted(c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)) == sorted([waiting.id, untried.id])
     assert list(store.due("P", T0 + dt.timedelta(days=1), 100)) == []
 
 

@@ -49,7 +49,7 @@ ENV_RESOURCE_TYPES = {
     **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in registry.names()},
 }
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
-NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "acm:ListCertificates"}
 # What the Lambda platform itself needs (logs to the function log group, X-Ray segments), not the code.
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"} | NO_RESOURCE_LEVEL
 # Where the code's AWS operations are found, and names there that are not AWS calls.
@@ -64,7 +64,8 @@ CHANGE_ARNS = [{"Fn::Sub": "arn:${AWS::Partition}:route53:::change/*"}]
 NOT_AWS_CALLS = {
     "encrypt": "AESGCM.encrypt in chalicelib/keys.py (KMS only wraps the data key)",
     "sign": "private-key signing in chalicelib/csr.py",
-    "list_certificates": "Provider.list_certificates (a provider's listing for imports), not ACM's",
+    "list_certificates": "Provider.list_certificates (a provider's listing for imports); ACM's is counted "
+                         "from adapters/acm.py below",
 }
 # IAM actions an API operation needs when they differ from service:OperationName.
 OPERATION_ACTIONS = {
@@ -312,6 +313,8 @@ def code_actions() -> set[str]:
             needed |= OPERATION_ACTIONS.get(action, {action})
     if "SecretsProvider" in source:
         needed.add("secretsmanager:GetSecretValue")
+    if '"list_certificates"' in (ROOT / "chalicelib" / "adapters" / "acm.py").read_text(encoding="utf-8"):
+        needed.add("acm:ListCertificates")  # the orphan-ARN lookup (service/delivery.py)
     needed |= {"kms:GenerateDataKey", "kms:Decrypt"}  # SSE-KMS writes/reads and the KMS-encrypted topic
     return needed
 

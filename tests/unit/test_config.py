@@ -34,6 +34,7 @@ def test_every_resource_name_is_overridable():
     ({"CERTGATE_STAGE": "dev", "CERTGATE_POLL_SHARDS": "four"}, "CERTGATE_POLL_SHARDS"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_PROVIDER_READ_TIMEOUT_S": "soon"}, "CERTGATE_PROVIDER_READ_TIMEOUT_S"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_DNS_ZONES": "example.com"}, "CERTGATE_DNS_ZONES"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_ACM_DEFAULT_REGION": "mars-1"}, "CERTGATE_ACM_DEFAULT_REGION"),
 ])
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
@@ -86,3 +87,9 @@ def test_reading_the_settings_imports_no_provider_adapter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_the_stage_acm_default_region():
+    assert Settings.from_env({"CERTGATE_STAGE": "prod"}).policy.acm_default_region is None
+    s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ACM_DEFAULT_REGION": " eu-central-1 "})
+    assert s.policy.acm_default_region == "eu-central-1"

@@ -19,6 +19,7 @@ from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
+    AcmImport,
     Certificate,
     Event,
     Failure,
@@ -109,7 +110,7 @@ class CertificateStore:
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
                if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation",
-                            "dns_automation", "first_events")},
+                            "dns_automation", "first_events", "acm")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
@@ -118,6 +119,9 @@ class CertificateStore:
             "revisions": [r.to_item() for r in cert.revisions],
             "revocation": cert.revocation.to_item() if cert.revocation else None,
             "dns_automation": cert.dns_automation.to_item() if cert.dns_automation else None,
+            # ACM delivery, stored as the ask (deliver_to) and the state (delivery) it has always been
+            "deliver_to": {"acm": {"region": cert.acm.region}} if cert.acm else None,
+            "delivery": {"acm": cert.acm.to_item()} if cert.acm and cert.acm.status else None,
             # the create's audit-only events, until the first save files them as rows (Certificate.first_events)
             FIRST_EVENTS: [_event_fields(ev) for ev in cert.first_events] or None,
         }
@@ -139,10 +143,10 @@ class CertificateStore:
 
     @staticmethod
     def _file_delivery_retry(cert: Certificate, item: dict[str, Any], shard: int) -> None:
-        """A failed ACM import (service/delivery.py) waits in the `due` index under kind D."""
-        acm = cert.delivery.get("acm") or {}
-        if cert.status is Status.ISSUED and acm.get("status") == "failed" and acm.get("retry_at"):
-            item["due_shard"], item["next_poll_at"] = f"D#{shard}", acm["retry_at"]
+        """An outstanding ACM import (service/delivery.py) waits in the `due` index under kind D."""
+        due = cert.delivery_due_at
+        if due:
+            item["due_shard"], item["next_poll_at"] = f"D#{shard}", due
 
     @staticmethod
     def from_item(item: dict[str, Any]) -> Certificate:
@@ -160,8 +164,8 @@ class CertificateStore:
         if data.get("notice_offset") is not None:
             data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
-        data["deliver_to"] = item.get("deliver_to") or {}
-        data["delivery"] = item.get("delivery") or {}
+        data["acm"] = AcmImport.from_item((item.get("deliver_to") or {}).get("acm"),
+                                            (item.get("delivery") or {}).get("acm"))
         data["dns_automation"] = DnsAutomation.from_item(item.get("dns_automation"))
         if str(item.get("due_shard", "")).startswith("D#"):
             data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
