@@ -93,3 +93,24 @@ def test_the_stage_acm_default_region():
     assert Settings.from_env({"CERTGATE_STAGE": "prod"}).policy.acm_default_region is None
     s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ACM_DEFAULT_REGION": " eu-central-1 "})
     assert s.policy.acm_default_region == "eu-central-1"
+
+
+def test_the_secrets_adapter_uses_no_deprecated_powertools_parameter():
+    """Powertools 3 deprecates SecretsProvider(config=...) (removed in 4): the adapter hands it a
+    client that already carries region and endpoint."""
+    import warnings
+
+    import boto3
+    from aws_lambda_powertools.warnings import PowertoolsDeprecationWarning
+
+    from chalicelib.adapters.secrets import ProviderSecrets
+
+    def client():
+        return boto3.client("secretsmanager", region_name="eu-west-1", aws_access_key_id="x",
+                            aws_secret_access_key="y")
+
+    adapter = ProviderSecrets(client, lambda p: f"s/{p}", lambda: (), region="eu-west-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PowertoolsDeprecationWarning)
+        provider = adapter._secrets_provider()
+    assert provider.client.meta.region_name == "eu-west-1"
