@@ -14,6 +14,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.model import (
     Event,
+    parse_iso,
 )
 from chalicelib.observability import count
 
@@ -67,4 +68,14 @@ def flush_outbox(svc: CertificateService, limit: int = 500, grace_s: int = 60) -
             sent += 1
         else:
             svc.store.release_publish_claim(ev)
+    report_outbox_age(svc)
     return sent
+
+
+def report_outbox_age(svc: CertificateService) -> float:
+    """The age of the oldest event still in the outbox (0 when it is empty), as OutboxAge: an
+    event that no flush could publish for long is a target failing (alarmed at 15 minutes)."""
+    oldest = parse_iso(svc.store.oldest_unpublished())
+    age = max(0.0, (svc.clock() - oldest).total_seconds()) if oldest is not None else 0.0
+    count("OutboxAge", age)
+    return age
