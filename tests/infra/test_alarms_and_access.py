@@ -291,3 +291,11 @@ def test_a_changed_policy_reaches_the_deployed_stage(template: dict[str, Any]) -
     # SAM names the deployment after the unresolved definition: without AlwaysDeploy, changing a
     # parameter would leave the stage on the old policy.
     assert template["Resources"]["RestAPI"]["Properties"]["AlwaysDeploy"] is True
+
+
+def test_docs_list_every_alarm(resources: dict[str, Any]) -> None:
+    text = (build.ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    prefix = "certgate-${Stage}-"
+    for name, alarm in of_type(resources, "AWS::CloudWatch::Alarm").items():
+        suffix = alarm["Properties"]["AlarmName"]["Fn::Sub"].removeprefix(prefix)
+        assert f"`{suffix}`" in text or f"`-{suffix}`" in text, name

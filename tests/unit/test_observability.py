@@ -89,3 +89,13 @@ def test_a_failed_call_is_counted_by_kind_and_as_a_throttle_or_a_failure(deploye
     points = _provider_points(capsys.readouterr().out)
     assert [n for n, _ in points] == ["ProviderLatency", "ProviderErrors"] + ([also] if also else [])
     assert points[1][1] == {"stage": "prod", "service": "certgate", "provider": "digicert", "kind": kind}
+
+
+def test_docs_list_every_metric_and_every_published_event():
+    from pathlib import Path
+
+    from chalicelib.core.model import PUBLISHED_EVENTS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert [m for m in observability.METRICS if f"| `{m}` |" not in text] == []
+    assert [e for e in sorted(PUBLISHED_EVENTS) if f"`{e}`" not in text] == []
