@@ -3,8 +3,9 @@ alarms on them): the days left to the earliest expiry, the certificates expiring
 `ALARM_DAYS` with no successor under way, and the auto-renewed ones inside their renewal window
 not yet renewing.
 
-None of it is a scan of the fleet. The earliest expiry is the head of each shard of the expiry
-index. The certificates near expiry are that index up to now + ALARM_DAYS. The ones in their
+None of it is a scan of the fleet. The certificates near expiry are the expiry index up to now +
+ALARM_DAYS; the earliest expiry is the first of them, or (none near) the head of each shard of
+that index. The ones in their
 renewal window are found in the `action` index up to now + the renewal retry interval: an
 auto-renewed certificate inside its window is filed there no later than that (core/renewal.py
 `next_action_at`: its renewal is due now, or again one retry interval after its last try). So a
@@ -40,9 +41,10 @@ class FleetExpiry:
 
 def fleet_expiry(svc: CertificateService, now: dt.datetime, *, limit: int = 2000) -> FleetExpiry:
     store, rules = svc.store, svc.cfg.renewal
-    earliest = parse_iso(store.earliest_expiry())
-    days = None if earliest is None else round((earliest - now).total_seconds() / 86400, 2)
     near = list(store.expiring(now + dt.timedelta(days=ALARM_DAYS), limit))
+    # The walk holds the head of every shard up to its end: the earliest expiry, when anything is near.
+    earliest = parse_iso(min((c.not_after or "" for c in near), default=None) or store.earliest_expiry())
+    days = None if earliest is None else round((earliest - now).total_seconds() / 86400, 2)
     without = sum(1 for c in near if renewal.lacks_successor(c))
     soon = list(store.actionable(now + dt.timedelta(seconds=rules.retry_after_s), limit))
     not_renewing = sum(1 for c in soon if renewal.in_window_not_renewing(c, now, rules))

@@ -115,3 +115,10 @@ def test_the_outbox_age_is_the_oldest_unpublished_event(fx: Fakes, monkeypatch: 
     fx.publisher.fail(0)
     fx.svc.flush_outbox()
     assert emitted[-1] == 0.0
+
+
+def test_with_nothing_near_the_earliest_expiry_is_read_from_the_head_of_the_index(fx: Fakes) -> None:
+    cert(fx, 1, 60, auto_renew=True)
+    cert(fx, 2, 45)
+    got = fleet.fleet_expiry(fx.svc, fx.clock())
+    assert got.min_days_to_expiry == 45.0 and got.expiring_without_successor == 0
