@@ -10,7 +10,7 @@ STAMP := $(VENV)/.certgate-installed
 TOOLS_VENV := .venv-tools
 STAGE ?= dev
 
-.PHONY: venv run test lint events clean tools package infra-check bench openapi php-client
+.PHONY: venv run test lint events clean tools package infra-check bench openapi php-client lock
 
 venv: $(STAMP)
 
@@ -18,12 +18,28 @@ venv: $(STAMP)
 # import one module of each, whose runtime needs requirements-dev.txt pins.
 # pip runs --quiet: tools wait for the word "ready" in `make run`'s output, and pip's
 # "Requirement already satisfied" lines would contain it. pip stays as the venv made it.
-$(STAMP): requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml
+# Installed from requirements.lock: every package (transitive ones too) pinned with its hashes, so a
+# fresh machine installs exactly what CI tested and a tampered download is refused. The lock is
+# made from requirements-dev.txt (which includes requirements.txt) by `make lock`; a test fails
+# when a pin there and the lock disagree.
+# The client (client/, the `certgate` package and command) is installed editable after the server's
+# project: it replaces the `certgate` distribution older checkouts installed from the root. Its
+# dependencies (botocore, urllib3, click) are in the lock.
+$(STAMP): requirements.lock requirements.txt requirements-dev.txt requirements-clients.txt pyproject.toml client/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -r requirements-clients.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-clients.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --no-deps -e ./client
 	@touch $@
+
+# Re-lock after changing a pin in requirements*.txt: uv keeps every other version the lock holds.
+LOCK_VENV := .venv-lock
+lock:
+	@test -x $(LOCK_VENV)/bin/uv || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet uv==0.13.9; }
+	$(LOCK_VENV)/bin/uv pip compile requirements-dev.txt --generate-hashes --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --no-emit-package pip --no-annotate --quiet \
+		--custom-compile-command "make lock" -o requirements.lock
 
 run: venv
 	exec $(PY) -m devstack.run
@@ -76,5 +92,5 @@ infra-check: package tools
 	$(PY) -m infra.check out/$(STAGE)/sam.yaml
 
 clean:
-	rm -rf $(VENV) $(TOOLS_VENV) out .stack .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
+	rm -rf $(VENV) $(TOOLS_VENV) $(LOCK_VENV) out .stack .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -19,7 +19,7 @@ from bench.measure import RESULT_PREFIX
 PROJECT = Path(__file__).resolve().parent.parent
 # Quietest first: the cold start is the most sensitive to whatever else the machine does.
 BENCHMARKS = ("cold_start", "package_size", "gateway_overhead", "poll_throughput", "read_amplification",
-              "scaling", "moto_scale", "event_latency", "fleet_year_suite")
+              "scaling", "moto_scale", "event_latency", "fleet_year_suite", "lambda_memory")
 
 
 def run_one(name: str) -> tuple[str | None, float]:

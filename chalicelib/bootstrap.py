@@ -101,6 +101,7 @@ def service() -> CertificateService:
     return CertificateService(
         more_publishers=event_bus_publishers(cfg),
         delivery=acm_delivery(cfg),
+        dns=dns_zones(cfg),
         cfg=policy(cfg),
         store=CertificateStore(_client("dynamodb", cfg), cfg.table_name, shards=cfg.poll_shards),
         artifacts=ArtifactStore(_client("s3", cfg), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
@@ -125,6 +126,15 @@ def acm_delivery(cfg: Settings) -> Any:
     from chalicelib.adapters.acm import AcmDelivery
 
     return AcmDelivery(lambda region: clients.client("acm", region, cfg.aws_endpoint_url))
+
+
+def dns_zones(cfg: Settings) -> Any:
+    """The Route 53 zones of CERTGATE_DNS_ZONES (service/dns_validation.py); None without any."""
+    if not cfg.dns_zone_ids:
+        return None
+    from chalicelib.adapters.route53 import Route53Zones
+
+    return Route53Zones(_client("route53", cfg), cfg.dns_zone_ids)
 
 
 def health_checks() -> dict[str, Callable[[], None]]:

@@ -529,7 +529,7 @@ class TinyCertSim(Simulator):
     def _order_view(c: _Cert) -> dict[str, Any]:
         return {"id": c.id, "client_reference": None, "status": "deleted" if c.deleted else c.status,
                 "common_name": c.subject["CN"], "ca_id": c.ca_id, "sans": [v for _, v in c.sans],
-                "reissued_from": c.reissued_from, "created_at": c.created_at,
+                "reissued_from": c.reissued_from, "created_at": c.created_at, "ou": c.subject.get("OU"),
                 "not_after": c.cert.not_valid_after_utc.isoformat()}
 
     def seed(self, count: int, status: str | None = None, days_valid: float | None = None,

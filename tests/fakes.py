@@ -105,6 +105,8 @@ def _stored(value: Any) -> Any:
 
 
 def _normalized(value: Any) -> Any:
+    if isinstance(value, Event):
+        return _round_trip(value)  # a certificate's first events, stored as its event rows are
     if isinstance(value, dict):
         return _stored(value)
     if isinstance(value, tuple):
@@ -231,7 +233,9 @@ class FakeStore:
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
              claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
-        events, claims = list(events), list(claim_refs)
+        # the first events are filed as rows in the same write: the stored certificate keeps none
+        events, claims = [*after.first_events, *events], list(claim_refs)
+        after = dataclasses.replace(after, first_events=())
         with self._lock:
             self._check_up()
             stored = self._certs.get(after.id)
@@ -341,18 +345,20 @@ class FakeStore:
         token = _encode_token({"created_at": last[0], "id": last[1]}, owner) if last else None
         return out, token
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]:
-        """Oldest first; the token is bound to the owner and the certificate, as the adapter's."""
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """Oldest first, `first_events` in their place; the token is bound to the owner and the
+        certificate, as the adapter's."""
         start = _decode_token(next_token, owner + cert_id)
         with self._lock:
             self._check_up()
-            rows = sorted(self._events.get(cert_id, {}).items())
+            rows = sorted([*((k, r.event) for k, r in self._events.get(cert_id, {}).items()),
+                           *((_event_key(ev), ev) for ev in first_events)], key=lambda row: row[0])
         if start is not None:
             rows = [(k, r) for k, r in rows if k > str(start.get("sk"))]
         page = rows[:limit]
         token = _encode_token({"sk": page[-1][0]}, owner + cert_id) if len(rows) > limit else None
-        return [_round_trip(r.event) for _, r in page], token
+        return [_round_trip(ev) for _, ev in page], token
 
     # -- the sparse indexes -----------------------------------------------------------------------
     def _walk(self, entries: Callable[[int], list[tuple[str, Any]]], until: str, limit: int) -> Iterator[Any]:
@@ -668,6 +674,64 @@ class FakeAcm:
         self.certificates[arn]["tags"].update(tags)
 
 
+class FakeDns:
+    """The DnsZones port (adapters/route53.py) as Route 53 behaves: the given zones (id -> name),
+    UPSERT replaces a record set, a change is PENDING for `pending_polls` in_sync calls and then
+    INSYNC, a delete of an absent set does nothing; `fail(n)` makes the next n calls fail like an
+    unreachable Route 53. `lookup` is what a CA's resolver would see."""
+
+    def __init__(self, zones: Mapping[str, str], *, pending_polls: int = 0) -> None:
+        from chalicelib.core.dns import DnsZone, fqdn
+
+        self._zones = tuple(DnsZone(zone_id, fqdn(name)) for zone_id, name in zones.items())
+        self.records: dict[tuple[str, str, str], tuple[str, ...]] = {}  # (zone, name, type) -> values
+        self.pending_polls = pending_polls
+        self._polls: dict[str, int] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self._failures: int | None = 0
+        self._changes = itertools.count(1)
+
+    def fail(self, times: int | None = None) -> None:
+        self._failures = times
+
+    def _maybe_fail(self, what: str, arg: Any) -> None:
+        self.calls.append((what, arg))
+        if self._failures is None or self._failures > 0:
+            if self._failures is not None:
+                self._failures -= 1
+            raise DependencyFailed("route53", "ServiceUnavailable")
+
+    def zones(self) -> Sequence[Any]:
+        self._maybe_fail("zones", None)
+        return self._zones
+
+    def _zone(self, zone_id: str) -> str:
+        if zone_id not in {z.zone_id for z in self._zones}:
+            raise DependencyFailed("route53", "NoSuchHostedZone")
+        return zone_id
+
+    def upsert(self, zone_id: str, record: Any) -> str:
+        self._maybe_fail("upsert", (zone_id, record.name, record.type, record.values))
+        self.records[(self._zone(zone_id), record.name, record.type)] = tuple(record.values)
+        change_id = f"C{next(self._changes)}"
+        self._polls[change_id] = 0
+        return change_id
+
+    def in_sync(self, change_id: str) -> bool:
+        self._maybe_fail("in_sync", change_id)
+        self._polls[change_id] += 1
+        return self._polls[change_id] > self.pending_polls
+
+    def delete(self, zone_id: str, record: Any) -> None:
+        self._maybe_fail("delete", (zone_id, record.name, record.type))
+        self.records.pop((self._zone(zone_id), record.name, record.type), None)
+
+    def lookup(self, name: str, record_type: str) -> tuple[str, ...]:
+        from chalicelib.core.dns import fqdn
+
+        return next((v for (_, n, t), v in self.records.items() if n == fqdn(name) and t == record_type), ())
+
+
 class FakeKeyVault:
     """The KeyVault port (adapters/kms.py): a sealed key holds no plaintext and opens only under the
     context it was sealed with; malformed or altered ones raise SealedKeyInvalid, an unreachable
@@ -792,6 +856,9 @@ class FakeProvider:
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
         self.revoke_approval = False
+        # A DNS the provider's validation checks (FakeDns.lookup): a dns-validated order whose
+        # records are all there issues on the check (retry_validation).
+        self.dns: FakeDns | None = None
 
     # -- scripting ----------------------------------------------------------------------------------
     def fail_next(self, method: str, error: ProviderError, *, times: int = 1, commit: bool = False,
@@ -992,7 +1059,8 @@ class FakeProvider:
         out = []
         for name in order.request.dns_names() or [order.request.common_name]:
             if method == "dns":
-                out.append(DcvDetail(name, "dns", state, dns_record_name=f"_dcv.{name}", dns_record_type="TXT",
+                base = name[2:] if name.startswith("*.") else name
+                out.append(DcvDetail(name, "dns", state, dns_record_name=f"_dcv.{base}", dns_record_type="TXT",
                                      dns_value=f"token-{order.id}"))
             elif method == "file":
                 out.append(DcvDetail(name, "file", state, file_path=f"/.well-known/pki-validation/{order.id}.txt",
@@ -1015,7 +1083,13 @@ class FakeProvider:
             order = self._order(provider_order_id)
             if method:
                 order.dcv_method = method
-            return [d for d in self._dcv(order, method, email) if domain is None or d.domain == domain]
+            details = self._dcv(order, method, email)
+            dns = self.dns
+            if dns is not None and order.status is Status.PENDING and details and all(
+                    d.method == "dns" and d.dns_value in dns.lookup(d.dns_record_name or "", "TXT") for d in details):
+                self.issue(order.id)  # every record found: validated, issued
+                details = self._dcv(order, method, email)
+            return [d for d in details if domain is None or d.domain == domain]
 
         return self._call("retry_validation", provider_order_id, retry)
 

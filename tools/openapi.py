@@ -272,14 +272,19 @@ def _issued(cert: dict[str, Any]) -> dict[str, Any]:
 
 def _service_paths() -> dict[str, Any]:
     return {
-        "/health": {"get": _op("health", "Liveness and dependency check", "service", {
-            "200": _json(ref("Health"), "Table, bucket, topic and secrets reachable.",
+        "/health": {"get": _op("health", "Liveness: the function answers (no dependency is called)", "service", {
+            "200": _json(ref("Health"), "Alive.", example={"status": "ok", "stage": "local"}),
+            **_errs(500)}, principal=False, security=[])},
+        "/health/ready": {"get": _op("ready", "Readiness: table, bucket, topic, event bus and secrets reachable",
+                                     "service", {
+            "200": _json(ref("Health"), "Every dependency answered.",
                          example={"status": "ok", "stage": "local",
-                                  "checks": {"table": "ok", "bucket": "ok", "topic": "ok", "secrets": "ok"}}),
+                                  "checks": {"table": "ok", "bucket": "ok", "topic": "ok", "secrets": "ok",
+                                             "event_bus": "ok"}}),
             "503": {"description": "A dependency is unreachable; `checks` says which.",
                     "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
                     "content": {PROBLEM: {"schema": ref("Problem")}}},
-            **_errs(500)}, principal=False, security=[])},
+            **_errs(401, 500)}, principal=False)},
         "/providers": {"get": _op("providers", "The providers, their capabilities and whether credentials are "
                                   "configured", "service", {"200": _json(ref("ProviderPage"), "All three."),
                                                              **_errs(500)}, principal=False)},

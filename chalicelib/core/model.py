@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import TransitionNotAllowed
 
 
@@ -48,6 +49,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
     "certificate.expiring", "certificate.expired", "certificate.revocation_rejected", "certificate.delivered",
+    "certificate.dcv_failed",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -252,6 +254,14 @@ class Certificate:
     # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
     deliver_to: dict[str, Any] = field(default_factory=dict)
     delivery: dict[str, Any] = field(default_factory=dict)
+    # Automatic DNS validation in Route 53 (service/dns_validation.py): what the order asked for
+    # and where each domain stands; None for orders from before it, and for imports.
+    dns_automation: DnsAutomation | None = None
+    # Audit-only events (never published) written inside the certificate's own item by its create,
+    # so that ordering writes one item before the provider call; the certificate's first save files
+    # them as rows of the trail in its transaction and stores the certificate without them. Until
+    # then the trail shows them in their place (CertificateStore.events).
+    first_events: tuple[Event, ...] = ()
 
     # -- derived ------------------------------------------------------------------------
     @property

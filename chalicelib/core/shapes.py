@@ -210,6 +210,20 @@ class DeliverTo(Shape, kw_only=True):
                                     "revision. Only where certgate holds the key (not with `csr`).")] | None = None
 
 
+ZoneId = Annotated[str, Meta(pattern="^(/hostedzone/)?[A-Z0-9]{1,32}$"),
+                   message("must be a Route 53 hosted zone id such as Z0123456789ABC")]
+
+
+class DnsAutomation(Shape, kw_only=True):
+    """Route 53 DNS validation. Left out: automatic for every domain inside a hosted zone certgate may
+    manage (CERTGATE_DNS_ZONES) when `dcv_method` is dns; the others stay manual."""
+
+    enabled: Annotated[bool, doc("false: every domain is validated by hand. true: every domain must lie in an "
+                                 "allowed zone (a 422 names those that do not).")] = True
+    zone_id: Annotated[ZoneId, doc("Use this allowed zone (default: the allowed zone whose name is the longest "
+                                   "suffix of each domain).")] | None = None
+
+
 class OrderRequest(Shape, kw_only=True):
     """design.md 2.1. Every field is checked before any provider call; all failures come back at once as a
     422 naming each field. Where null is allowed it means the same as leaving the field out."""
@@ -229,6 +243,7 @@ class OrderRequest(Shape, kw_only=True):
     client_reference: Annotated[Text128, doc("Your own reference; echoed back.")] | None = None
     provider_options: ProviderOptions | None = None
     deliver_to: DeliverTo | None = None
+    dns_automation: DnsAutomation | None = None
 
 
 class ChangeRequest(Shape, kw_only=True):
@@ -437,6 +452,20 @@ class FileToServe(Closed, kw_only=True):
     content: str | None | UnsetType = UNSET
 
 
+class DnsAutomationProgress(Closed, kw_only=True):
+    """Where Route 53 automation stands for this domain."""
+
+    zone_id: str | None
+    record: DnsRecord | UnsetType = UNSET
+    record_written: bool
+    in_sync: Annotated[bool, doc("Route 53 reported the change INSYNC.")]
+    provider_checked: Annotated[bool, doc("The provider was asked to check (DigiCert check-dcv, Resello "
+                                          "validate).")]
+    validated: bool
+    record_removed: bool
+    error: Annotated[str, doc("Why automation is stuck for this domain.")] | None
+
+
 class DcvDomain(Closed, kw_only=True):
     domain: str
     method: DcvMethod
@@ -444,6 +473,8 @@ class DcvDomain(Closed, kw_only=True):
     dns: DnsRecord | UnsetType = UNSET
     file: FileToServe | UnsetType = UNSET
     emails: Annotated[list[str], doc("Approver addresses (method email).")] | UnsetType = UNSET
+    automation: Annotated[DnsAutomationProgress, doc("Present when the domain is validated through Route 53; "
+                                                     "absent: publish the record yourself.")] | UnsetType = UNSET
 
 
 class Validation(Closed, kw_only=True):
@@ -526,7 +557,7 @@ class ImportJob(Closed, kw_only=True):
 class Health(Closed, kw_only=True):
     status: Literal["ok"]
     stage: str
-    checks: dict[str, str]
+    checks: Annotated[dict[str, str], doc("GET /health/ready only: each dependency, `ok`.")] | UnsetType = UNSET
 
 
 class FieldError(Closed, kw_only=True):

@@ -1,5 +1,6 @@
-"""The service's own routes: GET /health (the one route without IAM), GET /providers and
-GET /openapi.json."""
+"""The service's own routes: GET /health (liveness, the one route without IAM: no AWS call, so an
+anonymous caller cannot make certgate spend), GET /health/ready (readiness: every dependency
+pinged; IAM like every other route), GET /providers and GET /openapi.json."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def openapi_document() -> dict[str, Any]:
 
 @route(blueprint, "/health", ["GET"], authorizer=None)
 def health(req: Request) -> Response:
+    """Liveness: the function answers. Touches nothing behind it (readiness does)."""
+    return json_response({"status": "ok", "stage": settings().stage})
+
+
+@route(blueprint, "/health/ready", ["GET"])
+def ready(req: Request) -> Response:
     from chalicelib.bootstrap import health_checks
     from chalicelib.service.health import check
 

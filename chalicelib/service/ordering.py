@@ -41,6 +41,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.provider import OrderRequest, ProviderOrder
 from chalicelib.observability import count
+from chalicelib.service import dns_validation
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import OrderSpec
 
@@ -71,7 +72,8 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
             return replay
     provider = svc.providers(spec.provider)  # not configured -> 503 before anything is written
     _check_authority(svc, spec, provider)  # an unknown CA -> 422 before anything is written
-    cert = _new_certificate(svc, principal, spec)
+    automation = dns_validation.plan_order(svc, spec)  # a domain in no allowed zone, when asked -> 422
+    cert = replace(_new_certificate(svc, principal, spec), dns_automation=automation)
     idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
         if idempotency_key else None
     requested = Event(certificate_id=cert.id, kind="certificate.requested", occurred_at=cert.created_at,
@@ -79,8 +81,10 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
                       detail={"common_name": cert.common_name, "product": cert.product,
                               "idempotency_key": bool(idempotency_key)})
     try:
-        cert = svc.filed(cert)
-        svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
+        # `requested` travels inside the intent's item (one write before the provider call) until
+        # the first save of the certificate files it: the provider's answer, a failure, or reconcile.
+        cert = replace(svc.filed(cert), first_events=(requested,))
+        svc.store.create(cert, [], idem, ttl_s=svc.cfg.idempotency_ttl_s)
     except AlreadyExists as exc:
         if exc.what == "idempotency" and idempotency_key:
             replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -210,14 +214,33 @@ def _submit(svc: CertificateService, cert: Certificate, provider: Provider, acto
     try:
         po = provider.submit_order(order_request(svc, cert))
     except ProviderError as exc:
-        raise ProviderFailure(_after_failed_submit(svc, cert, exc, actor, idempotency_key), exc) from exc
-    return adopt(svc, cert, po, actor)
+        try:
+            after = _after_failed_submit(svc, cert, exc, actor, idempotency_key)
+        except ConcurrentModification:
+            after = _as_it_stands(svc, cert)
+            if after.provider_order_id:
+                return after  # reconcile found the order this error hid: the caller's order stands
+        raise ProviderFailure(after, exc) from exc
+    try:
+        return adopt(svc, cert, po, actor)
+    except ConcurrentModification:
+        # A create that outlived reconcile_after_s: reconcile found the intent stale and recorded
+        # the order meanwhile. Theirs stands; the caller gets its certificate as it now is (an
+        # anonymous conflict would make a client without an Idempotency-Key order again).
+        return _as_it_stands(svc, cert)
+
+
+def _as_it_stands(svc: CertificateService, cert: Certificate) -> Certificate:
+    current = svc.store.get(cert.id)
+    if current is None:  # a record is never deleted: the conflict was not a move
+        raise ConcurrentModification(f"certificate {cert.id} vanished while it was ordered")
+    return current
 
 
 def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
     """Take `po` as `cert`'s order — unless another record already references it: a provider
     object is never shared, so that outcome is unknown (for an operator), never an adoption."""
-    holder = svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
+    holder = None if _claimed_on_save(cert, po) else svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
     if holder is None or holder == cert.id:
         try:
             return svc.apply(cert, po, actor)
@@ -227,6 +250,14 @@ def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: 
     exc = OwnershipUnproven(cert.provider, f"the provider's order {po.provider_order_id} found for this certificate "
                                            "belongs to another certgate record", candidates=(po.provider_order_id,))
     raise ProviderFailure(outcome_unknown(svc, cert, exc, actor), exc)
+
+
+def _claimed_on_save(cert: Certificate, po: ProviderOrder) -> bool:
+    """A create answered pending is recorded by the one save that claims the order's reference
+    (CertificateService.apply): its condition refuses an order another record holds, and nothing
+    is written before it, so no read is needed first (one DynamoDB call less per order). An issued
+    answer is read first: apply seals and stores its material before that save."""
+    return cert.status is Status.SUBMITTING and po.status is Status.PENDING and bool(po.provider_order_id)
 
 
 def outcome_unknown(svc: CertificateService, cert: Certificate, exc: OwnershipUnproven, actor: str) -> Certificate:

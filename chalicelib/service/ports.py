@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from chalicelib.core.dns import DnsRecord, DnsZone
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import Certificate, Event, IdempotencyRecord
 from chalicelib.core.provider import (
@@ -92,10 +93,16 @@ class CertificateStore(Protocol):
     or AlreadyExists, never overwrites."""
 
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
-               ttl_s: int = 86400) -> None: ...
+               ttl_s: int = 86400) -> None:
+        """Write a new certificate (ConcurrentModification if its id is taken) with `events` as rows
+        and `idem` (AlreadyExists("idempotency") if the key is taken), all or nothing.
+        `cert.first_events` (audit-only) stay inside the certificate's item: with no `events` and
+        no `idem` the create is a single conditional write."""
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
-             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None: ...
+             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
+        """Persist `after` if the stored version is `after.version - 1`, with `after.first_events`
+        and `events` as rows of the trail, in one write; the stored certificate keeps no first events."""
 
     def append_events(self, cert_id: str, events: Iterable[Event]) -> None: ...
 
@@ -113,8 +120,10 @@ class CertificateStore(Protocol):
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
                       expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]: ...
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """A page of the certificate's trail, oldest first, with `first_events` (the certificate's
+        own, Certificate.first_events, not yet filed as rows) merged in their place."""
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
@@ -225,3 +234,21 @@ class CertificateDelivery(Protocol):
         tagged `tags`; the ARN either way."""
 
     def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...
+
+
+class DnsZones(Protocol):
+    """The Route 53 hosted zones certgate may write validation records into (adapters/route53.py).
+    Raises `DependencyFailed` on any failure."""
+
+    def zones(self) -> Sequence[DnsZone]:
+        """The allowed public zones with their names (read once; a zone's name never changes)."""
+
+    def upsert(self, zone_id: str, record: DnsRecord) -> str:
+        """Create or replace the record set `record` in zone `zone_id` (the same call twice lands
+        in the same state); the change id."""
+
+    def in_sync(self, change_id: str) -> bool:
+        """Whether the change reached every Route 53 name server (INSYNC), waiting a bounded time."""
+
+    def delete(self, zone_id: str, record: DnsRecord) -> None:
+        """Remove the record set named `record.name` of `record.type` if it is there (absent: nothing)."""

@@ -26,4 +26,5 @@ def list_certificates(svc: CertificateService, principal: str, flt: CertificateF
 
 def certificate_events(svc: CertificateService, principal: str, cert: Certificate, *, limit: int,
                        next_token: str | None) -> tuple[list[Event], str | None]:
-    return svc.store.events(cert.id, limit=limit, next_token=next_token, owner=principal)
+    return svc.store.events(cert.id, limit=limit, next_token=next_token, owner=principal,
+                            first_events=cert.first_events)

@@ -55,6 +55,9 @@ class OrderSpec:
     validity_requested: int | None = None  # what the caller asked for (None: the default)
     validity_clamped: bool = False  # ... which was more than the provider may issue on the day
     deliver_to: dict[str, Any] = field(default_factory=dict)  # {"acm": {"region": ...}} (service/delivery.py)
+    # Route 53 validation (service/dns_validation.py): core/dns.py MODES, and a pinned zone.
+    dns_mode: str = "auto"
+    dns_zone_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,13 +141,33 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
     _private_issuer(c, order.provider, product, options, given, checked.bad)
     deliver_to = _deliver_to(c, order)
+    dns_mode, dns_zone_id = _dns_automation(c, order, caps, dcv)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
                      key_type=key_type, key_size=key_size, validity_days=lifetime.days, dcv_method=dcv,
                      organization=org, approver=approver, auto_renew=order.auto_renew,
                      client_reference=order.client_reference, provider_options=options,
                      validity_requested=lifetime.requested, validity_clamped=lifetime.clamped,
-                     deliver_to=deliver_to)
+                     deliver_to=deliver_to, dns_mode=dns_mode, dns_zone_id=dns_zone_id)
+
+
+def _dns_automation(c: Collector, order: shapes.OrderRequest, caps: Capabilities,
+                    dcv: str | None) -> tuple[str, str | None]:
+    """The Route 53 automation asked for (whether the domains lie in allowed zones is checked by
+    service/dns_validation.py, which knows the zones)."""
+    asked = order.dns_automation
+    if asked is None:
+        return ("auto" if dcv == "dns" else "off"), None
+    if not asked.enabled:
+        if asked.zone_id is not None:
+            c.add("dns_automation.zone_id", "applies only with enabled true")
+        return "off", None
+    if not caps.dcv_methods:
+        c.add("dns_automation", f"{order.provider} has no domain control validation to automate")
+    elif dcv != "dns":
+        c.add("dcv_method", "must be dns with dns_automation (Route 53 validates by DNS record)")
+    zone_id = asked.zone_id.rsplit("/", 1)[-1] if asked.zone_id else None
+    return "on", zone_id
 
 
 # An AWS region name (us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, ...): what ACM takes.

@@ -6,15 +6,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+import idna
 
 from chalicelib.core.countries import COUNTRY_CODES
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.vocabulary import SAN_TYPES
 
-if TYPE_CHECKING:
-    pass
 
 def invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed([FieldError(field, message)], detail=f"{field}: {message}")
@@ -24,8 +23,7 @@ def invalid(field: str, message: str) -> ValidationFailed:
 # Names
 # ---------------------------------------------------------------------------------------------------
 
-# Full stops that IDNA treats as label separators (ideographic, full-width, half-width ideographic).
-_DOTS = re.compile("[\u3002\uff0e\uff61]")
+_CODEPOINT = re.compile(r"U\+([0-9A-F]{4,6})")
 _LDH = re.compile(r"[a-z0-9-]+")
 _NOT_LDH = re.compile(r"[^a-z0-9-]")
 # Script combinations that are ordinary writing, not spoofing (Unicode TS #39 "highly restrictive").
@@ -41,10 +39,11 @@ _SCRIPT_ALIASES = {"KATAKANA-HIRAGANA": "KATAKANA", "IDEOGRAPHIC": "CJK"}
 def validate_dns_name(name: str, field: str, *, allow_wildcard: bool = True) -> str:
     """Return `name` as the lower-case ASCII (A-label) form that goes into a certificate.
 
-    Rules: Unicode is mapped like UTS #46 (NFKC, lower case) and each non-ASCII label is punycoded
-    directly — not through `str.encode("idna")`, whose IDNA 2003 nameprep would silently turn
-    "straße" into "strasse", a different name from the one the user typed (IDNA 2008 keeps them
-    distinct). Labels are 1..63 characters, letters/digits/hyphens only after encoding, no leading or
+    Rules: the name is mapped by UTS #46 (non-transitional: "straße" stays "straße", a different
+    name from "strasse", as IDNA 2008 has it) and each non-ASCII label must be a valid IDNA 2008
+    U-label (RFC 5891/5892/5893: code point classes, CONTEXTJ/CONTEXTO rules such as the Catalan
+    middle dot or a Persian zero-width non-joiner, right-to-left labels) — both from the `idna`
+    package, never `str.encode("idna")` (IDNA 2003). Labels are 1..63 characters, letters/digits/hyphens only after encoding, no leading or
     trailing hyphen, no '--' in positions 3-4 except valid `xn--` labels; the name has at least two
     labels, an all-numeric top-level label is refused, the whole is at most 253 characters. A
     wildcard is allowed only as the whole left-most label over at least two labels (*.example.com).
@@ -54,8 +53,11 @@ def validate_dns_name(name: str, field: str, *, allow_wildcard: bool = True) -> 
     """
     if not isinstance(name, str) or not name.strip():
         raise invalid(field, "must be a non-empty domain name")
-    text = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).lower())
-    text = _DOTS.sub(".", text)
+    try:
+        # std3_rules off: '*', '_' and spaces pass through to the checks below, which name them.
+        text = idna.uts46_remap(name, std3_rules=False, transitional=False)
+    except idna.IDNAError as exc:
+        raise invalid(field, f"{name!r} {_idna_reason(exc)}") from exc
     if text.endswith("."):
         text = text[:-1]
     if _is_ip_address(text):
@@ -127,44 +129,39 @@ def _check_a_label(label: str, field: str) -> str:
 
 
 def _encode_u_label(label: str, field: str) -> str:
-    for ch in label:
-        category = unicodedata.category(ch)
-        if ch != "-" and category[0] not in "LM" and category != "Nd":
-            raise invalid(field, f"label {label!r} contains {_describe(ch)}, which is not allowed in a domain name")
-    if unicodedata.category(label[0]).startswith("M"):
-        raise invalid(field, f"label {label!r} must not start with a combining mark")
     if label != unicodedata.normalize("NFC", label.lower()):
         raise invalid(field, f"label {label!r} is not in lower-case NFC form")
-    if label.startswith("-") or label.endswith("-") or label[2:4] == "--":
-        raise invalid(field, f"label {label!r}: hyphens are not allowed at its ends or in positions 3-4")
+    try:
+        encoded = idna.alabel(label).decode("ascii")  # RFC 5891 5.4: the U-label's IDNA 2008 checks
+    except idna.IDNABidiError as exc:
+        raise invalid(field, f"label {label!r} breaks the right-to-left label rules (RFC 5893): it must start with "
+                           "a right-to-left letter, end with one or a digit, and not mix digit kinds") from exc
+    except idna.IDNAError as exc:
+        raise invalid(field, f"label {label!r} {_idna_reason(exc)}") from exc
     scripts = _letter_scripts(label)
     if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_MIXES_ALLOWED):
         raise invalid(field, f"label {label!r} mixes {' and '.join(sorted(scripts))} letters: "
                            "a possible look-alike (homograph) of another name")
-    _check_right_to_left(label, field)
-    encoded = "xn--" + label.encode("punycode").decode("ascii")
     _check_ldh(encoded, field)
     return encoded
 
 
-_RTL_CLASSES = frozenset({"R", "AL", "AN"})
-_RTL_LABEL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
-
-
-def _check_right_to_left(label: str, field: str) -> None:
-    """The RFC 5893 rules for a right-to-left label, so that it displays in the order it is stored."""
-    classes = [unicodedata.bidirectional(ch) for ch in label]
-    if not _RTL_CLASSES.intersection(classes):
-        return
-    trimmed = list(classes)
-    while trimmed and trimmed[-1] == "NSM":
-        trimmed.pop()
-    ok = (classes[0] in ("R", "AL") and set(classes) <= _RTL_LABEL_ALLOWED
-          and bool(trimmed) and trimmed[-1] in ("R", "AL", "EN", "AN")
-          and not ("EN" in classes and "AN" in classes))
-    if not ok:
-        raise invalid(field, f"label {label!r} breaks the right-to-left label rules (RFC 5893): it must start with "
-                           "a right-to-left letter, end with one or a digit, and not mix digit kinds")
+def _idna_reason(exc: idna.IDNAError) -> str:
+    """Why `idna` refused a name, in words, naming the code point it names."""
+    found = _CODEPOINT.search(str(exc))
+    what = _describe(chr(int(found.group(1), 16))) if found else None
+    if isinstance(exc, idna.InvalidCodepointContext):
+        return f"contains {what or 'a character'} where IDNA 2008 does not allow it (its context rule fails)"
+    if isinstance(exc, idna.InvalidCodepoint):
+        return f"contains {what or 'a character'}, which is not allowed in a domain name (IDNA 2008)"
+    text = str(exc)
+    if "combining" in text:
+        return "must not start with a combining mark"
+    if "hyphen" in text.lower():
+        return "has hyphens at its ends or in positions 3-4"
+    if "too long" in text.lower():
+        return "is more than 63 characters long once encoded (the maximum is 63)"
+    return f"is not a valid internationalized name: {text}"
 
 
 def _letter_scripts(label: str) -> set[str]:

@@ -24,19 +24,22 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 PRINCIPAL = f"cli-e2e-{uuid.uuid4().hex[:8]}"
+CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
+# `python -m certgate` from the client's sources, whether or not `make venv` installed it.
+CLI_ENV = {"PYTHONPATH": os.pathsep.join(p for p in (str(CLIENT_DIR), os.environ.get("PYTHONPATH")) if p)}
 
 
 def certgate(stack: RunningStack, *args: str, env: dict[str, str] | None = None,
              timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "certgate_cli", "--principal", PRINCIPAL, *args],
-                          env={**os.environ, "CERTGATE_URL": stack.api, **(env or {})}, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "certgate", "--principal", PRINCIPAL, *args],
+                          env={**os.environ, **CLI_ENV, "CERTGATE_URL": stack.api, **(env or {})}, capture_output=True,
                           text=True, timeout=timeout, check=False)
 
 
 def test_order_tinycert_with_wait_then_download(stack: RunningStack, tmp_path: Path) -> None:
     cn = f"cli-{uuid.uuid4().hex[:8]}.example.com"
-    ordered = certgate(stack, "order", "--provider", "tinycert", "--cn", cn, "--san", "ip:10.1.2.3", "--wait",
-                       "--timeout", "60", "--json")
+    ordered = certgate(stack, "--output", "json", "order", "--provider", "tinycert", "--cn", cn, "--san",
+                       "ip:10.1.2.3", "--wait", "--timeout", "60")
     assert ordered.returncode == 0, ordered.stderr
     cert = json.loads(ordered.stdout)
     assert cert["status"] == "issued" and cert["common_name"] == cn
@@ -55,7 +58,7 @@ def test_order_tinycert_with_wait_then_download(stack: RunningStack, tmp_path: P
     assert binary.returncode == 0, binary.stderr
     assert x509.load_der_x509_certificate(der.read_bytes()) == chain[0]
 
-    listed = certgate(stack, "list", "--json", "--all")
+    listed = certgate(stack, "--output", "json", "list", "--all")
     assert cert["id"] in [c["id"] for c in json.loads(listed.stdout)["items"]]
 
 
@@ -63,9 +66,9 @@ def test_order_resello_waits_through_pending_with_progress(stack: RunningStack, 
     if "resello" in stack.missing_sims:
         pytest.skip("no resello simulator")
     cn = f"cli-{uuid.uuid4().hex[:8]}.example.com"
-    proc = subprocess.Popen([sys.executable, "-m", "certgate_cli", "--principal", PRINCIPAL, "order", "--provider",
-                             "resello", "--cn", cn, "--wait", "--timeout", "90", "--json"],
-                            env={**os.environ, "CERTGATE_URL": stack.api}, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "certgate", "--principal", PRINCIPAL, "--output", "json", "order",
+                             "--provider", "resello", "--cn", cn, "--wait", "--timeout", "90"],
+                            env={**os.environ, **CLI_ENV, "CERTGATE_URL": stack.api}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
     seen: list[str] = []
@@ -94,7 +97,7 @@ def test_order_resello_waits_through_pending_with_progress(stack: RunningStack, 
     assert key is not None and leaf is not None
     assert key.public_key().public_numbers() == leaf.public_key().public_numbers()
 
-    trail = certgate(stack, "events", cert["id"], "--json")
+    trail = certgate(stack, "--output", "json", "events", cert["id"])
     assert "certificate.issued" in [e["event"] for e in json.loads(trail.stdout)["items"]]
 
 
@@ -110,3 +113,13 @@ def test_an_unreachable_api_exits_5(stack: RunningStack) -> None:
     result = certgate(stack, "show", "crt_" + "0" * 32, env={"CERTGATE_URL": "http://127.0.0.1:9"})
     assert result.returncode == 5, result.stderr
     assert "cannot reach" in result.stderr
+
+
+def test_an_authority_listed_is_one_an_order_can_name(stack: RunningStack) -> None:
+    listed = certgate(stack, "--output", "json", "authorities", "list")
+    assert listed.returncode == 0, listed.stderr
+    ca_id = json.loads(listed.stdout)["items"][0]["id"]
+    ordered = certgate(stack, "--output", "json", "order", "--provider", "tinycert", "--cn",
+                       f"cli-{uuid.uuid4().hex[:8]}.example.com", "--ca-id", str(ca_id))
+    assert ordered.returncode == 0, ordered.stderr
+    assert json.loads(ordered.stdout)["status"] == "issued"

@@ -6,6 +6,8 @@
   foreign_adoption   a record holding a provider object another principal's
                      request created (by common name and owner)                  must be 0
   orphans            live provider objects no record references                 must be 0
+  unseen             records a caller's order wrote that no answer named (a client
+                     without an Idempotency-Key would order again)               must be 0
   undelivered        published event rows without exactly one SNS message        must be 0
   bare_5xx           a 5xx (HTTP, or an error the service raised) without a
                      problem body naming its type                                must be 0
@@ -59,6 +61,8 @@ class Tally:
     bare_5xx: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # principal -> record ids
+    anonymous: list[str] = field(default_factory=list)  # order errors that named no record
+    unseen: list[str] = field(default_factory=list)  # records the caller was never told about
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def seen(self, principal: str, cid: str | None) -> None:
@@ -122,13 +126,17 @@ def _user(principal: str, names: list[str], stop: threading.Event, tally: Tally,
             if op == "order":
                 provider, name = rnd.choice(PROVIDERS), rnd.choice(names)
                 key = uuid.uuid4().hex if rnd.random() < 0.5 else None
+                body = _body(provider, name)  # a retry sends the same body (a new CSR would be another request)
                 for _ in range(3):  # a sensible client retries a 5xx (with the same key when it has one)
                     try:
-                        result = svc.order(principal, _body(provider, name), key)
+                        result = svc.order(principal, body, key)
                         tally.seen(principal, result.certificate.id)
                         break
                     except Exception as exc:  # noqa: BLE001 - classified by _typed
-                        tally.seen(principal, getattr(getattr(exc, "cert", None), "id", None))
+                        named = getattr(getattr(exc, "cert", None), "id", None)
+                        tally.seen(principal, named)
+                        if named is None:
+                            tally.anonymous.append(f"{provider}: {type(exc).__name__}: {exc}"[:200])
                         if _typed(exc, tally, f"order {provider}") < 500 or not isinstance(exc, CertgateError):
                             break
                 tally.calls["order"] += 1
@@ -219,6 +227,26 @@ def _secrets(world: Any) -> list[str]:
     return values
 
 
+def _records(svc: Any, principals: list[str], tally: Tally) -> dict[str, Any]:
+    """Every record each principal owns, from the store: an order answered with a 5xx may have
+    written a record whose id the caller never saw (a 504 while the provider hung), and such a
+    record still references its provider object once reconcile settles it."""
+    records = {cid: svc.store.get(cid) for ids in tally.ids.values() for cid in ids}
+    for principal in principals:
+        token: str | None = None
+        while True:
+            page, token = svc.store.list_by_owner(principal, limit=100, next_token=token)
+            for cert in page:
+                if cert.id not in records:
+                    records[cert.id] = cert
+                    tally.seen(principal, cert.id)
+                    tally.unseen.append(f"{cert.id} {cert.provider} {cert.public_status} "
+                                        f"{[e.kind for e in svc.store.events(cert.id, limit=20)[0]]}")
+            if not token:
+                break
+    return records
+
+
 def test_soak_orders_jobs_and_faults_keep_every_promise(client, world) -> None:
     sqs, sns = world.aws("sqs"), world.aws("sns")
     url = sqs.create_queue(QueueName="soak-" + uuid.uuid4().hex[:8])["QueueUrl"]
@@ -267,7 +295,7 @@ def test_soak_orders_jobs_and_faults_keep_every_promise(client, world) -> None:
                 world.advance(p)
             jobs.reconcile(svc, remaining=lambda: 60_000)
             jobs.poll_pending(svc, remaining=lambda: 60_000)
-            records = {cid: svc.store.get(cid) for ids in tally.ids.values() for cid in ids}
+            records = _records(svc, principals, tally)
             if all(c is not None and (c.public_status in FINAL or (c.public_status == "pending"
                                                                    and c.provider_order_id))
                    for c in records.values()):
@@ -305,7 +333,17 @@ def test_soak_orders_jobs_and_faults_keep_every_promise(client, world) -> None:
             if status in ("obsolete", "cancelled", "canceled", "revoked", "rejected", "expired", "failed"):
                 continue
             if ref not in refs:
-                orphans.append(f"{ref} {status}")
+                near = [(c.id, c.public_status, c.failure.code if c.failure else None, c.provider_order_id)
+                        for c in records.values() if c.provider == provider and c.common_name == o.get("common_name")]
+                holder = svc.store.cert_id_for_ref(provider, str(o.get("id")))
+                label = str(o.get("ou") or "").rsplit(":", 2)[-2] if o.get("ou") else ""
+                marked = [c for c in records.values() if label and c.id.removeprefix("crt_").startswith(label)]
+                for c in marked:
+                    trail = [(e.kind, e.occurred_at) for e in svc.store.events(c.id, limit=50)[0]]
+                    near.append((c.id, c.public_status, c.provider_order_id,
+                                 [(r.provider_order_id, r.reason) for r in c.revisions],
+                                 trail))
+                orphans.append(f"{ref} {status} {json.dumps(o, default=str)[:400]} ref->{holder} records: {near}")
     # A second order for one record shows up as an orphan (nobody references it) or as a reference
     # shared by two records; the orders a renewal legitimately adds are referenced by its revision.
 
@@ -324,8 +362,10 @@ def test_soak_orders_jobs_and_faults_keep_every_promise(client, world) -> None:
                "statuses": dict(sorted(tally.statuses.items())), "messages": len(messages),
                "log_lines": len(capture.lines), "final": dict(Counter(c.public_status for c in records.values())),
                "failures": dict(Counter(f"{c.provider}:{c.failure.code}" for c in records.values() if c.failure))}
+    figures["order_errors_naming_no_record"] = Counter(a.split(":")[1].strip() for a in tally.anonymous)
     print("\nsoak " + json.dumps(figures))
     problems = {"duplicate_orders": duplicates, "foreign_adoption": foreign, "orphans": orphans,
+                "unseen": tally.unseen,
                 "undelivered": undelivered, "bare_5xx": tally.bare_5xx, "unexpected": tally.unexpected,
                 "secret_leaks": leaks}
     pathlib.Path(os.environ.get("SOAK_REPORT", "/tmp/soak-report.json")).write_text(

@@ -34,6 +34,7 @@ def tour(client: Any) -> None:
 
 def issued_lifecycle(client: Any, me: str) -> None:
     call(client, "GET", "/health")
+    call(client, "GET", "/health/ready", principal=me)
     call(client, "GET", "/providers", principal=me)
     call(client, "GET", "/openapi.json", principal=me)
 

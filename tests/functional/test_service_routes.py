@@ -6,11 +6,38 @@ from chalicelib.providers import registry
 from tests.functional.conftest import call
 
 
-def test_health_checks_every_dependency(client):
-    status, headers, body = call(client, "GET", "/health")
+def test_readiness_checks_every_dependency(client):
+    status, headers, body = call(client, "GET", "/health/ready", principal="arn:aws:iam::123456789012:role/ops")
     assert status == 200, body
     assert body["checks"] == {"table": "ok", "bucket": "ok", "topic": "ok", "secrets": "ok",
                               "event_bus": "ok"}
+
+
+def test_liveness_is_public_and_calls_no_dependency(client, monkeypatch):
+    """GET /health is the one route without IAM: an anonymous caller must not make certgate call
+    DynamoDB, S3, SNS, EventBridge and Secrets Manager (4+ AWS calls per request before)."""
+    from chalicelib import bootstrap
+
+    def no_checks():
+        raise AssertionError("liveness pinged a dependency")
+
+    monkeypatch.setattr(bootstrap, "health_checks", no_checks)
+    status, _, body = call(client, "GET", "/health")
+    assert status == 200 and body == {"status": "ok", "stage": body["stage"]}
+
+
+def test_readiness_reports_a_dependency_down_as_503(client, monkeypatch):
+    from chalicelib import bootstrap
+    from chalicelib.core.errors import DependencyFailed
+
+    def down() -> None:
+        raise DependencyFailed("dynamodb", "unreachable")
+
+    healthy = bootstrap.health_checks
+    monkeypatch.setattr(bootstrap, "health_checks", lambda: {**healthy(), "table": down})
+    status, headers, body = call(client, "GET", "/health/ready", principal="arn:aws:iam::123456789012:role/ops")
+    assert status == 503 and headers["content-type"] == "application/problem+json"
+    assert body["checks"]["table"].startswith("error") and headers["retry-after"] == "10"
 
 
 def test_providers_lists_capabilities_without_secrets(client):

@@ -439,3 +439,98 @@ def test_a_sweeps_place_is_saved_conditionally(store: Any) -> None:
     store.save_sweep(back.wrapped(T0 + dt.timedelta(minutes=3)).released().next_version())
     done = store.sweep_state("renew_expiring")
     assert (done.position, done.cycles, done.last_cycle_s, done.lease_owner) == (None, 1, 180.0, None)
+
+
+# -- a create as one write (issue 17 item 6): the first events inside the certificate's item -----------
+
+def _trail(store: Any, c: Certificate, limit: int) -> list[str]:
+    """The whole trail, page by page, as the API reads it (the stored certificate's first events merged)."""
+    got: list[str] = []
+    token = None
+    for _ in range(20):
+        first = store.get(c.id).first_events
+        page, token = store.events(c.id, limit=limit, next_token=token, owner=OWNER, first_events=first)
+        got += [e.event_id for e in page]
+        if token is None:
+            return got
+    raise AssertionError("the trail never ended")
+
+
+def test_the_first_events_read_back_in_their_place_until_the_first_save_files_them(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    created = replace(c, first_events=(requested,))
+    store.create(created, [])
+    assert store.get(c.id) == created  # carried by the item, round trip included
+    noted = [event(c, "order.noted", minutes=m) for m in (0, 2, 3)]  # rows before and after it
+    store.append_events(c.id, noted)
+    want = [noted[0].event_id, requested.event_id, noted[1].event_id, noted[2].event_id]
+    for limit in (1, 2, 3, 100):
+        assert _trail(store, c, limit) == want, limit
+    assert not list(store.unpublished(10, older_than=T0 + dt.timedelta(days=1)))  # audit only: no outbox row
+
+    submitted = event(c, "order.submitted", minutes=4)
+    store.save(replace(created, version=2, status=Status.PENDING), [submitted])
+    stored = store.get(c.id)
+    assert stored.first_events == () and stored.version == 2
+    assert _trail(store, c, 2) == [*want, submitted.event_id]  # now a row: listed once
+    store.save(replace(stored, version=3))  # later saves carry nothing
+    assert _trail(store, c, 100) == [*want, submitted.event_id]
+
+
+def test_a_first_event_is_filed_once_whichever_save_comes_first(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    created = replace(c, first_events=(requested,))
+    store.create(created, [])
+    store.save(replace(created, version=2))  # a save without events of its own files it too
+    with pytest.raises(ConcurrentModification):  # a stale copy carrying it writes nothing
+        store.save(replace(created, version=2, status=Status.FAILED), [event(c, "certificate.failed", 2)])
+    with pytest.raises(AlreadyExists):  # a value carrying it past the first save: refused, not doubled
+        store.save(replace(created, version=3))
+    assert store.get(c.id).version == 2
+    assert [e.event_id for e in store.events(c.id)[0]] == [requested.event_id]
+
+
+def test_a_create_with_an_idempotency_key_carries_its_first_events_too(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    store.create(replace(c, first_events=(requested,)), [], IdempotencyRecord(OWNER, "k-1", "h", c.id, at(1)))
+    assert store.idempotency(OWNER, "k-1") is not None
+    assert store.get(c.id).first_events == (requested,)
+    with pytest.raises(AlreadyExists):
+        store.create(replace(cert(2), first_events=(event(cert(2), "certificate.requested"),)), [],
+                     IdempotencyRecord(OWNER, "k-1", "h", cert(2).id, at(2)))
+    assert store.get(cert(2).id) is None
+
+
+def test_a_create_without_idempotency_key_is_one_conditional_put_item(world: Any) -> None:
+    """What ordering writes before the provider call: one PutItem, not a transaction; the lost race
+    still reads as ConcurrentModification; with a key, one transaction of two items."""
+    from chalicelib.adapters.dynamodb import schema
+    from chalicelib.adapters.dynamodb.store import CertificateStore
+
+    ddb = world.aws("dynamodb")
+    table = f"single-{uuid.uuid4().hex[:10]}"
+    ddb.create_table(**schema.table_definition(table))
+    calls: list[tuple[str, int]] = []
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, len(params.get("TransactItems") or [params])))
+
+    ddb.meta.events.register("provide-client-params.dynamodb.*", seen)
+    try:
+        s = CertificateStore(lambda: ddb, table, shards=4)
+        c = cert()
+        s.create(replace(c, first_events=(event(c, "certificate.requested"),)), [])
+        assert calls == [("PutItem", 1)]
+        with pytest.raises(ConcurrentModification):
+            s.create(c, [])
+        calls.clear()
+        c2 = cert(2)
+        s.create(replace(c2, first_events=(event(c2, "certificate.requested"),)), [],
+                 IdempotencyRecord(OWNER, "k-1", "h", c2.id, at(2)))
+        assert calls == [("TransactWriteItems", 2)]  # the certificate and the idempotency record
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.*", seen)
+        ddb.delete_table(TableName=table)

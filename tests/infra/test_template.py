@@ -53,9 +53,14 @@ NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
 # What the Lambda platform itself needs (logs to the function log group, X-Ray segments), not the code.
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"} | NO_RESOURCE_LEVEL
 # Where the code's AWS operations are found, and names there that are not AWS calls.
-AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms", "acm")
+AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms", "acm", "route53")
 # Resources the code creates at run time, not the template: the ARN pattern a statement may name instead.
 RUNTIME_RESOURCES = {"acm": {"Fn::Sub": "arn:${AWS::Partition}:acm:*:${AWS::AccountId}:certificate/*"}}
+# Route 53 (service/dns_validation.py): the hosted zones of the DnsZoneIds parameter, one ARN each, and
+# the changes certgate made in them (GetChange has no other resource).
+ZONE_ARNS = {"Fn::Split": [",", {"Fn::Sub": ["arn:${AWS::Partition}:route53:::hostedzone/${Zones}", {
+    "Zones": {"Fn::Join": [",arn:aws:route53:::hostedzone/", {"Ref": "DnsZoneIds"}]}}]}]}
+CHANGE_ARNS = [{"Fn::Sub": "arn:${AWS::Partition}:route53:::change/*"}]
 NOT_AWS_CALLS = {
     "encrypt": "AESGCM.encrypt in chalicelib/keys.py (KMS only wraps the data key)",
     "sign": "private-key signing in chalicelib/csr.py",
@@ -232,6 +237,18 @@ def test_functions_encrypt_environment_and_log_to_the_stage_group(packaged: buil
         assert fn["Tracing"] == "Active"
 
 
+def test_memory_sizes_are_the_measured_choice(packaged: build.Package, resources: dict[str, Any]) -> None:
+    """bench/lambda_memory.py: at 128 MB (the default) the slowest RSA-4096 key generation takes
+    ~31 s, past API Gateway's 29 s; 512 MB keeps it under a third of that. The scheduled jobs
+    (300 s timeout, mostly waiting on providers) take 256 MB."""
+    sizes = {name: effective_function(packaged.template, name).get("MemorySize")
+             for name in of_type(resources, "AWS::Serverless::Function")}
+    assert sizes["APIHandler"] == 512, sizes
+    jobs = {n: s for n, s in sizes.items() if n != "APIHandler" and n.lower().replace("_", "") in
+            {"pollpending", "reconcile", "renewexpiring", "syncinventory"}}
+    assert set(jobs.values()) == {256} and len(jobs) == 4, sizes
+
+
 # -- IAM: least privilege, and enough for what the code calls ----------------------------------------
 def policy_for(stage: str) -> dict[str, Any]:
     return build.policy_document(stage)
@@ -252,6 +269,18 @@ def test_policy_is_least_privilege(stage: str, resources: dict[str, Any]) -> Non
         service = services.pop()
         if service in RUNTIME_RESOURCES:  # ACM certificates imported by service/delivery.py
             assert targets == [RUNTIME_RESOURCES[service]], st
+            continue
+        if service == "route53":
+            assert (st["Resource"] == ZONE_ARNS) != (targets == CHANGE_ARNS), st
+            if "route53:ChangeResourceRecordSets" in actions:
+                # Validation records only: TXT _dnsauth.* or a CNAME named by DigiCert's 32-character
+                # random value, created/replaced or deleted, never other names or record types.
+                assert actions == ["route53:ChangeResourceRecordSets"], st
+                equal, like = st["Condition"]["ForAllValues:StringEquals"], st["Condition"]["ForAllValues:StringLike"]
+                assert equal["route53:ChangeResourceRecordSetsActions"] == ["UPSERT", "DELETE"], st
+                assert (equal["route53:ChangeResourceRecordSetsRecordTypes"],
+                        like["route53:ChangeResourceRecordSetsNormalizedRecordNames"]) in (
+                    (["TXT"], ["_dnsauth.*"]), (["CNAME"], ["?" * 32 + ".*"])), st
             continue
         for target in targets:
             name = referenced(target)

@@ -1,5 +1,5 @@
-"""The certgate CLI through click's CliRunner against a fake HTTP session: request building,
-output, the --wait loop (fake clock: no real sleeping), problem printing and exit codes, SigV4."""
+"""The certgate CLI (client/certgate/cli) through click's CliRunner against a fake transport: request
+building, output, the --wait loop (fake clock: no real sleeping), problem printing and exit codes, SigV4."""
 
 from __future__ import annotations
 
@@ -15,39 +15,35 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from click.testing import CliRunner
 
-from certgate_cli import client as client_mod
-from certgate_cli.main import Deps, cli, parse_san
-from certgate_cli.progress import Display, fmt_duration
+from certgate import client as client_mod
+from certgate import models
+from certgate.cli import main as cli_mod
+from certgate.cli.main import Deps, cli
+from certgate.cli.progress import Display, fmt_duration
+from certgate.errors import ApiError, ConnectionFailed
+from certgate.transport import HttpRequest, HttpResponse, SigV4Signer, is_local, region_from_url
 
 CERT_ID = "crt_0123456789abcdef0123456789abcdef"
 
-Handler = Callable[[requests.PreparedRequest], tuple[int, dict[str, str], Any]]
+Handler = Callable[[HttpRequest], tuple[int, dict[str, str], Any]]
 
 
 @dataclass
-class FakeResponse:
-    status_code: int
-    headers: dict[str, str]
-    content: bytes
-
-
-@dataclass
-class FakeSession:
+class FakeTransport:
     """Answers from `routes` ("METHOD /path" -> handler or list of handlers used in turn)."""
 
     routes: dict[str, Any] = field(default_factory=dict)
-    sent: list[requests.PreparedRequest] = field(default_factory=list)
+    sent: list[HttpRequest] = field(default_factory=list)
 
-    def send(self, prepared: requests.PreparedRequest, timeout: float) -> FakeResponse:
+    def send(self, prepared: HttpRequest, timeout: float) -> HttpResponse:
         assert timeout > 0
         self.sent.append(prepared)
         key = f"{prepared.method} {urlsplit(prepared.url).path}"
         route = self.routes.get(key)
         if route is None:
-            return FakeResponse(404, {"Content-Type": "application/problem+json"},
+            return _response(404, {"Content-Type": "application/problem+json"},
                                 json.dumps({"title": "Not found", "status": 404, "code": "not_found",
                                             "detail": f"no route {key}"}).encode())
         if isinstance(route, list):
@@ -60,11 +56,15 @@ class FakeSession:
         else:
             content = json.dumps(body).encode()
             headers = {"Content-Type": "application/problem+json" if status >= 400 else "application/json", **headers}
-        return FakeResponse(status, headers, content)
+        return _response(status, headers, content)
 
     def bodies(self, key: str) -> list[Any]:
         return [json.loads(p.body) if p.body else None for p in self.sent
                 if f"{p.method} {urlsplit(p.url).path}" == key]
+
+
+def _response(status: int, headers: dict[str, str], content: bytes) -> HttpResponse:
+    return HttpResponse(status, {k.lower(): v for k, v in headers.items()}, content)
 
 
 class FakeClock:
@@ -103,12 +103,12 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> tuple[int, dic
 
 @dataclass
 class Harness:
-    session: FakeSession
+    session: FakeTransport
     clock: FakeClock
     tty: bool = False
 
     def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Any:
-        deps = Deps(session_factory=lambda: self.session, clock=self.clock, sleep=self.clock.sleep,
+        deps = Deps(transport=self.session, clock=self.clock, sleep=self.clock.sleep,
                     stderr_is_tty=lambda: self.tty, new_key=lambda: "key-1")
         return CliRunner().invoke(cli, list(args), obj=deps, input=input, env=env, catch_exceptions=False)
 
@@ -117,7 +117,9 @@ class Harness:
 def h(monkeypatch: pytest.MonkeyPatch) -> Harness:
     for var in ("CERTGATE_URL", "CERTGATE_PRINCIPAL", "CERTGATE_P12_PASSPHRASE"):
         monkeypatch.delenv(var, raising=False)
-    return Harness(FakeSession(), FakeClock())
+    for var in ("CERTGATE_API_PORT", "CERTGATE_OUTPUT", "CERTGATE_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return Harness(FakeTransport(), FakeClock())
 
 
 # -- order ----------------------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ def test_order_with_a_csr_file_and_an_explicit_key(h: Harness, tmp_path: Path) -
     csr = tmp_path / "req.pem"
     csr.write_text("-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n")
     h.session.routes["POST /certificates"] = (202, {}, cert())
-    result = h.run("order", "--provider", "resello", "--cn", "a.example", "--csr", str(csr),
-                   "--idempotency-key", "mine", "--json")
+    result = h.run("--output", "json", "order", "--provider", "resello", "--cn", "a.example", "--csr", str(csr),
+                   "--idempotency-key", "mine")
     assert result.exit_code == 0, result.output
     assert h.session.sent[0].headers["Idempotency-Key"] == "mine"
     assert json.loads(h.session.sent[0].body)["csr"] == csr.read_text()
@@ -171,7 +173,7 @@ def test_order_refuses_a_csr_with_a_key_type(h: Harness, tmp_path: Path) -> None
     ("*.example.com", {"type": "dns", "value": "*.example.com"}),
 ])
 def test_san_prefixes(raw: str, expected: dict[str, str]) -> None:
-    assert parse_san(raw) == expected
+    assert models.San.parse(raw).to_json() == expected
 
 
 # -- --wait -------------------------------------------------------------------------------------------------
@@ -195,7 +197,7 @@ def test_wait_exits_1_when_the_order_fails(h: Harness) -> None:
     h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (
         200, {}, cert("failed", failure={"code": "provider_rejected", "reason": "domain is blocked"}))
     result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--wait")
-    assert result.exit_code == client_mod.EXIT_CERT_FAILED
+    assert result.exit_code == cli_mod.EXIT_CERT_FAILED
     assert "failed after 2s (domain is blocked)" in result.stderr
 
 
@@ -203,7 +205,7 @@ def test_wait_times_out_with_exit_6_and_the_last_state(h: Harness) -> None:
     h.session.routes["POST /certificates"] = (202, {}, cert())
     h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (200, {}, cert())
     result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--wait", "--timeout", "20")
-    assert result.exit_code == client_mod.EXIT_TIMEOUT
+    assert result.exit_code == cli_mod.EXIT_TIMEOUT
     assert sum(h.clock.sleeps) == pytest.approx(20.0)
     assert "still pending after 20 s" in result.stderr
     assert CERT_ID in result.stdout
@@ -262,7 +264,7 @@ def test_a_validation_problem_is_printed_field_by_field_with_exit_3(h: Harness) 
         errors=[{"field": "common_name", "message": "must be a valid DNS name"},
                 {"field": "sans[0].value", "message": "is listed twice"}])
     result = h.run("order", "--provider", "digicert", "--cn", "bad name")
-    assert result.exit_code == client_mod.EXIT_CLIENT_ERROR
+    assert result.exit_code == cli_mod.EXIT_CLIENT_ERROR
     assert "error: 422 Validation Failed [validation_failed]" in result.stderr
     assert "  - common_name: must be a valid DNS name" in result.stderr
     assert "  - sans[0].value: is listed twice" in result.stderr
@@ -273,7 +275,7 @@ def test_a_server_error_exits_4_and_shows_the_request_id(h: Harness) -> None:
     h.session.routes[f"GET /certificates/{CERT_ID}"] = problem(500, "internal_error", "unexpected",
                                                                request_id="rid-9")
     result = h.run("show", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_SERVER_ERROR
+    assert result.exit_code == cli_mod.EXIT_SERVER_ERROR
     assert "request id: rid-9" in result.stderr
     assert len(h.session.sent) == 1  # a 500 is not retried
 
@@ -288,24 +290,24 @@ def test_a_get_is_retried_on_503_after_retry_after(h: Harness) -> None:
 
 
 def test_no_answer_exits_5_after_retrying_a_get(h: Harness) -> None:
-    h.session.routes[f"GET /certificates/{CERT_ID}"] = requests.ConnectionError("connection refused")
+    h.session.routes[f"GET /certificates/{CERT_ID}"] = ConnectionFailed("connection refused")
     result = h.run("show", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_CONNECTION
+    assert result.exit_code == cli_mod.EXIT_CONNECTION
     assert "cannot reach http://127.0.0.1:8000" in result.stderr
     assert len(h.session.sent) == client_mod.MAX_ATTEMPTS
 
 
 def test_a_non_idempotent_post_is_sent_once(h: Harness) -> None:
-    h.session.routes[f"DELETE /certificates/{CERT_ID}"] = requests.ConnectionError("reset")
+    h.session.routes[f"DELETE /certificates/{CERT_ID}"] = ConnectionFailed("reset")
     result = h.run("cancel", CERT_ID)
-    assert result.exit_code == client_mod.EXIT_CONNECTION
+    assert result.exit_code == cli_mod.EXIT_CONNECTION
     assert len(h.session.sent) == 1
 
 
 def test_a_non_json_error_is_still_reported(h: Harness) -> None:
     h.session.routes["GET /providers"] = (403, {"Content-Type": "text/plain"}, "Missing Authentication Token")
     result = h.run("providers")
-    assert result.exit_code == client_mod.EXIT_CLIENT_ERROR
+    assert result.exit_code == cli_mod.EXIT_CLIENT_ERROR
     assert "error: 403 HTTP 403" in result.stderr and "Missing Authentication Token" in result.stderr
 
 
@@ -327,7 +329,7 @@ def test_list_all_follows_next_token_and_prints_a_table(h: Harness) -> None:
 
 def test_list_without_all_says_there_is_more(h: Harness) -> None:
     h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": "t1"})
-    result = h.run("list", "--json")
+    result = h.run("--output", "json", "list")
     assert json.loads(result.stdout) == {"items": [cert()], "next_token": "t1"}
     assert "--next-token t1" in result.stderr
 
@@ -436,10 +438,10 @@ def test_the_signature_covers_what_is_sent(monkeypatch: pytest.MonkeyPatch) -> N
     base = "https://abc123.execute-api.us-east-2.amazonaws.com/api/certificates"
 
     def ours(query: str) -> str:
-        prepared = requests.Request("POST", base + query, data=b'{"a": 1}',
-                                    headers={"Content-Type": "application/json"}).prepare()
-        client_mod.sigv4_signer(base, None)(prepared)
-        return prepared.headers["Authorization"]
+        req = HttpRequest("POST", base + query, {"Content-Type": "application/json", "Content-Length": "8"},
+                          b'{"a": 1}')
+        SigV4Signer(base).sign(req)
+        return req.headers["Authorization"]
 
     reference = AWSRequest(method="POST", url=base + "?status=issued&limit=5", data=b'{"a": 1}',
                            headers={"Content-Type": "application/json", "Content-Length": "8"})
@@ -469,12 +471,12 @@ def test_the_url_comes_from_the_environment(h: Harness) -> None:
     ("http://api.localhost:8000", True), ("https://abc.execute-api.us-east-1.amazonaws.com/api", False),
     ("https://certs.example.com", False)])
 def test_what_counts_as_local(url: str, local: bool) -> None:
-    assert client_mod.is_local(url) is local
+    assert is_local(url) is local
 
 
 def test_region_from_an_execute_api_url() -> None:
-    assert client_mod.region_from_url("https://x1.execute-api.ap-south-1.amazonaws.com/api") == "ap-south-1"
-    assert client_mod.region_from_url("https://certs.example.com") is None
+    assert region_from_url("https://x1.execute-api.ap-south-1.amazonaws.com/api") == "ap-south-1"
+    assert region_from_url("https://certs.example.com") is None
 
 
 # -- display pieces -------------------------------------------------------------------------------------------
@@ -488,16 +490,16 @@ def test_display_off_a_terminal_prints_whole_lines() -> None:
 
     out = io.StringIO()
     d = Display(out, tty=False)
-    d.pending(cert(dcv_method=None), 3, 4)
-    d.done(cert("issued"), 9)
+    d.waiting(models.Certificate.from_json(cert(dcv_method=None)), 3, 4)
+    d.done(models.Certificate.from_json(cert("issued")), 9)
     assert "\r" not in out.getvalue()
     assert out.getvalue().splitlines() == [
         f"{CERT_ID} pending (order, provider: pending), 3s elapsed, next check in 4s",
-        f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00.000000Z)"]
+        f"{CERT_ID} issued after 9s (serial 0abc, not after 2026-01-01T00:00:00Z)"]
 
 
 def test_the_cli_vocabulary_matches_the_server() -> None:
-    from certgate_cli import vocabulary as cli
+    from certgate import vocabulary as cli
     from chalicelib.core import vocabulary as server
 
     for name in ("PRODUCTS", "DCV_METHODS", "SAN_TYPES", "DOWNLOAD_FORMATS", "REVOCATION_REASONS"):
@@ -535,17 +537,161 @@ def always_503() -> Iterator[str]:
 
 
 def test_a_safe_call_failing_with_503_makes_exactly_max_attempts_sends(always_503: str) -> None:
-    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
-    with pytest.raises(client_mod.ApiError) as err:
-        client.json("GET", "/certificates")
+    client = client_mod.Client(always_503, sleep=lambda s: None)
+    with pytest.raises(ApiError) as err:
+        client.list_certificates()
     assert err.value.status == 503
     assert len(_Always503.seen) == client_mod.MAX_ATTEMPTS == 3
 
 
 def test_an_unsafe_call_failing_with_503_is_sent_once(always_503: str) -> None:
-    client = client_mod.Client(always_503, requests.Session(), sleep=lambda s: None)
-    with pytest.raises(client_mod.ApiError):
-        client.json("POST", "/certificates", body={"provider": "resello"})
-    with pytest.raises(client_mod.ApiError):
-        client.json("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
+    client = client_mod.Client(always_503, sleep=lambda s: None)
+    with pytest.raises(ApiError):
+        client.request("POST", "/certificates", body={"provider": "resello"})
+    with pytest.raises(ApiError):
+        client.request("POST", "/certificates", body={"provider": "resello"}, headers={"Idempotency-Key": "k"})
     assert _Always503.seen == ["POST /certificates"] + ["POST /certificates"] * client_mod.MAX_ATTEMPTS
+
+
+# -- every provider option, authorities, imports, profiles, completion -----------------------------------------
+def test_order_sends_every_provider_option_the_organisation_and_the_approver(h: Harness) -> None:
+    h.session.routes["POST /certificates"] = (202, {}, cert())
+    result = h.run("order", "--provider", "resello", "--product", "ov", "--cn", "www.example.com",
+                   "--org-name", "Acme BV", "--org-country", "NL", "--org-locality", "Utrecht", "--org-zip", "3511",
+                   "--approver-first-name", "Ada", "--approver-last-name", "Lovelace",
+                   "--approver-email", "ada@example.com", "--approver-phone", "+31 30 1234567",
+                   "--plan", "0b6d2a36-0f5c-4bb8-9e3b-9a0a4fb3b0a1", "--dcv", "dns", "--validity-strict",
+                   "--validity-days", "90", "--deliver-to-acm", "us-east-1")
+    assert result.exit_code == 0, result.output
+    body = h.session.bodies("POST /certificates")[0]
+    assert body["organization"] == {"name": "Acme BV", "country": "NL", "locality": "Utrecht", "zip_code": "3511"}
+    assert body["approver"] == {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+                                "phone": "+31 30 1234567"}
+    assert body["provider_options"] == {"plan": "0b6d2a36-0f5c-4bb8-9e3b-9a0a4fb3b0a1"}
+    assert body["validity_strict"] is True and body["deliver_to"] == {"acm": {"region": "us-east-1"}}
+
+    h.session.sent.clear()
+    result = h.run("order", "--provider", "digicert", "--cn", "www.example.com", "--organization-id", "12",
+                   "--order-validity", "3", "--signature-hash", "sha384", "--no-skip-approval",
+                   "--digicert-org-id", "12")
+    assert result.exit_code == 0, result.output
+    body = h.session.bodies("POST /certificates")[0]
+    assert body["provider_options"] == {"organization_id": 12, "signature_hash": "sha384", "skip_approval": False,
+                                        "order_validity_years": 3}
+    assert body["organization"] == {"digicert_org_id": 12}
+
+    h.session.sent.clear()
+    assert h.run("order", "--provider", "tinycert", "--cn", "a.example", "--ca-id", "7").exit_code == 0
+    assert h.session.bodies("POST /certificates")[0]["provider_options"] == {"ca_id": 7}
+
+
+def test_authorities_list_show_pem_create_delete(h: Harness, tmp_path: Path) -> None:
+    ca = {"id": "7", "name": "Acme CA", "details": {"country": "NL", "organization": "Acme"},
+          "certificate_pem": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}
+    h.session.routes["GET /providers/tinycert/authorities"] = (200, {}, {"items": [ca], "next_token": None})
+    h.session.routes["GET /providers/tinycert/authorities/7"] = (200, {}, ca)
+    h.session.routes["POST /providers/tinycert/authorities"] = (201, {}, ca)
+    h.session.routes["DELETE /providers/tinycert/authorities/7"] = (204, {"Content-Type": "text/plain"}, b"")
+    listed = h.run("authorities", "list")
+    assert listed.stdout.splitlines()[1].split() == ["7", "Acme", "CA", "yes"]
+    assert json.loads(h.run("--output", "json", "authorities", "list").stdout)["items"] == [ca]
+    assert "country: NL" in h.run("authorities", "show", "7").stdout
+    pem = tmp_path / "ca.pem"
+    assert h.run("authorities", "pem", "7", "-o", str(pem)).exit_code == 0
+    assert pem.read_text() == ca["certificate_pem"]
+    assert h.run("authorities", "pem", "7").stdout.startswith("-----BEGIN CERTIFICATE-----")
+    created = h.run("authorities", "create", "--country", "NL", "--organization", "Acme", "--hash-method", "sha256")
+    assert created.exit_code == 0 and created.stdout.strip() == "7: Acme CA"
+    assert h.session.bodies("POST /providers/tinycert/authorities") == [
+        {"country": "NL", "organization": "Acme", "hash_method": "sha256"}]
+    deleted = h.run("authorities", "delete", "7", "--force", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert [parse_qs(urlsplit(r.url).query) for r in h.session.sent if r.method == "DELETE"] == [{"force": ["true"]}]
+
+
+def test_imports_start_waits_for_the_import_and_show_reads_it(h: Harness) -> None:
+    job = {"id": "imp_" + "a" * 32, "status": "running", "provider": "tinycert", "filters": {},
+           "counters": {"pages": 1, "found": 3, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0,
+                        "errors": 0}, "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    done = {**job, "status": "completed", "runs": 1, "skipped": {"not_owned": 1},
+            "counters": {**job["counters"], "created": 2, "skipped": 1}}
+    h.session.routes["POST /imports"] = (202, {}, job)
+    h.session.routes[f"GET /imports/{job['id']}"] = [(200, {}, job), (200, {}, done)]
+    result = h.run("imports", "start", "--provider", "tinycert", "--ca-id", "7", "--state", "2", "--page-size", "50",
+                   "--wait")
+    assert result.exit_code == 0, result.output
+    assert h.session.bodies("POST /imports") == [{"provider": "tinycert", "filters": {"ca_id": 7, "state": 2},
+                                                  "page_size": 50}]
+    assert "completed" in result.stdout and "created 2" in result.stdout and "not_owned 1" in result.stdout
+    assert h.clock.sleeps == [1.0, 1.5]
+    shown = h.run("--output", "json", "imports", "show", job["id"])
+    assert json.loads(shown.stdout)["id"] == job["id"]
+
+
+def test_refresh_and_health(h: Harness) -> None:
+    h.session.routes[f"POST /certificates/{CERT_ID}/refresh"] = (200, {}, cert("issued"))
+    h.session.routes["GET /health"] = (200, {}, {"status": "ok", "stage": "local"})
+    h.session.routes["GET /health/ready"] = problem(503, "dependency_unavailable", "table: ResourceNotFoundException",
+                                                    checks={"table": "ResourceNotFoundException", "bucket": "ok"})
+    assert "0abc" in h.run("refresh", CERT_ID).stdout
+    assert h.run("health").stdout.splitlines() == ["ok (stage local)"]
+    ready = h.run("health", "--ready")
+    assert ready.exit_code == cli_mod.EXIT_SERVER_ERROR
+    assert "  table: ResourceNotFoundException" in ready.stderr and "  bucket: ok" in ready.stderr
+
+
+def test_a_named_profile_signs(h: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+                "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "credentials").write_text("[platform]\naws_access_key_id = AKIDPLATFORM\naws_secret_access_key = p\n")
+    (tmp_path / "config").write_text("[profile platform]\nregion = eu-central-1\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [], "next_token": None})
+    result = h.run("--url", "https://certs.example.com", "--profile", "platform", "list")
+    assert result.exit_code == 0, result.output
+    assert "Credential=AKIDPLATFORM/" in h.session.sent[0].headers["Authorization"]
+    assert "/eu-central-1/execute-api/" in h.session.sent[0].headers["Authorization"]
+    unknown = h.run("--url", "https://certs.example.com", "--profile", "nope", "list")
+    assert unknown.exit_code == 2 and "nope" in unknown.stderr
+
+
+def test_the_default_url_follows_the_stack_port_and_the_output_the_environment(h: Harness) -> None:
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": None})
+    result = h.run("list", env={"CERTGATE_API_PORT": "8123", "CERTGATE_OUTPUT": "json"})
+    assert result.exit_code == 0, result.output
+    assert h.session.sent[0].url == "http://127.0.0.1:8123/certificates"
+    assert json.loads(result.stdout)["items"][0]["id"] == CERT_ID
+
+
+@pytest.mark.parametrize(("shell", "marker"), [("bash", "complete -o nosort -F _certgate_completion certgate"),
+                                               ("zsh", "compdef _certgate_completion certgate"),
+                                               ("fish", "complete --no-files --command certgate")])
+def test_completion_scripts(h: Harness, shell: str, marker: str) -> None:
+    result = h.run("completion", shell)
+    assert result.exit_code == 0 and marker in result.stdout
+    assert "_CERTGATE_COMPLETE" in result.stdout
+
+
+def test_completion_completes_commands_and_choices() -> None:
+    from click.shell_completion import ShellComplete
+
+    complete = ShellComplete(cli, {}, "certgate", "_CERTGATE_COMPLETE")
+    assert {"order", "authorities", "imports"} <= {c.value for c in complete.get_completions([], "")}
+    assert [c.value for c in complete.get_completions(["download", CERT_ID, "--format"], "pk")] == ["pkcs7", "pkcs12"]
+
+
+def test_openapi_prints_the_document(h: Harness) -> None:
+    h.session.routes["GET /openapi.json"] = (200, {}, {"openapi": "3.1.0", "paths": {}})
+    assert json.loads(h.run("openapi").stdout)["openapi"] == "3.1.0"
+
+
+def test_output_is_taken_after_the_command_too(h: Harness, tmp_path: Path) -> None:
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [cert()], "next_token": None})
+    assert json.loads(h.run("list", "--output", "json").stdout)["items"][0]["id"] == CERT_ID
+    assert json.loads(h.run("--output", "table", "list", "--output", "json").stdout)["next_token"] is None
+    h.session.routes[f"GET /certificates/{CERT_ID}/download"] = (200, {"Content-Type": "application/x-pem-file"}, "PEM")
+    out = tmp_path / "leaf.pem"
+    assert h.run("download", CERT_ID, "--output", str(out)).exit_code == 0  # here --output is the file
+    assert out.read_text() == "PEM"

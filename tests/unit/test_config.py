@@ -33,10 +33,17 @@ def test_every_resource_name_is_overridable():
     ({"CERTGATE_STAGE": "staging"}, "CERTGATE_STAGE"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_POLL_SHARDS": "four"}, "CERTGATE_POLL_SHARDS"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_PROVIDER_READ_TIMEOUT_S": "soon"}, "CERTGATE_PROVIDER_READ_TIMEOUT_S"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_DNS_ZONES": "example.com"}, "CERTGATE_DNS_ZONES"),
 ])
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_dns_zones_are_bare_hosted_zone_ids_once_each():
+    s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_DNS_ZONES": " /hostedzone/Z1ABC, ,Z2DEF,Z1ABC"})
+    assert s.dns_zone_ids == ("Z1ABC", "Z2DEF")
+    assert Settings.from_env({"CERTGATE_STAGE": "prod"}).dns_zone_ids == ()
 
 
 def test_admin_principals_are_a_clean_tuple():

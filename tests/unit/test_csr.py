@@ -868,3 +868,26 @@ def test_corrupted_certificates_only_ever_raise_bad_material(pki: Pki, data: st.
             call()
         except core_errors.BadMaterial:
             pass
+
+
+# IDNA 2008 (RFC 5892) as the `idna` package implements it: where a hand-made "letters, marks and
+# digits" rule differs from the standard. Each of these was answered wrongly before `idna`.
+@pytest.mark.parametrize(("name", "expected"), [
+    ("col·legi.cat", "xn--collegi-xma.cat"),  # Catalan middle dot between two l's (CONTEXTO)
+    ("نامه\u200cای.ir", "xn--mgba3gch31f060k.ir"),  # Persian zero-width non-joiner (CONTEXTJ)
+    ("ラーメン・すし.jp", "xn--68jd12b5a3c7be.jp"),  # Katakana middle dot with Japanese (CONTEXTO)
+    ("עברית׳.com", "xn--5dbqzzl8c.com"),  # Hebrew geresh after Hebrew (CONTEXTO)
+])
+def test_idna_2008_context_rules_allow_these(name: str, expected: str) -> None:
+    assert x509_names.validate_dns_name(name, "common_name") == expected
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("ـتـ.com", "U+0640"),  # Arabic tatweel: a letter-like mark IDNA 2008 disallows
+    ("〱〱.jp", "U+3031"),  # vertical kana repeat mark: disallowed
+    ("col·.cat", "U+00B7"),  # a middle dot not between two l's
+    ("a·b.example", "U+00B7"),
+])
+def test_idna_2008_refuses_these_naming_the_code_point(name: str, message: str) -> None:
+    field, text = fails(x509_names.validate_dns_name, name, "sans[0].value")
+    assert field == "sans[0].value" and message in text

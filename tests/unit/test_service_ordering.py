@@ -246,3 +246,54 @@ def test_digicert_sells_dv_and_private_needs_its_issuing_ca(fx: Fakes) -> None:
         fx.svc.order(ALICE, order_body("digicert", "q.example.com", provider_options={"order_validity_years": 4}),
                      None)
     assert [e.field for e in bad.value.errors] == ["provider_options.order_validity_years"]
+
+
+def _slow_create(fx: Fakes, provider: str, meanwhile: object) -> None:
+    """The provider's create answers only after `meanwhile` ran (a job racing the request)."""
+    fake = fx.provider(provider)
+    real = fake.submit_order
+
+    def submit_order(req: object) -> object:
+        answer = real(req)  # type: ignore[arg-type]
+        meanwhile()  # type: ignore[operator]
+        return answer
+
+    fake.submit_order = submit_order  # type: ignore[method-assign]
+
+
+def test_a_create_answered_after_reconcile_adopted_it_answers_with_the_record(fx: Fakes) -> None:
+    """The create outlives reconcile_after_s: reconcile finds the intent stale, looks the order up
+    and adopts it; the request's own write then conflicts. The caller still gets its certificate
+    (not an anonymous 409 that a client would answer by ordering again)."""
+    def reconcile_meanwhile() -> None:
+        fx.clock.advance(seconds=fx.svc.cfg.reconcile_after_s + 1)
+        assert jobs.reconcile(fx.svc, remaining).get("issued") == 1
+
+    _slow_create(fx, "tinycert", reconcile_meanwhile)
+    result = fx.order_result("tinycert", "slow.example.com")
+    cert = result.certificate
+    assert cert.status is Status.ISSUED and cert.provider_order_id == next(iter(fx.provider("tinycert").orders))
+    assert fx.current(cert).version == cert.version  # the record as it stands, not a stale copy
+    assert kinds(fx, cert.id).count("order.adopted") == 1 and len(fx.provider("tinycert").orders) == 1
+
+
+def test_a_failed_create_whose_record_reconcile_moved_names_the_record(fx: Fakes) -> None:
+    """The create's error arrives after reconcile moved the intent: the failure still names it."""
+    resello = fx.provider("resello")
+
+    def reconcile_meanwhile() -> None:
+        fx.clock.advance(seconds=fx.svc.cfg.reconcile_after_s + 1)
+        jobs.reconcile(fx.svc, remaining)
+        resello.fail_next("submit_order", ProviderUnavailable("resello", "503 after commit"))
+
+    real = resello.submit_order
+
+    def submit_order(req: object) -> object:
+        reconcile_meanwhile()
+        return real(req)  # type: ignore[arg-type]
+
+    resello.submit_order = submit_order  # type: ignore[method-assign]
+    with pytest.raises(ProviderFailure) as info:
+        fx.order_result("resello", "moved.example.com")
+    assert info.value.cert.id == fx.store.certificates()[0].id
+    assert fx.current(info.value.cert).version == info.value.cert.version

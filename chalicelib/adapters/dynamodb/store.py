@@ -8,12 +8,14 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.clients import translate_errors
 from chalicelib.adapters.dynamodb import schema
+from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
@@ -35,6 +37,7 @@ from chalicelib.core.model import (
 from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
 META = "META"
+FIRST_EVENTS = "first_events"  # a certificate item's own audit events, not yet rows (Certificate.first_events)
 
 
 def _plain(value: Any) -> Any:
@@ -59,6 +62,11 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(str(value))
     return value
+
+
+def _event_fields(ev: Event) -> dict[str, Any]:
+    """An event's attributes as a row (or a certificate item's first event) holds them."""
+    return {k: v for k, v in ev.__dict__.items() if k != "published_targets"}
 
 
 def _acceptable(value: object, check: Callable[[str], bool]) -> bool:
@@ -100,7 +108,8 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation",
+                            "dns_automation", "first_events")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
@@ -108,6 +117,9 @@ class CertificateStore:
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
             "revocation": cert.revocation.to_item() if cert.revocation else None,
+            "dns_automation": cert.dns_automation.to_item() if cert.dns_automation else None,
+            # the create's audit-only events, until the first save files them as rows (Certificate.first_events)
+            FIRST_EVENTS: [_event_fields(ev) for ev in cert.first_events] or None,
         }
         shard = shard_of(cert.id, self.shards)
         if cert.due_kind:
@@ -144,11 +156,13 @@ class CertificateStore:
         data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
         data["revocation"] = Revocation.from_item(item.get("revocation"))
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
+        data["first_events"] = tuple(CertificateStore.event_from_item(e) for e in item.get(FIRST_EVENTS) or ())
         if data.get("notice_offset") is not None:
             data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
         data["deliver_to"] = item.get("deliver_to") or {}
         data["delivery"] = item.get("delivery") or {}
+        data["dns_automation"] = DnsAutomation.from_item(item.get("dns_automation"))
         if str(item.get("due_shard", "")).startswith("D#"):
             data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
         return Certificate(**data)
@@ -156,7 +170,7 @@ class CertificateStore:
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
         item = {
             "pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}", "type": "event",
-            **{k: v for k, v in ev.__dict__.items() if k != "published_targets"},
+            **_event_fields(ev),
         }
         if ev.published:
             item["outbox_shard"] = f"O#{shard}"
@@ -173,15 +187,26 @@ class CertificateStore:
     # -- writes -----------------------------------------------------------------------------
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
                ttl_s: int = 86400) -> None:
-        """Write a new certificate with its first events (and idempotency record) atomically."""
-        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
-                                              "ConditionExpression": "attribute_not_exists(pk)"}}]
+        """Write a new certificate with `events` as rows (and its idempotency record) atomically.
+        Its first events travel inside its item (to_item), so that an order without an
+        Idempotency-Key writes one conditional PutItem before the provider call; the first save
+        files them as rows."""
+        put = {"TableName": self.table, "Item": self._s(self.to_item(cert)),
+               "ConditionExpression": "attribute_not_exists(pk)"}
+        event_puts = self._event_puts(cert.id, events)
+        if idem is None and not event_puts:
+            client = self.client
+            try:
+                client.put_item(**put)
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                raise ConcurrentModification("certificate changed concurrently") from exc  # as _transact says
+            return
+        ops: list[dict[str, Any]] = [{"Put": put}]
         labels = ["certificate"]
         if idem is not None:
             ops.append({"Put": {"TableName": self.table, "Item": self._s(self._idem_item(idem, ttl_s)),
                                 "ConditionExpression": "attribute_not_exists(pk)"}})
             labels.append("idempotency")
-        event_puts = self._event_puts(cert.id, events)
         self._transact([*ops, *event_puts], labels=[*labels, *["event"] * len(event_puts)])
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
@@ -189,8 +214,11 @@ class CertificateStore:
         """Persist `after` if nobody changed the certificate since `after.version - 1`, together
         with its events, in one transaction with: a claim of each provider order id in
         `claim_refs` for this certificate (never for two), and the release of the owner's
-        idempotency key `release_idempotency` (an order that was surely not placed)."""
-        events = list(events)
+        idempotency key `release_idempotency` (an order that was surely not placed).
+        `after.first_events` become rows in the same transaction and leave the item: written
+        once, since only the save that replaces the created version carries them."""
+        events = [*after.first_events, *events]
+        after = replace(after, first_events=())
         extra = [self._ref_put(after.provider, ref, after.id) for ref in claim_refs]
         labels = ["reference"] * len(extra)
         if release_idempotency is not None:
@@ -464,8 +492,8 @@ class CertificateStore:
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise ConcurrentModification(f"sweep {state.name}") from exc
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]:
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
         kw: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
             "ExpressionAttributeValues": self._s({":pk": f"CERT#{cert_id}", ":e": "EVT#"}),
@@ -476,7 +504,26 @@ class CertificateStore:
         if start:
             kw["ExclusiveStartKey"] = start
         items, last = self._query(**kw)
-        return [self.event_from_item(i) for i in items], (self._encode_token(last, owner + cert_id) if last else None)
+        page = [self.event_from_item(i) for i in items]
+        if first_events:
+            page, last = self._with_first_events(page, last, first_events, start, limit)
+        return page, (self._encode_token(last, owner + cert_id) if last else None)
+
+    def _with_first_events(self, rows: list[Event], last: dict[str, Any] | None, first: Sequence[Event],
+                           start: dict[str, Any] | None, limit: int) -> tuple[list[Event], dict[str, Any] | None]:
+        """`rows` (one page of the trail read after `start`) with the certificate's first events
+        merged in their place: those past `start` and not past the rows this page left unread;
+        the page cut back to `limit`, its start key the last event it shows."""
+        after = str(start["sk"]["S"]) if start else ""
+        bound = self._event_key(rows[-1])["sk"] if last and rows else None
+        extra = [ev for ev in first if self._event_key(ev)["sk"] > after
+                 and (bound is None or self._event_key(ev)["sk"] <= bound)]
+        if not extra:
+            return rows, last
+        merged = sorted([*rows, *extra], key=lambda ev: self._event_key(ev)["sk"])
+        page = merged[:limit]
+        more = last is not None or len(merged) > limit
+        return page, (self._s(self._event_key(page[-1])) if more and page else None)
 
     # -- outbox -----------------------------------------------------------------------------
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:

@@ -1,1 +1,0 @@
-"""The `certgate` command line client (see pyproject.toml [project.scripts])."""

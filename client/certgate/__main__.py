@@ -1,0 +1,5 @@
+"""`python -m certgate`: the same as the `certgate` console script."""
+
+from certgate.cli.main import main
+
+main()

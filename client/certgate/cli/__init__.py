@@ -1,0 +1,1 @@
+"""The `certgate` command (docs/cli.md), built on certgate.Client."""
