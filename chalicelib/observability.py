@@ -98,9 +98,10 @@ METRICS: Mapping[str, MetricSpec] = {
     "EventsPublished": MetricSpec("Count", ("event", "provider", "target"), "events a target took"),
     "OutboxClaimLost": MetricSpec("Count", ("event",), "another flusher had claimed the row"),
     "OutboxAge": MetricSpec("Seconds", (), "age of the oldest event not yet published to every target"),
-    # Route 53 DNS validation (issue 19 item 1)
-    "DcvAutomationFailures": MetricSpec("Count", (), "automated DNS validations that failed (record "
-                                                       "write, INSYNC wait or the provider's check)"),
+    # Route 53 DNS validation (service/dns_validation.py)
+    "DcvAutomationFailures": MetricSpec("Count", ("provider",), "automated DNS validations that failed "
+                                                                "(record write or removal, INSYNC wait, the "
+                                                                "provider's check), once per distinct reason"),
 }
 
 # The error kinds (ProviderError codes) ProviderFailures counts.
