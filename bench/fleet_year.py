@@ -227,6 +227,23 @@ class IndexedStore(FakeStore):
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
         yield from (c for _, c in self._index_page("E", iso(until) or "", None, limit).items)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        yield from (c for _, c in self._index_page("A", iso(until) or "", None, limit).items)
+
+    def earliest_expiry(self) -> str | None:
+        # One read of one item (its key only) at the head of each shard.
+        with self._lock:
+            heads = [rows[0][0] for rows in self._ix["E"] if rows]
+        self.units.read([100] * len(heads), consistent=False)
+        return min(heads, default=None)
+
+    def oldest_unpublished(self) -> str | None:
+        with self._lock:
+            times = [row.event.occurred_at for cid, eid in list(self._outbox)
+                     for row in self._events.get(cid, {}).values() if row.event.event_id == eid and row.in_outbox]
+        self.units.read([100] * min(len(times), self.shards), consistent=False)
+        return min(times, default=None)
+
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         until = iso(older_than or self._clock() + dt.timedelta(days=1)) or ""
         with self._lock:

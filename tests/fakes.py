@@ -404,6 +404,17 @@ class FakeStore:
 
         yield from self._walk(entries, iso(until) or "", limit)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        def entries(shard: int) -> list[tuple[str, Any]]:
+            return [(c.next_action_at, _round_trip(c)) for c in self._certs.values()
+                    if c.next_action_at and self._in_shard(c.id, shard)]
+
+        yield from self._walk(entries, iso(until) or "", limit)
+
+    def earliest_expiry(self) -> str | None:
+        return min((c.not_after or "" for c in self.expiring(dt.datetime.max.replace(tzinfo=dt.UTC), self.shards)),
+                   default=None)
+
     # -- the sweeps -------------------------------------------------------------------------------------
     def _page(self, entries: Callable[[int], list[tuple[str, Certificate]]], until: str, after: Position | None,
               limit: int) -> SweepPage:
@@ -462,6 +473,10 @@ class FakeStore:
                     if self._in_shard(cid, shard) for r in rows.values() if r.in_outbox]
 
         yield from self._walk(entries, iso(older_than or utcnow() + dt.timedelta(days=1)) or "", limit)
+
+    def oldest_unpublished(self) -> str | None:
+        end = dt.datetime.max.replace(tzinfo=dt.UTC)
+        return min((ev.occurred_at for ev in self.unpublished(self.shards, older_than=end)), default=None)
 
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         with self._lock:

@@ -15,7 +15,7 @@ from chalicelib.core import renewal
 from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
-from chalicelib.service import delivery
+from chalicelib.service import delivery, fleet
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
 from chalicelib.service.sweeps import LEFT, OVER_BUDGET, CallBudget, Sweep, isolated, run_sweep
@@ -204,6 +204,8 @@ def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.dateti
     stats = run_sweep(svc, sweep, work, remaining, at)
     if filed:
         stats["filed"] = filed
+    if remaining() >= cfg.poll_safety_margin_ms:
+        fleet.report_fleet_expiry(svc, at)  # the expiry gauges the alarms watch (service/fleet.py)
     stats["events_flushed"] = svc.flush_outbox()
     log.info("renew_expiring done", extra={"stats": dict(stats)})
     return dict(stats)
@@ -314,6 +316,10 @@ def run(svc: CertificateService, name: str, remaining: Remaining) -> dict[str, A
         raise UnknownJob(f"no scheduled job {name!r} (known: {', '.join(sorted(JOBS))})")
     stats = job(svc, remaining)
     for key, value in stats.items():
-        if isinstance(value, int) and value:
-            count(f"job_{key}", value, job=name)
+        # Counts of items only: the backlog has its own metrics (SweepBacklog, SweepBacklogAge).
+        if isinstance(value, int) and not isinstance(value, bool) and value and key not in _NOT_OUTCOMES:
+            count("JobOutcomes", value, job=name, outcome=key)
     return stats
+
+
+_NOT_OUTCOMES = frozenset({"backlog", "backlog_age_s"})

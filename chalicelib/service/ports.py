@@ -129,6 +129,12 @@ class CertificateStore(Protocol):
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        """Certificates whose next_action_at <= until, from the sparse `action` index."""
+
+    def earliest_expiry(self) -> str | None:
+        """The earliest not_after in the expiry index (one read of the head of each shard)."""
+
     # The sweeps (service/sweeps.py): one page of an index from a position, in walk order.
     def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
         """At most `limit` items of the `due` index filed under `kind` with next check <= now,
@@ -149,6 +155,9 @@ class CertificateStore(Protocol):
         ConcurrentModification otherwise (another invocation won)."""
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]: ...
+
+    def oldest_unpublished(self) -> str | None:
+        """When the oldest event still in the outbox occurred (one read of the head of each shard)."""
 
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         """Take the outbox row for one publisher until now + lease_s; False while another

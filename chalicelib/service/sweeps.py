@@ -170,9 +170,9 @@ def _backlog(sweep: Sweep, state: SweepState, now: dt.datetime, stats: Counter[s
     stats["backlog"] = len(due)
     stats["backlog_age_s"] = int(age)
     count("SweepBacklog", len(due), job=sweep.name)
-    count("SweepBacklogAge", age, "Seconds", job=sweep.name)
+    count("SweepBacklogAge", age, job=sweep.name)
     if state.last_cycle_s is not None:
-        count("SweepCycleSeconds", state.last_cycle_s, "Seconds", job=sweep.name)
+        count("SweepCycleSeconds", state.last_cycle_s, job=sweep.name)
 
 
 # -- one certificate, isolated --------------------------------------------------------------------

@@ -231,6 +231,36 @@ def test_the_expiry_index_holds_what_is_still_valid_out_there(store: Any) -> Non
     assert [c.id for c in store.expiring(T0 + dt.timedelta(minutes=150), 100)] == [issued.id]
 
 
+def test_the_earliest_expiry_is_the_least_not_after_of_every_shard(store: Any) -> None:
+    assert store.earliest_expiry() is None
+    certs = [cert(n, status=Status.ISSUED, not_after=at(1000 - n), next_poll_at=None) for n in range(1, 9)]
+    revoked = cert(20, status=Status.REVOKED, not_after=at(1), next_poll_at=None)  # not in the index
+    for c in (*certs, revoked):
+        store.create(c, [])
+    assert store.earliest_expiry() == at(1000 - 8)
+
+
+def test_actionable_reads_the_action_index_up_to_a_time(store: Any) -> None:
+    soon = [cert(n, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, next_action_at=at(n))
+            for n in range(1, 5)]
+    later = cert(9, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, next_action_at=at(500))
+    for c in (*soon, later):
+        store.create(c, [])
+    assert {c.id for c in store.actionable(T0 + dt.timedelta(minutes=10), 100)} == {c.id for c in soon}
+    assert len(list(store.actionable(T0 + dt.timedelta(days=1), 100))) == 5
+
+
+def test_the_oldest_unpublished_event_is_the_head_of_the_outbox(store: Any) -> None:
+    assert store.oldest_unpublished() is None
+    certs = [cert(n) for n in range(1, 6)]
+    events = [event(c, "certificate.issued", 10 + n) for n, c in enumerate(certs)]
+    for c, ev in zip(certs, events, strict=True):
+        store.create(c, [ev, event(c, "order.submitted", 1)])  # an audit-only event is never in the outbox
+    assert store.oldest_unpublished() == at(10)
+    store.mark_published(events[0], T0)
+    assert store.oldest_unpublished() == at(11)
+
+
 def test_the_outbox_holds_published_kinds_until_marked_once(store: Any) -> None:
     c = cert()
     published, audit = event(c, "certificate.issued", 1, days_left=7.0), event(c, "order.submitted", 2)

@@ -406,6 +406,24 @@ class CertificateStore:
         for item in self._walk_index(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "", limit):
             yield self.from_item(item)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        for item in self._walk_index(schema.INDEX_ACTION, "action_bucket", "next_action_at", "A", iso(until) or "",
+                                     limit):
+            yield self.from_item(item)
+
+    def _heads(self, index: str, hash_key: str, range_key: str, prefix: str) -> str | None:
+        """The least range key of a sharded sparse index: the first item of each shard."""
+        heads = []
+        for shard in range(self.shards):
+            items, _ = self._query(IndexName=index, KeyConditionExpression=f"{hash_key} = :s",
+                                   ExpressionAttributeValues=self._s({":s": f"{prefix}#{shard}"}),
+                                   ProjectionExpression=range_key, Limit=1)
+            heads += [str(i[range_key]) for i in items]
+        return min(heads, default=None)
+
+    def earliest_expiry(self) -> str | None:
+        return self._heads(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E")
+
     # -- the sweeps: pages of an index from a persisted position -----------------------------------
     def _index_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
                     after: Position | None, limit: int) -> SweepPage:
@@ -516,6 +534,9 @@ class CertificateStore:
         until = iso(older_than or utcnow() + dt.timedelta(days=1)) or ""
         for item in self._walk_index(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O", until, limit):
             yield self.event_from_item(item)
+
+    def oldest_unpublished(self) -> str | None:
+        return self._heads(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O")
 
     @staticmethod
     def _event_key(ev: Event) -> dict[str, str]:
