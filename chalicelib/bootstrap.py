@@ -167,9 +167,10 @@ def reset() -> None:
 def run_job(name: str, event: Any) -> dict[str, Any]:
     """What every scheduled function of app.py does: run the job `name` on the service, within the
     time the Lambda invocation has left."""
-    from chalicelib.observability import logger
+    from chalicelib.observability import bind_invocation
     from chalicelib.service import jobs
 
     context = getattr(event, "context", None)
-    logger.append_keys(job=name, request_id=getattr(context, "aws_request_id", None))
+    request_id = getattr(context, "aws_request_id", None)
+    bind_invocation(context, request_id, job=name, request_id=request_id)
     return jobs.run(service(), name, jobs.remaining_from(context))

@@ -98,6 +98,8 @@ METRICS: Mapping[str, MetricSpec] = {
     "EventsPublished": MetricSpec("Count", ("event", "provider", "target"), "events a target took"),
     "OutboxClaimLost": MetricSpec("Count", ("event",), "another flusher had claimed the row"),
     "OutboxAge": MetricSpec("Seconds", (), "age of the oldest event not yet published to every target"),
+    # the Lambda container (bind_invocation): Powertools' own name and dimension for it
+    "ColdStart": MetricSpec("Count", ("function_name",), "the first invocation of a Lambda container"),
     # Route 53 DNS validation (service/dns_validation.py)
     "DcvAutomationFailures": MetricSpec("Count", ("provider",), "automated DNS validations that failed "
                                                                 "(record write or removal, INSYNC wait, the "
@@ -130,6 +132,30 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
                        namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "certgate"),
                        default_dimensions={STAGE_DIMENSION: stage(), **{k: str(v) for k, v in dimensions.items()}}):
         pass
+
+
+_COLD = [True]  # the first invocation of this container has not happened yet
+
+
+def bind_invocation(lambda_context: Any, correlation_id: str | None, **keys: Any) -> None:
+    """At the start of an HTTP request or a job run, what Powertools' `inject_lambda_context(
+    correlation_id_path=API_GATEWAY_REST, clear_state=True)` and `log_metrics(
+    capture_cold_start_metric=True)` do for a plain handler (certgate's handlers are Chalice's, so
+    they cannot wear those decorators): the previous invocation's keys cleared, the Lambda context
+    keys (function_name, function_memory_size, function_arn, function_request_id), `cold_start`,
+    the correlation id (API Gateway's request id; the Lambda request id for a job), and one
+    `ColdStart` metric per container."""
+    cold, _COLD[0] = _COLD[0], False
+    context: dict[str, Any] = {}
+    if lambda_context is not None and hasattr(lambda_context, "aws_request_id"):
+        from aws_lambda_powertools.logging.lambda_context import build_lambda_context_model
+
+        context = vars(build_lambda_context_model(lambda_context))
+    logger.clear_state()
+    logger.set_correlation_id(correlation_id)
+    logger.append_keys(cold_start=cold, **context, **keys)
+    if cold:
+        count("ColdStart", function_name=str(context.get("function_name") or "local"))
 
 
 class ProviderObserver:

@@ -99,3 +99,30 @@ def test_docs_list_every_metric_and_every_published_event():
     text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
     assert [m for m in observability.METRICS if f"| `{m}` |" not in text] == []
     assert [e for e in sorted(PUBLISHED_EVENTS) if f"`{e}`" not in text] == []
+
+
+class _LambdaContext:
+    function_name = "certgate-prod-APIHandler"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:certgate-prod-APIHandler"
+    aws_request_id = "lambda-req-1"
+
+
+def test_an_invocation_binds_powertools_keys_correlation_id_and_one_cold_start(deployed, capsys, monkeypatch):
+    """What inject_lambda_context(correlation_id_path=API_GATEWAY_REST, clear_state=True) and
+    log_metrics(capture_cold_start_metric=True) give a plain handler, for Chalice's."""
+    monkeypatch.setattr(observability, "_COLD", [True])
+    logger = observability.logger
+    observability.bind_invocation(_LambdaContext(), "apigw-req-1", path="/certificates", job="stale")
+    assert logger.get_correlation_id() == "apigw-req-1"
+    keys = logger.get_current_keys()
+    assert keys["cold_start"] is True and keys["function_name"] == "certgate-prod-APIHandler"
+    assert keys["function_memory_size"] == 512 and keys["function_request_id"] == "lambda-req-1"
+    cold = [e for e in _emf(capsys.readouterr().out) if "ColdStart" in e]
+    assert len(cold) == 1 and cold[0]["function_name"] == "certgate-prod-APIHandler" and cold[0]["stage"] == "prod"
+
+    observability.bind_invocation(_LambdaContext(), "apigw-req-2", path="/providers")
+    keys = logger.get_current_keys()
+    assert keys["cold_start"] is False and "job" not in keys  # the previous invocation's keys are gone
+    assert logger.get_correlation_id() == "apigw-req-2"
+    assert not [e for e in _emf(capsys.readouterr().out) if "ColdStart" in e]  # once per container
