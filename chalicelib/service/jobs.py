@@ -138,19 +138,15 @@ def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | 
     (its backlog metrics carry its own job name, `reconcile_interrupted`)."""
     now = now or svc.clock()
     cfg = svc.cfg
-    after_s = cfg.reconcile_after_s
 
     def work(page: Sequence[Certificate]) -> list[str]:
         return [isolated(svc, "reconcile", cert, lambda c: svc.recover(c, actor="reconcile").status.value)
                 if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
 
-    def intent_due_at(cert: Certificate) -> dt.datetime | None:
-        created = parse_iso(cert.created_at)
-        return created + dt.timedelta(seconds=after_s) if created else None
-
+    # An intent is filed for its next look-up (reconcile_after_s after its create, then after each resubmit).
     intents = Sweep("reconcile", read=lambda after, n: svc.store.due_page("S", now, after, n),
-                    due_at=intent_due_at, limit=cfg.poll_batch_limit, page_size=500,
-                    backlog_peek=cfg.sweep_backlog_peek)
+                    due_at=lambda c: parse_iso(c.next_poll_at or c.updated_at), limit=cfg.poll_batch_limit,
+                    page_size=500, backlog_peek=cfg.sweep_backlog_peek)
     stats = run_sweep(svc, intents, work, remaining, now)
     if remaining() >= cfg.poll_safety_margin_ms:
         for key, n in _interrupted(svc, remaining, now).items():
