@@ -416,10 +416,10 @@ class FakeStore:
                    default=None)
 
     # -- the sweeps -------------------------------------------------------------------------------------
-    def _page(self, entries: Callable[[int], list[tuple[str, Certificate]]], until: str, after: Position | None,
+    def _page(self, entries: Callable[[int], list[tuple[str, Any]]], until: str, after: Position | None,
               limit: int) -> SweepPage:
         """The adapter's _index_page: shard by shard from `after`'s, each by (range key, id)."""
-        out: list[tuple[Position, Certificate]] = []
+        out: list[tuple[Position, Any]] = []
         for shard in range(after.shard if after is not None else 0, self.shards):
             with self._lock:
                 self._check_up()
@@ -540,12 +540,12 @@ class FakeStore:
             self._check_up()
             return self._schedules.get(schedule_key)
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
-        def entries(shard: int) -> list[tuple[str, Any]]:
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, ImportJob]]:
             return [(j.next_run_at, _round_trip(j)) for j in self._imports.values()
                     if j.next_run_at and self._in_shard(j.id, shard)]
 
-        yield from self._walk(entries, iso(now) or "", limit)
+        return self._page(entries, iso(now) or "", after, limit)
 
     # -- for assertions (not part of the port) ----------------------------------------------------------
     def all_events(self, cert_id: str) -> list[Event]:

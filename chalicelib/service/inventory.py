@@ -4,7 +4,7 @@ An import (core/imports.py, kept by the store) is owned by the principal that st
 filters, status (queued | running | completed | failed), counters, and the cursor to resume from
 (the provider's page token plus how many items of that page are done). `POST /imports` does a
 bounded amount of work inline (`Policy.import_inline_s`, 0 = none) and `sync_inventory` does the
-rest: the store hands it only the imports whose time has come (`due_imports`) — a running one right
+rest: the store hands it only the imports whose time has come (`imports_page`) — a running one right
 away (or after a provider's Retry-After), a completed one once per sync interval
 (`Policy.sync_interval_for(provider)`), when it is re-run from the first page to notice
 out-of-band changes. The knobs come from the settings (CERTGATE_IMPORT_INLINE_S,
@@ -72,6 +72,7 @@ from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
 from chalicelib.service.ports import Provider, Remaining
 from chalicelib.service.requests import validate_import
+from chalicelib.service.sweeps import LEFT, RUN_STATS, Sweep, run_sweep
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -556,26 +557,40 @@ def get_import(svc: CertificateService, principal: str, import_id: str) -> dict[
 
 def sync_inventory(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
     """Resume running imports from their cursor and re-run completed ones whose sync interval has
-    passed, within the Lambda's time budget; then flush the outbox."""
+    passed, within the Lambda's time budget; then flush the outbox.
+
+    The due imports are one sweep (service/sweeps.py, `sync_inventory`): from where the last run
+    left, at most `poll_batch_limit` imports per run, its lease making a duplicate invocation a
+    no-op. Inside one import, its own cursor (the provider's page token, the items of that page
+    done) and lease (its conditional `version`, `next_run_at` pushed past the run) do the same for
+    the provider's listing: a run out of time mid-page saves the cursor and the next one resumes
+    at the first item not done."""
     now = now or svc.clock()
     margin = svc.cfg.poll_safety_margin_ms
-    stats: Counter[str] = Counter()
     started = time.monotonic()
-    due = list(svc.store.due_imports(now, svc.cfg.poll_batch_limit))
-    stats["due"] = len(due)
-    for job in due:
+    tallies: Counter[str] = Counter()
+
+    def step(job: ImportJob) -> str:
         if remaining() < margin:
-            stats["left_for_next_run"] += 1
-            continue
+            return LEFT
         try:
             outcome, tally = _sync_one(svc, job, remaining, now + dt.timedelta(seconds=time.monotonic() - started))
         except DependencyFailed as exc:
             # This import's lease runs out and a later run resumes it; the others go on now.
             log.warning("import sync failed on AWS", extra={"import_id": job.id, "error": exc.code})
-            stats["aws_error"] += 1
-            continue
-        stats[outcome] += 1
-        stats.update({k: v for k, v in tally.items() if k in ("created", "updated", "errors")})
+            return "aws_error"
+        tallies.update({k: v for k, v in tally.items() if k in ("created", "updated", "errors")})
+        if outcome == "running" and remaining() < margin:
+            return LEFT  # paused by the time budget: its cursor is saved, the next run resumes it
+        return outcome
+
+    sweep: Sweep[ImportJob] = Sweep(
+        "sync_inventory", read=lambda after, n: svc.store.imports_page(now, after, n),
+        due_at=lambda job: parse_iso(job.next_run_at), limit=svc.cfg.poll_batch_limit, page_size=100,
+        backlog_peek=svc.cfg.sweep_backlog_peek)
+    stats = run_sweep(svc, sweep, lambda page: [step(job) for job in page], remaining, now)
+    stats["due"] = sum(n for k, n in stats.items() if k not in RUN_STATS)
+    stats.update(tallies)
     if remaining() > margin:
         stats["events_flushed"] = svc.flush_outbox()
     stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]

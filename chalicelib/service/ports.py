@@ -136,14 +136,14 @@ class CertificateStore(Protocol):
         """The earliest not_after in the expiry index (one read of the head of each shard)."""
 
     # The sweeps (service/sweeps.py): one page of an index from a position, in walk order.
-    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """At most `limit` items of the `due` index filed under `kind` with next check <= now,
         after `after` (None: from the head), shard by shard, each by (next check, id)."""
 
-    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """As `due_page`, over the expiry index (not_after <= until)."""
 
-    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """As `due_page`, over the sparse `action` index: the certificates whose `next_action_at`
         <= now (those without one are not in it)."""
 
@@ -188,8 +188,9 @@ class CertificateStore(Protocol):
     def import_carrying(self, schedule_key: str) -> str | None:
         """The id of the import that carries the recurring sync of `schedule_key`, if any."""
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
-        """Imports whose `next_run_at` <= now, oldest first, at most `limit` (none without a next run)."""
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
+        """As `due_page`, over the imports whose `next_run_at` <= now (none without a next run),
+        shard by shard, each by (next run, import id): the sync_inventory sweep's index."""
 
     def ping(self) -> None: ...
 

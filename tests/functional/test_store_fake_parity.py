@@ -311,17 +311,32 @@ def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> No
     with pytest.raises(AlreadyExists):
         store.create_import(job)
     assert store.import_carrying(job.schedule_key) == job.id and store.import_carrying("nope") is None
-    assert [j.id for j in store.due_imports(T0 + dt.timedelta(minutes=2), 10)] == [job.id]
-    assert list(store.due_imports(T0, 10)) == []
+    assert [j.id for _, j in store.imports_page(T0 + dt.timedelta(minutes=2), None, 10).items] == [job.id]
+    assert store.imports_page(T0, None, 10).items == []
     store.save_import(replace(job, version=2, status="completed", next_run_at=None, runs=1))
     with pytest.raises(ConcurrentModification):
         store.save_import(replace(job, version=2, status="running"))
     assert store.get_import(job.id).status == "completed"
-    assert list(store.due_imports(T0 + dt.timedelta(days=9), 10)) == []  # no next run: out of the index
+    assert store.imports_page(T0 + dt.timedelta(days=9), None, 10).items == []  # no next run: out of the index
     newer = replace(job, id=f"imp_{uuid.uuid4().hex}")
     store.create_import(newer)
     assert store.import_carrying(job.schedule_key) == newer.id
     assert store.get_import("imp_" + "0" * 32) is None
+
+
+def test_the_imports_index_pages_on_from_a_position_as_the_sync_sweep_walks_it(store: Any) -> None:
+    store.shards = 1
+    jobs = [ImportJob(id=f"imp_{uuid.uuid4().hex}", owner=f"{OWNER}{i}", provider="digicert", filters={},
+                      status="queued", started_at=at(0), updated_at=at(0), version=1, next_run_at=at(i))
+            for i in range(3)]
+    for job in jobs:
+        store.create_import(job)
+    until = T0 + dt.timedelta(minutes=10)
+    first = store.imports_page(until, None, 2)
+    assert [j.id for _, j in first.items] == [jobs[0].id, jobs[1].id] and not first.end
+    rest = store.imports_page(until, first.items[-1][0], 2)
+    assert [j.id for _, j in rest.items] == [jobs[2].id] and rest.end
+    assert rest.items[0][0].item_id == jobs[2].id and rest.items[0][1] == jobs[2]
 
 
 def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:

@@ -75,6 +75,13 @@ class Fakes:
         return fresh
 
 
+def outcomes(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's stats without its sweeps' own bookkeeping (service/sweeps.py: cycles, backlog, ...)."""
+    from chalicelib.service.sweeps import RUN_STATS
+
+    return {k: v for k, v in stats.items() if k not in RUN_STATS and k.removeprefix("interrupted_") not in RUN_STATS}
+
+
 def build(policy: Policy = POLICY, *, issuance: Mapping[str, str] = ISSUANCE, unconfigured: tuple[str, ...] = (),
           defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Fakes:
     clock = FakeClock()

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.adapters.clients import translate_errors
 from chalicelib.adapters.dynamodb import schema
@@ -36,6 +36,8 @@ from chalicelib.core.model import (
     utcnow,
 )
 from chalicelib.core.sweeps import Position, SweepPage, SweepState
+
+T = TypeVar("T")  # an item of a sweep's index (a Certificate, an ImportJob)
 
 META = "META"
 FIRST_EVENTS = "first_events"  # a certificate item's own audit events, not yet rows (Certificate.first_events)
@@ -426,17 +428,24 @@ class CertificateStore:
 
     # -- the sweeps: pages of an index from a persisted position -----------------------------------
     def _index_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
-                    after: Position | None, limit: int) -> SweepPage:
+                    after: Position | None, limit: int) -> SweepPage[Certificate]:
         """At most `limit` certificates of a sharded sparse index after `after`, in walk order
         (shard, range key, id): the ExclusiveStartKey of the position's shard is rebuilt from the
         position (the item it names need not exist any more)."""
-        out: list[tuple[Position, Certificate]] = []
+        return self._sweep_page(index, hash_key, range_key, prefix, until, after, limit,
+                                item_pk="CERT#", id_attr="id", parse=self.from_item)
+
+    def _sweep_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
+                    after: Position | None, limit: int, *, item_pk: str, id_attr: str,
+                    parse: Callable[[dict[str, Any]], T]) -> SweepPage[T]:
+        """`_index_page` for any item kept under pk `{item_pk}{id}` / META (certificates, imports)."""
+        out: list[tuple[Position, T]] = []
         shard = after.shard if after is not None else 0
         while shard < self.shards:
             last: dict[str, Any] | None = None
             if after is not None and after.shard == shard and after.key:
                 last = self._s({hash_key: f"{prefix}#{shard}", range_key: after.key,
-                                "pk": f"CERT#{after.item_id}", "sk": META})
+                                "pk": f"{item_pk}{after.item_id}", "sk": META})
             while len(out) < limit:
                 kw: dict[str, Any] = {
                     "IndexName": index,
@@ -447,7 +456,7 @@ class CertificateStore:
                 if last:
                     kw["ExclusiveStartKey"] = last
                 items, last = self._query(**kw)
-                out += [(Position(shard, str(i[range_key]), str(i["id"])), self.from_item(i)) for i in items]
+                out += [(Position(shard, str(i[range_key]), str(i[id_attr])), parse(i)) for i in items]
                 if not last:
                     break
             if len(out) >= limit:
@@ -455,14 +464,14 @@ class CertificateStore:
             shard += 1
         return SweepPage(out, end=True)
 
-    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", after, limit)
 
-    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "",
                                 after, limit)
 
-    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_ACTION, "action_bucket", "next_action_at", "A", iso(now) or "",
                                 after, limit)
 
@@ -690,11 +699,11 @@ class CertificateStore:
         item = self._get(f"IMPORTKEY#{schedule_key}", META)
         return str(item["import_id"]) if item is not None else None
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
         """Imports whose next run is due (running ones, completed ones whose sync interval has
-        passed), from the sparse `due` index, shard by shard, oldest first."""
-        for item in self._due_items("I", now, limit):
-            yield self._import_from_item(item)
+        passed), from the sparse `due` index under kind I, after `after` in walk order."""
+        return self._sweep_page(schema.INDEX_DUE, "due_shard", "next_poll_at", "I", iso(now) or "", after, limit,
+                                item_pk="IMPORT#", id_attr="import_id", parse=self._import_from_item)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)
