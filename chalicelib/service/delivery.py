@@ -116,6 +116,8 @@ def after_saved(svc: CertificateService, cert: Certificate) -> Certificate:
 def retry_failed(svc: CertificateService, remaining: Remaining, limit: int = 200) -> int:
     """Retry outstanding imports whose time has come (the `due` index, kind D); how many were tried."""
     tried = 0
+    if svc.delivery is None:
+        return tried  # no ACM here: nothing to try (each try would leave the item at the head)
     for cert in svc.store.due("D", svc.clock(), limit):
         if remaining() < svc.cfg.poll_safety_margin_ms:
             break
