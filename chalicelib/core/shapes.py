@@ -93,6 +93,7 @@ Text64 = Annotated[str, Meta(max_length=64, pattern=NO_CONTROL), message("must b
 Text128 = Annotated[str, Meta(max_length=128, pattern=NO_CONTROL), message("must be at most 128 characters "
                                                                            "of printable text")]
 Positive = Annotated[int, Meta(ge=1), message("must be a positive integer")]
+DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
 Email = Annotated[str, Meta(pattern=EMAIL), message("must be an email address")]
 Country = Annotated[str, Meta(pattern=COUNTRY),
                     doc("ISO 3166-1 alpha-2 (officially assigned codes only), any case."),
@@ -163,7 +164,9 @@ class ProviderOptions(Shape, kw_only=True):
 
     plan: Annotated[str, Meta(pattern=UUID, extra_json_schema={"format": "uuid"}), message("must be a plan UUID"),
                     only_for("resello", "the plan UUID (overrides the product's plan).")] | UnsetType = UNSET
-    ca_id: Annotated[Positive, only_for("tinycert", "the issuing CA.")] | UnsetType = UNSET
+    ca_id: Annotated[Positive | DigitString, message("must be a numeric TinyCert CA id"),
+                     only_for("tinycert", "the issuing CA: the integer `id` GET /providers/tinycert/authorities "
+                                          "lists (a string of digits is accepted too).")] | UnsetType = UNSET
     organization_id: Annotated[Positive, only_for("digicert", "the CertCentral organization.")] | UnsetType = UNSET
     signature_hash: Annotated[SignatureHash, only_for("digicert", "the hash the CA signs with (default "
                                                                   "sha256).")] | UnsetType = UNSET
@@ -290,9 +293,6 @@ class AuthorityRequest(Shape, kw_only=True):
     # TinyCert's /ca/new takes sha1 or sha256 (providers.md); a new CA signing with SHA-1 would be
     # refused by every client, so only sha256 is offered.
     hash_method: Literal["sha256"] | None = None
-
-
-DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
 
 
 class ImportFilters(Shape, kw_only=True):
@@ -517,7 +517,8 @@ class Provider(Closed, kw_only=True):
 
 
 class Authority(Closed, kw_only=True):
-    id: Annotated[str, Meta(pattern="^[0-9]{1,12}$")]
+    id: Annotated[int, Meta(ge=1), doc("The TinyCert CA id: what `provider_options.ca_id` and `filters.ca_id` "
+                                       "take.")]
     name: str
     details: dict[str, Any]
     certificate_pem: str | None

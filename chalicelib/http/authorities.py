@@ -22,7 +22,8 @@ PATH = "/providers/tinycert/authorities"
 
 
 def _public(a: Authority) -> dict[str, Any]:
-    return {"id": a.ca_id, "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
+    # The integer provider_options.ca_id and filters.ca_id take (TinyCert's own ca_id is one).
+    return {"id": int(a.ca_id), "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
 
 
 @route(blueprint, PATH, ["GET"])

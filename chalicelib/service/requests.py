@@ -286,9 +286,21 @@ def _options(c: Collector, options: shapes.ProviderOptions | None, provider: str
             continue
         if extra["provider"] != provider:
             c.add(f"provider_options.{name}", f"applies to {extra['provider']} only")
+        elif name == "ca_id":
+            out[name] = _ca_id(c, value, "provider_options.ca_id", extra["message"])
         else:
             out[name] = value.lower() if name == "plan" else value
     return out
+
+
+def _ca_id(c: Collector, value: int | str, field_name: str, problem: str) -> int | None:
+    """A TinyCert CA id as the integer GET /providers/tinycert/authorities lists; the string of
+    digits earlier listings gave out is accepted too (one type out, both in)."""
+    ca = _number(value)
+    if 1 <= ca <= 10**12:
+        return ca
+    c.add(field_name, problem)
+    return None
 
 
 def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, org: Mapping[str, Any],
@@ -402,11 +414,7 @@ def _import_filters(c: Collector, filters: shapes.ImportFilters | None, provider
         if name not in allowed:
             c.add(f"filters.{name}", f"is not a {provider} filter (allowed: {', '.join(sorted(allowed))})")
         elif name == "ca_id":
-            ca = _number(value)
-            if 1 <= ca <= 10**12:
-                out[name] = str(ca)
-            else:
-                c.add("filters.ca_id", extra["message"])
+            out[name] = _ca_id(c, value, "filters.ca_id", extra["message"])
         elif name == "state":
             if 1 <= _number(value) <= 15:
                 out[name] = _number(value)

@@ -94,7 +94,7 @@ def new_ca(client, me: str) -> str:
     st, _, body = call(client, "POST", "/providers/tinycert/authorities",
                        {"country": "US", "organization": f"Import {uuid.uuid4().hex[:6]}"}, me)
     assert st == 201, body
-    return body["id"]
+    return str(body["id"])  # the integer id as digits: filters.ca_id takes both
 
 
 def start(client, me: str, body: dict[str, Any]) -> dict[str, Any]:
