@@ -135,6 +135,12 @@ def _public_statuses() -> tuple[str, ...]:
     return PUBLIC_STATUSES
 
 
+def _import_statuses() -> tuple[str, ...]:
+    from chalicelib.core.imports import IMPORT_STATUSES
+
+    return IMPORT_STATUSES
+
+
 def _provider_name() -> str:
     from chalicelib.core.shapes import PROVIDER_NAME
 
@@ -176,6 +182,9 @@ def _parameters() -> dict[str, Any]:
         # A name, not an enum: providers are discovered, so adding one leaves this document as it is.
         "ProviderFilter": query("provider", {"type": "string", "pattern": _provider_name()},
                                 "Only this provider's certificates (GET /providers lists them)."),
+        "ImportProviderFilter": query("provider", {"type": "string", "pattern": _provider_name()},
+                                      "Only imports of this provider."),
+        "ImportStatusFilter": query("status", {"enum": list(_import_statuses())}, "Only imports in this status."),
         "CommonNameFilter": query("common_name", {"type": "string"}, "Exact common name."),
         "ExpiresBefore": query("expires_before", {"type": "string", "format": "date-time"},
                                "Only certificates whose not_after is before this (ISO 8601 with a timezone)."),
@@ -426,10 +435,27 @@ def _tinycert_and_import_paths() -> dict[str, Any]:
                                        "certgate marks the ones it holds revoked (reason authority_deleted)."},
                 **_errs(*BASE, 403, 404, 409, 422, *FROM_PROVIDER)}, params=["CaId", "Force"]),
         },
-        "/imports": {"post": _op("start_import", "Import the certificates already at a provider", "imports", {
-            "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),
-            **_errs(*BASE, *BODY_ERRS, 409, 422, *FROM_PROVIDER)}, body=_body("ImportRequest", examples={
-                "digicert": {"provider": "digicert"}}))},
+        "/imports": {
+            "post": _op("start_import", "Import the certificates already at a provider", "imports", {
+                "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),
+                **_errs(*BASE, *BODY_ERRS, 409, 422, *FROM_PROVIDER)}, body=_body("ImportRequest", examples={
+                    "digicert": {"provider": "digicert"}})),
+            "get": _op("list_imports", "List the imports the caller may see (newest first)", "imports", {
+                "200": _json(ref("ImportPage"), "One page."), **_errs(*BASE, 422)},
+                params=["ImportProviderFilter", "ImportStatusFilter", "ListLimit", "NextToken"],
+                description="The imports the caller started; an administrator sees everyone's. Unknown query "
+                            "parameters are a 422."),
+        },
+        "/imports/sync": {"post": _op(
+            "sync_imports", "Run a provider's recurring syncs now", "imports", {
+                "202": _json(ref("ImportPage"), "The syncs run or made due (as they stand now)."),
+                **_errs(*BASE, *BODY_ERRS, 422, 503)},
+            body=_body("SyncRequest", examples={"tinycert": {"provider": "tinycert"}}),
+            description="Instead of waiting for the sync interval (CERTGATE_SYNC_INTERVAL_S, default hourly): "
+                        "each import of this provider the caller started (an administrator: everyone's) that "
+                        "carries a recurring sync is re-run from its first page, inline for up to "
+                        "CERTGATE_IMPORT_INLINE_S seconds in all; the rest are made due for the next "
+                        "sync_inventory run (every 5 minutes). Running imports are left to their run.")},
         "/imports/{import_id}": {"get": _op("get_import", "Progress of an import", "imports", {
             "200": _json(ref("ImportJob"), "Counters so far."), **_errs(*BASE, 404)}, params=["ImportId"])},
     }

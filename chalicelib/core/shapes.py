@@ -317,8 +317,14 @@ class ImportRequest(Shape, kw_only=True):
                          message(f"must be an integer from 1 to {MAX_IMPORT_PAGE_SIZE}")] | None = None
 
 
+class SyncRequest(Shape, kw_only=True):
+    """POST /imports/sync: run the recurring syncs of one provider's imports now."""
+
+    provider: ProviderName
+
+
 REQUESTS: tuple[type[Shape], ...] = (OrderRequest, ChangeRequest, RevokeRequest, DcvRetryRequest, DownloadRequest,
-                                     AuthorityRequest, ImportRequest)
+                                     AuthorityRequest, ImportRequest, SyncRequest)
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
@@ -612,5 +618,10 @@ class AuthorityPage(Closed, kw_only=True):
     next_token: Annotated[str, NEXT_TOKEN] | None
 
 
+class ImportPage(Closed, kw_only=True):
+    items: list[ImportJob]
+    next_token: Annotated[str, NEXT_TOKEN] | None
+
+
 RESPONSES: tuple[type[Struct], ...] = (Certificate, CertificatePage, Event, EventPage, Validation, ProviderPage,
-                                       Authority, AuthorityPage, ImportJob, Health, Problem)
+                                       Authority, AuthorityPage, ImportJob, ImportPage, Health, Problem)

@@ -188,6 +188,11 @@ class CertificateStore(Protocol):
     def import_carrying(self, schedule_key: str) -> str | None:
         """The id of the import that carries the recurring sync of `schedule_key`, if any."""
 
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        """One page of imports, newest first (by started_at): those `owner` started, or everyone's
+        when `owner` is None; the next_token is bound to `viewer` (a 400 for anyone else)."""
+
     def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
         """Imports whose `next_run_at` <= now, oldest first, at most `limit` (none without a next run)."""
 

@@ -398,6 +398,14 @@ def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
     return ImportSpec(request.provider, filters, page_size)
 
 
+def validate_sync(body: Any, providers: Sequence[str]) -> str:
+    """POST /imports/sync: {provider}."""
+    _, c, request = _structure(body, shapes.SyncRequest)
+    _known_provider(c, request.provider, providers)
+    c.raise_if_any()
+    return request.provider
+
+
 def _number(value: int | str) -> int:
     return value if isinstance(value, int) else int(value)
 

@@ -90,6 +90,10 @@ def listings_imports_and_problems(client: Any, me: str) -> None:
     assert st == 202, job
     call(client, "GET", f"/imports/{job['id']}", principal=me)
     call(client, "GET", f"/imports/imp_{uuid.uuid4().hex}", principal=me)
+    call(client, "GET", "/imports?limit=1", principal=me)
+    call(client, "GET", "/imports?status=lost", principal=me)  # 422
+    call(client, "POST", "/imports/sync", {"provider": "digicert"}, me)
+    call(client, "POST", "/imports/sync", {"provider": "acme"}, me)  # 422
 
     call(client, "POST", "/certificates", {"provider": "resello", "common_name": "bad name"}, me)  # 422
     call(client, "POST", "/certificates", b"not json", me)  # 400

@@ -324,6 +324,31 @@ def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> No
     assert store.get_import("imp_" + "0" * 32) is None
 
 
+def test_imports_are_listed_newest_first_per_owner_or_all_paged_and_out_of_certificate_listings(
+        store: Any) -> None:
+    def job(n: int, owner: str, provider: str = "digicert") -> ImportJob:
+        return ImportJob(id=f"imp_{n:032x}", owner=owner, provider=provider, filters={}, status="queued",
+                         started_at=at(n), updated_at=at(n), version=1, next_run_at=at(n))
+
+    jobs = [job(1, OWNER), job(2, OTHER), job(3, OWNER, "resello"), job(4, OWNER)]
+    for j in jobs:
+        store.create_import(j)
+    store.create(cert(9), [])
+    mine, token = store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None)
+    assert [j.id for j in mine] == [jobs[3].id, jobs[2].id, jobs[0].id] and token is None
+    assert mine[0] == jobs[3]  # read back whole, its own owner included
+    everyone, _ = store.list_imports("admin", owner=None, limit=10, next_token=None)
+    assert [j.id for j in everyone] == [j.id for j in reversed(jobs)]
+    first, token = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=None)
+    rest, end = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=token)
+    assert [j.id for j in first + rest] == [jobs[3].id, jobs[2].id, jobs[0].id] and token and end is None
+    with pytest.raises(BadRequest):
+        store.list_imports(OTHER, owner=OTHER, limit=2, next_token=token)  # bound to its viewer
+    assert [j.id for j in store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None, provider="resello",
+                                             status="queued")[0]] == [jobs[2].id]
+    assert [c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None)[0]] == [cert(9).id]
+
+
 def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
     c = cert()
     ev = event(c, "certificate.issued", 1)
