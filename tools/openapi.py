@@ -435,6 +435,15 @@ def _tinycert_and_import_paths() -> dict[str, Any]:
                                        "certgate marks the ones it holds revoked (reason authority_deleted)."},
                 **_errs(*BASE, 403, 404, 409, 422, *FROM_PROVIDER)}, params=["CaId", "Force"]),
         },
+        "/providers/tinycert/authorities/{ca_id}/pem": {
+            "get": _op("authority_pem", "A TinyCert CA's certificate (PEM)", "tinycert", {
+                "200": {"description": "The CA certificate, for a trust store (TinyCert's certificates are "
+                                       "private: clients trust this CA).",
+                        "headers": {"Content-Disposition": {"$ref": "#/components/headers/Content-Disposition"}},
+                        "content": {PEM: {"schema": {"type": "string"},
+                                          "example": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"}}},
+                **_errs(*BASE, 404, *FROM_PROVIDER)}, params=["CaId"]),
+        },
         "/imports": {
             "post": _op("start_import", "Import the certificates already at a provider", "imports", {
                 "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),

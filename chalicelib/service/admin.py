@@ -57,6 +57,22 @@ def get_authority(svc: CertificateService, ca_id: str) -> Authority:
         raise NotFound(f"no certificate authority {ca_id!r} at {AUTHORITY_PROVIDER}") from exc
 
 
+def authority_pem(svc: CertificateService, ca_id: str) -> str:
+    """The CA's certificate as PEM (what clients add to their trust store for TinyCert's
+    private certificates); 502 when TinyCert hands out none, or something that is not one."""
+    from chalicelib.core.errors import BadMaterial, ProviderProtocolError
+    from chalicelib.x509.pem import split_pem_chain
+
+    authority = get_authority(svc, ca_id)
+    try:
+        pems = split_pem_chain(authority.certificate_pem or "")
+    except BadMaterial as exc:
+        raise ProviderProtocolError(AUTHORITY_PROVIDER, f"/ca/get answered a broken PEM for CA {ca_id}") from exc
+    if not pems:
+        raise ProviderProtocolError(AUTHORITY_PROVIDER, f"/ca/get answered no certificate for CA {ca_id}")
+    return "".join(pems)
+
+
 def create_authority(svc: CertificateService, fields: Mapping[str, str]) -> Authority:
     try:
         return svc.providers(AUTHORITY_PROVIDER).create_authority(fields)

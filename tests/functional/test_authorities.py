@@ -110,3 +110,19 @@ def test_the_ca_id_the_listing_gives_out_is_the_one_an_order_and_an_import_take(
     st, _, prob = call(client, "POST", "/certificates", {
         "provider": "tinycert", "common_name": "x.example.com", "provider_options": {"ca_id": "x7"}}, principal=who)
     assert st == 422 and [e["field"] for e in prob["errors"]] == ["provider_options.ca_id"], prob
+
+
+def test_a_cas_certificate_downloads_as_pem(client):
+    from cryptography import x509
+
+    st, _, ca = call(client, "POST", "/providers/tinycert/authorities", {"country": "NL", "organization": "Trust"})
+    assert st == 201, ca
+    st, headers, body = call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}/pem", principal="pem-user")
+    assert st == 200 and headers["content-type"] == "application/x-pem-file", body
+    assert headers["content-disposition"] == f'attachment; filename="tinycert-ca-{ca["id"]}.pem"'
+    text = body.decode() if isinstance(body, bytes) else body
+    cert = x509.load_pem_x509_certificate(text.encode())
+    assert x509.load_pem_x509_certificate(ca["certificate_pem"].encode()) == cert
+    for missing in ("99999999", "abc"):
+        st, _, prob = call(client, "GET", f"/providers/tinycert/authorities/{missing}/pem", principal="pem-user")
+        assert st == 404 and prob["code"] == "not_found", prob

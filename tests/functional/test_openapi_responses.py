@@ -43,6 +43,7 @@ def issued_lifecycle(client: Any, me: str) -> None:
     assert st == 201, ca
     call(client, "GET", "/providers/tinycert/authorities", principal=me)
     call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}", principal=me)
+    call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}/pem", principal=me)
 
     st, _, tiny = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn()}, me,
                        {"Idempotency-Key": "tour-" + uuid.uuid4().hex})

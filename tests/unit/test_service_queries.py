@@ -109,6 +109,23 @@ def test_authorities_are_listed_created_read_and_deleted(fx: Fakes) -> None:
             admin.delete_authority(fx.svc, missing, actor="ops", admin=True)
 
 
+def test_an_authority_pem_is_the_cas_certificate_and_a_provider_without_one_is_a_502(fx: Fakes) -> None:
+    import dataclasses
+
+    from chalicelib.core.errors import ProviderProtocolError
+
+    created = admin.create_authority(fx.svc, {"C": "US", "O": "Example CA"})
+    pem = admin.authority_pem(fx.svc, created.ca_id)
+    assert pem.startswith("-----BEGIN CERTIFICATE-----") and pem.strip() == created.certificate_pem.strip()
+    fake = fx.provider("tinycert")
+    for broken in (None, "", "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"):
+        fake.authorities[created.ca_id] = dataclasses.replace(created, certificate_pem=broken)
+        with pytest.raises(ProviderProtocolError):
+            admin.authority_pem(fx.svc, created.ca_id)
+    with pytest.raises(NotFound):
+        admin.authority_pem(fx.svc, "12345")
+
+
 def test_a_malformed_authority_id_is_not_found_without_asking_the_provider(fx: Fakes) -> None:
     for bad in ("abc", "1" * 13, "../1"):
         with pytest.raises(NotFound):
