@@ -312,14 +312,24 @@ class FakeStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         start = _decode_token(next_token, owner)
         statuses = {status, Status.SUBMITTING.value} if status == "pending" else {status}
+
+        def named(c: Certificate) -> bool:
+            if not domain:
+                return True
+            if domain.startswith("."):
+                return any(n.endswith(domain) for n in c.dns_names)
+            return domain in c.dns_names
 
         def wanted(c: Certificate) -> bool:
             return ((not status or c.status.value in statuses) and (not provider or c.provider == provider)
                     and (not common_name or c.common_name == common_name)
-                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before)))
+                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before))
+                    and (not expires_after or (c.not_after is not None and c.not_after >= expires_after))
+                    and named(c))
 
         with self._lock:
             self._check_up()

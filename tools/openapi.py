@@ -186,6 +186,17 @@ def _parameters() -> dict[str, Any]:
                                       "Only imports of this provider."),
         "ImportStatusFilter": query("status", {"enum": list(_import_statuses())}, "Only imports in this status."),
         "CommonNameFilter": query("common_name", {"type": "string"}, "Exact common name."),
+        "ExpiringWithin": query("expiring_within", {"type": "string", "pattern": "^[1-9][0-9]{0,4}[dh]$",
+                                                    "examples": ["30d", "12h"]},
+                                "Only certificates whose not_after is from now to this many days (`d`) or hours "
+                                "(`h`) from now, at most 3650d: the \"expiring soon\" view. With "
+                                "expires_before, the earlier bound applies."),
+        "DomainFilter": query("domain", {"type": "string", "maxLength": 254, "examples": ["www.example.com",
+                                                                                          ".example.com"]},
+                              "A DNS name the certificate is for (its common name or a dns SAN), exact "
+                              "(`*.example.com` is the wildcard name itself); with a leading dot every name "
+                              "under that domain (`.example.com`: www.example.com, *.example.com, a.b.example.com "
+                              "— not example.com). Case-insensitive; IDNs in either form."),
         "ExpiresBefore": query("expires_before", {"type": "string", "format": "date-time"},
                                "Only certificates whose not_after is before this (ISO 8601 with a timezone)."),
     }
@@ -319,8 +330,8 @@ def _certificate_paths(ex: dict[str, Any]) -> dict[str, Any]:
             "get": _op("list_certificates", "List the caller's certificates (newest first)", "certificates", {
                 "200": _json(ref("CertificatePage"), "One page.", example={"items": [issued], "next_token": None}),  # an example, not a secret  # nosec B105
                 **_errs(*BASE, 422)},
-                params=["StatusFilter", "ProviderFilter", "CommonNameFilter", "ExpiresBefore", "ListLimit",
-                        "NextToken"],
+                params=["StatusFilter", "ProviderFilter", "CommonNameFilter", "DomainFilter", "ExpiresBefore",
+                        "ExpiringWithin", "ListLimit", "NextToken"],
                 description="Unknown query parameters are a 422."),
         },
         "/certificates/{cert_id}": {

@@ -370,8 +370,12 @@ class RevocationState(Closed, kw_only=True):
                           "`revoked`: confirmed by the provider. A rejected request is cleared "
                           "(event certificate.revocation_rejected).")]
     request_id: Annotated[str, doc("The provider's revoke request id.")] | None
-    reason: str
-    requested_at: Timestamp
+    reason: Annotated[str, doc("The reason given to the revoke (unspecified, key_compromise, ...); `unspecified` "
+                               "for a certificate revoked outside certgate, cessation_of_operation for one "
+                               "whose CA was deleted.")]
+    requested_at: Annotated[Timestamp, doc("null: revoked outside certgate (at the provider).")] | None
+    revoked_at: Annotated[Timestamp, doc("When certgate recorded the certificate revoked (null until then, and "
+                                         "for certificates imported revoked).")] | None
 
 
 class Certificate(Closed, kw_only=True):

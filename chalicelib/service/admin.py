@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ProviderNotFound
-from chalicelib.core.model import FINAL, Certificate, Failure, Status
+from chalicelib.core.model import FINAL, Certificate, Failure, Revocation, Status, iso
 from chalicelib.core.provider import Authority, Capabilities
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
@@ -132,7 +132,10 @@ def _mark_deleted_with_authority(svc: CertificateService, cert_id: str, ca_id: s
         return
     reason = Failure("authority_deleted", f"{AUTHORITY_PROVIDER} deleted it with its certificate authority {ca_id}")
     target = Status.REVOKED if cert.status is Status.ISSUED else Status.FAILED
-    after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None)
+    changes: dict[str, Any] = {}
+    if target is Status.REVOKED:  # the CA stopped: its certificates with it
+        changes["revocation"] = Revocation(reason="cessation_of_operation", requested_at=iso(svc.clock()))
+    after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None, **changes)
     svc.save(after, [svc.event_for(cert, after, actor, reason="authority_deleted", ca_id=ca_id)])
 
 

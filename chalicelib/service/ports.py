@@ -118,7 +118,11 @@ class CertificateStore(Protocol):
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
+        """One page of `owner`'s certificates, newest first. `expires_before`/`expires_after`:
+        not_after < / >= that timestamp; `domain`: a lower-case DNS name the certificate is for
+        (`Certificate.dns_names`), or with a leading dot every name under that domain."""
 
     def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
                first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:

@@ -211,6 +211,30 @@ def test_listing_pages_and_filters(client):
     assert st == 400 and prob["code"] == "invalid_next_token"
 
 
+def test_expiring_soon_and_domain_search(client):
+    """expiring_within=30d (TinyCert issues for a year: not expiring; 400d: it is), domain= exact
+    (a SAN) and with a leading dot (everything under the domain); bad values are 422 naming them."""
+    me = who()
+    base = cn()
+    _, _, apex = order(client, {"provider": "tinycert", "common_name": f"www.{base}",
+                                "sans": [{"type": "dns", "value": base}]}, me)
+    _, _, deep = order(client, {"provider": "tinycert", "common_name": f"a.b.{base}"}, me)
+
+    def listed(query: str) -> set[str]:
+        st, _, page = call(client, "GET", f"/certificates?{query}", principal=me)
+        assert st == 200, page
+        return {c["id"] for c in page["items"]}
+
+    assert listed("expiring_within=30d") == set()
+    assert listed("expiring_within=400d") == listed("expiring_within=9600h") == {apex["id"], deep["id"]}
+    assert listed(f"domain={base}") == {apex["id"]}
+    assert listed(f"domain=.{base}") == {apex["id"], deep["id"]}
+    assert listed(f"domain=.b.{base}&expiring_within=400d") == {deep["id"]}
+    st, _, prob = call(client, "GET", "/certificates?expiring_within=30&domain=a..b", principal=me)
+    assert st == 422 and sorted(e["field"] for e in prob["errors"]) == ["domain", "expiring_within"], prob
+    assert "30d" in next(e["message"] for e in prob["errors"] if e["field"] == "expiring_within")
+
+
 def test_reissue_makes_a_new_revision_and_keeps_the_old(client, world):
     me = who()
     _, _, body = order(client, {"provider": "tinycert", "common_name": cn()}, me)
@@ -248,6 +272,8 @@ def test_revoke_and_unsupported_revoke(client):
     assert st == 422 and bad["errors"][0]["field"] == "reason"
     st, _, rev = call(client, "POST", f"/certificates/{t['id']}/revoke", {"reason": "key_compromise"}, me)
     assert st == 200 and rev["status"] == "revoked"
+    assert rev["revocation"]["reason"] == "key_compromise" and rev["revocation"]["revoked_at"], rev["revocation"]
+    assert call(client, "GET", f"/certificates/{t['id']}", principal=me)[2]["revocation"] == rev["revocation"]
     st, _, again = call(client, "POST", f"/certificates/{t['id']}/revoke", {}, me)
     assert st == 409
     _, _, r = order(client, {"provider": "resello", "common_name": cn()}, me)

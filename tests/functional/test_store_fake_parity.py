@@ -324,6 +324,32 @@ def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> No
     assert store.get_import("imp_" + "0" * 32) is None
 
 
+def test_listings_filter_by_expiry_window_and_by_domain_exact_or_under(store: Any) -> None:
+    made = [
+        cert(1, common_name="www.example.com", sans=(San("dns", "www.example.com"), San("dns", "Example.com")),
+             not_after=at(100)),
+        cert(2, common_name="*.example.com", sans=(San("dns", "*.example.com"),), not_after=at(200)),
+        cert(3, common_name="deep.a.example.com", sans=(San("dns", "deep.a.example.com"),
+                                                        San("ip", "192.0.2.1")), not_after=at(300)),
+        cert(4, common_name="notexample.com", sans=(), not_after=at(400)),
+    ]
+    for c in made:
+        store.create(c, [])
+
+    def ids(**flt: Any) -> set[str]:
+        return {c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None, **flt)[0]}
+
+    one, two, three, four = (c.id for c in made)
+    assert ids(domain="example.com") == {one}
+    assert ids(domain="*.example.com") == {two}
+    assert ids(domain=".example.com") == {one, two, three}
+    assert ids(domain=".a.example.com") == {three}
+    assert ids(domain="notexample.com") == {four}  # the common name alone counts
+    assert ids(domain="192.0.2.1") == set()  # dns names only
+    assert ids(expires_after=at(200), expires_before=at(400)) == {two, three}
+    assert ids(expires_after=at(150), domain=".example.com") == {two, three}
+
+
 def test_imports_are_listed_newest_first_per_owner_or_all_paged_and_out_of_certificate_listings(
         store: Any) -> None:
     def job(n: int, owner: str, provider: str = "digicert") -> ImportJob:

@@ -126,6 +126,9 @@ class CertificateStore:
             # the create's audit-only events, until the first save files them as rows (Certificate.first_events)
             FIRST_EVENTS: [_event_fields(ev) for ev in cert.first_events] or None,
         }
+        # "|a.example.com|example.com|": contains() on it finds an exact name ("|name|") and every
+        # name under a domain (".domain|"); DynamoDB has no ends_with, and none on list elements.
+        item["dns_names"] = "|" + "|".join(sorted(cert.dns_names)) + "|"
         shard = shard_of(cert.id, self.shards)
         if cert.due_kind:
             item["due_shard"] = f"{cert.due_kind}#{shard}"
@@ -297,8 +300,20 @@ class CertificateStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         filters, names, values = [], {"#o": "owner"}, {":o": owner}
+        if expires_after:
+            filters.append("#na >= :na2")
+            names["#na"], values[":na2"] = "not_after", expires_after
+        if domain and domain.startswith("."):
+            filters.append("contains(#dn, :dn)")
+            names["#dn"], values[":dn"] = "dns_names", domain + "|"
+        elif domain:
+            # certificates written before dns_names existed are found by their common name
+            filters.append("(contains(#dn, :dn) OR #cn = :dcn)")
+            names["#dn"], names["#cn"] = "dns_names", "common_name"
+            values[":dn"], values[":dcn"] = f"|{domain}|", domain
         if status:
             # the public 'pending' covers the internal 'submitting'
             if status == "pending":
