@@ -32,6 +32,9 @@ class Capabilities:
     # The provider's documented request limits ((requests, per seconds), ...): the adapter keeps
     # them per process, the jobs plan their runs inside them (service/sweeps.py CallBudget).
     rate_limits: tuple[tuple[int, float], ...] = ()
+    # The subject alternative name types the provider issues for (an order asking for another is
+    # refused before anything is written: service/requests.py).
+    san_types: tuple[str, ...] = ("dns", "ip", "email", "uri")
     # How an automatic renewal gets the next certificate: "renew" (a new paid order), "reissue"
     # (a fresh certificate on the same order, free), or "plan" (reissue while the paid plan,
     # `coverage_until`, outlasts the certificate; a paid renewal at its end).
@@ -52,7 +55,7 @@ class Capabilities:
             "validity_selectable": self.lifetime.parameter, "reissue": self.reissue,
             "renew": self.renew, "revoke": self.revoke, "cancel": self.cancel,
             "download_formats": list(self.download_formats), "authorities": self.authorities,
-            "async_issuance": self.async_issuance,
+            "async_issuance": self.async_issuance, "san_types": list(self.san_types),
         }
 
 

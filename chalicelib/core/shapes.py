@@ -518,6 +518,8 @@ class Capabilities(Closed, kw_only=True):
     authorities: bool
     async_issuance: bool | UnsetType = UNSET
     download_formats: list[Format]
+    san_types: Annotated[list[SanType], doc("The subject alternative name types the provider issues for; an "
+                                            "order asking for another is a 422 on `sans`.")]
 
 
 class Provider(Closed, kw_only=True):

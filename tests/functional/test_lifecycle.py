@@ -279,6 +279,31 @@ def test_revoke_and_unsupported_revoke(client):
     _, _, r = order(client, {"provider": "resello", "common_name": cn()}, me)
     st, _, prob = call(client, "POST", f"/certificates/{r['id']}/revoke", {}, me)
     assert st == 422 and prob["code"] == "unsupported_operation"
+    assert prob["title"] == "Unsupported operation"  # its type's title, not "Validation failed"
+
+
+def test_provider_rules_refuse_before_anything_is_written_or_sent(client, world):
+    """An IP SAN at Resello is refused on `sans` (not blamed on the CSR at the provider, no failed
+    record left), an EV wildcard on `common_name`, an OV order without the organization's name on
+    `organization.name`."""
+    me = who()
+    before = len(world.sim_orders("resello"))
+    name = cn()
+    for body, fields in (
+        ({"provider": "resello", "common_name": name, "sans": [{"type": "ip", "value": "192.0.2.7"}]}, ["sans"]),
+        ({"provider": "digicert", "product": "ev", "common_name": f"*.{name}"}, ["common_name"]),
+        ({"provider": "resello", "product": "ov", "common_name": name,
+          "organization": {"country": "NL", "unit": "IT", "chamber_of_commerce": "1234"},
+          "approver": {"first_name": "A", "last_name": "B"}}, ["organization.name"]),
+    ):
+        st, _, prob = call(client, "POST", "/certificates", body, me)
+        assert st == 422 and sorted(e["field"] for e in prob["errors"]) == fields, (body, prob)
+        assert prob["title"] == "Validation failed"
+    assert call(client, "GET", "/certificates", principal=me)[2]["items"] == []  # no record
+    assert len(world.sim_orders("resello")) == before  # nothing sent
+    st, _, listing = call(client, "GET", "/providers")
+    caps = {p["name"]: p["capabilities"] for p in listing["items"]}
+    assert caps["resello"]["san_types"] == ["dns"] and "ip" in caps["digicert"]["san_types"]
 
 
 def test_cancel_pending_and_refuse_issued(client):
