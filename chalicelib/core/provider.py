@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.core.lifetimes import Lifetime
 from chalicelib.core.model import Approver, Organization, San, Status
+from chalicelib.core.vocabulary import FORMATS
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Capabilities:
     # `coverage_until`, outlasts the certificate; a paid renewal at its end).
     renewal: str = "renew"
 
+    @property
+    def served_formats(self) -> tuple[str, ...]:
+        """The formats GET /certificates/{id}/download serves for this provider's certificates:
+        certgate renders every one from the stored revision (x509/formats.py), whatever the
+        provider's own downloads (`download_formats`, what the adapter fetches) offer; pkcs12 where
+        certgate can hold the key (the provider hands it over, or certgate makes it for a CSR)."""
+        holds_key = self.generates_key or self.accepts_csr
+        return tuple(f for f in FORMATS if f != "pkcs12" or holds_key)
+
     def max_validity_days(self, product: str, on: dt.date) -> int:
         return self.lifetime.max_days(product, on)
 
@@ -54,7 +64,7 @@ class Capabilities:
             "validity_schedules": {p: self.lifetime.schedule(p).to_list() for p in self.products},
             "validity_selectable": self.lifetime.parameter, "reissue": self.reissue,
             "renew": self.renew, "revoke": self.revoke, "cancel": self.cancel,
-            "download_formats": list(self.download_formats), "authorities": self.authorities,
+            "download_formats": list(self.served_formats), "authorities": self.authorities,
             "async_issuance": self.async_issuance, "san_types": list(self.san_types),
         }
 

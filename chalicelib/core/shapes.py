@@ -517,7 +517,10 @@ class Capabilities(Closed, kw_only=True):
     cancel: bool
     authorities: bool
     async_issuance: bool | UnsetType = UNSET
-    download_formats: list[Format]
+    download_formats: Annotated[list[Format], doc("What GET /certificates/{id}/download serves for this provider's "
+                                                  "certificates (rendered by certgate from the issued revision); "
+                                                  "pkcs12 only for a certificate whose key certgate holds "
+                                                  "(`private_key_held`).")]
     san_types: Annotated[list[SanType], doc("The subject alternative name types the provider issues for; an "
                                             "order asking for another is a 422 on `sans`.")]
 

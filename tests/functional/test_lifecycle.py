@@ -76,6 +76,28 @@ def test_tinycert_order_is_issued_synchronously_with_every_download(client, worl
     assert "certificate.requested" in kinds and "certificate.issued" in kinds
 
 
+@pytest.mark.parametrize("provider", ["tinycert", "resello", "digicert"])
+def test_every_download_format_providers_lists_is_served(client, world, provider):
+    """GET /providers says what the download route really serves: every format it lists answers
+    200 for an issued certificate of that provider whose key certgate holds."""
+    me = who()
+    st, _, listing = call(client, "GET", "/providers")
+    listed = next(p for p in listing["items"] if p["name"] == provider)["capabilities"]["download_formats"]
+    assert set(listed) == {"pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12"}, listed
+    _, _, body = order(client, {"provider": provider, "common_name": cn()}, me)
+    if body["status"] != "issued":
+        world.advance(provider)
+        body = call(client, "POST", f"/certificates/{body['id']}/refresh", principal=me)[2]
+    assert body["status"] == "issued" and body["private_key_held"] is True, body
+    for fmt in listed:
+        if fmt == "pkcs12":
+            st, h, data = call(client, "POST", f"/certificates/{body['id']}/download",
+                               {"passphrase": "correct horse"}, me)
+        else:
+            st, h, data = call(client, "GET", f"/certificates/{body['id']}/download?format={fmt}", principal=me)
+        assert st == 200 and data, (provider, fmt, data)
+
+
 def test_resello_order_with_gateway_key_pending_then_issued_on_refresh(client, world):
     me = who()
     status, _, body = order(client, {"provider": "resello", "common_name": cn()}, me)

@@ -121,3 +121,12 @@ def test_a_problem_is_titled_by_its_type_whatever_raised_it():
                         (pe.RateLimited("digicert", "slow"), "Provider rate limit reached"),
                         (pe.OwnershipUnproven("tinycert", "two candidates"), "Outcome unknown")]:
         assert problems.from_provider_error(perr, None)[1]["title"] == title, perr
+
+
+def test_docs_api_md_lists_every_problem_type_with_its_title():
+    import pathlib
+
+    doc = (pathlib.Path(problems.__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    missing = [code for code, title in problems.TITLES.items() if f"| `{code}` |" not in doc
+               or f"| {title} |" not in doc]
+    assert missing == [], "docs/api.md's problem table misses these codes (or their titles)"
