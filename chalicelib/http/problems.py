@@ -98,7 +98,7 @@ TITLES: dict[str, str] = {
     "malformed_json": "Malformed JSON",
     "duplicate_json_key": "Duplicate JSON key",
     "body_required": "Body required",
-    "invalid_next_token": "Invalid next_token",
+    "invalid_next_token": "Invalid next_token",  # a title, not a secret  # nosec B105
     "invalid_principal": "Invalid principal",
     "principal_header_refused": "Principal header refused",
     # 401 / 403 / 404 / 405 / 406
