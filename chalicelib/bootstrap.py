@@ -78,7 +78,7 @@ class ProviderDirectory:
     def defaults(self, name: str) -> Mapping[str, Any]:
         creds = self.secrets.credentials(name)
         out: dict[str, Any] = {k: creds[k] for k in ("organization", "approver") if isinstance(creds.get(k), dict)}
-        for key in ("default_ca_id", "default_ca_cert_id"):
+        for key in ("default_ca_id", "default_ca_cert_id", "default_organization_id"):
             if creds.get(key) is not None:
                 out[key] = creds[key]
         return out

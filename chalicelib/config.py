@@ -220,7 +220,7 @@ class Settings:
                 admin_principals=admins,
                 import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),
                 import_concurrency=max(1, int(_seconds(env, "CERTGATE_IMPORT_CONCURRENCY", 4))),
-                sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
+                sync_interval_s=_seconds(env, _SYNC_INTERVAL, 3600.0),
                 sync_interval_s_by_provider=_sync_intervals(env),
                 provider_read_timeout_s=provider_read_timeout_s,
                 acm_default_region=_acm_region(env),

@@ -312,14 +312,24 @@ class FakeStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         start = _decode_token(next_token, owner)
         statuses = {status, Status.SUBMITTING.value} if status == "pending" else {status}
+
+        def named(c: Certificate) -> bool:
+            if not domain:
+                return True
+            if domain.startswith("."):
+                return any(n.endswith(domain) for n in c.dns_names)
+            return domain in c.dns_names
 
         def wanted(c: Certificate) -> bool:
             return ((not status or c.status.value in statuses) and (not provider or c.provider == provider)
                     and (not common_name or c.common_name == common_name)
-                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before)))
+                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before))
+                    and (not expires_after or (c.not_after is not None and c.not_after >= expires_after))
+                    and named(c))
 
         with self._lock:
             self._check_up()
@@ -539,6 +549,34 @@ class FakeStore:
         with self._lock:
             self._check_up()
             return self._schedules.get(schedule_key)
+
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        start = _decode_token(next_token, viewer)
+
+        def wanted(j: ImportJob) -> bool:
+            return ((owner is None or j.owner == owner) and (provider is None or j.provider == provider)
+                    and (status is None or j.status == status))
+
+        with self._lock:
+            self._check_up()
+            index = sorted(((j.started_at, j.id) for j in self._imports.values()), reverse=True)
+            jobs = {jid: _round_trip(self._imports[jid]) for _, jid in index}
+        position = 0
+        if start is not None:
+            position = next((i + 1 for i, key in enumerate(index)
+                             if key == (start.get("created_at"), start.get("id"))), len(index))
+        out: list[ImportJob] = []
+        last: tuple[str, str] | None = None
+        for _ in range(10):  # as the adapter: at most 10 reads per request, the Limit before the filters
+            read = index[position:position + (limit - len(out))]
+            position += len(read)
+            out += [jobs[jid] for _, jid in read if wanted(jobs[jid])]
+            last = read[-1] if read and position < len(index) else None
+            if len(out) >= limit or last is None:
+                break
+        token = _encode_token({"created_at": last[0], "id": last[1]}, viewer) if last else None
+        return out, token
 
     def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
         def entries(shard: int) -> list[tuple[str, ImportJob]]:

@@ -143,10 +143,11 @@ class Revocation:
     rejected request is cleared (event certificate.revocation_rejected)."""
 
     reason: str
-    requested_at: str
+    requested_at: str | None = None  # None: revoked outside certgate (at the provider), never asked here
     state: str = "requested"  # requested | pending | revoked
     request_id: str | None = None
     comments: str | None = None
+    revoked_at: str | None = None  # when certgate recorded it revoked (None for records from before)
 
     @property
     def waiting(self) -> bool:
@@ -359,6 +360,10 @@ class Certificate:
         """This certificate in `target` (checked against ALLOWED), one version later."""
         if target != self.status and not can_transition(self.status, target):
             raise TransitionNotAllowed(self.status, target)
+        if target is Status.REVOKED and self.status is not Status.REVOKED:
+            # Every way into revoked (our revoke, one at the provider, a deleted CA) says when and why.
+            rev = changes.get("revocation", self.revocation) or Revocation(reason="unspecified")
+            changes["revocation"] = replace(rev, state="revoked", revoked_at=iso(now))
         return replace(self, status=target, updated_at=iso(now) or self.updated_at,
                        version=self.version + 1, **changes)
 
@@ -396,9 +401,7 @@ class Certificate:
             "revision": self.revision,
             "issued_revision": rev.number if rev else None,
             "operation": self.operation if self.due_kind else None,
-            "revocation": ({"status": self.revocation.state, "request_id": self.revocation.request_id,
-                            "reason": self.revocation.reason, "requested_at": self.revocation.requested_at}
-                           if self.revocation else None),
+            "revocation": self._public_revocation(),
             "not_before": self.not_before,
             "not_after": self.not_after,
             "coverage_until": self.coverage_until,
@@ -416,6 +419,22 @@ class Certificate:
         if self.acm is not None:
             out["delivery"] = {"acm": self.acm.to_public()}
         return out
+
+    @property
+    def dns_names(self) -> frozenset[str]:
+        """The DNS names the certificate is for (common name and dns SANs), lower case: what a
+        domain search (GET /certificates?domain=) matches."""
+        names = {self.common_name, *(s.value for s in self.sans if s.type == "dns")}
+        return frozenset(n.strip().lower().rstrip(".") for n in names if n)
+
+    def _public_revocation(self) -> dict[str, Any] | None:
+        rev = self.revocation
+        if rev is None and self.status is Status.REVOKED:  # revoked at the provider before it was recorded here
+            rev = Revocation(reason="unspecified", state="revoked")
+        if rev is None:
+            return None
+        return {"status": rev.state, "request_id": rev.request_id, "reason": rev.reason,
+                "requested_at": rev.requested_at, "revoked_at": rev.revoked_at}
 
     def event_summary(self) -> dict[str, Any]:
         """What an SNS message says of the certificate (never PEMs or keys)."""

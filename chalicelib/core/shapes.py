@@ -93,6 +93,7 @@ Text64 = Annotated[str, Meta(max_length=64, pattern=NO_CONTROL), message("must b
 Text128 = Annotated[str, Meta(max_length=128, pattern=NO_CONTROL), message("must be at most 128 characters "
                                                                            "of printable text")]
 Positive = Annotated[int, Meta(ge=1), message("must be a positive integer")]
+DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
 Email = Annotated[str, Meta(pattern=EMAIL), message("must be an email address")]
 Country = Annotated[str, Meta(pattern=COUNTRY),
                     doc("ISO 3166-1 alpha-2 (officially assigned codes only), any case."),
@@ -163,7 +164,9 @@ class ProviderOptions(Shape, kw_only=True):
 
     plan: Annotated[str, Meta(pattern=UUID, extra_json_schema={"format": "uuid"}), message("must be a plan UUID"),
                     only_for("resello", "the plan UUID (overrides the product's plan).")] | UnsetType = UNSET
-    ca_id: Annotated[Positive, only_for("tinycert", "the issuing CA.")] | UnsetType = UNSET
+    ca_id: Annotated[Positive | DigitString, message("must be a numeric TinyCert CA id"),
+                     only_for("tinycert", "the issuing CA: the integer `id` GET /providers/tinycert/authorities "
+                                          "lists (a string of digits is accepted too).")] | UnsetType = UNSET
     organization_id: Annotated[Positive, only_for("digicert", "the CertCentral organization.")] | UnsetType = UNSET
     signature_hash: Annotated[SignatureHash, only_for("digicert", "the hash the CA signs with (default "
                                                                   "sha256).")] | UnsetType = UNSET
@@ -292,9 +295,6 @@ class AuthorityRequest(Shape, kw_only=True):
     hash_method: Literal["sha256"] | None = None
 
 
-DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
-
-
 class ImportFilters(Shape, kw_only=True):
     """Each provider takes its own (others are a 422): tinycert ca_id, state; resello plan; digicert
     common_name, status."""
@@ -317,8 +317,14 @@ class ImportRequest(Shape, kw_only=True):
                          message(f"must be an integer from 1 to {MAX_IMPORT_PAGE_SIZE}")] | None = None
 
 
+class SyncRequest(Shape, kw_only=True):
+    """POST /imports/sync: run the recurring syncs of one provider's imports now."""
+
+    provider: ProviderName
+
+
 REQUESTS: tuple[type[Shape], ...] = (OrderRequest, ChangeRequest, RevokeRequest, DcvRetryRequest, DownloadRequest,
-                                     AuthorityRequest, ImportRequest)
+                                     AuthorityRequest, ImportRequest, SyncRequest)
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
@@ -364,8 +370,12 @@ class RevocationState(Closed, kw_only=True):
                           "`revoked`: confirmed by the provider. A rejected request is cleared "
                           "(event certificate.revocation_rejected).")]
     request_id: Annotated[str, doc("The provider's revoke request id.")] | None
-    reason: str
-    requested_at: Timestamp
+    reason: Annotated[str, doc("The reason given to the revoke (unspecified, key_compromise, ...); `unspecified` "
+                               "for a certificate revoked outside certgate, cessation_of_operation for one "
+                               "whose CA was deleted.")]
+    requested_at: Annotated[Timestamp, doc("null: revoked outside certgate (at the provider).")] | None
+    revoked_at: Annotated[Timestamp, doc("When certgate recorded the certificate revoked (null until then, and "
+                                         "for certificates imported revoked).")] | None
 
 
 class Certificate(Closed, kw_only=True):
@@ -507,7 +517,12 @@ class Capabilities(Closed, kw_only=True):
     cancel: bool
     authorities: bool
     async_issuance: bool | UnsetType = UNSET
-    download_formats: list[Format]
+    download_formats: Annotated[list[Format], doc("What GET /certificates/{id}/download serves for this provider's "
+                                                  "certificates (rendered by certgate from the issued revision); "
+                                                  "pkcs12 only for a certificate whose key certgate holds "
+                                                  "(`private_key_held`).")]
+    san_types: Annotated[list[SanType], doc("The subject alternative name types the provider issues for; an "
+                                            "order asking for another is a 422 on `sans`.")]
 
 
 class Provider(Closed, kw_only=True):
@@ -517,7 +532,8 @@ class Provider(Closed, kw_only=True):
 
 
 class Authority(Closed, kw_only=True):
-    id: Annotated[str, Meta(pattern="^[0-9]{1,12}$")]
+    id: Annotated[int, Meta(ge=1), doc("The TinyCert CA id: what `provider_options.ca_id` and `filters.ca_id` "
+                                       "take.")]
     name: str
     details: dict[str, Any]
     certificate_pem: str | None
@@ -611,5 +627,10 @@ class AuthorityPage(Closed, kw_only=True):
     next_token: Annotated[str, NEXT_TOKEN] | None
 
 
+class ImportPage(Closed, kw_only=True):
+    items: list[ImportJob]
+    next_token: Annotated[str, NEXT_TOKEN] | None
+
+
 RESPONSES: tuple[type[Struct], ...] = (Certificate, CertificatePage, Event, EventPage, Validation, ProviderPage,
-                                       Authority, AuthorityPage, ImportJob, Health, Problem)
+                                       Authority, AuthorityPage, ImportJob, ImportPage, Health, Problem)

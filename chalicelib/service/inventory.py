@@ -545,14 +545,63 @@ def start_import(svc: CertificateService, principal: str, body: Any) -> dict[str
     return job.to_public()
 
 
-def get_import(svc: CertificateService, principal: str, import_id: str) -> dict[str, Any]:
-    """The import if `principal` started it; 404 otherwise (never 403: no existence leak)."""
+def get_import(svc: CertificateService, principal: str, import_id: str, *, admin: bool = False) -> dict[str, Any]:
+    """The import if `principal` started it (or is an administrator, as for certificates); 404
+    otherwise (never 403: no existence leak)."""
     if not _IMPORT_ID.match(import_id or ""):
         raise NotFound(f"no import {import_id!r}")
     job = svc.store.get_import(import_id)
-    if job is None or job.owner != principal:
+    if job is None or (job.owner != principal and not admin):
         raise NotFound(f"no import {import_id!r}")
     return job.to_public()
+
+
+def list_imports(svc: CertificateService, principal: str, *, admin: bool, limit: int, next_token: str | None,
+                 provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+    """One page of the imports `principal` may see, newest first: the ones they started; an
+    administrator sees everyone's (design.md section 6: "an admin principal list may see all")."""
+    return svc.store.list_imports(principal, owner=None if admin else principal, limit=limit,
+                                  next_token=next_token, provider=provider, status=status)
+
+
+SYNC_NOW_SCAN = 1000  # imports read (at most) to find the ones a sync-now request applies to
+
+
+def sync_now(svc: CertificateService, principal: str, provider: str, *, admin: bool) -> list[ImportJob]:
+    """Run the recurring syncs of `provider` now instead of at their interval: the imports
+    `principal` started (an administrator: everyone's) that carry a sync (neither superseded nor
+    failed on their first run). Each finished one is re-run from its first page inline for up to
+    `Policy.import_inline_s` seconds in all, the rest made due now for sync_inventory (within
+    5 minutes); a running one is left to the run that holds it. Returns them as they stand."""
+    svc.providers(provider)  # not configured -> 503, nothing changed
+    owner = None if admin else principal
+    carriers: list[ImportJob] = []
+    token: str | None = None
+    while len(carriers) < SYNC_NOW_SCAN:
+        page, token = svc.store.list_imports(principal, owner=owner, limit=100, next_token=token, provider=provider)
+        carriers += [j for j in page if j.next_run_at is not None and j.superseded_by is None
+                     and svc.store.import_carrying(j.schedule_key) in (None, j.id)]
+        if token is None:
+            break
+    deadline = time.monotonic() + svc.cfg.import_inline_s
+    out = []
+    for job in carriers:
+        if job.status == "running":
+            out.append(job)
+            continue
+        run = _Run(svc, job, actor=principal, out_of_time=lambda: time.monotonic() >= deadline, now=svc.clock())
+        try:
+            if time.monotonic() >= deadline:
+                job.next_run_at = iso(run.now())  # sync_inventory's next run takes it
+                run.save()
+            else:
+                run.claim(max(0.0, deadline - time.monotonic()) + LEASE_GRACE_S,
+                          restart=job.status in ("completed", "failed"))
+                job = run.run()
+        except _LeaseLost:
+            job = svc.store.get_import(job.id) or job  # a concurrent run (or sync-now) took it: as it stands
+        out.append(job)
+    return out
 
 
 def sync_inventory(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:

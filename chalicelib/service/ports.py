@@ -118,7 +118,11 @@ class CertificateStore(Protocol):
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
+        """One page of `owner`'s certificates, newest first. `expires_before`/`expires_after`:
+        not_after < / >= that timestamp; `domain`: a lower-case DNS name the certificate is for
+        (`Certificate.dns_names`), or with a leading dot every name under that domain."""
 
     def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
                first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
@@ -187,6 +191,11 @@ class CertificateStore(Protocol):
 
     def import_carrying(self, schedule_key: str) -> str | None:
         """The id of the import that carries the recurring sync of `schedule_key`, if any."""
+
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        """One page of imports, newest first (by started_at): those `owner` started, or everyone's
+        when `owner` is None; the next_token is bound to `viewer` (a 400 for anyone else)."""
 
     def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
         """As `due_page`, over the imports whose `next_run_at` <= now (none without a next run),

@@ -130,7 +130,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     if product not in caps.products:
         c.add("product", f"{order.provider} offers {', '.join(caps.products)}")
     sans = [] if "sans" in checked.bad else _sans(c, order.sans, cn)
-    key_type, key_size = _key_material(c, order, caps, cn, checked.bad)
+    key_type, key_size, parsed_csr = _key_material(c, order, caps, cn, checked.bad)
     lifetime = _lifetime(c, caps, product, on, order.validity_days, order.validity_strict)
     dcv = _dcv_method(c, order, caps)
     given = defaults or {}
@@ -139,6 +139,9 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     approver = _party(c, order.approver, given.get("approver"), shapes.Approver, "approver", checked.bad)
     options = _options(c, order.provider_options, order.provider)
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
+    _name_rules(c, order.provider, caps, product, cn, sans if order.sans is not None or parsed_csr is None
+                else [*([("dns", cn)] if cn else []), *parsed_csr.sans])
+    _organization_rule(c, order.provider, product, org or {}, options, given, checked.bad)
     _private_issuer(c, order.provider, product, options, given, checked.bad)
     acm_region = _acm_region(c, order, acm_default_region)
     dns_mode, dns_zone_id = _dns_automation(c, order, caps, dcv)
@@ -218,8 +221,9 @@ def _sans(c: Collector, sans: list[shapes.San] | None, cn: str | None) -> list[t
 
 
 def _key_material(c: Collector, order: shapes.OrderRequest, caps: Capabilities, cn: str | None,
-                  bad: frozenset[str]) -> tuple[str | None, int | None]:
-    """The key the gateway generates (type, size), if it does; checks a given CSR against the names."""
+                  bad: frozenset[str]) -> tuple[str | None, int | None, Any]:
+    """The key the gateway generates (type, size), if it does, and the parsed CSR, if one was given
+    (and parses); checks a given CSR against the names."""
     from chalicelib.x509 import csr as x509_csr
 
     provider = order.provider
@@ -228,26 +232,26 @@ def _key_material(c: Collector, order: shapes.OrderRequest, caps: Capabilities, 
             c.add("key", "give either csr or key, not both")
         if not caps.accepts_csr:
             c.add("csr", f"{provider} generates the key itself and takes no CSR")
-            return None, None
+            return None, None, None
         parsed = c.check(x509_csr.parse_csr, order.csr, "csr")
         if parsed is not None and cn:
             # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
             requested = [(s.type, s.value) for s in order.sans or []]
             c.errors.extend(x509_csr.check_csr_consistency(parsed, cn, requested, ""))
-        return None, None
+        return None, None, parsed
     if order.key is not None:
         if caps.generates_key:
             c.add("key", f"{provider} generates the key itself")
-            return None, None
+            return None, None, None
         sizes = shapes.KEY_SIZES[order.key.type]
         size = sizes[0] if order.key.size is UNSET else order.key.size
         if size not in sizes:
             c.add("key.size", f"{order.key.type} keys: {', '.join(map(str, sizes))}")
-            return None, None
-        return order.key.type, size
+            return None, None, None
+        return order.key.type, size, None
     if caps.generates_key or bad & {"csr", "key"}:
-        return None, None
-    return "rsa", 2048  # the gateway generates key + CSR and keeps the key sealed
+        return None, None, None
+    return "rsa", 2048, None  # the gateway generates key + CSR and keeps the key sealed
 
 
 def _dcv_method(c: Collector, order: shapes.OrderRequest, caps: Capabilities) -> str | None:
@@ -286,9 +290,21 @@ def _options(c: Collector, options: shapes.ProviderOptions | None, provider: str
             continue
         if extra["provider"] != provider:
             c.add(f"provider_options.{name}", f"applies to {extra['provider']} only")
+        elif name == "ca_id":
+            out[name] = _ca_id(c, value, "provider_options.ca_id", extra["message"])
         else:
             out[name] = value.lower() if name == "plan" else value
     return out
+
+
+def _ca_id(c: Collector, value: int | str, field_name: str, problem: str) -> int | None:
+    """A TinyCert CA id as the integer GET /providers/tinycert/authorities lists; the string of
+    digits earlier listings gave out is accepted too (one type out, both in)."""
+    ca = _number(value)
+    if 1 <= ca <= 10**12:
+        return ca
+    c.add(field_name, problem)
+    return None
 
 
 def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, org: Mapping[str, Any],
@@ -305,6 +321,43 @@ def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, 
                 c.add(name, f"is required for {product.upper()} certificates at resello")
     if dcv == "email" and not approver.get("email") and "approver.email" not in bad:
         c.add("approver.email", "is required for email validation at resello")
+
+
+def _name_rules(c: Collector, provider: str, caps: Capabilities, product: str, cn: str | None,
+                names: Sequence[tuple[str, str]]) -> None:
+    """What the names may be at this provider and for this product, refused before anything is
+    written or sent (a provider's own refusal would come after the intent, as a failed record):
+    the SAN types the provider issues for (`Capabilities.san_types`; Resello: DNS names only), and
+    no wildcard and no IP address in an EV certificate (EV Guidelines 9.2.1, 9.8.1)."""
+    refused = sorted({f"{kind} {value}" for kind, value in names if kind not in caps.san_types})
+    if refused:
+        c.add("sans", f"{provider} issues certificates for {', '.join(caps.san_types)} names only, not "
+                      f"{', '.join(refused)}")
+    if product != "ev":
+        return
+    if cn and cn.startswith("*."):
+        c.add("common_name", "an EV certificate cannot be a wildcard (EV Guidelines)")
+    wild = sorted({value for kind, value in names if kind == "dns" and value.startswith("*.") and value != cn})
+    ips = sorted({value for kind, value in names if kind == "ip"})
+    if (wild or ips) and not refused:
+        c.add("sans", f"an EV certificate names neither wildcards nor IP addresses (EV Guidelines): "
+                      f"{', '.join(wild + ips)}")
+
+
+def _organization_rule(c: Collector, provider: str, product: str, org: Mapping[str, Any],
+                       options: Mapping[str, Any], given: Mapping[str, Any], bad: frozenset[str]) -> None:
+    """OV and EV certificates name the organization: `organization.name` (given or from the provider
+    secret's defaults) goes into the subject as O= of the CSR certgate makes and to the provider.
+    At DigiCert a CertCentral organization id (provider_options.organization_id,
+    organization.digicert_org_id or the secret's default_organization_id) is that organization: the
+    CA writes its validated name into the subject."""
+    if product not in ("ov", "ev") or org.get("name") or bad & {"organization", "organization.name"}:
+        return
+    if provider == "digicert" and (options.get("organization_id") or org.get("digicert_org_id")
+                                   or given.get("default_organization_id")):
+        return
+    c.add("organization.name", f"is required for {product.upper()} certificates (the certificate's subject "
+                               "names the organization: O=)")
 
 
 def _private_issuer(c: Collector, provider: str, product: str, options: Mapping[str, Any],
@@ -386,6 +439,14 @@ def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
     return ImportSpec(request.provider, filters, page_size)
 
 
+def validate_sync(body: Any, providers: Sequence[str]) -> str:
+    """POST /imports/sync: {provider}."""
+    _, c, request = _structure(body, shapes.SyncRequest)
+    _known_provider(c, request.provider, providers)
+    c.raise_if_any()
+    return request.provider
+
+
 def _number(value: int | str) -> int:
     return value if isinstance(value, int) else int(value)
 
@@ -402,11 +463,7 @@ def _import_filters(c: Collector, filters: shapes.ImportFilters | None, provider
         if name not in allowed:
             c.add(f"filters.{name}", f"is not a {provider} filter (allowed: {', '.join(sorted(allowed))})")
         elif name == "ca_id":
-            ca = _number(value)
-            if 1 <= ca <= 10**12:
-                out[name] = str(ca)
-            else:
-                c.add("filters.ca_id", extra["message"])
+            out[name] = _ca_id(c, value, "filters.ca_id", extra["message"])
         elif name == "state":
             if 1 <= _number(value) <= 15:
                 out[name] = _number(value)

@@ -339,6 +339,57 @@ def test_the_imports_index_pages_on_from_a_position_as_the_sync_sweep_walks_it(s
     assert rest.items[0][0].item_id == jobs[2].id and rest.items[0][1] == jobs[2]
 
 
+def test_listings_filter_by_expiry_window_and_by_domain_exact_or_under(store: Any) -> None:
+    made = [
+        cert(1, common_name="www.example.com", sans=(San("dns", "www.example.com"), San("dns", "Example.com")),
+             not_after=at(100)),
+        cert(2, common_name="*.example.com", sans=(San("dns", "*.example.com"),), not_after=at(200)),
+        cert(3, common_name="deep.a.example.com", sans=(San("dns", "deep.a.example.com"),
+                                                        San("ip", "192.0.2.1")), not_after=at(300)),
+        cert(4, common_name="notexample.com", sans=(), not_after=at(400)),
+    ]
+    for c in made:
+        store.create(c, [])
+
+    def ids(**flt: Any) -> set[str]:
+        return {c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None, **flt)[0]}
+
+    one, two, three, four = (c.id for c in made)
+    assert ids(domain="example.com") == {one}
+    assert ids(domain="*.example.com") == {two}
+    assert ids(domain=".example.com") == {one, two, three}
+    assert ids(domain=".a.example.com") == {three}
+    assert ids(domain="notexample.com") == {four}  # the common name alone counts
+    assert ids(domain="192.0.2.1") == set()  # dns names only
+    assert ids(expires_after=at(200), expires_before=at(400)) == {two, three}
+    assert ids(expires_after=at(150), domain=".example.com") == {two, three}
+
+
+def test_imports_are_listed_newest_first_per_owner_or_all_paged_and_out_of_certificate_listings(
+        store: Any) -> None:
+    def job(n: int, owner: str, provider: str = "digicert") -> ImportJob:
+        return ImportJob(id=f"imp_{n:032x}", owner=owner, provider=provider, filters={}, status="queued",
+                         started_at=at(n), updated_at=at(n), version=1, next_run_at=at(n))
+
+    jobs = [job(1, OWNER), job(2, OTHER), job(3, OWNER, "resello"), job(4, OWNER)]
+    for j in jobs:
+        store.create_import(j)
+    store.create(cert(9), [])
+    mine, token = store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None)
+    assert [j.id for j in mine] == [jobs[3].id, jobs[2].id, jobs[0].id] and token is None
+    assert mine[0] == jobs[3]  # read back whole, its own owner included
+    everyone, _ = store.list_imports("admin", owner=None, limit=10, next_token=None)
+    assert [j.id for j in everyone] == [j.id for j in reversed(jobs)]
+    first, token = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=None)
+    rest, end = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=token)
+    assert [j.id for j in first + rest] == [jobs[3].id, jobs[2].id, jobs[0].id] and token and end is None
+    with pytest.raises(BadRequest):
+        store.list_imports(OTHER, owner=OTHER, limit=2, next_token=token)  # bound to its viewer
+    assert [j.id for j in store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None, provider="resello",
+                                             status="queued")[0]] == [jobs[2].id]
+    assert [c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None)[0]] == [cert(9).id]
+
+
 def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
     c = cert()
     ev = event(c, "certificate.issued", 1)

@@ -66,6 +66,7 @@ NOT_AWS_CALLS = {
     "sign": "private-key signing in chalicelib/csr.py",
     "list_certificates": "Provider.list_certificates (a provider's listing for imports); ACM's is counted "
                          "from adapters/acm.py below",
+    "list_imports": "CertificateStore/inventory.list_imports (GET /imports: certgate's import jobs), not DynamoDB's",
 }
 # IAM actions an API operation needs when they differ from service:OperationName.
 OPERATION_ACTIONS = {

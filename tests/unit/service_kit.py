@@ -86,6 +86,8 @@ def build(policy: Policy = POLICY, *, issuance: Mapping[str, str] = ISSUANCE, un
           defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Fakes:
     clock = FakeClock()
     store, artifacts, publisher, vault = FakeStore(clock=clock), FakeArtifacts(), FakePublisher(), FakeKeyVault()
+    # As the local stack's DigiCert secret: OV/EV orders name its CertCentral organization.
+    defaults = {"digicert": {"default_organization_id": 123}, **(defaults or {})}
     providers = FakeProviders(*(FakeProvider(name, issuance=mode) for name, mode in issuance.items()),
                               unconfigured=unconfigured, defaults=defaults)
     svc = CertificateService(cfg=policy, store=store, artifacts=artifacts, publisher=publisher, vault=vault,

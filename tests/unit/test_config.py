@@ -56,8 +56,8 @@ def test_import_knobs_default_like_before_and_reach_the_policy():
     from chalicelib.bootstrap import policy
 
     cfg = policy(Settings.from_env({"CERTGATE_STAGE": "dev"}))
-    assert (cfg.import_inline_s, cfg.import_concurrency, cfg.sync_interval_s) == (5.0, 4, 86400.0)
-    assert cfg.sync_interval_for("tinycert") == 86400.0
+    assert (cfg.import_inline_s, cfg.import_concurrency, cfg.sync_interval_s) == (5.0, 4, 3600.0)
+    assert cfg.sync_interval_for("tinycert") == 3600.0  # hourly by default
 
 
 def test_import_knobs_are_read_from_their_variables_per_provider_too():

@@ -41,6 +41,7 @@ T = TypeVar("T")  # an item of a sweep's index (a Certificate, an ImportJob)
 
 META = "META"
 FIRST_EVENTS = "first_events"  # a certificate item's own audit events, not yet rows (Certificate.first_events)
+IMPORTS_OWNER = "#imports"  # the by_owner partition of the import items (see _import_item)
 
 
 def _plain(value: Any) -> Any:
@@ -127,6 +128,9 @@ class CertificateStore:
             # the create's audit-only events, until the first save files them as rows (Certificate.first_events)
             FIRST_EVENTS: [_event_fields(ev) for ev in cert.first_events] or None,
         }
+        # "|a.example.com|example.com|": contains() on it finds an exact name ("|name|") and every
+        # name under a domain (".domain|"); DynamoDB has no ends_with, and none on list elements.
+        item["dns_names"] = "|" + "|".join(sorted(cert.dns_names)) + "|"
         shard = shard_of(cert.id, self.shards)
         if cert.due_kind:
             item["due_shard"] = f"{cert.due_kind}#{shard}"
@@ -298,8 +302,20 @@ class CertificateStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         filters, names, values = [], {"#o": "owner"}, {":o": owner}
+        if expires_after:
+            filters.append("#na >= :na2")
+            names["#na"], values[":na2"] = "not_after", expires_after
+        if domain and domain.startswith("."):
+            filters.append("contains(#dn, :dn)")
+            names["#dn"], values[":dn"] = "dns_names", domain + "|"
+        elif domain:
+            # certificates written before dns_names existed are found by their common name
+            filters.append("(contains(#dn, :dn) OR #cn = :dcn)")
+            names["#dn"], names["#cn"] = "dns_names", "common_name"
+            values[":dn"], values[":dcn"] = f"|{domain}|", domain
         if status:
             # the public 'pending' covers the internal 'submitting'
             if status == "pending":
@@ -648,11 +664,13 @@ class CertificateStore:
     # -- import jobs (service/inventory.py) ---------------------------------------------------
     # One item per import (pk=IMPORT#{id}, sk=META), filed in the sparse `due` index under kind `I`
     # while it has a next run; one pointer per schedule key (pk=IMPORTKEY#{key}) naming the import
-    # that carries that recurring sync.
+    # that carries that recurring sync. Every import is filed in the by_owner index under the one
+    # owner value IMPORTS_OWNER (no principal can be called so: '#' is not allowed in one), by
+    # started_at, for GET /imports; its own owner is `import_owner`.
     def _import_item(self, job: ImportJob) -> dict[str, Any]:
         item: dict[str, Any] = {"pk": f"IMPORT#{job.id}", "sk": META, "type": "import",
-                                **{k: v for k, v in job.__dict__.items() if k != "id"}, "import_id": job.id}
-        # No created_at: the item stays out of the by_owner index (certificate listings).
+                                **{k: v for k, v in job.__dict__.items() if k != "id"}, "import_id": job.id,
+                                "owner": IMPORTS_OWNER, "import_owner": job.owner, "created_at": job.started_at}
         if job.next_run_at:
             item["due_shard"] = f"I#{shard_of(job.id, self.shards)}"
             item["next_poll_at"] = job.next_run_at
@@ -662,6 +680,7 @@ class CertificateStore:
     def _import_from_item(item: dict[str, Any]) -> ImportJob:
         fields = ImportJob.__dataclass_fields__
         data = {k: v for k, v in item.items() if k in fields and k != "id"}
+        data["owner"] = item.get("import_owner", item["owner"])  # imports saved before GET /imports: owner
         data["counters"] = {**zero_counters(), **(item.get("counters") or {})}
         data["skipped"] = dict(item.get("skipped") or {})
         data["filters"] = dict(item.get("filters") or {})
@@ -698,6 +717,35 @@ class CertificateStore:
         """The id of the import that carries the recurring sync of `schedule_key`, if any."""
         item = self._get(f"IMPORTKEY#{schedule_key}", META)
         return str(item["import_id"]) if item is not None else None
+
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        """One page of imports, newest first: `owner`'s (None: everyone's); the token is bound to `viewer`."""
+        filters, names, values = [], {"#o": "owner"}, {":o": IMPORTS_OWNER}
+        for attr, value in (("import_owner", owner), ("provider", provider), ("status", status)):
+            if value is not None:
+                filters.append(f"#{attr} = :{attr}")
+                names[f"#{attr}"], values[f":{attr}"] = attr, value
+        start = self._decode_token(next_token, viewer, {
+            "pk": lambda v: v.startswith("IMPORT#"), "sk": lambda v: v == META,
+            "owner": lambda v: v == IMPORTS_OWNER, "created_at": lambda v: True})
+        out: list[ImportJob] = []
+        last: dict[str, Any] | None = start
+        for _ in range(10):  # bounded, as list_by_owner
+            kw: dict[str, Any] = {
+                "IndexName": schema.INDEX_BY_OWNER, "KeyConditionExpression": "#o = :o",
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._s(values),
+                "ScanIndexForward": False, "Limit": limit - len(out),
+            }
+            if filters:
+                kw["FilterExpression"] = " AND ".join(filters)
+            if last:
+                kw["ExclusiveStartKey"] = last
+            items, last = self._query(**kw)
+            out += [self._import_from_item(i) for i in items if i.get("type") == "import"]
+            if len(out) >= limit or not last:
+                break
+        return out, (self._encode_token(last, viewer) if last else None)
 
     def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
         """Imports whose next run is due (running ones, completed ones whose sync interval has
