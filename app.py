@@ -39,7 +39,9 @@ def renew_expiring(event: CloudWatchEvent) -> dict[str, Any]:
 
 
 # Every 5 minutes: resumes running imports soon after a 429/time-out; each import's own re-sync
-# interval (daily by default, CERTGATE_SYNC_INTERVAL_S) decides when a finished one runs again.
+# interval (hourly by default: CERTGATE_SYNC_INTERVAL_S, per provider CERTGATE_SYNC_INTERVAL_S_<NAME>)
+# decides when a finished one runs again, at the first run after it (so at most 5 minutes late).
+# POST /imports/sync runs a provider's syncs on demand.
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="sync_inventory")
 def sync_inventory(event: CloudWatchEvent) -> dict[str, Any]:
     return run_job("sync_inventory", event)

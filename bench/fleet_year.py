@@ -14,7 +14,14 @@ hour longer than in production). The providers validate asynchronously within 2 
 (Resello, DigiCert) or issue at once (TinyCert).
 
 It prints one line per figure and, last, one JSON object (the interface of issue 17):
-    python -m bench.fleet_year --certs N --rules 2026|47d [--engine fakes]
+    python -m bench.fleet_year --certs N --rules 2026|47d [--engine fakes|moto] [--days D]
+
+`--engine moto` runs the same year with the app's own DynamoDB adapter (CertificateStore) over an
+in-process moto server patched as the functional tests and `make run` patch it (devstack/moto_patch.py);
+providers, S3, SNS and KMS stay the in-memory fakes (the simulators cannot follow a simulated clock).
+Its request units are counted on the wire, per call the adapter makes, with the same unit rules
+(`WireUnits`). `--days D` simulates D days instead of 365 (per-certificate-year figures are scaled
+by 365/D): moto answers a call in milliseconds, and a year is ~80,000 invocations of ~15 calls.
 
 Costs come from counts, not timings: DynamoDB request units from the real adapter's item shapes
 (CertificateStore.to_item) and DynamoDB's unit rules; Lambda GB-seconds from the measured CPU time of
@@ -29,6 +36,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import json
+import logging
 import math
 import random
 import sys
@@ -91,6 +99,7 @@ class Units:
         self.rru = 0.0
         self.wru = 0.0
         self.calls = 0
+        self.ops: Counter[str] = Counter()  # DynamoDB calls by operation (moto engine: on the wire)
 
     def size(self, cert: Certificate) -> int:
         return len(json.dumps(self._mapper.to_item(cert), default=str))
@@ -164,9 +173,13 @@ class IndexedStore(FakeStore):
                 self._outbox.add((cert_id, ev.event_id))
 
     def create(self, cert: Certificate, events: Iterable[Event], idem: Any = None, ttl_s: int = 86400) -> None:
+        events = list(events)
         super().create(cert, events, idem, ttl_s)
         self.units.calls += 1
-        self.units.write(self._size(cert), transactional=True, indexes=len(self._keys(cert)))
+        # a PutItem unless an idempotency record or event rows come with it (first events are in the item)
+        self.units.write(self._size(cert), transactional=bool(events or idem), indexes=len(self._keys(cert)))
+        if idem is not None:
+            self.units.write(200, transactional=True)
         self._index(cert.id)
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *, claim_refs: Iterable[str] = (),
@@ -174,7 +187,10 @@ class IndexedStore(FakeStore):
         events, claims = list(events), list(claim_refs)
         super().save(after, events, claim_refs=claims, release_idempotency=release_idempotency)
         self.units.calls += 1
-        self.units.write(self._size(after), transactional=bool(events or claims), indexes=len(self._keys(after)))
+        filed = bool(after.first_events)  # rows now (counted by _put_events); the item keeps none
+        after = dataclasses.replace(after, first_events=())
+        self.units.write(self._size(after), transactional=bool(events or claims or filed),
+                         indexes=len(self._keys(after)))
         for _ in claims:
             self.units.write(200, transactional=True)
         self._index(after.id)
@@ -187,12 +203,15 @@ class IndexedStore(FakeStore):
     def _index_page(self, name: str, until: str, after: Position | None, limit: int) -> SweepPage:
         out: list[tuple[Position, Certificate]] = []
         end = True
+        queried: list[int] = []  # items returned per shard: the adapter makes one Query per shard it visits
         with self._lock:
             for shard in range(after.shard if after is not None else 0, self.shards):
                 rows = self._ix[name][shard]
                 i = 0
                 if after is not None and after.shard == shard and after.key:
                     i = bisect.bisect_right(rows, (after.key, after.item_id))
+                if len(out) < limit:
+                    queried.append(len(out))  # the adapter queries a shard while the page has room
                 while i < len(rows) and rows[i][0] <= until:
                     if len(out) >= limit:
                         end = False
@@ -202,7 +221,9 @@ class IndexedStore(FakeStore):
                     i += 1
                 if not end:
                     break
-        self.units.read([self._size(c) for _, c in out], consistent=False)
+        bounds = [*queried, len(out)]
+        for lo, hi in zip(bounds, bounds[1:], strict=False):
+            self.units.read([self._size(c) for _, c in out[lo:hi]], consistent=False)
         return SweepPage(out, end=end)
 
     def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
@@ -220,6 +241,23 @@ class IndexedStore(FakeStore):
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
         yield from (c for _, c in self._index_page("E", iso(until) or "", None, limit).items)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        yield from (c for _, c in self._index_page("A", iso(until) or "", None, limit).items)
+
+    def earliest_expiry(self) -> str | None:
+        # One read of one item (its key only) at the head of each shard.
+        with self._lock:
+            heads = [rows[0][0] for rows in self._ix["E"] if rows]
+        self.units.read([100] * len(heads), consistent=False)
+        return min(heads, default=None)
+
+    def oldest_unpublished(self) -> str | None:
+        with self._lock:
+            times = [row.event.occurred_at for cid, eid in list(self._outbox)
+                     for row in self._events.get(cid, {}).values() if row.event.event_id == eid and row.in_outbox]
+        self.units.read([100] * min(len(times), self.shards), consistent=False)
+        return min(times, default=None)
+
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         until = iso(older_than or self._clock() + dt.timedelta(days=1)) or ""
         with self._lock:
@@ -230,14 +268,159 @@ class IndexedStore(FakeStore):
                     self._outbox.discard((cid, eid))
                 elif row.event.occurred_at <= until:
                     rows.append(row.event)
-        self.units.read([600] * len(rows), consistent=False)
+        for shard in range(self.shards):  # one Query per outbox shard, as the adapter's _walk_index
+            self.units.read([600] * sum(1 for e in rows if shard_of(e.certificate_id, self.shards) == shard),
+                            consistent=False)
         yield from sorted(rows, key=lambda e: e.occurred_at)[:limit]
+
+    def sweep_state(self, name: str) -> Any:
+        self.units.calls += 1
+        self.units.read([300], consistent=True)  # GetItem of SWEEP#name
+        return super().sweep_state(name)
+
+    def save_sweep(self, state: Any) -> None:
+        super().save_sweep(state)
+        self.units.calls += 1
+        self.units.write(300, transactional=False)  # a conditional PutItem, in no index
+
+    def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
+        self.units.calls += 1
+        self.units.write(600, transactional=False, indexes=1)  # a conditional UpdateItem of the outbox row
+        return super().claim_for_publish(ev, now, lease_s)
 
     def mark_published(self, ev: Event, now: dt.datetime) -> bool:
         done = super().mark_published(ev, now)
+        self.units.calls += 1
         self.units.write(600, transactional=False, indexes=1)
         self._outbox.discard((ev.certificate_id, ev.event_id))
         return done
+
+
+# -- the moto engine ----------------------------------------------------------------------------------------
+# The GSIs whose writes IndexedStore counts (by_owner apart: the fakes do not count it; see _by_owner_wcu).
+COUNTED_INDEXES = ("due_shard", "expiry_bucket", "action_bucket", "outbox_shard")
+
+
+class WireUnits:
+    """Counts, on the boto3 client's events, every DynamoDB call the adapter makes and its request
+    units by the rules of Units (items sized as JSON of their plain attributes): GetItem and Query
+    by the bytes returned (4 KB units, halved when not consistent); PutItem by the item (1 KB units,
+    one write more per counted index the item is in); UpdateItem by an event row (600 B, in the
+    outbox); a transaction's items doubled. Failed conditional writes are counted as DynamoDB bills them."""
+
+    def __init__(self, units: Units) -> None:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        self.units = units
+        self._plain = TypeDeserializer().deserialize
+        self.by_owner_wcu = 0.0
+
+    def _size(self, item: dict[str, Any]) -> int:
+        return len(json.dumps({k: self._plain(v) for k, v in item.items()}, default=str))
+
+    def _put(self, item: dict[str, Any], *, transactional: bool) -> None:
+        size = self._size(item)
+        self.units.write(size, transactional=transactional, indexes=sum(1 for k in COUNTED_INDEXES if k in item))
+        if "owner" in item and "created_at" in item:
+            self.by_owner_wcu += max(1, math.ceil(size / 1024))
+
+    def install(self, client: Any) -> None:
+        client.meta.events.register("before-call.dynamodb", self._before)
+        client.meta.events.register("after-call.dynamodb", self._after)
+
+    @staticmethod
+    def _before(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        body = params.get("body")
+        context["fleet_request"] = json.loads(body) if body else {}
+
+    def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        op, req, u = model.name, context.get("fleet_request") or {}, self.units
+        u.ops[op] += 1
+        if op not in ("GetItem", "Query"):
+            u.calls += 1  # Units.read counts the reads' calls
+        if op == "GetItem":
+            u.read([self._size(parsed["Item"])] if parsed.get("Item") else [], consistent=bool(req.get("ConsistentRead")))
+        elif op == "Query":
+            u.read([self._size(i) for i in parsed.get("Items") or ()], consistent=bool(req.get("ConsistentRead")))
+        elif op == "PutItem":
+            self._put(req["Item"], transactional=False)
+        elif op == "UpdateItem":
+            u.write(600, transactional=False, indexes=1)
+        elif op == "DeleteItem":
+            u.write(200, transactional=False)
+        elif op == "TransactWriteItems":
+            for entry in req.get("TransactItems") or ():
+                if "Put" in entry:
+                    self._put(entry["Put"]["Item"], transactional=True)
+                elif "Update" in entry:
+                    u.write(600, transactional=True, indexes=1)
+                else:  # ConditionCheck, Delete
+                    u.write(200, transactional=True)
+        elif op == "BatchWriteItem":
+            for rows in (req.get("RequestItems") or {}).values():
+                for row in rows:
+                    if "PutRequest" in row:
+                        self._put(row["PutRequest"]["Item"], transactional=False)
+
+
+class MotoEngine:
+    """An in-process moto server (devstack.moto_patch installed), certgate's table, and the app's
+    CertificateStore on a boto3 client whose calls WireUnits counts."""
+
+    def __init__(self, units: Units) -> None:
+        import boto3
+        from botocore.config import Config
+        from moto.server import ThreadedMotoServer
+
+        from chalicelib.adapters.dynamodb import schema
+        from devstack import moto_patch
+        from devstack.local_env import free_port
+
+        moto_patch.install()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per call otherwise
+        port = free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server.start()
+        self.client = boto3.client(
+            "dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",  # moto accepts any
+            config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=300,
+                          max_pool_connections=32))
+        self.client.create_table(**schema.table_definition("fleet-year"))
+        self.wire = WireUnits(units)
+        self.wire.install(self.client)
+
+    def store(self) -> Any:
+        from chalicelib.adapters.dynamodb.store import CertificateStore
+
+        client = self.client
+
+        class FleetStore(CertificateStore):
+            """The app's adapter, plus the two reads the year's analysis makes (not part of the port)."""
+
+            def certificates(self) -> list[Certificate]:
+                out, kw = [], {"TableName": self.table, "FilterExpression": "#t = :c",
+                               "ExpressionAttributeNames": {"#t": "type"},
+                               "ExpressionAttributeValues": {":c": {"S": "certificate"}}}
+                while True:
+                    resp = client.scan(**kw)
+                    out += [self.from_item(self._d(i)) for i in resp.get("Items", [])]
+                    if not resp.get("LastEvaluatedKey"):
+                        return out
+                    kw["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+            def all_events(self, cert_id: str) -> list[Event]:
+                out, token = [], None
+                while True:
+                    page, token = self.events(cert_id, limit=100, next_token=token)
+                    out += page
+                    if token is None:
+                        return out
+
+        return FleetStore(lambda: client, "fleet-year", shards=4)
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 class YearProvider(FakeProvider):
@@ -309,6 +492,8 @@ class Run:
     certs: int
     rules: str
     seed: int = 7
+    engine: str = "fakes"
+    days: int = 365
     lost_rate: float = 0.01
     duplicate_rate: float = 0.02
     late_rate: float = 0.02
@@ -326,10 +511,20 @@ def _csr(name: str) -> str:
 def fleet_year(run: Run) -> dict[str, Any]:
     rnd = random.Random(run.seed)
     start = RULES[run.rules]
-    end = start + dt.timedelta(days=365)
+    end = start + dt.timedelta(days=run.days)
     clock = FakeClock(start)
     units = Units()
-    store = IndexedStore(clock, units)
+    engine = MotoEngine(units) if run.engine == "moto" else None
+    store: Any = engine.store() if engine is not None else IndexedStore(clock, units)
+    try:
+        return _year(run, rnd, start, end, clock, units, store, engine)
+    finally:
+        if engine is not None:
+            engine.stop()
+
+
+def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, clock: FakeClock, units: Units,
+          store: Any, engine: MotoEngine | None) -> dict[str, Any]:
     artifacts, publisher = FakeArtifacts(), FakePublisher()
     down = (start + dt.timedelta(days=100), start + dt.timedelta(days=103))
     providers = {p: YearProvider(p, clock, rnd, lost_rate=run.lost_rate, down=down if p == "resello" else None)
@@ -363,6 +558,8 @@ def fleet_year(run: Run) -> dict[str, Any]:
     setup_s = time.perf_counter() - t0
     base_calls = {p: len(fp.calls) for p, fp in providers.items()}
     base_units = (units.rru, units.wru, units.calls)
+    base_ops = Counter(units.ops)
+    base_by_owner = engine.wire.by_owner_wcu if engine is not None else 0.0
     base_s3 = len(artifacts.objects)
     base_sns = len(publisher.published)
 
@@ -411,6 +608,11 @@ def fleet_year(run: Run) -> dict[str, Any]:
         invocations += 1
     year_s = time.perf_counter() - t0
     clock.now = end
+    # The year's request units, before the analysis below reads every certificate back.
+    rru, wru, ddb_calls = units.rru - base_units[0], units.wru - base_units[1], units.calls - base_units[2]
+    ops = Counter(units.ops)
+    ops.subtract(base_ops)
+    by_owner_wcu = (engine.wire.by_owner_wcu if engine is not None else 0.0) - base_by_owner
 
     # -- what happened ---------------------------------------------------------------------------
     expired_without_successor = late = renewals = late_at_start = notices_due_at_start = 0
@@ -471,7 +673,6 @@ def fleet_year(run: Run) -> dict[str, Any]:
     duplicate_orders = sum(1 for p, fp in providers.items() for oid in fp.orders if (p, oid) not in referenced)
 
     provider_calls = sum(len(fp.calls) - base_calls[p] for p, fp in providers.items())
-    rru, wru, ddb_calls = units.rru - base_units[0], units.wru - base_units[1], units.calls - base_units[2]
     sns = len(publisher.published) - base_sns
     s3_puts = len(artifacts.objects) - base_s3
     gb_s = (cpu_s + paced[0] + ddb_calls * DDB_CALL_S + provider_calls * PROVIDER_CALL_S) * LAMBDA_GB
@@ -480,10 +681,10 @@ def fleet_year(run: Run) -> dict[str, Any]:
            + rru * PRICES["ddb_rru"] + wru * PRICES["ddb_wru"] + item_bytes / 1e9 * PRICES["ddb_gb_month"] * 12
            + s3_puts * PRICES["s3_put"] + s3_puts * 6000 / 1e9 * PRICES["s3_gb_month"] * 6
            + sns * PRICES["sns_publish"])
-    n = run.certs
+    n = run.certs / (365 / run.days)  # certificate-years simulated
     published_twice = len(publisher.published) - len({e.event_id for e in publisher.published})
     return {
-        "certs": n, "rules": run.rules, "engine": "fakes",
+        "certs": run.certs, "rules": run.rules, "engine": run.engine,
         "expired_without_successor": expired_without_successor,
         "late_renewals": late, "late_notices": late_notices, "duplicate_notices": duplicate_notices,
         "duplicate_orders": duplicate_orders,
@@ -495,7 +696,10 @@ def fleet_year(run: Run) -> dict[str, Any]:
                                           + item_bytes / 1e9 * PRICES["ddb_gb_month"] * 12) / n, 7),
                        "s3_sns": round((s3_puts * PRICES["s3_put"] + s3_puts * 6000 / 1e9 * PRICES["s3_gb_month"] * 6
                                         + sns * PRICES["sns_publish"]) / n, 7)},
-        "_item_kb_mean": round(sum(units.size(c) for c in store.certificates()) / max(1, n) / 1024, 2),
+        "_item_kb_mean": round(sum(units.size(c) for c in store.certificates()) / max(1, run.certs) / 1024, 2),
+        "_days": run.days, "_ddb_calls_per_cert_year": round(ddb_calls / n, 1),
+        "_ddb_calls_by_op": {k: v for k, v in sorted(ops.items()) if v},
+        **({"_by_owner_wcu_per_cert_year": round(by_owner_wcu / n, 2)} if engine is not None else {}),
         "_windows_open_at_start": late_at_start, "_notices_due_at_start": notices_due_at_start, "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
         "_invocations": invocations, "_events_published_twice": published_twice,
         "_final": dict(Counter(c.public_status for c in store.certificates())),
@@ -507,15 +711,14 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--certs", type=int, default=1000)
     ap.add_argument("--rules", choices=sorted(RULES), default="2026")
-    ap.add_argument("--engine", choices=["fakes"], default="fakes",
-                    help="fakes only: the moto engine is not fast enough yet (issue 17 item 7)")
+    ap.add_argument("--engine", choices=["fakes", "moto"], default="fakes",
+                    help="fakes: in-memory ports; moto: the app's DynamoDB adapter over a patched in-process moto")
+    ap.add_argument("--days", type=int, default=365, help="days simulated (per-certificate-year figures scaled)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
-    import logging
-
     for name in ("certgate", "chalicelib"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    out = fleet_year(Run(certs=args.certs, rules=args.rules, seed=args.seed))
+    out = fleet_year(Run(certs=args.certs, rules=args.rules, seed=args.seed, engine=args.engine, days=args.days))
     for k, v in out.items():
         print(f"{k:30} {v}")
     print(json.dumps({k: v for k, v in out.items() if not k.startswith("_")}))

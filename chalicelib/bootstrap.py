@@ -78,7 +78,7 @@ class ProviderDirectory:
     def defaults(self, name: str) -> Mapping[str, Any]:
         creds = self.secrets.credentials(name)
         out: dict[str, Any] = {k: creds[k] for k in ("organization", "approver") if isinstance(creds.get(k), dict)}
-        for key in ("default_ca_id", "default_ca_cert_id"):
+        for key in ("default_ca_id", "default_ca_cert_id", "default_organization_id"):
             if creds.get(key) is not None:
                 out[key] = creds[key]
         return out
@@ -101,6 +101,7 @@ def service() -> CertificateService:
     return CertificateService(
         more_publishers=event_bus_publishers(cfg),
         delivery=acm_delivery(cfg),
+        dns=dns_zones(cfg),
         cfg=policy(cfg),
         store=CertificateStore(_client("dynamodb", cfg), cfg.table_name, shards=cfg.poll_shards),
         artifacts=ArtifactStore(_client("s3", cfg), cfg.bucket_name, kms_key_id=cfg.kms_key_id),
@@ -125,6 +126,15 @@ def acm_delivery(cfg: Settings) -> Any:
     from chalicelib.adapters.acm import AcmDelivery
 
     return AcmDelivery(lambda region: clients.client("acm", region, cfg.aws_endpoint_url))
+
+
+def dns_zones(cfg: Settings) -> Any:
+    """The Route 53 zones of CERTGATE_DNS_ZONES (service/dns_validation.py); None without any."""
+    if not cfg.dns_zone_ids:
+        return None
+    from chalicelib.adapters.route53 import Route53Zones
+
+    return Route53Zones(_client("route53", cfg), cfg.dns_zone_ids)
 
 
 def health_checks() -> dict[str, Callable[[], None]]:
@@ -157,9 +167,10 @@ def reset() -> None:
 def run_job(name: str, event: Any) -> dict[str, Any]:
     """What every scheduled function of app.py does: run the job `name` on the service, within the
     time the Lambda invocation has left."""
-    from chalicelib.observability import logger
+    from chalicelib.observability import bind_invocation
     from chalicelib.service import jobs
 
     context = getattr(event, "context", None)
-    logger.append_keys(job=name, request_id=getattr(context, "aws_request_id", None))
+    request_id = getattr(context, "aws_request_id", None)
+    bind_invocation(context, request_id, job=name, request_id=request_id)
     return jobs.run(service(), name, jobs.remaining_from(context))

@@ -13,6 +13,7 @@ from typing import TypeVar
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.principals import stable_principal
 from chalicelib.core.renewal import RenewalRules
+from chalicelib.core.vocabulary import AWS_REGION
 from chalicelib.service.policy import Policy
 
 STAGES = ("local", "dev", "prod", "test")
@@ -107,6 +108,32 @@ def _principal_groups(env: Mapping[str, str]) -> dict[str, str]:
     return members
 
 
+_ZONE_ID = re.compile(r"^[A-Z0-9]{1,32}$")
+
+
+def _acm_region(env: Mapping[str, str]) -> str | None:
+    """CERTGATE_ACM_DEFAULT_REGION: the stage's default ACM import region (service/delivery.py)."""
+    region = env.get("CERTGATE_ACM_DEFAULT_REGION", "").strip()
+    if region and not AWS_REGION.match(region):
+        raise ConfigError(f"CERTGATE_ACM_DEFAULT_REGION must be an AWS region name such as us-east-1, got {region!r}")
+    return region or None
+
+
+def _dns_zones(env: Mapping[str, str]) -> tuple[str, ...]:
+    """CERTGATE_DNS_ZONES: the Route 53 hosted zone ids (comma separated, `/hostedzone/` prefix
+    optional) certgate may write DNS validation records into; none: no automation."""
+    ids = []
+    for raw in env.get("CERTGATE_DNS_ZONES", "").split(","):
+        zone_id = raw.strip().rsplit("/", 1)[-1]
+        if not raw.strip():
+            continue
+        if not _ZONE_ID.match(zone_id):
+            raise ConfigError(f"CERTGATE_DNS_ZONES must be Route 53 hosted zone ids such as Z0123456789ABC, "
+                              f"got {raw.strip()!r}")
+        ids.append(zone_id)
+    return tuple(dict.fromkeys(ids))
+
+
 def _sync_intervals(env: Mapping[str, str]) -> dict[str, float]:
     """CERTGATE_SYNC_INTERVAL_S_<PROVIDER> for any provider (a new one needs no edit here)."""
     prefix = _SYNC_INTERVAL + "_"
@@ -137,6 +164,8 @@ class Settings:
     principal_groups: Mapping[str, str] = field(default_factory=dict)
     # CERTGATE_EVENT_BUS: the EventBridge bus (name or ARN) every published event also goes to; none if unset.
     event_bus: str | None = None
+    # CERTGATE_DNS_ZONES: the hosted zones DNS validation is automated in (service/dns_validation.py).
+    dns_zone_ids: tuple[str, ...] = ()
 
     @property
     def is_local(self) -> bool:
@@ -191,13 +220,15 @@ class Settings:
                 admin_principals=admins,
                 import_inline_s=_seconds(env, "CERTGATE_IMPORT_INLINE_S", 5.0),
                 import_concurrency=max(1, int(_seconds(env, "CERTGATE_IMPORT_CONCURRENCY", 4))),
-                sync_interval_s=_seconds(env, _SYNC_INTERVAL, 86400.0),
+                sync_interval_s=_seconds(env, _SYNC_INTERVAL, 3600.0),
                 sync_interval_s_by_provider=_sync_intervals(env),
                 provider_read_timeout_s=provider_read_timeout_s,
+                acm_default_region=_acm_region(env),
             ),
             poll_shards=_int(env, "CERTGATE_POLL_SHARDS", 4),
             principal_groups=_principal_groups(env),
             event_bus=env.get("CERTGATE_EVENT_BUS", "").strip() or None,
+            dns_zone_ids=_dns_zones(env),
         )
 
 

@@ -19,6 +19,13 @@ world and the benchmarks, always the same way) changes the two hot spots and not
   understand (legacy QueryFilter, multi-attribute keys, an odd start key, mixed types) falls back to
   moto's full walk, which is slow but right.
 
+A third hot spot is per item, not per table: moto builds each written item (`Item.__init__`) one
+attribute at a time into a `LimitedSizeDict`, whose every insert re-measures the whole item to enforce
+DynamoDB's 400 KB limit, so a write costs O(attributes²) size computations (a certificate item with its
+nested revisions and first events: ~700 per PutItem). The patched constructor measures each attribute
+once, keeping a running total, and refuses the item at the same point with the same ItemSizeTooLarge
+(the sizes of an item's prefixes only grow, so the running check and moto's re-measure agree).
+
 The sorted indexes are kept up to date by hooks on `Table.put_item`, `Table.delete_item` (every
 write path — PutItem, BatchWriteItem, PartiQL, transactions, UpdateItem's creation of a new item —
 goes through them) and `DynamoDBBackend.update_item` (which edits an item in place). Whatever
@@ -483,6 +490,32 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
 transact_write_items._certgate_atomic = True  # type: ignore[attr-defined]  # it takes the lock itself
 
 
+# -- an item built in one pass -----------------------------------------------------------------------
+ITEM_SIZE_LIMIT = 405000  # moto's LimitedSizeDict bound (DynamoDB's 400 KB, as moto measures it)
+
+
+def _linear_item_init(_original: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        built = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(built)
+        size = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            size += bytesize(str(key)) + typed.size()  # what LimitedSizeDict.__setitem__ adds up
+            if size > ITEM_SIZE_LIMIT:
+                raise ItemSizeTooLarge
+            dict.__setitem__(built, key, typed)
+        self.attrs = built
+
+    return __init__
+
+
 # -- install / uninstall ----------------------------------------------------------------------------
 def _replace(cls: type, name: str, build: Callable[[Any], Any]) -> None:
     if (cls, name) in _ORIGINALS:
@@ -500,6 +533,7 @@ def install() -> None:
     """Idempotently patch moto's DynamoDB (see the module docstring) and make it atomic per request."""
     import moto
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
 
     make_dynamodb_atomic()
@@ -513,6 +547,7 @@ def install() -> None:
     _replace(Table, "delete_item", _hooked_delete)
     _replace(DynamoDBBackend, "update_item", _hooked_update)
     _replace(DynamoDBBackend, "transact_write_items", lambda _original: transact_write_items)
+    _replace(Item, "__init__", _linear_item_init)
 
 
 def uninstall() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 from simulators import snapshot
 
-# Every service devstack.seed creates something in, or the app calls (ACM import).
-SERVICES = ("dynamodb", "s3", "sns", "sqs", "events", "acm", "secretsmanager", "kms")
+# Every service devstack.seed creates something in, or the app calls (ACM import, Route 53 records).
+SERVICES = ("dynamodb", "s3", "sns", "sqs", "events", "acm", "secretsmanager", "kms", "route53")
 _RETRIES = 5
 
 

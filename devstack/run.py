@@ -41,7 +41,7 @@ MOTO_SAVE_INTERVAL_S = 2.0
 DEFAULT_START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 POLL_S = 0.25
-MOTO_SERVICES = "DynamoDB, S3, SNS, SQS, Secrets Manager, KMS"
+MOTO_SERVICES = "DynamoDB, S3, SNS, SQS, Secrets Manager, KMS, Route 53"
 
 _print_lock = threading.Lock()
 
@@ -268,8 +268,13 @@ def run(conv: Conventions, stop: StopFlag, start_timeout_s: float, state: Path =
         except (SeedError, ClientError, BotoCoreError) as exc:
             say("stack", f"seeding the local resources failed: {exc}")
             return 1
-        say("stack", f"seeded table, bucket, topic, KMS key {seeded['kms_alias']}, secrets, events queue")
+        say("stack", f"seeded table, bucket, topic, KMS key {seeded['kms_alias']}, secrets, events queue, "
+                     f"hosted zone {seeded['dns_zone']} ({seeded['dns_zone_id']})")
         env = conventions.child_environment(conv)
+        # Route 53 validation: the seeded zone is allowed (unless CERTGATE_DNS_ZONES says otherwise),
+        # and the simulators look records up in moto's Route 53 (simulators/dns.py).
+        env.setdefault("CERTGATE_DNS_ZONES", seeded["dns_zone_id"])
+        env["SIM_ROUTE53_ENDPOINT_URL"] = conv.moto_url
         for name, argv in child_commands(conv, simulators, state).items():
             children.append(Child.start(name, argv, env, echo))
             say("stack", f"started {name} (pid {children[-1].proc.pid})")

@@ -4,7 +4,9 @@
 
 Creates the DynamoDB table (chalicelib.schema) with TTL, the artifacts bucket (public access
 blocked, default encryption), the events topic, the EventBridge bus (CERTGATE_EVENT_BUS), the KMS key behind the configured alias, a secret for
-every provider that has a simulator (pointing at it), and a queue subscribed to the topic for `make events`."""
+every provider that has a simulator (pointing at it), a queue subscribed to the topic for `make events`,
+and a public Route 53 hosted zone for `example.com` (LOCAL_DNS_ZONE), which `make run` allows for automatic
+DNS validation (CERTGATE_DNS_ZONES) and where the simulators look validation records up."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from chalicelib.adapters.dynamodb.schema import TTL_ATTRIBUTE, table_definition
 from chalicelib.config import Settings
 from devstack import conventions
 from simulators.defaults import secret_payloads
+
+LOCAL_DNS_ZONE = "example.com"
 
 
 class SeedError(RuntimeError):
@@ -115,6 +119,18 @@ def seed_events_queue(sqs: Any, sns: Any, topic_arn: str, queue_name: str) -> st
     return str(url)
 
 
+def seed_dns_zone(route53: Any, name: str) -> str:
+    """The public hosted zone `name` (created once; a second run finds it): its bare id."""
+    wanted = name.rstrip(".").lower() + "."
+    for zone in route53.list_hosted_zones_by_name(DNSName=wanted).get("HostedZones") or []:
+        if zone["Name"].lower() == wanted and not (zone.get("Config") or {}).get("PrivateZone"):
+            return str(zone["Id"]).rsplit("/", 1)[-1]
+    created = route53.create_hosted_zone(Name=wanted, CallerReference=f"certgate-local-{wanted}",
+                                         HostedZoneConfig={"Comment": "certgate local DNS validation",
+                                                           "PrivateZone": False})
+    return str(created["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+
+
 def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = None) -> dict[str, Any]:
     """Create (or confirm) every local resource; returns their names, ARNs and URLs."""
     conv = conventions.load() if conv is None else conv
@@ -129,8 +145,10 @@ def seed(endpoint_url: str, region: str, conv: conventions.Conventions | None = 
     payloads = secret_payloads(conv.host, dict(conv.sim_ports))
     secrets = {p: seed_secret(sm, name, payloads[p]) for p, name in conv.secret_names.items() if p in payloads}
     queue_url = seed_events_queue(sqs, sns, topic_arn, conv.events_queue)
+    zone_id = seed_dns_zone(_client("route53", endpoint_url, region), LOCAL_DNS_ZONE)
     return {"table": conv.table, "bucket": conv.bucket, "topic_arn": topic_arn, "event_bus_arn": bus_arn, "kms_key_id": key_id,
-            "kms_alias": conv.kms_alias, "secrets": secrets, "events_queue_url": queue_url}
+            "kms_alias": conv.kms_alias, "secrets": secrets, "events_queue_url": queue_url,
+            "dns_zone": LOCAL_DNS_ZONE, "dns_zone_id": zone_id}
 
 
 def seed_app_environment(endpoint_url: str, env: Mapping[str, str], sim_ports: Mapping[str, int],

@@ -10,7 +10,7 @@ import pkgutil
 from types import ModuleType
 from typing import Any
 
-_INFRASTRUCTURE = {"base", "ca", "defaults"}
+_INFRASTRUCTURE = {"base", "ca", "defaults", "dns"}
 
 
 @functools.lru_cache(maxsize=1)

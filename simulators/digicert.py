@@ -51,11 +51,15 @@ from simulators.base import (
     optional_float,
 )
 from simulators.ca import BadCSR, build_csr, csr_key_bits, generate_key, parse_csr, pem
+from simulators.dns import Route53Lookup
+from simulators.dns import from_env as dns_from_env
 
 PREFIX = "/services/v2"
 APPROVAL_MODES = ("one-step", "two-step", "auto")
 DCV_METHODS = ("dns-txt-token", "dns-cname-token", "http-token", "email")
 TOKEN_DCV_METHODS = ("dns-txt-token", "dns-cname-token", "http-token")
+# dns-cname-token: a CNAME {random value}.{domain} -> dcv.digicert.com (DigiCert's "DNS CNAME" DCV page).
+DCV_CNAME_TARGET = "dcv.digicert.com"
 SIGNATURE_HASHES = ("sha256", "sha384", "sha512")
 REVOCATION_REASONS = ("unspecified", "key_compromise", "affiliation_change", "superseded",
                       "cessation_of_operation")
@@ -224,7 +228,7 @@ class DigiCertSim(Simulator):
                  revoke_order_with_last_certificate: bool = False,
                  reject_domains: Iterable[str] = ("reject",), users: dict[str, User] | None = None,
                  organization_id: int = defaults.DIGICERT_ORGANIZATION_ID,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, dns: Route53Lookup | None = None) -> None:
         if approval not in APPROVAL_MODES:
             raise ValueError(f"approval must be one of {APPROVAL_MODES}")
         self.issue_delay_s = issue_delay_s
@@ -236,6 +240,7 @@ class DigiCertSim(Simulator):
         self.users = dict(users or DEFAULT_USERS)
         self.organization_id = organization_id
         self.clock = clock
+        self.dns = dns  # the "DNS lookup" of names inside a Route 53 zone (simulators/dns.py); None: none
         self.rate_limiter = RateLimiter(self.default_rate_limits, clock)
         self.caller = next(iter(self.users.values()))
         super().__init__()
@@ -324,6 +329,8 @@ class DigiCertSim(Simulator):
         now, today = self.clock(), self.now()
         for order in self.orders.values():
             if order.status in ("pending", "reissue_pending") and order.ready_at is not None and order.ready_at <= now:
+                if self._dns_missing(order):
+                    continue  # the automatic check finds no record in the zone: still validating
                 self._complete(order)
             elif order.status == "issued" and order.valid_till and order.valid_till <= today:
                 cert = self.certificates.get(order.certificate_id or 0)
@@ -685,8 +692,11 @@ class DigiCertSim(Simulator):
         if order.dcv_method not in TOKEN_DCV_METHODS:
             raise SimError(400, "invalid_dcv_method", "check-dcv needs dns-txt-token, dns-cname-token or http-token.")
         value = self._current_random_value(order)["dcv_random_value"]
+        in_dns = self._dns_verdicts(order, value)
         for name in order.domain_ids:
-            if order.dcv_placed.get(name) == (order.dcv_method, value):
+            # In place: found by the DNS lookup (a name inside a Route 53 zone), or put there by
+            # PUT /_sim/orders/{id}/dcv (which stands for "the record is published" anywhere).
+            if in_dns.get(name, "") is None or order.dcv_placed.get(name) == (order.dcv_method, value):
                 order.dcv_approved.add(name)
         missing = [n for n in order.domain_ids if n not in order.dcv_approved]
         if missing and order.dcv_method == "http-token":
@@ -697,12 +707,40 @@ class DigiCertSim(Simulator):
         out: dict[str, Any] = {
             "order_status": order.status,
             "dcv_status": "pending" if missing else "valid",
-            "dns_name_validations": [{"dns_name": n, "status": "approved" if n in order.dcv_approved else "pending"}
+            "dns_name_validations": [{"dns_name": n, "status": "approved" if n in order.dcv_approved else "pending",
+                                      **({"reason": in_dns[n]} if in_dns.get(n) and n not in order.dcv_approved
+                                         else {})}
                                      for n in order.domain_ids],
         }
         if order.certificate_id is not None:
             out["certificate_id"] = order.certificate_id
         return json_response(200, out)
+
+    def _dns_verdicts(self, order: SimOrder, value: str) -> dict[str, str | None]:
+        """For each name of a DNS-validated order inside a Route 53 zone (the DNS lookup of
+        simulators/dns.py): None when its record is there with the random value, else why not.
+        Names in no zone are absent (the `_sim` placement and the issue delay decide for them)."""
+        if self.dns is None or order.dcv_method not in ("dns-txt-token", "dns-cname-token"):
+            return {}
+        out: dict[str, str | None] = {}
+        for name in order.domain_ids:
+            base = name[2:] if name.startswith("*.") else name
+            if order.dcv_method == "dns-txt-token":
+                record, rtype, wanted = f"_dnsauth.{base}", "TXT", value
+            else:
+                record, rtype, wanted = f"{value}.{base}", "CNAME", DCV_CNAME_TARGET
+            found = self.dns.lookup(record, rtype)
+            if found is None:
+                continue
+            ok = any(v.rstrip(".").lower() == wanted.lower() for v in found) if rtype == "CNAME" else wanted in found
+            out[name] = None if ok else (f"no {rtype} record {record} with the random value" if not found
+                                         else f"{rtype} record {record} does not hold the random value")
+        return out
+
+    def _dns_missing(self, order: SimOrder) -> bool:
+        verdicts = self._dns_verdicts(order, order.dcv_random_value)
+        placed = {n for n, v in order.dcv_placed.items() if v == (order.dcv_method, order.dcv_random_value)}
+        return any(v is not None and n not in placed for n, v in verdicts.items())
 
     # -- revocation --------------------------------------------------------------------
     def revoke_certificate(self, req: Request) -> Response:
@@ -1182,6 +1220,7 @@ def from_env() -> DigiCertSim:
         revoke_order_with_last_certificate=env.get("SIM_DIGICERT_REVOKE_ORDER_WITH_LAST_CERTIFICATE", "0").lower()
         in ("1", "true", "yes"),
         reject_domains=[m.strip() for m in markers.split(",") if m.strip()],
+        dns=dns_from_env(),
     )
 
 

@@ -44,6 +44,8 @@ from simulators.base import (
     optional_float,
 )
 from simulators.ca import BadCSR, build_csr, common_name_of, csr_key_bits, csr_sans, generate_key, parse_csr
+from simulators.dns import Route53Lookup
+from simulators.dns import from_env as dns_from_env
 
 DCV_TYPES = ("EMAIL", "FILE", "DNS")
 STATUSES = ("pending", "active", "rejected", "cancelled", "expired")
@@ -222,6 +224,7 @@ class DomainDcv:
     token: str
     state: str = "pending"  # pending | validated | failed
     email: str | None = None
+    reason: str | None = None  # why a DNS check in a Route 53 zone did not validate it (invented)
 
 
 @dataclass
@@ -273,7 +276,7 @@ class ReselloSim(Simulator):
     def __init__(self, *, issue_delay_s: float | None = None, reject_domains: Iterable[str] = ("reject",),
                  username: str = defaults.RESELLO_USERNAME, api_key: str = defaults.RESELLO_API_KEY,
                  plans: dict[str, str] | None = None, validity_days: int | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, dns: Route53Lookup | None = None) -> None:
         self.issue_delay_s = issue_delay_s
         self.reject_domains = tuple(m.lower() for m in reject_domains if m)
         self.username = username
@@ -282,6 +285,7 @@ class ReselloSim(Simulator):
         self.plans = dict(plans or defaults.RESELLO_PLANS)
         self.validity_days = validity_days  # None: the CA/B Forum maximum on the issuance date
         self.clock = clock
+        self.dns = dns  # the "DNS lookup" of names inside a Route 53 zone (simulators/dns.py); None: none
         self.certs: dict[str, SslCertificate] = {}
         self._seed_counter = 0
         self.shape = Shape()
@@ -334,6 +338,8 @@ class ReselloSim(Simulator):
         now = self.clock()
         for cert in self.certs.values():
             if cert.pending and cert.due_at is not None and cert.due_at <= now:
+                if self._check_dns(cert):
+                    continue  # a DNS record in a Route 53 zone is missing: still pending
                 self._complete(cert)
         self._expire()
 
@@ -508,6 +514,9 @@ class ReselloSim(Simulator):
         if domain is None and dcv_type:
             cert.dcv_type = dcv_type
         cert.due_at = self._due()  # a retried validation starts its clock again
+        if self.dns is not None and not self._check_dns(cert) and cert.pending \
+                and all(d.state == "validated" for d in cert.dcv.values()):
+            self._complete(cert)  # every domain found in its zone: issued at once
         cert.updated_at = _utcnow()
         return json_response(200, self.shape.one(self._validation_doc(cert)))
 
@@ -689,6 +698,27 @@ class ReselloSim(Simulator):
         cert.pending, cert.due_at = None, None
         cert.updated_at = _utcnow()
 
+    def _check_dns(self, cert: SslCertificate) -> list[str]:
+        """Look up the DNS record of each pending DNS domain inside a Route 53 zone (simulators/dns.py):
+        found with the token -> validated; the names whose record is missing. Domains in no zone are
+        left to the issue delay / advance, as documented."""
+        missing = []
+        if self.dns is None:
+            return missing
+        for name, dcv in cert.dcv.items():
+            if dcv.method != "DNS" or dcv.state != "pending":
+                continue
+            bare = name[2:] if name.startswith("*.") else name
+            found = self.dns.lookup(f"_dnsauth.{bare}", "TXT")
+            if found is None:
+                continue
+            if dcv.token in found:
+                dcv.state, dcv.reason = "validated", None
+            else:
+                dcv.reason = f"no TXT record _dnsauth.{bare} with the token"
+                missing.append(name)
+        return missing
+
     def lifetime_days(self, issued_at: dt.datetime) -> int:
         """How long a certificate issued at `issued_at` lives: `validity_days` when set, else the
         CA/B Forum maximum of that date (Baseline Requirements 6.3.2 / SC-081: 398 days, 200 from
@@ -720,6 +750,8 @@ class ReselloSim(Simulator):
             bare = name[2:] if name.startswith("*.") else name
             state = dcv.state.upper() if self.shape.has("status_upper") else dcv.state
             entry: dict[str, Any] = {"domain": name, "dcv_type": dcv.method, "status": state}
+            if dcv.reason and dcv.state == "pending":
+                entry["reason"] = dcv.reason
             if dcv.method == "DNS":
                 entry["dns"] = {"name": f"_dnsauth.{bare}", "type": "TXT", "value": dcv.token}
             elif dcv.method == "FILE":
@@ -772,7 +804,7 @@ def from_env() -> ReselloSim:
     return ReselloSim(issue_delay_s=optional_float(os.environ.get("SIM_ISSUE_DELAY_S", "20")),
                       reject_domains=[m.strip() for m in markers.split(",") if m.strip()],
                       validity_days=int(os.environ["SIM_RESELLO_VALIDITY_DAYS"])
-                      if os.environ.get("SIM_RESELLO_VALIDITY_DAYS") else None)
+                      if os.environ.get("SIM_RESELLO_VALIDITY_DAYS") else None, dns=dns_from_env())
 
 
 # -- what the stack discovers (simulators/__init__.py) ------------------------------------------

@@ -105,6 +105,8 @@ def _stored(value: Any) -> Any:
 
 
 def _normalized(value: Any) -> Any:
+    if isinstance(value, Event):
+        return _round_trip(value)  # a certificate's first events, stored as its event rows are
     if isinstance(value, dict):
         return _stored(value)
     if isinstance(value, tuple):
@@ -231,7 +233,9 @@ class FakeStore:
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
              claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
-        events, claims = list(events), list(claim_refs)
+        # the first events are filed as rows in the same write: the stored certificate keeps none
+        events, claims = [*after.first_events, *events], list(claim_refs)
+        after = dataclasses.replace(after, first_events=())
         with self._lock:
             self._check_up()
             stored = self._certs.get(after.id)
@@ -308,14 +312,24 @@ class FakeStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         start = _decode_token(next_token, owner)
         statuses = {status, Status.SUBMITTING.value} if status == "pending" else {status}
+
+        def named(c: Certificate) -> bool:
+            if not domain:
+                return True
+            if domain.startswith("."):
+                return any(n.endswith(domain) for n in c.dns_names)
+            return domain in c.dns_names
 
         def wanted(c: Certificate) -> bool:
             return ((not status or c.status.value in statuses) and (not provider or c.provider == provider)
                     and (not common_name or c.common_name == common_name)
-                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before)))
+                    and (not expires_before or (c.not_after is not None and c.not_after < expires_before))
+                    and (not expires_after or (c.not_after is not None and c.not_after >= expires_after))
+                    and named(c))
 
         with self._lock:
             self._check_up()
@@ -341,18 +355,20 @@ class FakeStore:
         token = _encode_token({"created_at": last[0], "id": last[1]}, owner) if last else None
         return out, token
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]:
-        """Oldest first; the token is bound to the owner and the certificate, as the adapter's."""
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """Oldest first, `first_events` in their place; the token is bound to the owner and the
+        certificate, as the adapter's."""
         start = _decode_token(next_token, owner + cert_id)
         with self._lock:
             self._check_up()
-            rows = sorted(self._events.get(cert_id, {}).items())
+            rows = sorted([*((k, r.event) for k, r in self._events.get(cert_id, {}).items()),
+                           *((_event_key(ev), ev) for ev in first_events)], key=lambda row: row[0])
         if start is not None:
             rows = [(k, r) for k, r in rows if k > str(start.get("sk"))]
         page = rows[:limit]
         token = _encode_token({"sk": page[-1][0]}, owner + cert_id) if len(rows) > limit else None
-        return [_round_trip(r.event) for _, r in page], token
+        return [_round_trip(ev) for _, ev in page], token
 
     # -- the sparse indexes -----------------------------------------------------------------------
     def _walk(self, entries: Callable[[int], list[tuple[str, Any]]], until: str, limit: int) -> Iterator[Any]:
@@ -377,10 +393,9 @@ class FakeStore:
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
         """Waiting certificates (kind P: pending, S: submitting) whose next check is due."""
         def entries(shard: int) -> list[tuple[str, Any]]:
-            if kind == "D":  # failed ACM imports waiting for their retry (the adapter's _file_delivery_retry)
-                return [(c.delivery["acm"]["retry_at"], _round_trip(c)) for c in self._certs.values()
-                        if c.status is Status.ISSUED and c.due_kind is None and (c.delivery.get("acm") or {}).get("status") == "failed"
-                        and c.delivery["acm"].get("retry_at") and self._in_shard(c.id, shard)]
+            if kind == "D":  # outstanding ACM imports (the adapter's _file_delivery_retry)
+                return [(c.delivery_due_at, _round_trip(c)) for c in self._certs.values()
+                        if c.due_kind is None and c.delivery_due_at and self._in_shard(c.id, shard)]
             return [(c.next_poll_at or c.updated_at, _round_trip(c)) for c in self._certs.values()
                     if c.due_kind == kind
                     and self._in_shard(c.id, shard)]
@@ -399,11 +414,22 @@ class FakeStore:
 
         yield from self._walk(entries, iso(until) or "", limit)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        def entries(shard: int) -> list[tuple[str, Any]]:
+            return [(c.next_action_at, _round_trip(c)) for c in self._certs.values()
+                    if c.next_action_at and self._in_shard(c.id, shard)]
+
+        yield from self._walk(entries, iso(until) or "", limit)
+
+    def earliest_expiry(self) -> str | None:
+        return min((c.not_after or "" for c in self.expiring(dt.datetime.max.replace(tzinfo=dt.UTC), self.shards)),
+                   default=None)
+
     # -- the sweeps -------------------------------------------------------------------------------------
-    def _page(self, entries: Callable[[int], list[tuple[str, Certificate]]], until: str, after: Position | None,
+    def _page(self, entries: Callable[[int], list[tuple[str, Any]]], until: str, after: Position | None,
               limit: int) -> SweepPage:
         """The adapter's _index_page: shard by shard from `after`'s, each by (range key, id)."""
-        out: list[tuple[Position, Certificate]] = []
+        out: list[tuple[Position, Any]] = []
         for shard in range(after.shard if after is not None else 0, self.shards):
             with self._lock:
                 self._check_up()
@@ -457,6 +483,10 @@ class FakeStore:
                     if self._in_shard(cid, shard) for r in rows.values() if r.in_outbox]
 
         yield from self._walk(entries, iso(older_than or utcnow() + dt.timedelta(days=1)) or "", limit)
+
+    def oldest_unpublished(self) -> str | None:
+        end = dt.datetime.max.replace(tzinfo=dt.UTC)
+        return min((ev.occurred_at for ev in self.unpublished(self.shards, older_than=end)), default=None)
 
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         with self._lock:
@@ -520,12 +550,40 @@ class FakeStore:
             self._check_up()
             return self._schedules.get(schedule_key)
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
-        def entries(shard: int) -> list[tuple[str, Any]]:
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        start = _decode_token(next_token, viewer)
+
+        def wanted(j: ImportJob) -> bool:
+            return ((owner is None or j.owner == owner) and (provider is None or j.provider == provider)
+                    and (status is None or j.status == status))
+
+        with self._lock:
+            self._check_up()
+            index = sorted(((j.started_at, j.id) for j in self._imports.values()), reverse=True)
+            jobs = {jid: _round_trip(self._imports[jid]) for _, jid in index}
+        position = 0
+        if start is not None:
+            position = next((i + 1 for i, key in enumerate(index)
+                             if key == (start.get("created_at"), start.get("id"))), len(index))
+        out: list[ImportJob] = []
+        last: tuple[str, str] | None = None
+        for _ in range(10):  # as the adapter: at most 10 reads per request, the Limit before the filters
+            read = index[position:position + (limit - len(out))]
+            position += len(read)
+            out += [jobs[jid] for _, jid in read if wanted(jobs[jid])]
+            last = read[-1] if read and position < len(index) else None
+            if len(out) >= limit or last is None:
+                break
+        token = _encode_token({"created_at": last[0], "id": last[1]}, viewer) if last else None
+        return out, token
+
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+        def entries(shard: int) -> list[tuple[str, ImportJob]]:
             return [(j.next_run_at, _round_trip(j)) for j in self._imports.values()
                     if j.next_run_at and self._in_shard(j.id, shard)]
 
-        yield from self._walk(entries, iso(now) or "", limit)
+        return self._page(entries, iso(now) or "", after, limit)
 
     # -- for assertions (not part of the port) ----------------------------------------------------------
     def all_events(self, cert_id: str) -> list[Event]:
@@ -652,6 +710,72 @@ class FakeAcm:
             raise DependencyFailed("acm", "ResourceNotFoundException")
         self.certificates[arn]["tags"].update(tags)
 
+    def find_imported(self, region: str, domain_name: str, tags: Mapping[str, str]) -> str | None:
+        self._maybe_fail()
+        for arn, c in self.certificates.items():
+            if c["region"] == region and c.get("domain_name", domain_name) == domain_name \
+                    and all(c["tags"].get(k) == v for k, v in tags.items()):
+                return arn
+        return None
+
+
+class FakeDns:
+    """The DnsZones port (adapters/route53.py) as Route 53 behaves: the given zones (id -> name),
+    UPSERT replaces a record set, a change is PENDING for `pending_polls` in_sync calls and then
+    INSYNC, a delete of an absent set does nothing; `fail(n)` makes the next n calls fail like an
+    unreachable Route 53. `lookup` is what a CA's resolver would see."""
+
+    def __init__(self, zones: Mapping[str, str], *, pending_polls: int = 0) -> None:
+        from chalicelib.core.dns import DnsZone, fqdn
+
+        self._zones = tuple(DnsZone(zone_id, fqdn(name)) for zone_id, name in zones.items())
+        self.records: dict[tuple[str, str, str], tuple[str, ...]] = {}  # (zone, name, type) -> values
+        self.pending_polls = pending_polls
+        self._polls: dict[str, int] = {}
+        self.calls: list[tuple[str, Any]] = []
+        self._failures: int | None = 0
+        self._changes = itertools.count(1)
+
+    def fail(self, times: int | None = None) -> None:
+        self._failures = times
+
+    def _maybe_fail(self, what: str, arg: Any) -> None:
+        self.calls.append((what, arg))
+        if self._failures is None or self._failures > 0:
+            if self._failures is not None:
+                self._failures -= 1
+            raise DependencyFailed("route53", "ServiceUnavailable")
+
+    def zones(self) -> Sequence[Any]:
+        self._maybe_fail("zones", None)
+        return self._zones
+
+    def _zone(self, zone_id: str) -> str:
+        if zone_id not in {z.zone_id for z in self._zones}:
+            raise DependencyFailed("route53", "NoSuchHostedZone")
+        return zone_id
+
+    def upsert(self, zone_id: str, record: Any) -> str:
+        self._maybe_fail("upsert", (zone_id, record.name, record.type, record.values))
+        self.records[(self._zone(zone_id), record.name, record.type)] = tuple(record.values)
+        change_id = f"C{next(self._changes)}"
+        self._polls[change_id] = 0
+        return change_id
+
+    def in_sync(self, change_id: str) -> bool:
+        self._maybe_fail("in_sync", change_id)
+        self._polls[change_id] += 1
+        return self._polls[change_id] > self.pending_polls
+
+    def delete(self, zone_id: str, record: Any) -> None:
+        self._maybe_fail("delete", (zone_id, record.name, record.type))
+        self.records.pop((self._zone(zone_id), record.name, record.type), None)
+
+    def lookup(self, name: str, record_type: str) -> tuple[str, ...]:
+        from chalicelib.core.dns import fqdn
+
+        return next((v for (_, n, t), v in self.records.items() if n == fqdn(name) and t == record_type), ())
+
 
 class FakeKeyVault:
     """The KeyVault port (adapters/kms.py): a sealed key holds no plaintext and opens only under the
@@ -777,6 +901,9 @@ class FakeProvider:
         self._ids = itertools.count(1001)
         self._lock = threading.RLock()
         self.revoke_approval = False
+        # A DNS the provider's validation checks (FakeDns.lookup): a dns-validated order whose
+        # records are all there issues on the check (retry_validation).
+        self.dns: FakeDns | None = None
 
     # -- scripting ----------------------------------------------------------------------------------
     def fail_next(self, method: str, error: ProviderError, *, times: int = 1, commit: bool = False,
@@ -977,7 +1104,8 @@ class FakeProvider:
         out = []
         for name in order.request.dns_names() or [order.request.common_name]:
             if method == "dns":
-                out.append(DcvDetail(name, "dns", state, dns_record_name=f"_dcv.{name}", dns_record_type="TXT",
+                base = name[2:] if name.startswith("*.") else name
+                out.append(DcvDetail(name, "dns", state, dns_record_name=f"_dcv.{base}", dns_record_type="TXT",
                                      dns_value=f"token-{order.id}"))
             elif method == "file":
                 out.append(DcvDetail(name, "file", state, file_path=f"/.well-known/pki-validation/{order.id}.txt",
@@ -1000,7 +1128,13 @@ class FakeProvider:
             order = self._order(provider_order_id)
             if method:
                 order.dcv_method = method
-            return [d for d in self._dcv(order, method, email) if domain is None or d.domain == domain]
+            details = self._dcv(order, method, email)
+            dns = self.dns
+            if dns is not None and order.status is Status.PENDING and details and all(
+                    d.method == "dns" and d.dns_value in dns.lookup(d.dns_record_name or "", "TXT") for d in details):
+                self.issue(order.id)  # every record found: validated, issued
+                details = self._dcv(order, method, email)
+            return [d for d in details if domain is None or d.domain == domain]
 
         return self._call("retry_validation", provider_order_id, retry)
 

@@ -79,6 +79,11 @@ def world() -> Iterator[World]:
     moto.start()
     moto_url = f"http://127.0.0.1:{port}"
     sims = {name: SimServer(cls(), port=0).start() for name, cls in simulator_classes().items()}
+    from simulators.dns import Route53Lookup
+
+    for server in sims.values():  # as `make run`: names inside a moto hosted zone are looked up there
+        if hasattr(server.sim, "dns"):
+            server.sim.dns = Route53Lookup(f"http://127.0.0.1:{port}", REGION)
     stage = "test"
     env = {
         "CERTGATE_STAGE": stage, "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",

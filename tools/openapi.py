@@ -8,8 +8,8 @@ problem codes). tests/functional/test_openapi.py fails
 when the file is stale, when a route is missing from it, or when a response the functional tests saw
 does not validate against it. Regenerate with:
 
-    .venv/bin/python -m tools.openapi            # writes chalicelib/http/openapi.json
-    .venv/bin/python -m tools.openapi --check    # exit 1 if the file is stale
+    .venv/bin/python -m tools.openapi            # writes chalicelib/http/openapi.json and infra/openapi-3.0.json
+    .venv/bin/python -m tools.openapi --check    # exit 1 if either file is stale
 """
 
 from __future__ import annotations
@@ -20,8 +20,14 @@ import pathlib
 import sys
 from typing import Any
 
-SPEC_PATH = pathlib.Path(__file__).resolve().parent.parent / "chalicelib" / "http" / "openapi.json"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SPEC_PATH = ROOT / "chalicelib" / "http" / "openapi.json"
+# The same document as OpenAPI 3.0, for what reads 3.0 only: API Gateway's REST API import
+# (`aws apigateway import-rest-api` / `put-rest-api`). A deploy-time artifact, so beside the
+# CloudFormation in infra/ and not in the Lambda package.
+SPEC_30_PATH = ROOT / "infra" / "openapi-3.0.json"
 OPENAPI_VERSION = "3.1.0"
+OPENAPI_30_VERSION = "3.0.3"
 API_VERSION = "1.0.0"
 PEM = "application/x-pem-file"
 PROBLEM = "application/problem+json"
@@ -135,6 +141,12 @@ def _public_statuses() -> tuple[str, ...]:
     return PUBLIC_STATUSES
 
 
+def _import_statuses() -> tuple[str, ...]:
+    from chalicelib.core.imports import IMPORT_STATUSES
+
+    return IMPORT_STATUSES
+
+
 def _provider_name() -> str:
     from chalicelib.core.shapes import PROVIDER_NAME
 
@@ -176,7 +188,21 @@ def _parameters() -> dict[str, Any]:
         # A name, not an enum: providers are discovered, so adding one leaves this document as it is.
         "ProviderFilter": query("provider", {"type": "string", "pattern": _provider_name()},
                                 "Only this provider's certificates (GET /providers lists them)."),
+        "ImportProviderFilter": query("provider", {"type": "string", "pattern": _provider_name()},
+                                      "Only imports of this provider."),
+        "ImportStatusFilter": query("status", {"enum": list(_import_statuses())}, "Only imports in this status."),
         "CommonNameFilter": query("common_name", {"type": "string"}, "Exact common name."),
+        "ExpiringWithin": query("expiring_within", {"type": "string", "pattern": "^[1-9][0-9]{0,4}[dh]$",
+                                                    "examples": ["30d", "12h"]},
+                                "Only certificates whose not_after is from now to this many days (`d`) or hours "
+                                "(`h`) from now, at most 3650d: the \"expiring soon\" view. With "
+                                "expires_before, the earlier bound applies."),
+        "DomainFilter": query("domain", {"type": "string", "maxLength": 254, "examples": ["www.example.com",
+                                                                                          ".example.com"]},
+                              "A DNS name the certificate is for (its common name or a dns SAN), exact "
+                              "(`*.example.com` is the wildcard name itself); with a leading dot every name "
+                              "under that domain (`.example.com`: www.example.com, *.example.com, a.b.example.com "
+                              "— not example.com). Case-insensitive; IDNs in either form."),
         "ExpiresBefore": query("expires_before", {"type": "string", "format": "date-time"},
                                "Only certificates whose not_after is before this (ISO 8601 with a timezone)."),
     }
@@ -310,8 +336,8 @@ def _certificate_paths(ex: dict[str, Any]) -> dict[str, Any]:
             "get": _op("list_certificates", "List the caller's certificates (newest first)", "certificates", {
                 "200": _json(ref("CertificatePage"), "One page.", example={"items": [issued], "next_token": None}),  # an example, not a secret  # nosec B105
                 **_errs(*BASE, 422)},
-                params=["StatusFilter", "ProviderFilter", "CommonNameFilter", "ExpiresBefore", "ListLimit",
-                        "NextToken"],
+                params=["StatusFilter", "ProviderFilter", "CommonNameFilter", "DomainFilter", "ExpiresBefore",
+                        "ExpiringWithin", "ListLimit", "NextToken"],
                 description="Unknown query parameters are a 422."),
         },
         "/certificates/{cert_id}": {
@@ -426,10 +452,36 @@ def _tinycert_and_import_paths() -> dict[str, Any]:
                                        "certgate marks the ones it holds revoked (reason authority_deleted)."},
                 **_errs(*BASE, 403, 404, 409, 422, *FROM_PROVIDER)}, params=["CaId", "Force"]),
         },
-        "/imports": {"post": _op("start_import", "Import the certificates already at a provider", "imports", {
-            "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),
-            **_errs(*BASE, *BODY_ERRS, 409, 422, *FROM_PROVIDER)}, body=_body("ImportRequest", examples={
-                "digicert": {"provider": "digicert"}}))},
+        "/providers/tinycert/authorities/{ca_id}/pem": {
+            "get": _op("authority_pem", "A TinyCert CA's certificate (PEM)", "tinycert", {
+                "200": {"description": "The CA certificate, for a trust store (TinyCert's certificates are "
+                                       "private: clients trust this CA).",
+                        "headers": {"Content-Disposition": {"$ref": "#/components/headers/Content-Disposition"}},
+                        "content": {PEM: {"schema": {"type": "string"},
+                                          "example": "-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n"}}},
+                **_errs(*BASE, 404, *FROM_PROVIDER)}, params=["CaId"]),
+        },
+        "/imports": {
+            "post": _op("start_import", "Import the certificates already at a provider", "imports", {
+                "202": _json(ref("ImportJob"), "Started; follow Location.", headers=LOCATION),
+                **_errs(*BASE, *BODY_ERRS, 409, 422, *FROM_PROVIDER)}, body=_body("ImportRequest", examples={
+                    "digicert": {"provider": "digicert"}})),
+            "get": _op("list_imports", "List the imports the caller may see (newest first)", "imports", {
+                "200": _json(ref("ImportPage"), "One page."), **_errs(*BASE, 422)},
+                params=["ImportProviderFilter", "ImportStatusFilter", "ListLimit", "NextToken"],
+                description="The imports the caller started; an administrator sees everyone's. Unknown query "
+                            "parameters are a 422."),
+        },
+        "/imports/sync": {"post": _op(
+            "sync_imports", "Run a provider's recurring syncs now", "imports", {
+                "202": _json(ref("ImportPage"), "The syncs run or made due (as they stand now)."),
+                **_errs(*BASE, *BODY_ERRS, 422, 503)},
+            body=_body("SyncRequest", examples={"tinycert": {"provider": "tinycert"}}),
+            description="Instead of waiting for the sync interval (CERTGATE_SYNC_INTERVAL_S, default hourly): "
+                        "each import of this provider the caller started (an administrator: everyone's) that "
+                        "carries a recurring sync is re-run from its first page, inline for up to "
+                        "CERTGATE_IMPORT_INLINE_S seconds in all; the rest are made due for the next "
+                        "sync_inventory run (every 5 minutes). Running imports are left to their run.")},
         "/imports/{import_id}": {"get": _op("get_import", "Progress of an import", "imports", {
             "200": _json(ref("ImportJob"), "Counters so far."), **_errs(*BASE, 404)}, params=["ImportId"])},
     }
@@ -502,10 +554,15 @@ def build() -> dict[str, Any]:
                 f"{MAX_JSON_DEPTH} levels (413 / 400 beyond). Events are published on SNS (see docs/api.md)."),
             "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
         },
-        "servers": [{"url": "http://127.0.0.1:8000", "description": "`make run` (stage local)"},
-                    {"url": "https://{api_id}.execute-api.{region}.amazonaws.com/api",
-                     "description": "deployed (chalice stage api path)",
-                     "variables": {"api_id": {"default": "abcdef1234"}, "region": {"default": "us-east-1"}}}],
+        # Relative first: a client resolves it against wherever it read the document (GET /openapi.json
+        # of `make run` on any port, or of a deployed stage); then the two forms with their variables.
+        "servers": [{"url": "/", "description": "the API that serves this document"},
+                    {"url": "http://{host}:{port}", "description": "`make run` (stage local; CERTGATE_API_PORT)",
+                     "variables": {"host": {"default": "127.0.0.1"}, "port": {"default": "8000"}}},
+                    {"url": "https://{api_id}.execute-api.{region}.amazonaws.com/{stage}",
+                     "description": "deployed (API Gateway; chalice's stage is `api`)",
+                     "variables": {"api_id": {"default": "abcdef1234"}, "region": {"default": "us-east-1"},
+                                   "stage": {"default": "api"}}}],
         "security": [{"sigv4": []}],
         "tags": [{"name": n} for n in ("service", "certificates", "validation", "downloads", "tinycert", "imports")],
         "paths": _paths(),
@@ -513,19 +570,106 @@ def build() -> dict[str, Any]:
     }
 
 
+# -- the OpenAPI 3.0 export ------------------------------------------------------------------------------
+def to_openapi_30(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` (3.1, JSON Schema 2020-12) as OpenAPI 3.0.3, which API Gateway imports: null as
+    `nullable`, `const` as a one-value `enum`, schema `examples` as `example`, binary bodies as
+    `format: binary`, no siblings beside `$ref` (wrapped in `allOf`), no 3.1-only info fields; the
+    binary media types for API Gateway as `x-amazon-apigateway-binary-media-types`."""
+    from chalicelib.http.routing import BINARY_TYPES
+
+    out = json.loads(json.dumps(doc))  # a deep copy
+    out["openapi"] = OPENAPI_30_VERSION
+    out["info"].pop("summary", None)
+    out["info"]["license"].pop("identifier", None)
+    out["info"]["description"] = f"{doc['info']['summary']} {doc['info']['description']}"
+    out["x-amazon-apigateway-binary-media-types"] = [*BINARY_TYPES, "application/x-pkcs12"]
+    components = out["components"]
+    components["schemas"] = {name: _schema_30(s) for name, s in components["schemas"].items()}
+    for holder in (*components["parameters"].values(), *components["headers"].values()):
+        holder["schema"] = _schema_30(holder["schema"])
+    for response in components["responses"].values():
+        _content_30(response)
+    for item in out["paths"].values():
+        for op in item.values():
+            _content_30(op.get("requestBody", {}))
+            for response in op["responses"].values():
+                _content_30(response)
+    return out
+
+
+def _content_30(holder: dict[str, Any]) -> None:
+    for media in holder.get("content", {}).values():
+        if "schema" in media:
+            media["schema"] = _schema_30(media["schema"])
+    for header in holder.get("headers", {}).values():
+        if "schema" in header:
+            header["schema"] = _schema_30(header["schema"])
+
+
+def _schema_30(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    s = dict(schema)
+    for key in ("properties", "patternProperties"):
+        if key in s:
+            s[key] = {k: _schema_30(v) for k, v in s[key].items()}
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(s.get(key), dict):
+            s[key] = _schema_30(s[key])
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in s:
+            s[key] = [_schema_30(v) for v in s[key]]
+    nullable = False
+    members = s.get("anyOf")
+    if members is not None and {"type": "null"} in members:
+        rest = [m for m in members if m != {"type": "null"}]
+        del s["anyOf"]
+        nullable = True
+        if len(rest) == 1:
+            s = {**rest[0], **s} if "$ref" not in rest[0] else {"allOf": [rest[0]], **s}
+        else:
+            s["anyOf"] = rest
+    if isinstance(s.get("type"), list):
+        types = [t for t in s["type"] if t != "null"]
+        nullable = nullable or len(types) < len(s["type"])
+        s["type"] = types[0] if len(types) == 1 else s["type"]
+    if "const" in s:
+        s["enum"] = [s.pop("const")]
+    if "enum" in s and None in s["enum"]:
+        s["enum"] = [v for v in s["enum"] if v is not None]
+        nullable = True
+    if "examples" in s:
+        examples = s.pop("examples")
+        if examples:
+            s["example"] = examples[0]
+    if s.get("required") == []:  # 3.0: at least one name, or no `required`
+        del s["required"]
+    if "contentMediaType" in s:
+        s.pop("contentMediaType")
+        s["format"] = "binary"
+    if "$ref" in s and len(s) > 1:
+        s = {"allOf": [{"$ref": s.pop("$ref")}], **s}
+    if nullable:
+        s["nullable"] = True
+    return s
+
+
 def render(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def main(argv: list[str]) -> int:
-    wanted = render(build())
+    doc = build()
+    wanted = {SPEC_PATH: render(doc), SPEC_30_PATH: render(to_openapi_30(doc))}
     if "--check" in argv:
-        if SPEC_PATH.read_text() != wanted:
-            print(f"{SPEC_PATH} is stale: run python -m tools.openapi", file=sys.stderr)
-            return 1
-        return 0
-    SPEC_PATH.write_text(wanted)
-    print(f"wrote {SPEC_PATH}", file=sys.stderr)
+        stale = [path for path, text in wanted.items() if not path.exists() or path.read_text() != text]
+        for path in stale:
+            print(f"{path} is stale: run python -m tools.openapi", file=sys.stderr)
+        return 1 if stale else 0
+    for path, text in wanted.items():
+        path.write_text(text)
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

@@ -29,3 +29,20 @@ class AcmDelivery:
     def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None:
         self._client_for_region(region).add_tags_to_certificate(
             CertificateArn=arn, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+
+    # ListCertificates returns RSA-2048 certificates only unless asked for the other key types (ACM
+    # API reference, ListCertificates `Includes.keyTypes`; moto returns all of them either way).
+    KEY_TYPES = ("RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1")
+
+    def find_imported(self, region: str, domain_name: str, tags: Mapping[str, str]) -> str | None:
+        client = self._client_for_region(region)
+        pages = client.get_paginator("list_certificates").paginate(Includes={"keyTypes": list(self.KEY_TYPES)})
+        for page in pages:
+            for summary in page.get("CertificateSummaryList", []):
+                if summary.get("DomainName") != domain_name or summary.get("Type", "IMPORTED") != "IMPORTED":
+                    continue
+                arn = str(summary["CertificateArn"])
+                have = {t["Key"]: t.get("Value") for t in client.list_tags_for_certificate(CertificateArn=arn)["Tags"]}
+                if all(have.get(k) == v for k, v in tags.items()):
+                    return arn
+        return None

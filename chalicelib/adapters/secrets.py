@@ -36,10 +36,10 @@ class ProviderSecrets:
         with self._lock:
             if self._provider is None:
                 from aws_lambda_powertools.utilities.parameters import SecretsProvider
-                from botocore.config import Config
 
-                self._provider = SecretsProvider(boto3_client=self._client_factory(),
-                                                 config=Config(region_name=self.region))
+                # The client carries the region and endpoint; Powertools' `config=` is deprecated
+                # (and ignored when a client is given).
+                self._provider = SecretsProvider(boto3_client=self._client_factory())
             return self._provider
 
     def credentials(self, provider: str) -> Mapping[str, Any]:

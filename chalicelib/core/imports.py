@@ -42,6 +42,12 @@ class ImportJob:
     runs: int = 0  # completed runs (the import itself, then each incremental sync)
     superseded_by: str | None = None
 
+    def __post_init__(self) -> None:
+        # Imports recorded before CA ids were integers everywhere hold "1": read them as 1.
+        ca_id = self.filters.get("ca_id")
+        if isinstance(ca_id, str) and ca_id.isdigit():
+            self.filters = {**self.filters, "ca_id": int(ca_id)}
+
     @property
     def schedule_key(self) -> str:
         """Imports of the same owner, provider and filters share one recurring sync."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import TransitionNotAllowed
 
 
@@ -48,6 +49,7 @@ FINAL = frozenset({Status.FAILED, Status.REVOKED, Status.CANCELLED, Status.EXPIR
 PUBLISHED_EVENTS = frozenset({
     "certificate.issued", "certificate.failed", "certificate.revoked", "certificate.cancelled",
     "certificate.expiring", "certificate.expired", "certificate.revocation_rejected", "certificate.delivered",
+    "certificate.dcv_failed",
 })
 EVENT_FOR_STATUS = {
     Status.ISSUED: "certificate.issued",
@@ -141,10 +143,11 @@ class Revocation:
     rejected request is cleared (event certificate.revocation_rejected)."""
 
     reason: str
-    requested_at: str
+    requested_at: str | None = None  # None: revoked outside certgate (at the provider), never asked here
     state: str = "requested"  # requested | pending | revoked
     request_id: str | None = None
     comments: str | None = None
+    revoked_at: str | None = None  # when certgate recorded it revoked (None for records from before)
 
     @property
     def waiting(self) -> bool:
@@ -158,6 +161,46 @@ class Revocation:
         if not item:
             return None
         return cls(**{k: str(v) for k, v in item.items() if k in cls.__dataclass_fields__})
+
+
+DELIVERY_GRACE_S = 300  # an import not recorded this long after the issuance is retried (a process died)
+
+
+@dataclass(frozen=True)
+class AcmImport:
+    """ACM import of a certificate (service/delivery.py): what the order asked (`region`) and where
+    it stands. `status`: None (not tried yet) | imported | failed | revoked (tagged, kept).
+    `attempts` counts failed imports in a row (the retry backs off on it); `retry_at` is when the
+    next one is due."""
+
+    region: str
+    arn: str | None = None
+    status: str | None = None
+    revision: int | None = None
+    error: str | None = None
+    retry_at: str | None = None
+    attempts: int = 0
+
+    def to_item(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and not (k == "attempts" and v == 0)}
+
+    def to_public(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_item().items() if k in ("region", "arn", "status", "revision", "error")}
+
+    @classmethod
+    def from_item(cls, asked: Mapping[str, Any] | None, state: Mapping[str, Any] | None) -> AcmImport | None:
+        """From the stored `deliver_to.acm` (the ask) and `delivery.acm` (the state)."""
+        if not asked and not state:
+            return None
+        merged = {**(state or {}), **({"region": asked["region"]} if asked and asked.get("region") else {})}
+        revision, attempts = merged.get("revision"), merged.get("attempts")
+        return cls(region=str(merged.get("region", "")),
+                   arn=str(merged["arn"]) if merged.get("arn") else None,
+                   status=str(merged["status"]) if merged.get("status") else None,
+                   revision=int(revision) if revision is not None else None,
+                   error=str(merged["error"]) if merged.get("error") else None,
+                   retry_at=str(merged["retry_at"]) if merged.get("retry_at") else None,
+                   attempts=int(attempts or 0))
 
 
 @dataclass(frozen=True)
@@ -248,10 +291,16 @@ class Certificate:
     next_action_at: str | None = None
     on_hold: bool = False
     import_id: str | None = None
-    # ACM delivery (service/delivery.py): what the caller asked for ({"acm": {"region": ...}}) and
-    # where it stands ({"acm": {"region", "arn", "status": imported|failed|revoked, "revision", "error"}}).
-    deliver_to: dict[str, Any] = field(default_factory=dict)
-    delivery: dict[str, Any] = field(default_factory=dict)
+    # ACM delivery (service/delivery.py): asked for with `deliver_to.acm.region`; None: not asked.
+    acm: AcmImport | None = None
+    # Automatic DNS validation in Route 53 (service/dns_validation.py): what the order asked for
+    # and where each domain stands; None for orders from before it, and for imports.
+    dns_automation: DnsAutomation | None = None
+    # Audit-only events (never published) written inside the certificate's own item by its create,
+    # so that ordering writes one item before the provider call; the certificate's first save files
+    # them as rows of the trail in its transaction and stores the certificate without them. Until
+    # then the trail shows them in their place (CertificateStore.events).
+    first_events: tuple[Event, ...] = ()
 
     # -- derived ------------------------------------------------------------------------
     @property
@@ -282,6 +331,22 @@ class Certificate:
         return None
 
     @property
+    def delivery_due_at(self) -> str | None:
+        """When the ACM import of the issued revision is due (service/delivery.py retries it then);
+        None when none is outstanding. An import not yet tried is due DELIVERY_GRACE_S after the
+        issuance was saved: the request that saved it imports at once, and if its process died
+        the retry finds it."""
+        acm, rev = self.acm, self.issued_revision
+        if acm is None or self.status is not Status.ISSUED or rev is None or acm.status == "revoked":
+            return None
+        if acm.status == "imported" and acm.revision == rev.number:
+            return None
+        if acm.retry_at:
+            return acm.retry_at
+        saved = parse_iso(self.updated_at)
+        return iso(saved + dt.timedelta(seconds=DELIVERY_GRACE_S)) if saved else None
+
+    @property
     def issued_revision(self) -> Revision | None:
         """The newest revision that was issued (the one downloads serve)."""
         done = [r for r in self.revisions if r.issued_at]
@@ -295,6 +360,10 @@ class Certificate:
         """This certificate in `target` (checked against ALLOWED), one version later."""
         if target != self.status and not can_transition(self.status, target):
             raise TransitionNotAllowed(self.status, target)
+        if target is Status.REVOKED and self.status is not Status.REVOKED:
+            # Every way into revoked (our revoke, one at the provider, a deleted CA) says when and why.
+            rev = changes.get("revocation", self.revocation) or Revocation(reason="unspecified")
+            changes["revocation"] = replace(rev, state="revoked", revoked_at=iso(now))
         return replace(self, status=target, updated_at=iso(now) or self.updated_at,
                        version=self.version + 1, **changes)
 
@@ -332,9 +401,7 @@ class Certificate:
             "revision": self.revision,
             "issued_revision": rev.number if rev else None,
             "operation": self.operation if self.due_kind else None,
-            "revocation": ({"status": self.revocation.state, "request_id": self.revocation.request_id,
-                            "reason": self.revocation.reason, "requested_at": self.revocation.requested_at}
-                           if self.revocation else None),
+            "revocation": self._public_revocation(),
             "not_before": self.not_before,
             "not_after": self.not_after,
             "coverage_until": self.coverage_until,
@@ -349,10 +416,25 @@ class Certificate:
         }
         if self.status in WAITING:
             out["next_check_at"] = self.next_poll_at
-        if self.deliver_to.get("acm"):
-            out["delivery"] = {"acm": {k: v for k, v in {**self.deliver_to["acm"], **self.delivery.get("acm", {})}
-                                       .items() if k in ("region", "arn", "status", "revision", "error")}}
+        if self.acm is not None:
+            out["delivery"] = {"acm": self.acm.to_public()}
         return out
+
+    @property
+    def dns_names(self) -> frozenset[str]:
+        """The DNS names the certificate is for (common name and dns SANs), lower case: what a
+        domain search (GET /certificates?domain=) matches."""
+        names = {self.common_name, *(s.value for s in self.sans if s.type == "dns")}
+        return frozenset(n.strip().lower().rstrip(".") for n in names if n)
+
+    def _public_revocation(self) -> dict[str, Any] | None:
+        rev = self.revocation
+        if rev is None and self.status is Status.REVOKED:  # revoked at the provider before it was recorded here
+            rev = Revocation(reason="unspecified", state="revoked")
+        if rev is None:
+            return None
+        return {"status": rev.state, "request_id": rev.request_id, "reason": rev.reason,
+                "requested_at": rev.requested_at, "revoked_at": rev.revoked_at}
 
     def event_summary(self) -> dict[str, Any]:
         """What an SNS message says of the certificate (never PEMs or keys)."""
@@ -362,7 +444,7 @@ class Certificate:
             "revision": self.revision, "serial": self.serial, "not_before": self.not_before,
             "not_after": self.not_after, "provider_order_id": self.provider_order_id,
             "client_reference": self.client_reference,
-            **({"acm_arn": self.delivery["acm"]["arn"]} if self.delivery.get("acm", {}).get("arn") else {}),
+            **({"acm_arn": self.acm.arn} if self.acm is not None and self.acm.arn else {}),
         }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.core.lifetimes import Lifetime
 from chalicelib.core.model import Approver, Organization, San, Status
+from chalicelib.core.vocabulary import FORMATS
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,22 @@ class Capabilities:
     # The provider's documented request limits ((requests, per seconds), ...): the adapter keeps
     # them per process, the jobs plan their runs inside them (service/sweeps.py CallBudget).
     rate_limits: tuple[tuple[int, float], ...] = ()
+    # The subject alternative name types the provider issues for (an order asking for another is
+    # refused before anything is written: service/requests.py).
+    san_types: tuple[str, ...] = ("dns", "ip", "email", "uri")
     # How an automatic renewal gets the next certificate: "renew" (a new paid order), "reissue"
     # (a fresh certificate on the same order, free), or "plan" (reissue while the paid plan,
     # `coverage_until`, outlasts the certificate; a paid renewal at its end).
     renewal: str = "renew"
+
+    @property
+    def served_formats(self) -> tuple[str, ...]:
+        """The formats GET /certificates/{id}/download serves for this provider's certificates:
+        certgate renders every one from the stored revision (x509/formats.py), whatever the
+        provider's own downloads (`download_formats`, what the adapter fetches) offer; pkcs12 where
+        certgate can hold the key (the provider hands it over, or certgate makes it for a CSR)."""
+        holds_key = self.generates_key or self.accepts_csr
+        return tuple(f for f in FORMATS if f != "pkcs12" or holds_key)
 
     def max_validity_days(self, product: str, on: dt.date) -> int:
         return self.lifetime.max_days(product, on)
@@ -51,8 +64,8 @@ class Capabilities:
             "validity_schedules": {p: self.lifetime.schedule(p).to_list() for p in self.products},
             "validity_selectable": self.lifetime.parameter, "reissue": self.reissue,
             "renew": self.renew, "revoke": self.revoke, "cancel": self.cancel,
-            "download_formats": list(self.download_formats), "authorities": self.authorities,
-            "async_issuance": self.async_issuance,
+            "download_formats": list(self.served_formats), "authorities": self.authorities,
+            "async_issuance": self.async_issuance, "san_types": list(self.san_types),
         }
 
 

@@ -175,3 +175,24 @@ def next_action_at(cert: Certificate, rules: RenewalRules) -> dt.datetime | None
         retry = tried + dt.timedelta(seconds=rules.retry_after_s) if tried is not None else start
         times.append(max(start, retry))
     return min(times)
+
+
+# -- the fleet's expiry (service/fleet.py) -------------------------------------------------------------
+
+def successor_under_way(cert: Certificate) -> bool:
+    """A reissue or renewal is getting the certificate's successor: pending again after an issuance."""
+    return cert.status is Status.PENDING and cert.issued_revision is not None
+
+
+def lacks_successor(cert: Certificate) -> bool:
+    """An issued certificate nothing is replacing: no reissue or renewal under way, and no revoke
+    or cancel either (a certificate being withdrawn is not waiting for a successor)."""
+    return cert.status is Status.ISSUED and cert.operation is None and not cert.revocation_waiting
+
+
+def in_window_not_renewing(cert: Certificate, now: dt.datetime, rules: RenewalRules) -> bool:
+    """An auto-renewed certificate inside its renewal window (and not expired) with no successor
+    under way: one the renewal sweep has not reached yet, or whose renewal the provider refused."""
+    start, end = renewal_starts_at(cert, rules), parse_iso(cert.not_after)
+    return (cert.auto_renew and lacks_successor(cert) and start is not None and end is not None
+            and start <= now < end)

@@ -93,6 +93,7 @@ Text64 = Annotated[str, Meta(max_length=64, pattern=NO_CONTROL), message("must b
 Text128 = Annotated[str, Meta(max_length=128, pattern=NO_CONTROL), message("must be at most 128 characters "
                                                                            "of printable text")]
 Positive = Annotated[int, Meta(ge=1), message("must be a positive integer")]
+DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
 Email = Annotated[str, Meta(pattern=EMAIL), message("must be an email address")]
 Country = Annotated[str, Meta(pattern=COUNTRY),
                     doc("ISO 3166-1 alpha-2 (officially assigned codes only), any case."),
@@ -163,7 +164,9 @@ class ProviderOptions(Shape, kw_only=True):
 
     plan: Annotated[str, Meta(pattern=UUID, extra_json_schema={"format": "uuid"}), message("must be a plan UUID"),
                     only_for("resello", "the plan UUID (overrides the product's plan).")] | UnsetType = UNSET
-    ca_id: Annotated[Positive, only_for("tinycert", "the issuing CA.")] | UnsetType = UNSET
+    ca_id: Annotated[Positive | DigitString, message("must be a numeric TinyCert CA id"),
+                     only_for("tinycert", "the issuing CA: the integer `id` GET /providers/tinycert/authorities "
+                                          "lists (a string of digits is accepted too).")] | UnsetType = UNSET
     organization_id: Annotated[Positive, only_for("digicert", "the CertCentral organization.")] | UnsetType = UNSET
     signature_hash: Annotated[SignatureHash, only_for("digicert", "the hash the CA signs with (default "
                                                                   "sha256).")] | UnsetType = UNSET
@@ -210,6 +213,20 @@ class DeliverTo(Shape, kw_only=True):
                                     "revision. Only where certgate holds the key (not with `csr`).")] | None = None
 
 
+ZoneId = Annotated[str, Meta(pattern="^(/hostedzone/)?[A-Z0-9]{1,32}$"),
+                   message("must be a Route 53 hosted zone id such as Z0123456789ABC")]
+
+
+class DnsAutomation(Shape, kw_only=True):
+    """Route 53 DNS validation. Left out: automatic for every domain inside a hosted zone certgate may
+    manage (CERTGATE_DNS_ZONES) when `dcv_method` is dns; the others stay manual."""
+
+    enabled: Annotated[bool, doc("false: every domain is validated by hand. true: every domain must lie in an "
+                                 "allowed zone (a 422 names those that do not).")] = True
+    zone_id: Annotated[ZoneId, doc("Use this allowed zone (default: the allowed zone whose name is the longest "
+                                   "suffix of each domain).")] | None = None
+
+
 class OrderRequest(Shape, kw_only=True):
     """design.md 2.1. Every field is checked before any provider call; all failures come back at once as a
     422 naming each field. Where null is allowed it means the same as leaving the field out."""
@@ -229,6 +246,7 @@ class OrderRequest(Shape, kw_only=True):
     client_reference: Annotated[Text128, doc("Your own reference; echoed back.")] | None = None
     provider_options: ProviderOptions | None = None
     deliver_to: DeliverTo | None = None
+    dns_automation: DnsAutomation | None = None
 
 
 class ChangeRequest(Shape, kw_only=True):
@@ -277,9 +295,6 @@ class AuthorityRequest(Shape, kw_only=True):
     hash_method: Literal["sha256"] | None = None
 
 
-DigitString = Annotated[str, Meta(pattern="^[0-9]{1,13}$")]
-
-
 class ImportFilters(Shape, kw_only=True):
     """Each provider takes its own (others are a 422): tinycert ca_id, state; resello plan; digicert
     common_name, status."""
@@ -302,8 +317,14 @@ class ImportRequest(Shape, kw_only=True):
                          message(f"must be an integer from 1 to {MAX_IMPORT_PAGE_SIZE}")] | None = None
 
 
+class SyncRequest(Shape, kw_only=True):
+    """POST /imports/sync: run the recurring syncs of one provider's imports now."""
+
+    provider: ProviderName
+
+
 REQUESTS: tuple[type[Shape], ...] = (OrderRequest, ChangeRequest, RevokeRequest, DcvRetryRequest, DownloadRequest,
-                                     AuthorityRequest, ImportRequest)
+                                     AuthorityRequest, ImportRequest, SyncRequest)
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
@@ -349,8 +370,12 @@ class RevocationState(Closed, kw_only=True):
                           "`revoked`: confirmed by the provider. A rejected request is cleared "
                           "(event certificate.revocation_rejected).")]
     request_id: Annotated[str, doc("The provider's revoke request id.")] | None
-    reason: str
-    requested_at: Timestamp
+    reason: Annotated[str, doc("The reason given to the revoke (unspecified, key_compromise, ...); `unspecified` "
+                               "for a certificate revoked outside certgate, cessation_of_operation for one "
+                               "whose CA was deleted.")]
+    requested_at: Annotated[Timestamp, doc("null: revoked outside certgate (at the provider).")] | None
+    revoked_at: Annotated[Timestamp, doc("When certgate recorded the certificate revoked (null until then, and "
+                                         "for certificates imported revoked).")] | None
 
 
 class Certificate(Closed, kw_only=True):
@@ -437,6 +462,20 @@ class FileToServe(Closed, kw_only=True):
     content: str | None | UnsetType = UNSET
 
 
+class DnsAutomationProgress(Closed, kw_only=True):
+    """Where Route 53 automation stands for this domain."""
+
+    zone_id: str | None
+    record: DnsRecord | UnsetType = UNSET
+    record_written: bool
+    in_sync: Annotated[bool, doc("Route 53 reported the change INSYNC.")]
+    provider_checked: Annotated[bool, doc("The provider was asked to check (DigiCert check-dcv, Resello "
+                                          "validate).")]
+    validated: bool
+    record_removed: bool
+    error: Annotated[str, doc("Why automation is stuck for this domain.")] | None
+
+
 class DcvDomain(Closed, kw_only=True):
     domain: str
     method: DcvMethod
@@ -444,6 +483,8 @@ class DcvDomain(Closed, kw_only=True):
     dns: DnsRecord | UnsetType = UNSET
     file: FileToServe | UnsetType = UNSET
     emails: Annotated[list[str], doc("Approver addresses (method email).")] | UnsetType = UNSET
+    automation: Annotated[DnsAutomationProgress, doc("Present when the domain is validated through Route 53; "
+                                                     "absent: publish the record yourself.")] | UnsetType = UNSET
 
 
 class Validation(Closed, kw_only=True):
@@ -476,7 +517,12 @@ class Capabilities(Closed, kw_only=True):
     cancel: bool
     authorities: bool
     async_issuance: bool | UnsetType = UNSET
-    download_formats: list[Format]
+    download_formats: Annotated[list[Format], doc("What GET /certificates/{id}/download serves for this provider's "
+                                                  "certificates (rendered by certgate from the issued revision); "
+                                                  "pkcs12 only for a certificate whose key certgate holds "
+                                                  "(`private_key_held`).")]
+    san_types: Annotated[list[SanType], doc("The subject alternative name types the provider issues for; an "
+                                            "order asking for another is a 422 on `sans`.")]
 
 
 class Provider(Closed, kw_only=True):
@@ -486,7 +532,8 @@ class Provider(Closed, kw_only=True):
 
 
 class Authority(Closed, kw_only=True):
-    id: Annotated[str, Meta(pattern="^[0-9]{1,12}$")]
+    id: Annotated[int, Meta(ge=1), doc("The TinyCert CA id: what `provider_options.ca_id` and `filters.ca_id` "
+                                       "take.")]
     name: str
     details: dict[str, Any]
     certificate_pem: str | None
@@ -580,5 +627,10 @@ class AuthorityPage(Closed, kw_only=True):
     next_token: Annotated[str, NEXT_TOKEN] | None
 
 
+class ImportPage(Closed, kw_only=True):
+    items: list[ImportJob]
+    next_token: Annotated[str, NEXT_TOKEN] | None
+
+
 RESPONSES: tuple[type[Struct], ...] = (Certificate, CertificatePage, Event, EventPage, Validation, ProviderPage,
-                                       Authority, AuthorityPage, ImportJob, Health, Problem)
+                                       Authority, AuthorityPage, ImportJob, ImportPage, Health, Problem)

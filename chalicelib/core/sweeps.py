@@ -1,6 +1,6 @@
 """Where a scheduled sweep stands in its index (design.md section 4). Pure: no I/O.
 
-A sweep (poll_pending, renew_expiring, ...) walks a sharded sparse index in one fixed order —
+A sweep (poll_pending, renew_expiring, reconcile, sync_inventory) walks a sharded sparse index in one fixed order —
 shard by shard, each shard by its range key then the certificate id — a bounded amount per
 invocation, and keeps its place between invocations in a `SweepState` the store persists. The
 next invocation continues after that place instead of re-reading the index's head; at the end of
@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
 
-from chalicelib.core.model import Certificate, iso, parse_iso
+from chalicelib.core.model import iso, parse_iso
+
+T = TypeVar("T")  # what a sweep's index holds: certificates, import records
 
 
 @dataclass(frozen=True, order=True)
@@ -26,11 +29,11 @@ class Position:
 
 
 @dataclass(frozen=True)
-class SweepPage:
+class SweepPage(Generic[T]):
     """One read of a sweep's index from a position: the items in walk order, each with its own
     position, and whether the read reached the end of the index (the last shard's last item)."""
 
-    items: list[tuple[Position, Certificate]] = field(default_factory=list)
+    items: list[tuple[Position, T]] = field(default_factory=list)
     end: bool = True
 
 

@@ -1,4 +1,5 @@
-"""/providers/tinycert/authorities: TinyCert's certificate authorities (list, read, create, delete).
+"""/providers/tinycert/authorities: TinyCert's certificate authorities (list, read, create, delete,
+and each CA's certificate as PEM).
 They are shared by everyone who orders from TinyCert: any authenticated caller may list, read and
 create them; only an administrator may delete one (service/admin.py says why)."""
 
@@ -22,7 +23,8 @@ PATH = "/providers/tinycert/authorities"
 
 
 def _public(a: Authority) -> dict[str, Any]:
-    return {"id": a.ca_id, "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
+    # The integer provider_options.ca_id and filters.ca_id take (TinyCert's own ca_id is one).
+    return {"id": int(a.ca_id), "name": a.name, "details": dict(a.details), "certificate_pem": a.certificate_pem}
 
 
 @route(blueprint, PATH, ["GET"])
@@ -52,6 +54,16 @@ def get_authority(req: Request, ca_id: str) -> Response:
 
     principal(req)  # authenticates the caller
     return json_response(_public(admin.get_authority(service(), ca_id)))
+
+
+@route(blueprint, PATH + "/{ca_id}/pem", ["GET"])
+def authority_pem(req: Request, ca_id: str) -> Response:
+    from chalicelib.service import admin
+
+    principal(req)  # authenticates the caller
+    return Response(body=admin.authority_pem(service(), ca_id), status_code=200,
+                    headers={"Content-Type": "application/x-pem-file",
+                             "Content-Disposition": f'attachment; filename="tinycert-ca-{int(ca_id)}.pem"'})
 
 
 @route(blueprint, PATH + "/{ca_id}", ["DELETE"])

@@ -3,7 +3,8 @@ and the audit events of the caller's certificates."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -70,11 +71,26 @@ def _timestamp(raw: str) -> str | None:
     return iso(parsed)
 
 
+T = TypeVar("T")
+
+
+def _collected(errors: list[FieldError], parse: Callable[[str], T], raw: str | None) -> T | None:
+    """`parse(raw)` (None when absent); its field errors go to `errors`, so every bad parameter is named at once."""
+    if raw is None:
+        return None
+    try:
+        return parse(raw)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors)
+        return None
+
+
 @route(blueprint, "/certificates", ["GET"])
 def list_certificates(req: Request) -> Response:
     from chalicelib.service import queries
 
-    check_query(req, {"status", "provider", "common_name", "expires_before", "limit", "next_token"})
+    check_query(req, {"status", "provider", "common_name", "expires_before", "expiring_within", "domain", "limit",
+                      "next_token"})
     caller = principal(req)
     errors: list[FieldError] = []
     status = query(req, "status")
@@ -90,10 +106,12 @@ def list_certificates(req: Request) -> Response:
             expires_before = _timestamp(expires_before)
         except ValueError:
             errors.append(FieldError("expires_before", "must be an ISO 8601 timestamp with a timezone"))
+    within = _collected(errors, queries.parse_expiring_within, query(req, "expiring_within"))
+    domain = _collected(errors, queries.parse_domain, query(req, "domain"))
     if errors:
         raise ValidationFailed(errors)
     flt = queries.CertificateFilter(status=status, provider=provider, common_name=query(req, "common_name"),
-                                    expires_before=expires_before)
+                                    expires_before=expires_before, expiring_within=within, domain=domain)
     items, token = queries.list_certificates(service(), caller, flt, limit=_requests().validate_limit(query(req, "limit")),
                                              next_token=query(req, "next_token"))
     return json_response({"items": [c.to_public() for c in items], "next_token": token})

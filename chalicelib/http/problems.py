@@ -88,6 +88,61 @@ _PROVIDER_TITLES = {
     504: "Provider timed out",
 }
 
+# The title of every problem type (`code`): a problem's title names its type, not the HTTP status
+# it shares with others (an unsupported_operation 422 is not "Validation failed"). Every code the
+# code base raises is here (tests/unit/test_problems.py reads the sources to make sure), and each
+# is listed in docs/api.md.
+TITLES: dict[str, str] = {
+    # 400
+    "bad_request": "Bad request",
+    "malformed_json": "Malformed JSON",
+    "duplicate_json_key": "Duplicate JSON key",
+    "body_required": "Body required",
+    "invalid_next_token": "Invalid next_token",  # a title, not a secret  # nosec B105
+    "invalid_principal": "Invalid principal",
+    "principal_header_refused": "Principal header refused",
+    # 401 / 403 / 404 / 405 / 406
+    "unauthorized": "Unauthorized",
+    "forbidden": "Forbidden",
+    "not_found": "Not found",
+    "method_not_allowed": "Method not allowed",
+    "not_acceptable": "Not acceptable",
+    # 409
+    "conflict": "Conflict",
+    "invalid_state": "Invalid state",
+    "not_issued": "Not issued yet",
+    "no_private_key": "No private key held",
+    "concurrent_update": "Concurrent update",
+    "idempotency_key_reused": "Idempotency key reused",
+    "revocation_pending": "Revocation pending",
+    "authority_in_use": "Authority in use",
+    "authority_has_certificates": "Authority has certificates",
+    "provider_conflict": "Conflict at the provider",
+    # 413 / 415
+    "payload_too_large": "Payload too large",
+    "unsupported_media_type": "Unsupported media type",
+    # 422
+    "validation_failed": "Validation failed",
+    "unsupported_operation": "Unsupported operation",
+    "provider_rejected": "Rejected by the provider",
+    # 500
+    "internal_error": "Internal server error",
+    # 502
+    "provider_error": "Provider failed",
+    "provider_protocol_error": "Provider answered nonsense",
+    "provider_authentication_failed": "Provider authentication failed",
+    "provider_not_found": "Not found at the provider",
+    "outcome_unknown": "Outcome unknown",
+    # 503 / 504
+    "service_unavailable": "Service unavailable",
+    "dependency_unavailable": "Dependency unavailable",
+    "key_vault_unavailable": "Key vault unavailable",
+    "provider_unavailable": "Provider unavailable",
+    "provider_rate_limited": "Provider rate limit reached",
+    "provider_not_configured": "Provider not configured",
+    "provider_timeout": "Provider timed out",
+}
+
 _E = TypeVar("_E", bound=CertgateError)
 _V = TypeVar("_V")
 
@@ -103,7 +158,7 @@ def problem_body(status: int, code: str, title: str, detail: str, *, instance: s
                  errors: list[dict[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
-        "title": title,
+        "title": TITLES.get(code, title),  # `title`: for a code without its own (see TITLES)
         "status": status,
         "detail": detail,
         "code": code,

@@ -18,7 +18,7 @@ from chalice.app import Authorizer
 
 from chalicelib.http import problems
 from chalicelib.http.request import concrete_path
-from chalicelib.observability import logger
+from chalicelib.observability import bind_invocation, logger
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -56,7 +56,8 @@ def _handled(blueprint: Blueprint, view: View) -> View:
         req = blueprint.current_request
         instance = concrete_path(req)
         request_id = (req.context or {}).get("requestId") or uuid.uuid4().hex
-        logger.append_keys(request_id=request_id, path=instance, method=req.method)
+        bind_invocation(getattr(req, "lambda_context", None), request_id, request_id=request_id, path=instance,
+                        method=req.method)
         started = time.monotonic()
         try:
             return view(req, **path_params)

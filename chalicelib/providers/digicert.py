@@ -706,6 +706,8 @@ def dcv_details(info: Mapping[str, Any], token: str | None) -> list[DcvDetail]:
     raw_method = str(info.get("dcv_method") or "")
     method = DCV_FROM_DIGICERT.get(raw_method, raw_method or "dns")
     failed = _raw_status(info) == "rejected"
+    # An issued order passed DCV for every name, whatever the (undocumented) per-domain field says.
+    issued = _raw_status(info).lower() == "issued"
     domains = [d for d in info.get("domains") or [] if isinstance(d, dict) and d.get("name")]
     if not domains:  # older answers list no domains: the certificate's names stand in
         cert = info.get("certificate") or {}
@@ -714,7 +716,7 @@ def dcv_details(info: Mapping[str, Any], token: str | None) -> list[DcvDetail]:
     for domain in domains:
         name = str(domain["name"])
         base = name[2:] if name.startswith("*.") else name
-        done = str(domain.get("dcv_status", "")).lower() in ("complete", "completed", "valid", "validated")
+        done = issued or str(domain.get("dcv_status", "")).lower() in ("complete", "completed", "valid", "validated")
         state = "valid" if done else "failed" if failed else "pending"
         if raw_method == "dns-cname-token":
             out.append(DcvDetail(name, "dns", state, dns_record_name=f"{token}.{base}" if token else None,

@@ -361,12 +361,19 @@ class ProviderHttp:
                                                 headers=dict(headers or {}),
                                                 timeout=timeout or (st.connect_timeout, st.read_timeout))
                 except requests.exceptions.RequestException as exc:
-                    seen["error"] = type(exc).__name__
+                    seen["error"] = _transport_kind(exc)
                     raise
                 finally:
                     if self.limiter is not None and slot is not None:
                         self.limiter.settle(slot)
                 seen["status"] = resp.status_code
+                if resp.status_code >= 400:
+                    # Mapped inside the observed call: the observer counts the typed error's kind.
+                    failure = self.error_from(resp)
+                    if not safe and resp.status_code >= 500:
+                        failure.outcome_unknown = True
+                    seen["error"] = failure.code
+                    raise failure
         except requests.exceptions.ConnectTimeout as exc:
             # Nothing reached the provider: even an unsafe call may be retried by the caller.
             raise ProviderTimeout(self.provider, f"connect timeout: {type(exc).__name__}") from None
@@ -376,12 +383,18 @@ class ProviderHttp:
         except requests.exceptions.ConnectionError as exc:
             raise ProviderUnavailable(self.provider, f"connection failed: {type(exc).__name__}",
                                       outcome_unknown=not safe and _may_have_sent(exc)) from None
-        if resp.status_code < 400:
-            return resp
-        failure = self.error_from(resp)
-        if not safe and resp.status_code >= 500:
-            failure.outcome_unknown = True
-        raise failure
+        return resp
+
+
+def _transport_kind(exc: Exception) -> str:
+    """The error code `_send` turns a transport failure into (the class name of any other)."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.Timeout):  # connect and read time-outs
+        return ProviderTimeout.code
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return ProviderUnavailable.code
+    return type(exc).__name__
 
 
 @contextlib.contextmanager

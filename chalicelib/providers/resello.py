@@ -57,6 +57,8 @@ CAPABILITIES = Capabilities(
     lifetime=Lifetime(CABF_TLS, parameter=False),
     reissue=True, renew=True, revoke=False, cancel=True, download_formats=DOWNLOAD_FORMATS,
     authorities=False, async_issuance=True,
+    # Public TLS through resellers: DNS names only (the simulator refuses IP, email and URI SANs).
+    san_types=("dns",),
 )
 
 # The one Resello status table. "deleted"/"disabled" are how the seed words a DELETE.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core.errors import Conflict, Forbidden, NotFound, ProviderNotFound
-from chalicelib.core.model import FINAL, Certificate, Failure, Status
+from chalicelib.core.model import FINAL, Certificate, Failure, Revocation, Status, iso
 from chalicelib.core.provider import Authority, Capabilities
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
@@ -55,6 +55,22 @@ def get_authority(svc: CertificateService, ca_id: str) -> Authority:
         return svc.providers(AUTHORITY_PROVIDER).get_authority(_checked_ca_id(ca_id))
     except ProviderNotFound as exc:
         raise NotFound(f"no certificate authority {ca_id!r} at {AUTHORITY_PROVIDER}") from exc
+
+
+def authority_pem(svc: CertificateService, ca_id: str) -> str:
+    """The CA's certificate as PEM (what clients add to their trust store for TinyCert's
+    private certificates); 502 when TinyCert hands out none, or something that is not one."""
+    from chalicelib.core.errors import BadMaterial, ProviderProtocolError
+    from chalicelib.x509.pem import split_pem_chain
+
+    authority = get_authority(svc, ca_id)
+    try:
+        pems = split_pem_chain(authority.certificate_pem or "")
+    except BadMaterial as exc:
+        raise ProviderProtocolError(AUTHORITY_PROVIDER, f"/ca/get answered a broken PEM for CA {ca_id}") from exc
+    if not pems:
+        raise ProviderProtocolError(AUTHORITY_PROVIDER, f"/ca/get answered no certificate for CA {ca_id}")
+    return "".join(pems)
 
 
 def create_authority(svc: CertificateService, fields: Mapping[str, str]) -> Authority:
@@ -116,7 +132,10 @@ def _mark_deleted_with_authority(svc: CertificateService, cert_id: str, ca_id: s
         return
     reason = Failure("authority_deleted", f"{AUTHORITY_PROVIDER} deleted it with its certificate authority {ca_id}")
     target = Status.REVOKED if cert.status is Status.ISSUED else Status.FAILED
-    after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None)
+    changes: dict[str, Any] = {}
+    if target is Status.REVOKED:  # the CA stopped: its certificates with it
+        changes["revocation"] = Revocation(reason="cessation_of_operation", requested_at=iso(svc.clock()))
+    after = cert.moved_to(target, svc.clock(), operation=None, failure=reason, next_poll_at=None, **changes)
     svc.save(after, [svc.event_for(cert, after, actor, reason="authority_deleted", ca_id=ca_id)])
 
 

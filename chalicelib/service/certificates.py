@@ -38,13 +38,14 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.provider import Capabilities, OrderRequest, ProviderOrder
 from chalicelib.observability import count
-from chalicelib.service import changes, dcv, delivery, downloads, ordering, outbox, recovery
+from chalicelib.service import changes, dcv, delivery, dns_validation, downloads, ordering, outbox, recovery
 from chalicelib.service.ordering import OrderResult
 from chalicelib.service.policy import Policy
 from chalicelib.service.ports import (
     ArtifactStore,
     CertificateDelivery,
     CertificateStore,
+    DnsZones,
     EventPublisher,
     KeyVault,
     Provider,
@@ -58,7 +59,8 @@ _CERT_ID = re.compile(r"^crt_[0-9a-f]{32}$")
 class CertificateService:
     def __init__(self, cfg: Policy, store: CertificateStore, artifacts: ArtifactStore, publisher: EventPublisher,
                  vault: KeyVault, directory: Providers, clock: Callable[[], dt.datetime] = utcnow, *,
-                 more_publishers: Sequence[EventPublisher] = (), delivery: CertificateDelivery | None = None) -> None:
+                 more_publishers: Sequence[EventPublisher] = (), delivery: CertificateDelivery | None = None,
+                 dns: DnsZones | None = None) -> None:
         self.cfg = cfg
         self.store = store
         self.artifacts = artifacts
@@ -66,6 +68,7 @@ class CertificateService:
         # Every publish target, SNS first (e.g. the EventBridge bus after it): outbox.py sends to each.
         self.publishers: tuple[EventPublisher, ...] = (publisher, *more_publishers)
         self.delivery = delivery  # ACM import (service/delivery.py); None: not offered
+        self.dns = dns  # Route 53 validation records (service/dns_validation.py); None: no zone allowed
         self.vault = vault
         self.directory = directory
         self.clock = clock
@@ -273,10 +276,11 @@ class CertificateService:
         Returns the certificate as stored (with its next_action_at)."""
         after = self.filed(after)
         self.store.save(after, events or [], claim_refs=claim_refs, release_idempotency=release_idempotency)
+        after = replace(after, first_events=())  # the save filed them as rows
         for ev in events or []:
             if ev.published:
                 outbox.publish_one(self, ev)
-        return delivery.after_saved(self, after)
+        return dns_validation.after_saved(self, delivery.after_saved(self, after))
 
 
 
@@ -290,8 +294,10 @@ class CertificateService:
         if cert.operation in ("revoke", "cancel") or cert.revocation_waiting:
             return recovery.recover(self, cert, actor)
         provider = self.providers(cert.provider)
+        order_id = cert.provider_order_id
+        cert = dns_validation.step(self, cert, provider, actor)  # Route 53 validation records, if automated
         try:
-            po = provider.get_order(cert.provider_order_id, with_material=cert.status is Status.PENDING)
+            po = provider.get_order(order_id, with_material=cert.status is Status.PENDING)
         except ProviderError as exc:
             if cert.status is Status.PENDING and not exc.retryable and exc.code == "provider_not_found":
                 after = cert.moved_to(Status.FAILED, self.clock(), operation=None,

@@ -82,6 +82,16 @@ def _change(svc: CertificateService, principal: str, cert: Certificate, body: An
     return svc.apply(started, po, actor or principal)
 
 
+def _defaults(svc: CertificateService, provider: str) -> Mapping[str, Any]:
+    """The provider secret's defaults, as an order reads them (organization, approver, the
+    DigiCert organization id an OV/EV certificate names); none when the secret cannot be read
+    (the provider call that follows says so)."""
+    try:
+        return svc.provider_defaults(provider)
+    except ProviderError:
+        return {}
+
+
 def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[str, Any]) -> Certificate:
     """Validate a reissue/renew body against the certificate's provider and fold it in."""
     from chalicelib.service.requests import validate_order
@@ -105,7 +115,8 @@ def _changed_spec(svc: CertificateService, cert: Certificate, changes: Mapping[s
         base["key"] = changes["key"]
     elif cert.key_source == "csr" and caps.accepts_csr:
         base["csr"] = cert.csr_pem
-    spec = validate_order(base, svc.capabilities, {}, providers=svc.directory.names(), on=svc.clock().date())
+    spec = validate_order(base, svc.capabilities, _defaults(svc, cert.provider), providers=svc.directory.names(),
+                          on=svc.clock().date())
     key_source, csr_pem, sealed = cert.key_source, cert.csr_pem, cert.sealed_key
     if spec.csr_pem:
         key_source, csr_pem, sealed = "csr", spec.csr_pem, None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.core.dns import DomainProgress, fqdn
 from chalicelib.core.errors import (
     Conflict,
     FieldError,
@@ -18,6 +20,7 @@ from chalicelib.core.model import (
     Status,
 )
 from chalicelib.core.provider import DcvDetail
+from chalicelib.service import dns_validation
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -33,10 +36,18 @@ class ValidationSummary:
     status: str
     method: str | None
     domains: tuple[DcvDetail, ...]
+    # Route 53 automation progress (service/dns_validation.py), by domain as core/dns.py fqdn() has it.
+    automation: Mapping[str, DomainProgress] = field(default_factory=dict)
 
     def to_public(self) -> dict[str, Any]:
-        return {"certificate_id": self.certificate_id, "status": self.status, "method": self.method,
-                "domains": [d.to_dict() for d in self.domains]}
+        out = []
+        for d in self.domains:
+            entry = d.to_dict()
+            progress = self.automation.get(fqdn(d.domain))
+            if progress is not None:
+                entry["automation"] = progress.to_public()
+            out.append(entry)
+        return {"certificate_id": self.certificate_id, "status": self.status, "method": self.method, "domains": out}
 
 
 def validation(svc: CertificateService, cert: Certificate) -> ValidationSummary:
@@ -47,7 +58,8 @@ def validation(svc: CertificateService, cert: Certificate) -> ValidationSummary:
             details = svc.providers(cert.provider).validation(cert.provider_order_id)
         except ProviderError as exc:
             raise ProviderFailure(cert, exc) from exc
-    return ValidationSummary(cert.id, cert.public_status, cert.dcv_method, tuple(details))
+    return ValidationSummary(cert.id, cert.public_status, cert.dcv_method, tuple(details),
+                             dns_validation.progress_by_domain(cert))
 
 
 def retry_validation(svc: CertificateService, principal: str, cert: Certificate, body: Any) -> ValidationSummary:

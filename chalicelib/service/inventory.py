@@ -4,7 +4,7 @@ An import (core/imports.py, kept by the store) is owned by the principal that st
 filters, status (queued | running | completed | failed), counters, and the cursor to resume from
 (the provider's page token plus how many items of that page are done). `POST /imports` does a
 bounded amount of work inline (`Policy.import_inline_s`, 0 = none) and `sync_inventory` does the
-rest: the store hands it only the imports whose time has come (`due_imports`) — a running one right
+rest: the store hands it only the imports whose time has come (`imports_page`) — a running one right
 away (or after a provider's Retry-After), a completed one once per sync interval
 (`Policy.sync_interval_for(provider)`), when it is re-run from the first page to notice
 out-of-band changes. The knobs come from the settings (CERTGATE_IMPORT_INLINE_S,
@@ -72,6 +72,7 @@ from chalicelib.core.model import Certificate, Event, Revision, San, Status, iso
 from chalicelib.core.provider import CertificateMaterial, Page, ProviderOrder
 from chalicelib.service.ports import Provider, Remaining
 from chalicelib.service.requests import validate_import
+from chalicelib.service.sweeps import LEFT, RUN_STATS, Sweep, run_sweep
 
 if TYPE_CHECKING:
     from chalicelib.service.certificates import CertificateService
@@ -544,38 +545,101 @@ def start_import(svc: CertificateService, principal: str, body: Any) -> dict[str
     return job.to_public()
 
 
-def get_import(svc: CertificateService, principal: str, import_id: str) -> dict[str, Any]:
-    """The import if `principal` started it; 404 otherwise (never 403: no existence leak)."""
+def get_import(svc: CertificateService, principal: str, import_id: str, *, admin: bool = False) -> dict[str, Any]:
+    """The import if `principal` started it (or is an administrator, as for certificates); 404
+    otherwise (never 403: no existence leak)."""
     if not _IMPORT_ID.match(import_id or ""):
         raise NotFound(f"no import {import_id!r}")
     job = svc.store.get_import(import_id)
-    if job is None or job.owner != principal:
+    if job is None or (job.owner != principal and not admin):
         raise NotFound(f"no import {import_id!r}")
     return job.to_public()
 
 
+def list_imports(svc: CertificateService, principal: str, *, admin: bool, limit: int, next_token: str | None,
+                 provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+    """One page of the imports `principal` may see, newest first: the ones they started; an
+    administrator sees everyone's (design.md section 6: "an admin principal list may see all")."""
+    return svc.store.list_imports(principal, owner=None if admin else principal, limit=limit,
+                                  next_token=next_token, provider=provider, status=status)
+
+
+SYNC_NOW_SCAN = 1000  # imports read (at most) to find the ones a sync-now request applies to
+
+
+def sync_now(svc: CertificateService, principal: str, provider: str, *, admin: bool) -> list[ImportJob]:
+    """Run the recurring syncs of `provider` now instead of at their interval: the imports
+    `principal` started (an administrator: everyone's) that carry a sync (neither superseded nor
+    failed on their first run). Each finished one is re-run from its first page inline for up to
+    `Policy.import_inline_s` seconds in all, the rest made due now for sync_inventory (within
+    5 minutes); a running one is left to the run that holds it. Returns them as they stand."""
+    svc.providers(provider)  # not configured -> 503, nothing changed
+    owner = None if admin else principal
+    carriers: list[ImportJob] = []
+    token: str | None = None
+    while len(carriers) < SYNC_NOW_SCAN:
+        page, token = svc.store.list_imports(principal, owner=owner, limit=100, next_token=token, provider=provider)
+        carriers += [j for j in page if j.next_run_at is not None and j.superseded_by is None
+                     and svc.store.import_carrying(j.schedule_key) in (None, j.id)]
+        if token is None:
+            break
+    deadline = time.monotonic() + svc.cfg.import_inline_s
+    out = []
+    for job in carriers:
+        if job.status == "running":
+            out.append(job)
+            continue
+        run = _Run(svc, job, actor=principal, out_of_time=lambda: time.monotonic() >= deadline, now=svc.clock())
+        try:
+            if time.monotonic() >= deadline:
+                job.next_run_at = iso(run.now())  # sync_inventory's next run takes it
+                run.save()
+            else:
+                run.claim(max(0.0, deadline - time.monotonic()) + LEASE_GRACE_S,
+                          restart=job.status in ("completed", "failed"))
+                job = run.run()
+        except _LeaseLost:
+            job = svc.store.get_import(job.id) or job  # a concurrent run (or sync-now) took it: as it stands
+        out.append(job)
+    return out
+
+
 def sync_inventory(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
     """Resume running imports from their cursor and re-run completed ones whose sync interval has
-    passed, within the Lambda's time budget; then flush the outbox."""
+    passed, within the Lambda's time budget; then flush the outbox.
+
+    The due imports are one sweep (service/sweeps.py, `sync_inventory`): from where the last run
+    left, at most `poll_batch_limit` imports per run, its lease making a duplicate invocation a
+    no-op. Inside one import, its own cursor (the provider's page token, the items of that page
+    done) and lease (its conditional `version`, `next_run_at` pushed past the run) do the same for
+    the provider's listing: a run out of time mid-page saves the cursor and the next one resumes
+    at the first item not done."""
     now = now or svc.clock()
     margin = svc.cfg.poll_safety_margin_ms
-    stats: Counter[str] = Counter()
     started = time.monotonic()
-    due = list(svc.store.due_imports(now, svc.cfg.poll_batch_limit))
-    stats["due"] = len(due)
-    for job in due:
+    tallies: Counter[str] = Counter()
+
+    def step(job: ImportJob) -> str:
         if remaining() < margin:
-            stats["left_for_next_run"] += 1
-            continue
+            return LEFT
         try:
             outcome, tally = _sync_one(svc, job, remaining, now + dt.timedelta(seconds=time.monotonic() - started))
         except DependencyFailed as exc:
             # This import's lease runs out and a later run resumes it; the others go on now.
             log.warning("import sync failed on AWS", extra={"import_id": job.id, "error": exc.code})
-            stats["aws_error"] += 1
-            continue
-        stats[outcome] += 1
-        stats.update({k: v for k, v in tally.items() if k in ("created", "updated", "errors")})
+            return "aws_error"
+        tallies.update({k: v for k, v in tally.items() if k in ("created", "updated", "errors")})
+        if outcome == "running" and remaining() < margin:
+            return LEFT  # paused by the time budget: its cursor is saved, the next run resumes it
+        return outcome
+
+    sweep: Sweep[ImportJob] = Sweep(
+        "sync_inventory", read=lambda after, n: svc.store.imports_page(now, after, n),
+        due_at=lambda job: parse_iso(job.next_run_at), limit=svc.cfg.poll_batch_limit, page_size=100,
+        backlog_peek=svc.cfg.sweep_backlog_peek)
+    stats = run_sweep(svc, sweep, lambda page: [step(job) for job in page], remaining, now)
+    stats["due"] = sum(n for k, n in stats.items() if k not in RUN_STATS)
+    stats.update(tallies)
     if remaining() > margin:
         stats["events_flushed"] = svc.flush_outbox()
     stats["seconds"] = round(time.monotonic() - started, 3)  # type: ignore[assignment]

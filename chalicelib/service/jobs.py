@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,10 +15,10 @@ from chalicelib.core import renewal
 from chalicelib.core.errors import CertgateError, ConcurrentModification, ProviderError, ProviderFailure, RateLimited
 from chalicelib.core.model import Certificate, Event, Status, iso, parse_iso
 from chalicelib.observability import count
-from chalicelib.service import delivery
+from chalicelib.service import delivery, fleet
 from chalicelib.service.certificates import CertificateService
 from chalicelib.service.ports import Remaining
-from chalicelib.service.sweeps import LEFT, OVER_BUDGET, CallBudget, Sweep, isolated, run_sweep
+from chalicelib.service.sweeps import LEFT, OVER_BUDGET, RUN_STATS, CallBudget, Sweep, isolated, run_sweep
 
 log = logging.getLogger("certgate.jobs")
 
@@ -100,7 +100,7 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
     finally:
         for ex in executors.values():
             ex.shutdown(wait=True)
-    stats["due"] = sum(n for k, n in stats.items() if k not in _NOT_ITEMS)
+    stats["due"] = sum(n for k, n in stats.items() if k not in RUN_STATS)
     for provider in executors:
         if budget.quota(provider) is not None:
             count("PollProviderCalls", budget.used(provider), provider=provider)
@@ -110,10 +110,6 @@ def poll_pending(svc: CertificateService, remaining: Remaining, now: dt.datetime
     result["seconds"] = round(time.monotonic() - started, 3)
     log.info("poll_pending done", extra={"stats": result})
     return result
-
-
-# What a sweep's stats count besides items (service/sweeps.py).
-_NOT_ITEMS = frozenset({LEFT, "duplicate_run", "lease_lost", "cycles_completed", "backlog", "backlog_age_s"})
 
 
 def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certificate, err: ProviderError) -> str:
@@ -131,46 +127,60 @@ def _provider_failed(svc: CertificateService, gate: _ProviderGate, cert: Certifi
     return "provider_error"
 
 
-def _sweep(svc: CertificateService, job: str, certs: Iterable[Certificate], remaining: Remaining,
-           step: Callable[[Certificate], str]) -> dict[str, Any]:
-    """One sweep of a job over `certs`: `step` each within the time budget (the rest is left for
-    the next run), count its outcomes and lost races, log provider failures, then flush the outbox."""
-    stats: Counter[str] = Counter()
-    for cert in certs:
-        if remaining() < svc.cfg.poll_safety_margin_ms:
-            stats["left_for_next_run"] += 1
-            continue
-        try:
-            stats[step(cert)] += 1
-        except ConcurrentModification:
-            stats["raced"] += 1
-        except ProviderFailure as f:
-            stats["provider_error"] += 1
-            log.warning(f"{job} failed", extra={"certificate_id": cert.id, "error": f.error.code})
-    stats["events_flushed"] = svc.flush_outbox()
-    log.info(f"{job} done", extra={"stats": dict(stats)})
+def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Two sweeps from where the last run left each (service/sweeps.py): the intents still
+    `submitting` after the threshold (the `due` index, kind S) — adopt, resubmit once, or fail
+    with a reason; then the pending index (kind P) for every interrupted step (a reissue, renewal,
+    revoke or cancel with its operation still recorded), finished to the provider's truth
+    (service/recovery.py). Then the failed ACM imports due for a retry (service/delivery.py).
+
+    The stats are those of the intents' sweep; the second sweep's are prefixed `interrupted_`
+    (its backlog metrics carry its own job name, `reconcile_interrupted`)."""
+    now = now or svc.clock()
+    cfg = svc.cfg
+
+    def work(page: Sequence[Certificate]) -> list[str]:
+        return [isolated(svc, "reconcile", cert, lambda c: svc.recover(c, actor="reconcile").status.value)
+                if remaining() >= cfg.poll_safety_margin_ms else LEFT for cert in page]
+
+    # An intent is filed for its next look-up (reconcile_after_s after its create, then after each resubmit).
+    intents = Sweep("reconcile", read=lambda after, n: svc.store.due_page("S", now, after, n),
+                    due_at=lambda c: parse_iso(c.next_poll_at or c.updated_at), limit=cfg.poll_batch_limit,
+                    page_size=500, backlog_peek=cfg.sweep_backlog_peek)
+    stats = run_sweep(svc, intents, work, remaining, now)
+    if remaining() >= cfg.poll_safety_margin_ms:
+        for key, n in _interrupted(svc, remaining, now).items():
+            stats[key if key not in RUN_STATS else f"interrupted_{key}"] += n
+    if remaining() > cfg.poll_safety_margin_ms:
+        stats["events_flushed"] = svc.flush_outbox()
+    if retried := delivery.retry_failed(svc, remaining):  # failed ACM imports (service/delivery.py)
+        stats["deliveries_retried"] = retried
+    log.info("reconcile done", extra={"stats": dict(stats)})
     return dict(stats)
 
 
-def reconcile(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Intents still `submitting` after the threshold: adopt, resubmit once, or fail with a reason.
-    Then every interrupted step (a reissue, renewal, revoke or cancel with its operation still
-    recorded): finished to the provider's truth (service/recovery.py)."""
-    now = now or svc.clock()
-    due = list(svc.store.due("S", now, svc.cfg.poll_batch_limit))
-    due += _interrupted(svc, now)
-    stats = _sweep(svc, "reconcile", due, remaining,
-                   lambda cert: svc.recover(cert, actor="reconcile").status.value)
-    if retried := delivery.retry_failed(svc, remaining):  # failed ACM imports (service/delivery.py)
-        stats["deliveries_retried"] = retried
-    return stats
-
-
-def _interrupted(svc: CertificateService, now: dt.datetime) -> list[Certificate]:
-    """Due certificates with a reissue, renewal, revoke or cancel in flight."""
+def _interrupted(svc: CertificateService, remaining: Remaining, now: dt.datetime) -> Counter[str]:
+    """The sweep over the due pending certificates for those with a reissue, renewal, revoke or
+    cancel in flight; the others (orders waiting for validation: poll_pending's) cost no call."""
     from chalicelib.service.recovery import RECOVERABLE
 
-    return [c for c in svc.store.due("P", now, svc.cfg.poll_batch_limit) if c.operation in RECOVERABLE]
+    cfg = svc.cfg
+
+    def step(cert: Certificate) -> str:
+        if cert.operation not in RECOVERABLE:
+            return "not_interrupted"
+        return svc.recover(cert, actor="reconcile").status.value
+
+    def work(page: Sequence[Certificate]) -> list[str]:
+        return [isolated(svc, "reconcile", cert, step) if remaining() >= cfg.poll_safety_margin_ms else LEFT
+                for cert in page]
+
+    sweep = Sweep("reconcile_interrupted", read=lambda after, n: svc.store.due_page("P", now, after, n),
+                  due_at=lambda c: parse_iso(c.next_poll_at or c.updated_at) if c.operation in RECOVERABLE else None,
+                  limit=cfg.poll_batch_limit, page_size=500, backlog_peek=cfg.sweep_backlog_peek)
+    stats = run_sweep(svc, sweep, work, remaining, now)
+    del stats["not_interrupted"]
+    return stats
 
 
 def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.datetime | None = None, *,
@@ -204,6 +214,8 @@ def renew_expiring(svc: CertificateService, remaining: Remaining, now: dt.dateti
     stats = run_sweep(svc, sweep, work, remaining, at)
     if filed:
         stats["filed"] = filed
+    if remaining() >= cfg.poll_safety_margin_ms:
+        fleet.report_fleet_expiry(svc, at)  # the expiry gauges the alarms watch (service/fleet.py)
     stats["events_flushed"] = svc.flush_outbox()
     log.info("renew_expiring done", extra={"stats": dict(stats)})
     return dict(stats)
@@ -314,6 +326,10 @@ def run(svc: CertificateService, name: str, remaining: Remaining) -> dict[str, A
         raise UnknownJob(f"no scheduled job {name!r} (known: {', '.join(sorted(JOBS))})")
     stats = job(svc, remaining)
     for key, value in stats.items():
-        if isinstance(value, int) and value:
-            count(f"job_{key}", value, job=name)
+        # Counts of items only: the backlog has its own metrics (SweepBacklog, SweepBacklogAge).
+        if isinstance(value, int) and not isinstance(value, bool) and value and key not in _NOT_OUTCOMES:
+            count("JobOutcomes", value, job=name, outcome=key)
     return stats
+
+
+_NOT_OUTCOMES = frozenset({"backlog", "backlog_age_s"})

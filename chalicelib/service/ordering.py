@@ -26,6 +26,7 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.model import (
+    AcmImport,
     Certificate,
     Event,
     Failure,
@@ -41,6 +42,7 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.provider import OrderRequest, ProviderOrder
 from chalicelib.observability import count
+from chalicelib.service import dns_validation
 from chalicelib.service.ports import Provider
 from chalicelib.service.requests import OrderSpec
 
@@ -63,7 +65,8 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
     defaults: Mapping[str, Any] = {}
     if isinstance(provider_name, str) and provider_name in svc.directory.names():
         defaults = svc.provider_defaults(provider_name)
-    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names(), on=svc.clock().date())
+    spec = validate_order(body, svc.capabilities, defaults, providers=svc.directory.names(), on=svc.clock().date(),
+                          acm_default_region=svc.cfg.acm_default_region)
     body_hash = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     if idempotency_key:
         replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -71,7 +74,8 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
             return replay
     provider = svc.providers(spec.provider)  # not configured -> 503 before anything is written
     _check_authority(svc, spec, provider)  # an unknown CA -> 422 before anything is written
-    cert = _new_certificate(svc, principal, spec)
+    automation = dns_validation.plan_order(svc, spec)  # a domain in no allowed zone, when asked -> 422
+    cert = replace(_new_certificate(svc, principal, spec), dns_automation=automation)
     idem = IdempotencyRecord(principal, idempotency_key, body_hash, cert.id, cert.created_at) \
         if idempotency_key else None
     requested = Event(certificate_id=cert.id, kind="certificate.requested", occurred_at=cert.created_at,
@@ -79,8 +83,10 @@ def order(svc: CertificateService, principal: str, body: Any, idempotency_key: s
                       detail={"common_name": cert.common_name, "product": cert.product,
                               "idempotency_key": bool(idempotency_key)})
     try:
-        cert = svc.filed(cert)
-        svc.store.create(cert, [requested], idem, ttl_s=svc.cfg.idempotency_ttl_s)
+        # `requested` travels inside the intent's item (one write before the provider call) until
+        # the first save of the certificate files it: the provider's answer, a failure, or reconcile.
+        cert = replace(svc.filed(cert), first_events=(requested,))
+        svc.store.create(cert, [], idem, ttl_s=svc.cfg.idempotency_ttl_s)
     except AlreadyExists as exc:
         if exc.what == "idempotency" and idempotency_key:
             replay = _replay(svc, principal, idempotency_key, body_hash)
@@ -184,7 +190,7 @@ def _new_certificate(svc: CertificateService, principal: str, spec: OrderSpec) -
         dcv_method=spec.dcv_method, validity_days=spec.validity_days, validity_requested=spec.validity_requested,
         validity_clamped=spec.validity_clamped, auto_renew=spec.auto_renew,
         client_reference=spec.client_reference, organization=organization_from(spec.organization), approver=approver_from(spec.approver),
-        provider_options=dict(spec.provider_options), deliver_to=dict(spec.deliver_to), key_source=key_source,
+        provider_options=dict(spec.provider_options), acm=AcmImport(spec.acm_region) if spec.acm_region else None, key_source=key_source,
         csr_pem=csr_pem,
         sealed_key=sealed, revision=1, revisions=(Revision(1, "order"),), operation="order",
         next_poll_at=iso(now + dt.timedelta(seconds=svc.cfg.reconcile_after_s)), submit_attempts=1,
@@ -236,7 +242,7 @@ def _as_it_stands(svc: CertificateService, cert: Certificate) -> Certificate:
 def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: str) -> Certificate:
     """Take `po` as `cert`'s order — unless another record already references it: a provider
     object is never shared, so that outcome is unknown (for an operator), never an adoption."""
-    holder = svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
+    holder = None if _claimed_on_save(cert, po) else svc.store.cert_id_for_ref(cert.provider, po.provider_order_id)
     if holder is None or holder == cert.id:
         try:
             return svc.apply(cert, po, actor)
@@ -246,6 +252,14 @@ def adopt(svc: CertificateService, cert: Certificate, po: ProviderOrder, actor: 
     exc = OwnershipUnproven(cert.provider, f"the provider's order {po.provider_order_id} found for this certificate "
                                            "belongs to another certgate record", candidates=(po.provider_order_id,))
     raise ProviderFailure(outcome_unknown(svc, cert, exc, actor), exc)
+
+
+def _claimed_on_save(cert: Certificate, po: ProviderOrder) -> bool:
+    """A create answered pending is recorded by the one save that claims the order's reference
+    (CertificateService.apply): its condition refuses an order another record holds, and nothing
+    is written before it, so no read is needed first (one DynamoDB call less per order). An issued
+    answer is read first: apply seals and stores its material before that save."""
+    return cert.status is Status.SUBMITTING and po.status is Status.PENDING and bool(po.provider_order_id)
 
 
 def outcome_unknown(svc: CertificateService, cert: Certificate, exc: OwnershipUnproven, actor: str) -> Certificate:

@@ -14,6 +14,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.model import (
     Event,
+    parse_iso,
 )
 from chalicelib.observability import count
 
@@ -56,10 +57,12 @@ PUBLISH_LEASE_S = 120.0
 def flush_outbox(svc: CertificateService, limit: int = 500, grace_s: int = 60) -> int:
     """Publish events whose inline publish did not happen (older than `grace_s`, so an inline
     publish still running is not raced). Each row is claimed before it is sent: flushers that
-    run at once (overlapping schedules, a manual run) send each event once, not once each."""
+    run at once (overlapping schedules, a manual run) send each event once, not once each.
+    Then reports the outbox's age (`OutboxAge`)."""
     sent = 0
     cutoff = svc.clock() - dt.timedelta(seconds=grace_s)
-    for ev in list(svc.store.unpublished(limit, older_than=cutoff)):
+    due = list(svc.store.unpublished(limit, older_than=cutoff))
+    for ev in due:
         if not svc.store.claim_for_publish(ev, svc.clock(), PUBLISH_LEASE_S):
             count("OutboxClaimLost", event=ev.kind)
             continue
@@ -67,4 +70,16 @@ def flush_outbox(svc: CertificateService, limit: int = 500, grace_s: int = 60) -
             sent += 1
         else:
             svc.store.release_publish_claim(ev)
+    report_outbox_age(svc, waited=bool(due))
     return sent
+
+
+def report_outbox_age(svc: CertificateService, *, waited: bool) -> float:
+    """The age of the oldest event still in the outbox, as OutboxAge: an event no flush could
+    publish for long means a target is failing (alarmed at 15 minutes). When the flush found no
+    event older than its grace (`waited` False: the usual case, inline publishes succeed) that
+    is 0 at no cost; otherwise one read of the head of each outbox shard."""
+    oldest = parse_iso(svc.store.oldest_unpublished()) if waited else None
+    age = max(0.0, (svc.clock() - oldest).total_seconds()) if oldest is not None else 0.0
+    count("OutboxAge", age)
+    return age

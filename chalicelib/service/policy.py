@@ -32,13 +32,19 @@ class Policy:
     idempotency_ttl_s: int = 24 * 3600
     # How long one provider read may take (an unanswered create may still be running that long).
     provider_read_timeout_s: float = 20.0
+    # The stage's ACM delivery default (CERTGATE_ACM_DEFAULT_REGION): every order whose key certgate
+    # holds and that says nothing of `deliver_to` is imported into ACM there; None: opt-in only.
+    acm_default_region: str | None = None
     admin_principals: tuple[str, ...] = ()
     # Imports (service/inventory.py): how long POST /imports works inline before leaving the rest
     # to sync_inventory (0: none), how many listed items are handled at once (provider round trips
-    # dominate), and how often a completed import is re-run (per provider where set).
+    # dominate), and how often a completed import is re-run (per provider where set; hourly by
+    # default, so that a certificate made at a provider's console shows within the hour, and
+    # POST /imports/sync runs them at once). sync_inventory runs every 5 minutes (app.py): an
+    # interval below that is rounded up to it.
     import_inline_s: float = 5.0
     import_concurrency: int = 4
-    sync_interval_s: float = 86400.0
+    sync_interval_s: float = 3600.0
     sync_interval_s_by_provider: Mapping[str, float] = field(default_factory=dict)
 
     def sync_interval_for(self, provider: str) -> float:

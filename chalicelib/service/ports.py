@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+from chalicelib.core.dns import DnsRecord, DnsZone
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import Certificate, Event, IdempotencyRecord
 from chalicelib.core.provider import (
@@ -92,10 +93,16 @@ class CertificateStore(Protocol):
     or AlreadyExists, never overwrites."""
 
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
-               ttl_s: int = 86400) -> None: ...
+               ttl_s: int = 86400) -> None:
+        """Write a new certificate (ConcurrentModification if its id is taken) with `events` as rows
+        and `idem` (AlreadyExists("idempotency") if the key is taken), all or nothing.
+        `cert.first_events` (audit-only) stay inside the certificate's item: with no `events` and
+        no `idem` the create is a single conditional write."""
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
-             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None: ...
+             claim_refs: Iterable[str] = (), release_idempotency: str | None = None) -> None:
+        """Persist `after` if the stored version is `after.version - 1`, with `after.first_events`
+        and `events` as rows of the trail, in one write; the stored certificate keeps no first events."""
 
     def append_events(self, cert_id: str, events: Iterable[Event]) -> None: ...
 
@@ -111,24 +118,36 @@ class CertificateStore(Protocol):
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]: ...
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
+        """One page of `owner`'s certificates, newest first. `expires_before`/`expires_after`:
+        not_after < / >= that timestamp; `domain`: a lower-case DNS name the certificate is for
+        (`Certificate.dns_names`), or with a leading dot every name under that domain."""
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]: ...
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
+        """A page of the certificate's trail, oldest first, with `first_events` (the certificate's
+        own, Certificate.first_events, not yet filed as rows) merged in their place."""
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]: ...
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        """Certificates whose next_action_at <= until, from the sparse `action` index."""
+
+    def earliest_expiry(self) -> str | None:
+        """The earliest not_after in the expiry index (one read of the head of each shard)."""
+
     # The sweeps (service/sweeps.py): one page of an index from a position, in walk order.
-    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """At most `limit` items of the `due` index filed under `kind` with next check <= now,
         after `after` (None: from the head), shard by shard, each by (next check, id)."""
 
-    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """As `due_page`, over the expiry index (not_after <= until)."""
 
-    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         """As `due_page`, over the sparse `action` index: the certificates whose `next_action_at`
         <= now (those without one are not in it)."""
 
@@ -140,6 +159,9 @@ class CertificateStore(Protocol):
         ConcurrentModification otherwise (another invocation won)."""
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]: ...
+
+    def oldest_unpublished(self) -> str | None:
+        """When the oldest event still in the outbox occurred (one read of the head of each shard)."""
 
     def claim_for_publish(self, ev: Event, now: dt.datetime, lease_s: float) -> bool:
         """Take the outbox row for one publisher until now + lease_s; False while another
@@ -170,8 +192,14 @@ class CertificateStore(Protocol):
     def import_carrying(self, schedule_key: str) -> str | None:
         """The id of the import that carries the recurring sync of `schedule_key`, if any."""
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
-        """Imports whose `next_run_at` <= now, oldest first, at most `limit` (none without a next run)."""
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        """One page of imports, newest first (by started_at): those `owner` started, or everyone's
+        when `owner` is None; the next_token is bound to `viewer` (a 400 for anyone else)."""
+
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
+        """As `due_page`, over the imports whose `next_run_at` <= now (none without a next run),
+        shard by shard, each by (next run, import id): the sync_inventory sweep's index."""
 
     def ping(self) -> None: ...
 
@@ -216,3 +244,25 @@ class CertificateDelivery(Protocol):
         tagged `tags`; the ARN either way."""
 
     def tag(self, region: str, arn: str, tags: Mapping[str, str]) -> None: ...
+
+    def find_imported(self, region: str, domain_name: str, tags: Mapping[str, str]) -> str | None:
+        """The ARN of an imported certificate for `domain_name` carrying every one of `tags`, or
+        None: what an import whose answer was lost left behind."""
+
+
+class DnsZones(Protocol):
+    """The Route 53 hosted zones certgate may write validation records into (adapters/route53.py).
+    Raises `DependencyFailed` on any failure."""
+
+    def zones(self) -> Sequence[DnsZone]:
+        """The allowed public zones with their names (read once; a zone's name never changes)."""
+
+    def upsert(self, zone_id: str, record: DnsRecord) -> str:
+        """Create or replace the record set `record` in zone `zone_id` (the same call twice lands
+        in the same state); the change id."""
+
+    def in_sync(self, change_id: str) -> bool:
+        """Whether the change reached every Route 53 name server (INSYNC), waiting a bounded time."""
+
+    def delete(self, zone_id: str, record: DnsRecord) -> None:
+        """Remove the record set named `record.name` of `record.type` if it is there (absent: nothing)."""

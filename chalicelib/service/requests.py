@@ -10,7 +10,6 @@ provider secret's defaults, and Resello's OV/EV rules."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.lifetimes import LifetimeDecision
 from chalicelib.core.provider import Capabilities
 from chalicelib.core.structure import Checked, S, check, field_extras, field_name
+from chalicelib.core.vocabulary import AWS_REGION
 
 __all__ = ["FILTERS", "Collector", "ImportSpec", "OrderSpec", "field_name", "validate_authority", "validate_change",
            "validate_dcv_retry", "validate_import", "validate_limit", "validate_order", "validate_passphrase",
@@ -54,7 +54,10 @@ class OrderSpec:
     provider_options: dict[str, Any] = field(default_factory=dict)
     validity_requested: int | None = None  # what the caller asked for (None: the default)
     validity_clamped: bool = False  # ... which was more than the provider may issue on the day
-    deliver_to: dict[str, Any] = field(default_factory=dict)  # {"acm": {"region": ...}} (service/delivery.py)
+    acm_region: str | None = None  # ACM import there (service/delivery.py); None: none
+    # Route 53 validation (service/dns_validation.py): core/dns.py MODES, and a pinned zone.
+    dns_mode: str = "auto"
+    dns_zone_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def _known_provider(c: Collector, name: str, providers: Sequence[str]) -> None:
 # -- POST /certificates -------------------------------------------------------------------------------------
 def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
                    defaults: Mapping[str, Any] | None = None, *, providers: Sequence[str],
-                   on: dt.date) -> OrderSpec:
+                   on: dt.date, acm_default_region: str | None = None) -> OrderSpec:
     """Parse and check a POST /certificates body. `providers` are the provider names there are,
     `caps_of(provider)` gives one's capabilities; `defaults` are the provider secret's defaults
     (organization, approver) where it holds any; `on` is the issuance date the lifetime rules
@@ -127,7 +130,7 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     if product not in caps.products:
         c.add("product", f"{order.provider} offers {', '.join(caps.products)}")
     sans = [] if "sans" in checked.bad else _sans(c, order.sans, cn)
-    key_type, key_size = _key_material(c, order, caps, cn, checked.bad)
+    key_type, key_size, parsed_csr = _key_material(c, order, caps, cn, checked.bad)
     lifetime = _lifetime(c, caps, product, on, order.validity_days, order.validity_strict)
     dcv = _dcv_method(c, order, caps)
     given = defaults or {}
@@ -136,33 +139,56 @@ def validate_order(body: Any, caps_of: Callable[[str], Capabilities],
     approver = _party(c, order.approver, given.get("approver"), shapes.Approver, "approver", checked.bad)
     options = _options(c, order.provider_options, order.provider)
     _provider_rules(c, order.provider, product, dcv, org or {}, approver or {}, checked.bad)
+    _name_rules(c, order.provider, caps, product, cn, sans if order.sans is not None or parsed_csr is None
+                else [*([("dns", cn)] if cn else []), *parsed_csr.sans])
+    _organization_rule(c, order.provider, product, org or {}, options, given, checked.bad)
     _private_issuer(c, order.provider, product, options, given, checked.bad)
-    deliver_to = _deliver_to(c, order)
+    acm_region = _acm_region(c, order, acm_default_region)
+    dns_mode, dns_zone_id = _dns_automation(c, order, caps, dcv)
     c.raise_if_any()
     return OrderSpec(provider=order.provider, product=product, common_name=cn, sans=sans, csr_pem=order.csr,
                      key_type=key_type, key_size=key_size, validity_days=lifetime.days, dcv_method=dcv,
                      organization=org, approver=approver, auto_renew=order.auto_renew,
                      client_reference=order.client_reference, provider_options=options,
                      validity_requested=lifetime.requested, validity_clamped=lifetime.clamped,
-                     deliver_to=deliver_to)
+                     acm_region=acm_region, dns_mode=dns_mode, dns_zone_id=dns_zone_id)
 
 
-# An AWS region name (us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1, ...): what ACM takes.
-_AWS_REGION = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx|cn)(-gov|-iso|-isob)?-"
-                         r"(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$")
+def _dns_automation(c: Collector, order: shapes.OrderRequest, caps: Capabilities,
+                    dcv: str | None) -> tuple[str, str | None]:
+    """The Route 53 automation asked for (whether the domains lie in allowed zones is checked by
+    service/dns_validation.py, which knows the zones)."""
+    asked = order.dns_automation
+    if asked is None:
+        return ("auto" if dcv == "dns" else "off"), None
+    if not asked.enabled:
+        if asked.zone_id is not None:
+            c.add("dns_automation.zone_id", "applies only with enabled true")
+        return "off", None
+    if not caps.dcv_methods:
+        c.add("dns_automation", f"{order.provider} has no domain control validation to automate")
+    elif dcv != "dns":
+        c.add("dcv_method", "must be dns with dns_automation (Route 53 validates by DNS record)")
+    zone_id = asked.zone_id.rsplit("/", 1)[-1] if asked.zone_id else None
+    return "on", zone_id
 
 
-def _deliver_to(c: Collector, order: shapes.OrderRequest) -> dict[str, Any]:
-    """ACM delivery needs the key: refused for a CSR order (the caller keeps the key)."""
-    acm = order.deliver_to.acm if order.deliver_to is not None else None
+
+def _acm_region(c: Collector, order: shapes.OrderRequest, stage_default: str | None) -> str | None:
+    """ACM delivery needs the key: refused for a CSR order (the caller keeps the key). Without
+    `deliver_to` the stage's default applies to an order whose key certgate holds; an explicit
+    `deliver_to: {}` opts out of it."""
+    if order.deliver_to is None:
+        return stage_default if stage_default and order.csr is None else None
+    acm = order.deliver_to.acm
     if acm is None:
-        return {}
-    if not _AWS_REGION.match(acm.region):
+        return None
+    if not AWS_REGION.match(acm.region):
         c.add("deliver_to.acm.region", "must be an AWS region name such as us-east-1")
     if order.csr is not None:
         c.add("deliver_to.acm", "ACM import needs the private key: certgate does not hold it for a CSR order "
                                 "(leave out csr to let certgate or the provider make the key)")
-    return {"acm": {"region": acm.region}}
+    return acm.region
 
 
 def _lifetime(c: Collector, caps: Capabilities, product: str, on: dt.date, requested: int | UnsetType | None,
@@ -195,8 +221,9 @@ def _sans(c: Collector, sans: list[shapes.San] | None, cn: str | None) -> list[t
 
 
 def _key_material(c: Collector, order: shapes.OrderRequest, caps: Capabilities, cn: str | None,
-                  bad: frozenset[str]) -> tuple[str | None, int | None]:
-    """The key the gateway generates (type, size), if it does; checks a given CSR against the names."""
+                  bad: frozenset[str]) -> tuple[str | None, int | None, Any]:
+    """The key the gateway generates (type, size), if it does, and the parsed CSR, if one was given
+    (and parses); checks a given CSR against the names."""
     from chalicelib.x509 import csr as x509_csr
 
     provider = order.provider
@@ -205,26 +232,26 @@ def _key_material(c: Collector, order: shapes.OrderRequest, caps: Capabilities, 
             c.add("key", "give either csr or key, not both")
         if not caps.accepts_csr:
             c.add("csr", f"{provider} generates the key itself and takes no CSR")
-            return None, None
+            return None, None, None
         parsed = c.check(x509_csr.parse_csr, order.csr, "csr")
         if parsed is not None and cn:
             # Named after the request's own fields (common_name, sans[i].value), indexes as sent.
             requested = [(s.type, s.value) for s in order.sans or []]
             c.errors.extend(x509_csr.check_csr_consistency(parsed, cn, requested, ""))
-        return None, None
+        return None, None, parsed
     if order.key is not None:
         if caps.generates_key:
             c.add("key", f"{provider} generates the key itself")
-            return None, None
+            return None, None, None
         sizes = shapes.KEY_SIZES[order.key.type]
         size = sizes[0] if order.key.size is UNSET else order.key.size
         if size not in sizes:
             c.add("key.size", f"{order.key.type} keys: {', '.join(map(str, sizes))}")
-            return None, None
-        return order.key.type, size
+            return None, None, None
+        return order.key.type, size, None
     if caps.generates_key or bad & {"csr", "key"}:
-        return None, None
-    return "rsa", 2048  # the gateway generates key + CSR and keeps the key sealed
+        return None, None, None
+    return "rsa", 2048, None  # the gateway generates key + CSR and keeps the key sealed
 
 
 def _dcv_method(c: Collector, order: shapes.OrderRequest, caps: Capabilities) -> str | None:
@@ -263,9 +290,21 @@ def _options(c: Collector, options: shapes.ProviderOptions | None, provider: str
             continue
         if extra["provider"] != provider:
             c.add(f"provider_options.{name}", f"applies to {extra['provider']} only")
+        elif name == "ca_id":
+            out[name] = _ca_id(c, value, "provider_options.ca_id", extra["message"])
         else:
             out[name] = value.lower() if name == "plan" else value
     return out
+
+
+def _ca_id(c: Collector, value: int | str, field_name: str, problem: str) -> int | None:
+    """A TinyCert CA id as the integer GET /providers/tinycert/authorities lists; the string of
+    digits earlier listings gave out is accepted too (one type out, both in)."""
+    ca = _number(value)
+    if 1 <= ca <= 10**12:
+        return ca
+    c.add(field_name, problem)
+    return None
 
 
 def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, org: Mapping[str, Any],
@@ -282,6 +321,43 @@ def _provider_rules(c: Collector, provider: str, product: str, dcv: str | None, 
                 c.add(name, f"is required for {product.upper()} certificates at resello")
     if dcv == "email" and not approver.get("email") and "approver.email" not in bad:
         c.add("approver.email", "is required for email validation at resello")
+
+
+def _name_rules(c: Collector, provider: str, caps: Capabilities, product: str, cn: str | None,
+                names: Sequence[tuple[str, str]]) -> None:
+    """What the names may be at this provider and for this product, refused before anything is
+    written or sent (a provider's own refusal would come after the intent, as a failed record):
+    the SAN types the provider issues for (`Capabilities.san_types`; Resello: DNS names only), and
+    no wildcard and no IP address in an EV certificate (EV Guidelines 9.2.1, 9.8.1)."""
+    refused = sorted({f"{kind} {value}" for kind, value in names if kind not in caps.san_types})
+    if refused:
+        c.add("sans", f"{provider} issues certificates for {', '.join(caps.san_types)} names only, not "
+                      f"{', '.join(refused)}")
+    if product != "ev":
+        return
+    if cn and cn.startswith("*."):
+        c.add("common_name", "an EV certificate cannot be a wildcard (EV Guidelines)")
+    wild = sorted({value for kind, value in names if kind == "dns" and value.startswith("*.") and value != cn})
+    ips = sorted({value for kind, value in names if kind == "ip"})
+    if (wild or ips) and not refused:
+        c.add("sans", f"an EV certificate names neither wildcards nor IP addresses (EV Guidelines): "
+                      f"{', '.join(wild + ips)}")
+
+
+def _organization_rule(c: Collector, provider: str, product: str, org: Mapping[str, Any],
+                       options: Mapping[str, Any], given: Mapping[str, Any], bad: frozenset[str]) -> None:
+    """OV and EV certificates name the organization: `organization.name` (given or from the provider
+    secret's defaults) goes into the subject as O= of the CSR certgate makes and to the provider.
+    At DigiCert a CertCentral organization id (provider_options.organization_id,
+    organization.digicert_org_id or the secret's default_organization_id) is that organization: the
+    CA writes its validated name into the subject."""
+    if product not in ("ov", "ev") or org.get("name") or bad & {"organization", "organization.name"}:
+        return
+    if provider == "digicert" and (options.get("organization_id") or org.get("digicert_org_id")
+                                   or given.get("default_organization_id")):
+        return
+    c.add("organization.name", f"is required for {product.upper()} certificates (the certificate's subject "
+                               "names the organization: O=)")
 
 
 def _private_issuer(c: Collector, provider: str, product: str, options: Mapping[str, Any],
@@ -363,6 +439,14 @@ def validate_import(body: Any, providers: Sequence[str]) -> ImportSpec:
     return ImportSpec(request.provider, filters, page_size)
 
 
+def validate_sync(body: Any, providers: Sequence[str]) -> str:
+    """POST /imports/sync: {provider}."""
+    _, c, request = _structure(body, shapes.SyncRequest)
+    _known_provider(c, request.provider, providers)
+    c.raise_if_any()
+    return request.provider
+
+
 def _number(value: int | str) -> int:
     return value if isinstance(value, int) else int(value)
 
@@ -379,11 +463,7 @@ def _import_filters(c: Collector, filters: shapes.ImportFilters | None, provider
         if name not in allowed:
             c.add(f"filters.{name}", f"is not a {provider} filter (allowed: {', '.join(sorted(allowed))})")
         elif name == "ca_id":
-            ca = _number(value)
-            if 1 <= ca <= 10**12:
-                out[name] = str(ca)
-            else:
-                c.add("filters.ca_id", extra["message"])
+            out[name] = _ca_id(c, value, "filters.ca_id", extra["message"])
         elif name == "state":
             if 1 <= _number(value) <= 15:
                 out[name] = _number(value)

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from chalicelib.core.errors import CertgateError, ConcurrentModification, DependencyFailed, ProviderFailure
 from chalicelib.core.model import Certificate
@@ -44,27 +44,30 @@ log = logging.getLogger("certgate.sweeps")
 LEFT = "left_for_next_run"  # the outcome of an item the run had no time for (the place stays before it)
 OVER_BUDGET = "over_budget"  # the provider's call budget of this run is spent (reached next cycle)
 FAILED = "failed"
+# What a run's stats count besides the outcomes of its items.
+RUN_STATS = frozenset({LEFT, "duplicate_run", "lease_lost", "cycles_completed", "backlog", "backlog_age_s"})
 
-Reader = Callable[[Position | None, int], SweepPage]
-DueAt = Callable[[Certificate], dt.datetime | None]
-# Works one page: the outcome of each certificate, in the page's order.
-Work = Callable[[Sequence[Certificate]], list[str]]
+T = TypeVar("T")  # what the sweep's index holds (a Certificate, an ImportJob)
+Reader = Callable[[Position | None, int], SweepPage[T]]
+DueAt = Callable[[T], dt.datetime | None]
+# Works one page: the outcome of each item, in the page's order.
+Work = Callable[[Sequence[T]], list[str]]
 
 
 @dataclass(frozen=True)
-class Sweep:
+class Sweep(Generic[T]):
     """What one sweep walks: its name (the key of its persisted place), how to read a page of its
     index from a position, and when an item became due (None: not due now; for the backlog)."""
 
     name: str
-    read: Reader
-    due_at: DueAt
+    read: Reader[T]
+    due_at: DueAt[T]
     limit: int  # items handled per invocation at most
     page_size: int = 100
     backlog_peek: int = 200  # items looked at beyond the place, for the backlog metric
 
 
-def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Remaining,
+def run_sweep(svc: CertificateService, sweep: Sweep[T], work: Work[T], remaining: Remaining,
               now: dt.datetime) -> Counter[str]:
     """One invocation of `sweep` as of `now`: claim its lease, walk from its place, keep the place,
     release it; then report the backlog."""
@@ -86,7 +89,7 @@ def run_sweep(svc: CertificateService, sweep: Sweep, work: Work, remaining: Rema
     caught_up = False  # the run went all the way round: nothing due is left ahead of it
     # The next page is read while the current one is worked (provider round trips dominate).
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sweep-{sweep.name}")
-    ahead: Future[SweepPage] | None = None
+    ahead: Future[SweepPage[T]] | None = None
     try:
         while handled < sweep.limit:
             if remaining() < margin:
@@ -159,7 +162,7 @@ def _handled_prefix(outcomes: list[str]) -> int:
     return len(outcomes)
 
 
-def _backlog(sweep: Sweep, state: SweepState, now: dt.datetime, stats: Counter[str], *, look_ahead: bool) -> None:
+def _backlog(sweep: Sweep[T], state: SweepState, now: dt.datetime, stats: Counter[str], *, look_ahead: bool) -> None:
     """Due items beyond the place (a bounded look ahead; none when the run went all the way
     round: `look_ahead` False) and the age of the oldest, as metrics."""
     due: list[dt.datetime] = []
@@ -170,9 +173,9 @@ def _backlog(sweep: Sweep, state: SweepState, now: dt.datetime, stats: Counter[s
     stats["backlog"] = len(due)
     stats["backlog_age_s"] = int(age)
     count("SweepBacklog", len(due), job=sweep.name)
-    count("SweepBacklogAge", age, "Seconds", job=sweep.name)
+    count("SweepBacklogAge", age, job=sweep.name)
     if state.last_cycle_s is not None:
-        count("SweepCycleSeconds", state.last_cycle_s, "Seconds", job=sweep.name)
+        count("SweepCycleSeconds", state.last_cycle_s, job=sweep.name)
 
 
 # -- one certificate, isolated --------------------------------------------------------------------

@@ -227,18 +227,23 @@ class Client:
 
     def list_certificates(self, *, status: str | None = None, provider: str | None = None,
                           common_name: str | None = None, expires_before: datetime | str | None = None,
+                          expiring_within: str | None = None, domain: str | None = None,
                           limit: int | None = None, next_token: str | None = None) -> Page[Certificate]:
+        """One page. `expiring_within`: "30d" or "12h" (expires between now and then); `domain`:
+        "example.com" (that name, as CN or DNS SAN) or ".example.com" (every name under it)."""
         params = {"status": status, "provider": provider, "common_name": common_name,
-                  "expires_before": expires_before, "limit": limit, "next_token": next_token}
+                  "expires_before": expires_before, "expiring_within": expiring_within, "domain": domain,
+                  "limit": limit, "next_token": next_token}
         return Page.from_json(self._json("GET", "/certificates", params=params), Certificate.from_json)
 
     def iter_certificates(self, *, status: str | None = None, provider: str | None = None,
                           common_name: str | None = None, expires_before: datetime | str | None = None,
+                          expiring_within: str | None = None, domain: str | None = None,
                           page_size: int | None = None, next_token: str | None = None) -> Iterator[Certificate]:
         """Every certificate matching the filters, fetching pages as the iteration goes."""
         return self._pages(lambda token: self.list_certificates(
             status=status, provider=provider, common_name=common_name, expires_before=expires_before,
-            limit=page_size, next_token=token), next_token)
+            expiring_within=expiring_within, domain=domain, limit=page_size, next_token=token), next_token)
 
     def get_certificate(self, cert_id: str) -> Certificate:
         return Certificate.from_json(self._json("GET", _cert(cert_id)))
@@ -374,6 +379,11 @@ class Client:
                                   "state": state, "unit": unit, "hash_method": hash_method}.items() if v}
         return Authority.from_json(self._json("POST", TINYCERT_AUTHORITIES, body=body))
 
+    def authority_pem(self, ca_id: int | str) -> str:
+        """The CA's certificate (PEM), for the trust store of clients of its certificates."""
+        return self.request("GET", f"{TINYCERT_AUTHORITIES}/{_seg(ca_id)}/pem",
+                            accept="application/x-pem-file").content.decode()
+
     def delete_authority(self, ca_id: int | str, *, force: bool = False) -> None:
         """Administrators only. A CA with live certificates is kept (409) unless `force`."""
         self.request("DELETE", f"{TINYCERT_AUTHORITIES}/{_seg(ca_id)}", params={"force": "true" if force else None})
@@ -391,6 +401,22 @@ class Client:
 
     def get_import(self, import_id: str) -> ImportJob:
         return ImportJob.from_json(self._json("GET", f"/imports/{_seg(import_id)}"))
+
+    def list_imports(self, *, provider: str | None = None, status: str | None = None, limit: int | None = None,
+                     next_token: str | None = None) -> Page[ImportJob]:
+        """Your imports, newest first (an administrator's: everyone's)."""
+        params = {"provider": provider, "status": status, "limit": limit, "next_token": next_token}
+        return Page.from_json(self._json("GET", "/imports", params=params), ImportJob.from_json)
+
+    def iter_imports(self, *, provider: str | None = None, status: str | None = None,
+                     page_size: int | None = None) -> Iterator[ImportJob]:
+        return self._pages(lambda token: self.list_imports(provider=provider, status=status, limit=page_size,
+                                                           next_token=token))
+
+    def sync_imports(self, provider: str) -> list[ImportJob]:
+        """Run the provider's recurring syncs now instead of at the next interval."""
+        return list(Page.from_json(self._json("POST", "/imports/sync", body={"provider": provider}),
+                                   ImportJob.from_json).items)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

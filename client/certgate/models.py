@@ -359,6 +359,7 @@ class Capabilities:
     async_issuance: bool
     download_formats: tuple[str, ...]
     validity_schedules: Mapping[str, tuple[ValidityStep, ...]] = field(default_factory=dict)
+    san_types: tuple[str, ...] = ()  # the SAN types the provider takes (dns, ip, email, uri)
 
     @property
     def operations(self) -> tuple[str, ...]:
@@ -374,7 +375,8 @@ class Capabilities:
                    _str(d.get("default_dcv_method")), _int(d.get("max_validity_days")),
                    bool(d.get("validity_selectable")), bool(d.get("reissue")), bool(d.get("renew")),
                    bool(d.get("revoke")), bool(d.get("cancel")), bool(d.get("authorities")),
-                   bool(d.get("async_issuance")), tuple(_list(d.get("download_formats"))), schedules)
+                   bool(d.get("async_issuance")), tuple(_list(d.get("download_formats"))), schedules,
+                   tuple(_list(d.get("san_types"))))
 
 
 @dataclass(frozen=True)
@@ -447,7 +449,7 @@ class Authority:
 
     @classmethod
     def from_json(cls, d: Json) -> Authority:
-        # The API lists the id as a string of digits and takes an integer `ca_id`: one type here.
+        # The API lists the integer `ca_id` an order takes (older servers: a string of digits).
         return cls(int(d["id"]), str(d.get("name")), _obj(d.get("details")), _str(d.get("certificate_pem")), d)
 
 

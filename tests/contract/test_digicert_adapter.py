@@ -325,6 +325,10 @@ def test_dcv_details_per_method() -> None:
     fallback = dcv_details({"id": 1, "status": "pending", "dcv_method": "email",
                             "certificate": {"common_name": "x.example.com", "dns_names": ["y.example.com"]}}, None)
     assert [d.domain for d in fallback] == ["x.example.com", "y.example.com"]
+    # An issued order's names passed DCV, whether or not order info lists a per-domain status.
+    issued = dcv_details({"id": 1, "status": "issued", "dcv_method": "dns-txt-token",
+                          "certificate": {"common_name": "x.example.com", "dns_names": ["x.example.com"]}}, None)
+    assert [(d.domain, d.state) for d in issued] == [("x.example.com", "valid")]
 
 
 # == against the simulator =====================================================================

@@ -125,3 +125,80 @@ def _approve(world: Any, request_id: str) -> None:
                         json={"status": "approved", "processor_comment": "ok"},
                         headers={"X-DC-DEVKEY": defaults.DIGICERT_API_KEY}, timeout=10)
     assert resp.status_code == 204, resp.text
+
+
+def _trail(client: Any, cid: str, me: str) -> list[str]:
+    status, _, body = call(client, "GET", f"/certificates/{cid}/events", principal=me)
+    assert status == 200, body
+    return [e["event"] for e in body["items"]]
+
+
+@pytest.mark.parametrize("provider", ["tinycert", "resello", "digicert"])
+def test_an_order_interrupted_after_its_intent_keeps_certificate_requested_once(client, world, monkeypatch,
+                                                                                  provider):
+    """The create is one write before the provider call (issue 17 item 6): `certificate.requested`
+    lives in the intent's item until the next write of the record. The provider commits the order,
+    then the process dies before that write: the trail still shows the request, and the reconcile run
+    that adopts the order files it as a row — once, with one order at the provider."""
+    from chalicelib.service import jobs
+
+    me, name = who(), cn()
+    svc = _svc()
+    real_save = svc.store.save
+
+    def dies(*args: Any, **kwargs: Any) -> None:
+        monkeypatch.setattr(svc.store, "save", real_save)
+        raise Died()
+
+    monkeypatch.setattr(svc.store, "save", dies)
+    with pytest.raises(Died):
+        svc.order(me, _body(provider, name), None)
+    [intent] = svc.store.list_by_owner(me, limit=10, next_token=None)[0]
+    assert intent.status.value == "submitting" and intent.version == 1
+    assert _trail(client, intent.id, me) == ["certificate.requested"]
+
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=svc.resubmit_after_s() + 1)
+    monkeypatch.setattr(svc, "clock", lambda: later)
+    jobs.reconcile(svc, lambda: 60_000, now=later)
+    monkeypatch.undo()
+
+    after = call(client, "GET", f"/certificates/{intent.id}", principal=me)[2]
+    assert after["status"] in ("pending", "issued"), after
+    kinds = _trail(client, intent.id, me)
+    assert kinds.count("certificate.requested") == 1 and kinds[0] == "certificate.requested", kinds
+    assert "order.adopted" in kinds, kinds
+    assert svc.store.get(intent.id).first_events == ()  # filed as a row, no longer in the item
+    mine = [o for o in world.sim_orders(provider) if o.get("common_name") == name]
+    assert len(mine) == 1, mine
+
+
+def test_an_order_without_idempotency_key_writes_one_item_before_the_provider_call(client, world, monkeypatch):
+    """Counted at the boto3 client: before `submit_order` one PutItem (no transaction), after it the
+    one transaction recording the answer (certificate, certificate.requested, order.submitted, the
+    provider reference), whose condition on the reference replaces a read of it."""
+    svc = _svc()
+    ddb = svc.store.client
+    writes: list[tuple[str, int]] = []
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        writes.append((model.name, len(params.get("TransactItems") or [params])))
+
+    adapter_class = type(svc.providers("resello"))
+    real_submit = adapter_class.submit_order
+    before_call: list[list[tuple[str, int]]] = []
+
+    def submit(self: Any, req: Any) -> Any:
+        before_call.append(list(writes))
+        return real_submit(self, req)
+
+    monkeypatch.setattr(adapter_class, "submit_order", submit)
+    ddb.meta.events.register("provide-client-params.dynamodb.*", seen)
+    try:
+        me, name = who(), cn()
+        status, _, body = order(client, {"provider": "resello", "common_name": name, "csr": csr_for(name)}, me)
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.*", seen)
+    assert status == 202 and body["status"] == "pending", body
+    assert before_call == [[("PutItem", 1)]]
+    assert writes == [("PutItem", 1), ("TransactWriteItems", 4)], writes
+    assert _trail(client, body["id"], me) == ["certificate.requested", "order.submitted"]

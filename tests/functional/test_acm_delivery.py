@@ -65,3 +65,40 @@ def test_acm_delivery_refused_for_a_csr_order_and_for_a_bad_region(client, world
     st, _, body = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": name,
                                                          "deliver_to": {"acm": {"region": "nowhere"}}}, me)
     assert st == 422 and [e["field"] for e in body["errors"]] == ["deliver_to.acm.region"], body
+
+
+def test_the_adapter_finds_an_imported_certificate_by_its_tag_whatever_its_key_type(world):
+    """What a retry uses so that a lost import answer leaves no orphan ARN: moto's ListCertificates
+    (RSA-2048 only unless asked for other key types) and ListTagsForCertificate."""
+    import datetime as dt
+
+    import boto3
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from chalicelib.adapters.acm import AcmDelivery
+
+    name = f"find{uuid.uuid4().hex[:8]}.example.com"
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+
+    def client_for(region: str):
+        return boto3.client("acm", endpoint_url=world.moto_url, region_name=region,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    adapter = AcmDelivery(client_for)
+    arn = adapter.import_certificate("eu-west-1", cert_pem, "", key_pem, None,
+                                     {"certgate:certificate_id": "crt_found"})
+    assert adapter.find_imported("eu-west-1", name, {"certgate:certificate_id": "crt_found"}) == arn
+    assert adapter.find_imported("eu-west-1", name, {"certgate:certificate_id": "crt_other"}) is None
+    assert adapter.find_imported("eu-west-2", name, {"certgate:certificate_id": "crt_found"}) is None

@@ -67,7 +67,7 @@ def test_a_ca_deleted_outside_certgate_marks_its_certificates_revoked_on_the_nex
             "provider": "tinycert", "common_name": f"o{uuid.uuid4().hex[:8]}.example.com",
             "provider_options": {"ca_id": int(ca["id"])}}, principal=who)
         assert st == 201 and cert["status"] == "issued", cert
-        made.append((ca["id"], cert["id"]))
+        made.append((str(ca["id"]), cert["id"]))
     (gone_ca, gone_cert), (kept_ca, kept_cert) = made
     svc.providers("tinycert").delete_authority(gone_ca)  # out of band: not through certgate's route
     # The walk runs once per sync interval: a previous test's walk must not hide this one.
@@ -88,3 +88,41 @@ def test_a_ca_deleted_outside_certgate_marks_its_certificates_revoked_on_the_nex
     assert [e["event"] for e in events["items"]].count("certificate.revoked") == 1
     again = run_job(client, "sync_inventory")
     assert again["authorities"] == {"not_due": 1}  # once per sync interval, not every 5 minutes
+
+
+def test_the_ca_id_the_listing_gives_out_is_the_one_an_order_and_an_import_take(client, world):
+    """One type everywhere: GET /providers/tinycert/authorities lists integer ids, and exactly
+    that value is what provider_options.ca_id and filters.ca_id accept (the digit strings earlier
+    listings gave out are still accepted, and answered as integers)."""
+    who = f"arn:aws:iam::123456789012:user/ids-{uuid.uuid4().hex[:6]}"
+    st, _, created = call(client, "POST", "/providers/tinycert/authorities", {"country": "NL", "organization": "Ids"})
+    assert st == 201 and isinstance(created["id"], int), created
+    st, _, listing = call(client, "GET", "/providers/tinycert/authorities", principal=who)
+    listed = next(a for a in listing["items"] if a["id"] == created["id"])
+    assert isinstance(listed["id"], int)
+    for given in (listed["id"], str(listed["id"])):
+        st, _, cert = call(client, "POST", "/certificates", {
+            "provider": "tinycert", "common_name": f"i{uuid.uuid4().hex[:8]}.example.com",
+            "provider_options": {"ca_id": given}}, principal=who)
+        assert st == 201 and cert["status"] == "issued", (given, cert)
+        st, _, job = call(client, "POST", "/imports", {"provider": "tinycert", "filters": {"ca_id": given}}, who)
+        assert st == 202 and job["filters"] == {"ca_id": listed["id"]}, (given, job)
+    st, _, prob = call(client, "POST", "/certificates", {
+        "provider": "tinycert", "common_name": "x.example.com", "provider_options": {"ca_id": "x7"}}, principal=who)
+    assert st == 422 and [e["field"] for e in prob["errors"]] == ["provider_options.ca_id"], prob
+
+
+def test_a_cas_certificate_downloads_as_pem(client):
+    from cryptography import x509
+
+    st, _, ca = call(client, "POST", "/providers/tinycert/authorities", {"country": "NL", "organization": "Trust"})
+    assert st == 201, ca
+    st, headers, body = call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}/pem", principal="pem-user")
+    assert st == 200 and headers["content-type"] == "application/x-pem-file", body
+    assert headers["content-disposition"] == f'attachment; filename="tinycert-ca-{ca["id"]}.pem"'
+    text = body.decode() if isinstance(body, bytes) else body
+    cert = x509.load_pem_x509_certificate(text.encode())
+    assert x509.load_pem_x509_certificate(ca["certificate_pem"].encode()) == cert
+    for missing in ("99999999", "abc"):
+        st, _, prob = call(client, "GET", f"/providers/tinycert/authorities/{missing}/pem", principal="pem-user")
+        assert st == 404 and prob["code"] == "not_found", prob

@@ -94,7 +94,7 @@ def new_ca(client, me: str) -> str:
     st, _, body = call(client, "POST", "/providers/tinycert/authorities",
                        {"country": "US", "organization": f"Import {uuid.uuid4().hex[:6]}"}, me)
     assert st == 201, body
-    return body["id"]
+    return str(body["id"])  # the integer id as digits: filters.ca_id takes both
 
 
 def start(client, me: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -341,6 +341,40 @@ def test_sync_interval_is_per_provider_and_a_newer_import_takes_over_the_schedul
     assert get(client, me, first["id"])["superseded_by"] == second["id"]
     assert get(client, me, first["id"])["next_run_at"] is None
     assert get(client, me, second["id"])["runs"] == 2
+
+
+def test_imports_are_listed_for_their_owner_and_a_sync_now_picks_up_a_console_certificate(client, world):
+    """GET /imports: the caller's own (an administrator: everyone's), paged; POST /imports/sync
+    re-runs the caller's syncs of that provider now instead of an interval later."""
+    me, other = who(), who()
+    ca = new_ca(client, me)
+    seed(world, "tinycert", count=2, ca_id=int(ca), common_name_prefix=prefix())
+    mine = finish(client, me, start(client, me, {"provider": "tinycert", "filters": {"ca_id": ca}})["id"])
+    theirs = start(client, other, {"provider": "resello", "filters": {"plan": "none-such"}})
+    st, _, page = call(client, "GET", "/imports", principal=me)
+    assert st == 200 and [j["id"] for j in page["items"]] == [mine["id"]] and page["next_token"] is None, page
+    st, _, page = call(client, "GET", "/imports?provider=resello", principal=me)
+    assert st == 200 and page["items"] == []
+    st, _, page = call(client, "GET", "/imports?limit=200", principal="certgate-admin")
+    assert {mine["id"], theirs["id"]} <= {j["id"] for j in page["items"]}
+    assert call(client, "GET", f"/imports/{mine['id']}", principal="certgate-admin")[0] == 200
+    assert call(client, "GET", f"/imports/{mine['id']}", principal=other)[0] == 404
+
+    seed(world, "tinycert", count=1, ca_id=int(ca), common_name_prefix=prefix())  # made at the console
+    st, _, synced = call(client, "POST", "/imports/sync", {"provider": "tinycert"}, me)
+    assert st == 202 and [j["id"] for j in synced["items"]] == [mine["id"]], synced
+    (job,) = synced["items"]
+    assert job["status"] == "completed" and job["runs"] == 2, job
+    assert (job["counters"]["created"], job["counters"]["unchanged"]) == (1, 2)
+    assert len(my_certs(client, me)) == 3
+    assert get(client, other, theirs["id"])["runs"] <= 1  # another owner's sync is theirs
+
+    st, _, prob = call(client, "GET", "/imports?status=done&provider=acme&limit=0", principal=me)
+    assert st == 422 and sorted(e["field"] for e in prob["errors"]) == ["provider", "status"], prob
+    for body, fields in (({}, ["provider"]), ({"provider": "acme"}, ["provider"]),
+                         ({"provider": "tinycert", "x": 1}, ["x"])):
+        st, _, prob = call(client, "POST", "/imports/sync", body, me)
+        assert st == 422 and sorted(e["field"] for e in prob["errors"]) == fields, (body, prob)
 
 
 def test_imported_certificates_join_the_expiry_index(client, world, topic_queue):

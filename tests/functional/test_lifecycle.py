@@ -76,6 +76,28 @@ def test_tinycert_order_is_issued_synchronously_with_every_download(client, worl
     assert "certificate.requested" in kinds and "certificate.issued" in kinds
 
 
+@pytest.mark.parametrize("provider", ["tinycert", "resello", "digicert"])
+def test_every_download_format_providers_lists_is_served(client, world, provider):
+    """GET /providers says what the download route really serves: every format it lists answers
+    200 for an issued certificate of that provider whose key certgate holds."""
+    me = who()
+    st, _, listing = call(client, "GET", "/providers")
+    listed = next(p for p in listing["items"] if p["name"] == provider)["capabilities"]["download_formats"]
+    assert set(listed) == {"pem", "chain", "fullchain", "der", "pkcs7", "zip", "pkcs12"}, listed
+    _, _, body = order(client, {"provider": provider, "common_name": cn()}, me)
+    if body["status"] != "issued":
+        world.advance(provider)
+        body = call(client, "POST", f"/certificates/{body['id']}/refresh", principal=me)[2]
+    assert body["status"] == "issued" and body["private_key_held"] is True, body
+    for fmt in listed:
+        if fmt == "pkcs12":
+            st, h, data = call(client, "POST", f"/certificates/{body['id']}/download",
+                               {"passphrase": "correct horse"}, me)
+        else:
+            st, h, data = call(client, "GET", f"/certificates/{body['id']}/download?format={fmt}", principal=me)
+        assert st == 200 and data, (provider, fmt, data)
+
+
 def test_resello_order_with_gateway_key_pending_then_issued_on_refresh(client, world):
     me = who()
     status, _, body = order(client, {"provider": "resello", "common_name": cn()}, me)
@@ -211,6 +233,30 @@ def test_listing_pages_and_filters(client):
     assert st == 400 and prob["code"] == "invalid_next_token"
 
 
+def test_expiring_soon_and_domain_search(client):
+    """expiring_within=30d (TinyCert issues for a year: not expiring; 400d: it is), domain= exact
+    (a SAN) and with a leading dot (everything under the domain); bad values are 422 naming them."""
+    me = who()
+    base = cn()
+    _, _, apex = order(client, {"provider": "tinycert", "common_name": f"www.{base}",
+                                "sans": [{"type": "dns", "value": base}]}, me)
+    _, _, deep = order(client, {"provider": "tinycert", "common_name": f"a.b.{base}"}, me)
+
+    def listed(query: str) -> set[str]:
+        st, _, page = call(client, "GET", f"/certificates?{query}", principal=me)
+        assert st == 200, page
+        return {c["id"] for c in page["items"]}
+
+    assert listed("expiring_within=30d") == set()
+    assert listed("expiring_within=400d") == listed("expiring_within=9600h") == {apex["id"], deep["id"]}
+    assert listed(f"domain={base}") == {apex["id"]}
+    assert listed(f"domain=.{base}") == {apex["id"], deep["id"]}
+    assert listed(f"domain=.b.{base}&expiring_within=400d") == {deep["id"]}
+    st, _, prob = call(client, "GET", "/certificates?expiring_within=30&domain=a..b", principal=me)
+    assert st == 422 and sorted(e["field"] for e in prob["errors"]) == ["domain", "expiring_within"], prob
+    assert "30d" in next(e["message"] for e in prob["errors"] if e["field"] == "expiring_within")
+
+
 def test_reissue_makes_a_new_revision_and_keeps_the_old(client, world):
     me = who()
     _, _, body = order(client, {"provider": "tinycert", "common_name": cn()}, me)
@@ -248,11 +294,38 @@ def test_revoke_and_unsupported_revoke(client):
     assert st == 422 and bad["errors"][0]["field"] == "reason"
     st, _, rev = call(client, "POST", f"/certificates/{t['id']}/revoke", {"reason": "key_compromise"}, me)
     assert st == 200 and rev["status"] == "revoked"
+    assert rev["revocation"]["reason"] == "key_compromise" and rev["revocation"]["revoked_at"], rev["revocation"]
+    assert call(client, "GET", f"/certificates/{t['id']}", principal=me)[2]["revocation"] == rev["revocation"]
     st, _, again = call(client, "POST", f"/certificates/{t['id']}/revoke", {}, me)
     assert st == 409
     _, _, r = order(client, {"provider": "resello", "common_name": cn()}, me)
     st, _, prob = call(client, "POST", f"/certificates/{r['id']}/revoke", {}, me)
     assert st == 422 and prob["code"] == "unsupported_operation"
+    assert prob["title"] == "Unsupported operation"  # its type's title, not "Validation failed"
+
+
+def test_provider_rules_refuse_before_anything_is_written_or_sent(client, world):
+    """An IP SAN at Resello is refused on `sans` (not blamed on the CSR at the provider, no failed
+    record left), an EV wildcard on `common_name`, an OV order without the organization's name on
+    `organization.name`."""
+    me = who()
+    before = len(world.sim_orders("resello"))
+    name = cn()
+    for body, fields in (
+        ({"provider": "resello", "common_name": name, "sans": [{"type": "ip", "value": "192.0.2.7"}]}, ["sans"]),
+        ({"provider": "digicert", "product": "ev", "common_name": f"*.{name}"}, ["common_name"]),
+        ({"provider": "resello", "product": "ov", "common_name": name,
+          "organization": {"country": "NL", "unit": "IT", "chamber_of_commerce": "1234"},
+          "approver": {"first_name": "A", "last_name": "B"}}, ["organization.name"]),
+    ):
+        st, _, prob = call(client, "POST", "/certificates", body, me)
+        assert st == 422 and sorted(e["field"] for e in prob["errors"]) == fields, (body, prob)
+        assert prob["title"] == "Validation failed"
+    assert call(client, "GET", "/certificates", principal=me)[2]["items"] == []  # no record
+    assert len(world.sim_orders("resello")) == before  # nothing sent
+    st, _, listing = call(client, "GET", "/providers")
+    caps = {p["name"]: p["capabilities"] for p in listing["items"]}
+    assert caps["resello"]["san_types"] == ["dns"] and "ip" in caps["digicert"]["san_types"]
 
 
 def test_cancel_pending_and_refuse_issued(client):

@@ -340,3 +340,59 @@ def test_writes_made_while_uninstalled_are_seen_after_install(moto_url: str) -> 
                                UpdateExpression="SET expiry_bucket = :b", ExpressionAttributeValues={":b": s("E#1")})
         assert _expiring(client, table, "E#1") == ["CERT#1", "CERT#3"]
         assert _expiring(client, table, "E#0") == ["CERT#2"]
+
+
+# -- an item is measured once (issue 17 item 6: the cost of a write does not grow with its attributes²) --
+def _sized(table: str, size: int, n: int) -> dict[str, Any]:
+    """A PutItem whose item measures exactly `size` bytes as moto counts (names + UTF-8 values)."""
+    fixed = {"pk": s(f"CERT#{n}"), "sk": s("META")}
+    used = sum(len(k) + len(v["S"]) for k, v in fixed.items()) + len("blob") + len("nested") + len("tags")
+    nested = {"M": {"a": s("é" * 10), "b": {"N": "12345"}, "c": {"L": [s("x"), {"BOOL": True}]}}}
+    used += 1 + 20 + 1 + 5 + 1 + 1 + 1  # a + é×10 (2 bytes each), b + 12345, c + x + True
+    tags = {"SS": ["red", "blue"]}
+    used += 7
+    return {"TableName": table, "Item": {**fixed, "nested": nested, "tags": tags, "blob": s("x" * (size - used))}}
+
+
+def test_the_item_size_limit_holds_as_in_moto_at_its_bound(moto_url: str) -> None:
+    sizes = (moto_patch.ITEM_SIZE_LIMIT - 1, moto_patch.ITEM_SIZE_LIMIT, moto_patch.ITEM_SIZE_LIMIT + 1)
+
+    def writes(client: Any) -> list[Any]:
+        table = new_table(client)
+        puts = [_sized(table, size, n) for n, size in enumerate(sizes)]
+        got = [outcome(lambda put=put: client.put_item(**put)) for put in puts]
+        update = {"TableName": table, "Key": {"pk": s("CERT#0"), "sk": s("META")},
+                  "UpdateExpression": "SET more = :m", "ExpressionAttributeValues": {":m": s("yy")}}
+        got.append(outcome(lambda: client.update_item(**update)))  # an existing item grown past the bound
+        tx = _sized(table, moto_patch.ITEM_SIZE_LIMIT + 1, 9)
+        got.append(outcome(lambda: client.transact_write_items(TransactItems=[{"Put": tx}])))
+        got.append(sorted(i["pk"]["S"] for i in client.scan(TableName=table, ProjectionExpression="pk")["Items"]))
+        return got
+
+    with patch(on=False):
+        expected = writes(ddb(moto_url, "eu-north-1"))
+    with patch(on=True):
+        got = writes(ddb(moto_url, "eu-south-1"))
+    assert got == expected
+    assert expected[0] == {} and expected[1] == {} and expected[2]["error"] == "ValidationException"
+    assert expected[-1] == ["CERT#0", "CERT#1"]
+
+
+def test_a_written_item_is_measured_once_per_attribute(moto_url: str, monkeypatch: Any) -> None:
+    """moto's LimitedSizeDict re-measures the whole item on every attribute it adds; patched, no
+    item is built through it (PutItem, a transaction), so a write is linear in the item's size."""
+    from moto.dynamodb.models.dynamo_type import LimitedSizeDict
+
+    client = ddb(moto_url, "eu-west-3")
+    with patch(on=True):
+        table = new_table(client)
+
+        def refuse(*_: Any) -> Any:
+            raise AssertionError("an item re-measured on every attribute")
+
+        monkeypatch.setattr(LimitedSizeDict, "__setitem__", refuse)
+        item = {"pk": s("CERT#1"), "sk": s("META"), **{f"a{i}": s(str(i)) for i in range(40)}}
+        client.put_item(TableName=table, Item=item)
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": {**item, "pk": s("CERT#2")}}}])
+        assert client.get_item(TableName=table, Key={"pk": s("CERT#2"), "sk": s("META")})["Item"] == {
+            **item, "pk": s("CERT#2")}

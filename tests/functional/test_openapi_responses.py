@@ -43,6 +43,7 @@ def issued_lifecycle(client: Any, me: str) -> None:
     assert st == 201, ca
     call(client, "GET", "/providers/tinycert/authorities", principal=me)
     call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}", principal=me)
+    call(client, "GET", f"/providers/tinycert/authorities/{ca['id']}/pem", principal=me)
 
     st, _, tiny = call(client, "POST", "/certificates", {"provider": "tinycert", "common_name": cn()}, me,
                        {"Idempotency-Key": "tour-" + uuid.uuid4().hex})
@@ -90,6 +91,10 @@ def listings_imports_and_problems(client: Any, me: str) -> None:
     assert st == 202, job
     call(client, "GET", f"/imports/{job['id']}", principal=me)
     call(client, "GET", f"/imports/imp_{uuid.uuid4().hex}", principal=me)
+    call(client, "GET", "/imports?limit=1", principal=me)
+    call(client, "GET", "/imports?status=lost", principal=me)  # 422
+    call(client, "POST", "/imports/sync", {"provider": "digicert"}, me)
+    call(client, "POST", "/imports/sync", {"provider": "acme"}, me)  # 422
 
     call(client, "POST", "/certificates", {"provider": "resello", "common_name": "bad name"}, me)  # 422
     call(client, "POST", "/certificates", b"not json", me)  # 400

@@ -165,3 +165,26 @@ def test_the_cli_orders_from_a_ca_it_listed_and_downloads_it(client, world, tmp_
     assert leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == name
     refused = run("order", "--provider", "tinycert", "--cn", "not a name")
     assert refused.exit_code == 3 and "  - common_name:" in refused.stderr
+
+
+def test_the_client_reaches_imports_the_ca_pem_and_the_new_listing_filters(client, world):
+    api = make(client)
+    providers = {p.name: p for p in api.providers()}
+    assert providers["resello"].capabilities.san_types == ("dns",)  # refused up front otherwise
+    ca = api.list_authorities()[0]
+    pem = api.authority_pem(ca.id)
+    assert x509.load_pem_x509_certificate(pem.encode()).subject
+
+    name = cn()
+    cert = api.order("tinycert", name).certificate
+    soon = [c.id for c in api.iter_certificates(expiring_within="3650d", domain=name)]
+    assert soon == [cert.id]
+    assert [c.id for c in api.iter_certificates(domain="." + name.split(".", 1)[1]) if c.id == cert.id] == [cert.id]
+    with pytest.raises(certgate.ValidationFailed) as bad:
+        api.list_certificates(expiring_within="soon")
+    assert bad.value.field == "expiring_within"
+
+    job = api.start_import("tinycert")
+    assert job.id in [j.id for j in api.iter_imports(provider="tinycert")]
+    synced = api.sync_imports("tinycert")
+    assert job.id in [j.id for j in synced]

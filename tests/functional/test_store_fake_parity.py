@@ -16,6 +16,7 @@ import pytest
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification, DependencyFailed
 from chalicelib.core.imports import ImportJob
 from chalicelib.core.model import (
+    AcmImport,
     Approver,
     Certificate,
     Event,
@@ -230,6 +231,36 @@ def test_the_expiry_index_holds_what_is_still_valid_out_there(store: Any) -> Non
     assert [c.id for c in store.expiring(T0 + dt.timedelta(minutes=150), 100)] == [issued.id]
 
 
+def test_the_earliest_expiry_is_the_least_not_after_of_every_shard(store: Any) -> None:
+    assert store.earliest_expiry() is None
+    certs = [cert(n, status=Status.ISSUED, not_after=at(1000 - n), next_poll_at=None) for n in range(1, 9)]
+    revoked = cert(20, status=Status.REVOKED, not_after=at(1), next_poll_at=None)  # not in the index
+    for c in (*certs, revoked):
+        store.create(c, [])
+    assert store.earliest_expiry() == at(1000 - 8)
+
+
+def test_actionable_reads_the_action_index_up_to_a_time(store: Any) -> None:
+    soon = [cert(n, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, next_action_at=at(n))
+            for n in range(1, 5)]
+    later = cert(9, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, next_action_at=at(500))
+    for c in (*soon, later):
+        store.create(c, [])
+    assert {c.id for c in store.actionable(T0 + dt.timedelta(minutes=10), 100)} == {c.id for c in soon}
+    assert len(list(store.actionable(T0 + dt.timedelta(days=1), 100))) == 5
+
+
+def test_the_oldest_unpublished_event_is_the_head_of_the_outbox(store: Any) -> None:
+    assert store.oldest_unpublished() is None
+    certs = [cert(n) for n in range(1, 6)]
+    events = [event(c, "certificate.issued", 10 + n) for n, c in enumerate(certs)]
+    for c, ev in zip(certs, events, strict=True):
+        store.create(c, [ev, event(c, "order.submitted", 1)])  # an audit-only event is never in the outbox
+    assert store.oldest_unpublished() == at(10)
+    store.mark_published(events[0], T0)
+    assert store.oldest_unpublished() == at(11)
+
+
 def test_the_outbox_holds_published_kinds_until_marked_once(store: Any) -> None:
     c = cert()
     published, audit = event(c, "certificate.issued", 1, days_left=7.0), event(c, "order.submitted", 2)
@@ -280,17 +311,83 @@ def test_import_jobs_are_versioned_and_filed_by_their_next_run(store: Any) -> No
     with pytest.raises(AlreadyExists):
         store.create_import(job)
     assert store.import_carrying(job.schedule_key) == job.id and store.import_carrying("nope") is None
-    assert [j.id for j in store.due_imports(T0 + dt.timedelta(minutes=2), 10)] == [job.id]
-    assert list(store.due_imports(T0, 10)) == []
+    assert [j.id for _, j in store.imports_page(T0 + dt.timedelta(minutes=2), None, 10).items] == [job.id]
+    assert store.imports_page(T0, None, 10).items == []
     store.save_import(replace(job, version=2, status="completed", next_run_at=None, runs=1))
     with pytest.raises(ConcurrentModification):
         store.save_import(replace(job, version=2, status="running"))
     assert store.get_import(job.id).status == "completed"
-    assert list(store.due_imports(T0 + dt.timedelta(days=9), 10)) == []  # no next run: out of the index
+    assert store.imports_page(T0 + dt.timedelta(days=9), None, 10).items == []  # no next run: out of the index
     newer = replace(job, id=f"imp_{uuid.uuid4().hex}")
     store.create_import(newer)
     assert store.import_carrying(job.schedule_key) == newer.id
     assert store.get_import("imp_" + "0" * 32) is None
+
+
+def test_the_imports_index_pages_on_from_a_position_as_the_sync_sweep_walks_it(store: Any) -> None:
+    store.shards = 1
+    jobs = [ImportJob(id=f"imp_{uuid.uuid4().hex}", owner=f"{OWNER}{i}", provider="digicert", filters={},
+                      status="queued", started_at=at(0), updated_at=at(0), version=1, next_run_at=at(i))
+            for i in range(3)]
+    for job in jobs:
+        store.create_import(job)
+    until = T0 + dt.timedelta(minutes=10)
+    first = store.imports_page(until, None, 2)
+    assert [j.id for _, j in first.items] == [jobs[0].id, jobs[1].id] and not first.end
+    rest = store.imports_page(until, first.items[-1][0], 2)
+    assert [j.id for _, j in rest.items] == [jobs[2].id] and rest.end
+    assert rest.items[0][0].item_id == jobs[2].id and rest.items[0][1] == jobs[2]
+
+
+def test_listings_filter_by_expiry_window_and_by_domain_exact_or_under(store: Any) -> None:
+    made = [
+        cert(1, common_name="www.example.com", sans=(San("dns", "www.example.com"), San("dns", "Example.com")),
+             not_after=at(100)),
+        cert(2, common_name="*.example.com", sans=(San("dns", "*.example.com"),), not_after=at(200)),
+        cert(3, common_name="deep.a.example.com", sans=(San("dns", "deep.a.example.com"),
+                                                        San("ip", "192.0.2.1")), not_after=at(300)),
+        cert(4, common_name="notexample.com", sans=(), not_after=at(400)),
+    ]
+    for c in made:
+        store.create(c, [])
+
+    def ids(**flt: Any) -> set[str]:
+        return {c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None, **flt)[0]}
+
+    one, two, three, four = (c.id for c in made)
+    assert ids(domain="example.com") == {one}
+    assert ids(domain="*.example.com") == {two}
+    assert ids(domain=".example.com") == {one, two, three}
+    assert ids(domain=".a.example.com") == {three}
+    assert ids(domain="notexample.com") == {four}  # the common name alone counts
+    assert ids(domain="192.0.2.1") == set()  # dns names only
+    assert ids(expires_after=at(200), expires_before=at(400)) == {two, three}
+    assert ids(expires_after=at(150), domain=".example.com") == {two, three}
+
+
+def test_imports_are_listed_newest_first_per_owner_or_all_paged_and_out_of_certificate_listings(
+        store: Any) -> None:
+    def job(n: int, owner: str, provider: str = "digicert") -> ImportJob:
+        return ImportJob(id=f"imp_{n:032x}", owner=owner, provider=provider, filters={}, status="queued",
+                         started_at=at(n), updated_at=at(n), version=1, next_run_at=at(n))
+
+    jobs = [job(1, OWNER), job(2, OTHER), job(3, OWNER, "resello"), job(4, OWNER)]
+    for j in jobs:
+        store.create_import(j)
+    store.create(cert(9), [])
+    mine, token = store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None)
+    assert [j.id for j in mine] == [jobs[3].id, jobs[2].id, jobs[0].id] and token is None
+    assert mine[0] == jobs[3]  # read back whole, its own owner included
+    everyone, _ = store.list_imports("admin", owner=None, limit=10, next_token=None)
+    assert [j.id for j in everyone] == [j.id for j in reversed(jobs)]
+    first, token = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=None)
+    rest, end = store.list_imports(OWNER, owner=OWNER, limit=2, next_token=token)
+    assert [j.id for j in first + rest] == [jobs[3].id, jobs[2].id, jobs[0].id] and token and end is None
+    with pytest.raises(BadRequest):
+        store.list_imports(OTHER, owner=OTHER, limit=2, next_token=token)  # bound to its viewer
+    assert [j.id for j in store.list_imports(OWNER, owner=OWNER, limit=10, next_token=None, provider="resello",
+                                             status="queued")[0]] == [jobs[2].id]
+    assert [c.id for c in store.list_by_owner(OWNER, limit=10, next_token=None)[0]] == [cert(9).id]
 
 
 def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
@@ -306,17 +403,21 @@ def test_an_outbox_row_records_the_targets_that_took_it(store: Any) -> None:
 
 
 def test_a_failed_acm_delivery_waits_in_the_due_index_under_kind_d(store: Any) -> None:
-    failed = {"acm": {"region": "eu-west-1", "status": "failed", "error": "X", "retry_at": at(10)}}
-    waiting = cert(1, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
-                   deliver_to={"acm": {"region": "eu-west-1"}}, delivery=failed)
-    imported = cert(2, status=Status.ISSUED, not_after=at(9999), next_poll_at=None,
-                    deliver_to={"acm": {"region": "eu-west-1"}},
-                    delivery={"acm": {"region": "eu-west-1", "status": "imported", "arn": "arn:x", "revision": 1}})
-    for c in (waiting, imported):
+    failed = AcmImport(region="eu-west-1", status="failed", error="X", retry_at=at(10), attempts=2)
+    issued = (Revision(1, "order", issued_at=at(0)),)
+    waiting = cert(1, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, acm=failed, revisions=issued)
+    imported = cert(2, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, revisions=issued,
+                    acm=AcmImport(region="eu-west-1", status="imported", arn="arn:x", revision=1))
+    # never recorded (the process died after the issuance's save): due DELIVERY_GRACE_S after it
+    untried = cert(3, status=Status.ISSUED, not_after=at(9999), next_poll_at=None, revisions=issued,
+                   acm=AcmImport(region="eu-west-1"))
+    for c in (waiting, imported, untried):
         store.create(c, [])
-    assert store.get(waiting.id) == waiting
+    assert store.get(waiting.id) == waiting and store.get(imported.id) == imported
     assert list(store.due("D", T0 + dt.timedelta(minutes=5), 100)) == []
-    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)] == [waiting.id]
+    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=7), 100)] == []
+    assert [c.id for c in store.due("D", T0 + dt.timedelta(minutes=8.5), 100)] == [untried.id]  # at(3) + 5 min
+    assert sorted(c.id for c in store.due("D", T0 + dt.timedelta(minutes=11), 100)) == sorted([waiting.id, untried.id])
     assert list(store.due("P", T0 + dt.timedelta(days=1), 100)) == []
 
 
@@ -409,3 +510,98 @@ def test_a_sweeps_place_is_saved_conditionally(store: Any) -> None:
     store.save_sweep(back.wrapped(T0 + dt.timedelta(minutes=3)).released().next_version())
     done = store.sweep_state("renew_expiring")
     assert (done.position, done.cycles, done.last_cycle_s, done.lease_owner) == (None, 1, 180.0, None)
+
+
+# -- a create as one write (issue 17 item 6): the first events inside the certificate's item -----------
+
+def _trail(store: Any, c: Certificate, limit: int) -> list[str]:
+    """The whole trail, page by page, as the API reads it (the stored certificate's first events merged)."""
+    got: list[str] = []
+    token = None
+    for _ in range(20):
+        first = store.get(c.id).first_events
+        page, token = store.events(c.id, limit=limit, next_token=token, owner=OWNER, first_events=first)
+        got += [e.event_id for e in page]
+        if token is None:
+            return got
+    raise AssertionError("the trail never ended")
+
+
+def test_the_first_events_read_back_in_their_place_until_the_first_save_files_them(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    created = replace(c, first_events=(requested,))
+    store.create(created, [])
+    assert store.get(c.id) == created  # carried by the item, round trip included
+    noted = [event(c, "order.noted", minutes=m) for m in (0, 2, 3)]  # rows before and after it
+    store.append_events(c.id, noted)
+    want = [noted[0].event_id, requested.event_id, noted[1].event_id, noted[2].event_id]
+    for limit in (1, 2, 3, 100):
+        assert _trail(store, c, limit) == want, limit
+    assert not list(store.unpublished(10, older_than=T0 + dt.timedelta(days=1)))  # audit only: no outbox row
+
+    submitted = event(c, "order.submitted", minutes=4)
+    store.save(replace(created, version=2, status=Status.PENDING), [submitted])
+    stored = store.get(c.id)
+    assert stored.first_events == () and stored.version == 2
+    assert _trail(store, c, 2) == [*want, submitted.event_id]  # now a row: listed once
+    store.save(replace(stored, version=3))  # later saves carry nothing
+    assert _trail(store, c, 100) == [*want, submitted.event_id]
+
+
+def test_a_first_event_is_filed_once_whichever_save_comes_first(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    created = replace(c, first_events=(requested,))
+    store.create(created, [])
+    store.save(replace(created, version=2))  # a save without events of its own files it too
+    with pytest.raises(ConcurrentModification):  # a stale copy carrying it writes nothing
+        store.save(replace(created, version=2, status=Status.FAILED), [event(c, "certificate.failed", 2)])
+    with pytest.raises(AlreadyExists):  # a value carrying it past the first save: refused, not doubled
+        store.save(replace(created, version=3))
+    assert store.get(c.id).version == 2
+    assert [e.event_id for e in store.events(c.id)[0]] == [requested.event_id]
+
+
+def test_a_create_with_an_idempotency_key_carries_its_first_events_too(store: Any) -> None:
+    c = cert()
+    requested = event(c, "certificate.requested", minutes=1)
+    store.create(replace(c, first_events=(requested,)), [], IdempotencyRecord(OWNER, "k-1", "h", c.id, at(1)))
+    assert store.idempotency(OWNER, "k-1") is not None
+    assert store.get(c.id).first_events == (requested,)
+    with pytest.raises(AlreadyExists):
+        store.create(replace(cert(2), first_events=(event(cert(2), "certificate.requested"),)), [],
+                     IdempotencyRecord(OWNER, "k-1", "h", cert(2).id, at(2)))
+    assert store.get(cert(2).id) is None
+
+
+def test_a_create_without_idempotency_key_is_one_conditional_put_item(world: Any) -> None:
+    """What ordering writes before the provider call: one PutItem, not a transaction; the lost race
+    still reads as ConcurrentModification; with a key, one transaction of two items."""
+    from chalicelib.adapters.dynamodb import schema
+    from chalicelib.adapters.dynamodb.store import CertificateStore
+
+    ddb = world.aws("dynamodb")
+    table = f"single-{uuid.uuid4().hex[:10]}"
+    ddb.create_table(**schema.table_definition(table))
+    calls: list[tuple[str, int]] = []
+
+    def seen(model: Any, params: dict[str, Any], **_: Any) -> None:
+        calls.append((model.name, len(params.get("TransactItems") or [params])))
+
+    ddb.meta.events.register("provide-client-params.dynamodb.*", seen)
+    try:
+        s = CertificateStore(lambda: ddb, table, shards=4)
+        c = cert()
+        s.create(replace(c, first_events=(event(c, "certificate.requested"),)), [])
+        assert calls == [("PutItem", 1)]
+        with pytest.raises(ConcurrentModification):
+            s.create(c, [])
+        calls.clear()
+        c2 = cert(2)
+        s.create(replace(c2, first_events=(event(c2, "certificate.requested"),)), [],
+                 IdempotencyRecord(OWNER, "k-1", "h", c2.id, at(2)))
+        assert calls == [("TransactWriteItems", 2)]  # the certificate and the idempotency record
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.*", seen)
+        ddb.delete_table(TableName=table)

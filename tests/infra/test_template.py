@@ -49,17 +49,24 @@ ENV_RESOURCE_TYPES = {
     **{f"CERTGATE_SECRET_{p.upper()}": "AWS::SecretsManager::Secret" for p in registry.names()},
 }
 # Actions IAM cannot scope to a resource: the only ones allowed on "*".
-NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+NO_RESOURCE_LEVEL = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "acm:ListCertificates"}
 # What the Lambda platform itself needs (logs to the function log group, X-Ray segments), not the code.
 PLATFORM_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"} | NO_RESOURCE_LEVEL
 # Where the code's AWS operations are found, and names there that are not AWS calls.
-AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms", "acm")
+AWS_SERVICES = ("dynamodb", "s3", "sns", "events", "secretsmanager", "kms", "acm", "route53")
 # Resources the code creates at run time, not the template: the ARN pattern a statement may name instead.
 RUNTIME_RESOURCES = {"acm": {"Fn::Sub": "arn:${AWS::Partition}:acm:*:${AWS::AccountId}:certificate/*"}}
+# Route 53 (service/dns_validation.py): the hosted zones of the DnsZoneIds parameter, one ARN each, and
+# the changes certgate made in them (GetChange has no other resource).
+ZONE_ARNS = {"Fn::Split": [",", {"Fn::Sub": ["arn:${AWS::Partition}:route53:::hostedzone/${Zones}", {
+    "Zones": {"Fn::Join": [",arn:aws:route53:::hostedzone/", {"Ref": "DnsZoneIds"}]}}]}]}
+CHANGE_ARNS = [{"Fn::Sub": "arn:${AWS::Partition}:route53:::change/*"}]
 NOT_AWS_CALLS = {
     "encrypt": "AESGCM.encrypt in chalicelib/keys.py (KMS only wraps the data key)",
     "sign": "private-key signing in chalicelib/csr.py",
-    "list_certificates": "Provider.list_certificates (a provider's listing for imports), not ACM's",
+    "list_certificates": "Provider.list_certificates (a provider's listing for imports); ACM's is counted "
+                         "from adapters/acm.py below",
+    "list_imports": "CertificateStore/inventory.list_imports (GET /imports: certgate's import jobs), not DynamoDB's",
 }
 # IAM actions an API operation needs when they differ from service:OperationName.
 OPERATION_ACTIONS = {
@@ -265,6 +272,18 @@ def test_policy_is_least_privilege(stage: str, resources: dict[str, Any]) -> Non
         if service in RUNTIME_RESOURCES:  # ACM certificates imported by service/delivery.py
             assert targets == [RUNTIME_RESOURCES[service]], st
             continue
+        if service == "route53":
+            assert (st["Resource"] == ZONE_ARNS) != (targets == CHANGE_ARNS), st
+            if "route53:ChangeResourceRecordSets" in actions:
+                # Validation records only: TXT _dnsauth.* or a CNAME named by DigiCert's 32-character
+                # random value, created/replaced or deleted, never other names or record types.
+                assert actions == ["route53:ChangeResourceRecordSets"], st
+                equal, like = st["Condition"]["ForAllValues:StringEquals"], st["Condition"]["ForAllValues:StringLike"]
+                assert equal["route53:ChangeResourceRecordSetsActions"] == ["UPSERT", "DELETE"], st
+                assert (equal["route53:ChangeResourceRecordSetsRecordTypes"],
+                        like["route53:ChangeResourceRecordSetsNormalizedRecordNames"]) in (
+                    (["TXT"], ["_dnsauth.*"]), (["CNAME"], ["?" * 32 + ".*"])), st
+            continue
         for target in targets:
             name = referenced(target)
             assert name in resources, f"{st.get('Sid')}: {target!r} is not one of this template's resources"
@@ -295,6 +314,8 @@ def code_actions() -> set[str]:
             needed |= OPERATION_ACTIONS.get(action, {action})
     if "SecretsProvider" in source:
         needed.add("secretsmanager:GetSecretValue")
+    if '"list_certificates"' in (ROOT / "chalicelib" / "adapters" / "acm.py").read_text(encoding="utf-8"):
+        needed.add("acm:ListCertificates")  # the orphan-ARN lookup (service/delivery.py)
     needed |= {"kms:GenerateDataKey", "kms:Decrypt"}  # SSE-KMS writes/reads and the KMS-encrypted topic
     return needed
 

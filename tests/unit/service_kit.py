@@ -75,10 +75,19 @@ class Fakes:
         return fresh
 
 
+def outcomes(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's stats without its sweeps' own bookkeeping (service/sweeps.py: cycles, backlog, ...)."""
+    from chalicelib.service.sweeps import RUN_STATS
+
+    return {k: v for k, v in stats.items() if k not in RUN_STATS and k.removeprefix("interrupted_") not in RUN_STATS}
+
+
 def build(policy: Policy = POLICY, *, issuance: Mapping[str, str] = ISSUANCE, unconfigured: tuple[str, ...] = (),
           defaults: Mapping[str, Mapping[str, Any]] | None = None) -> Fakes:
     clock = FakeClock()
     store, artifacts, publisher, vault = FakeStore(clock=clock), FakeArtifacts(), FakePublisher(), FakeKeyVault()
+    # As the local stack's DigiCert secret: OV/EV orders name its CertCentral organization.
+    defaults = {"digicert": {"default_organization_id": 123}, **(defaults or {})}
     providers = FakeProviders(*(FakeProvider(name, issuance=mode) for name, mode in issuance.items()),
                               unconfigured=unconfigured, defaults=defaults)
     svc = CertificateService(cfg=policy, store=store, artifacts=artifacts, publisher=publisher, vault=vault,

@@ -590,6 +590,8 @@ def test_authorities_list_show_pem_create_delete(h: Harness, tmp_path: Path) -> 
           "certificate_pem": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}
     h.session.routes["GET /providers/tinycert/authorities"] = (200, {}, {"items": [ca], "next_token": None})
     h.session.routes["GET /providers/tinycert/authorities/7"] = (200, {}, ca)
+    h.session.routes["GET /providers/tinycert/authorities/7/pem"] = (200, {"Content-Type": "application/x-pem-file"},
+                                                                    ca["certificate_pem"])
     h.session.routes["POST /providers/tinycert/authorities"] = (201, {}, ca)
     h.session.routes["DELETE /providers/tinycert/authorities/7"] = (204, {"Content-Type": "text/plain"}, b"")
     listed = h.run("authorities", "list")
@@ -626,6 +628,25 @@ def test_imports_start_waits_for_the_import_and_show_reads_it(h: Harness) -> Non
     assert h.clock.sleeps == [1.0, 1.5]
     shown = h.run("--output", "json", "imports", "show", job["id"])
     assert json.loads(shown.stdout)["id"] == job["id"]
+
+
+def test_imports_list_and_sync_and_the_new_listing_filters(h: Harness) -> None:
+    job = {"id": "imp_" + "b" * 32, "status": "completed", "provider": "digicert", "filters": {},
+           "counters": {"pages": 1, "found": 0, "created": 0, "updated": 0, "unchanged": 0, "skipped": 0,
+                        "errors": 0}, "started_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}
+    h.session.routes["GET /imports"] = (200, {}, {"items": [job], "next_token": None})
+    h.session.routes["POST /imports/sync"] = (202, {}, {"items": [job], "next_token": None})
+    h.session.routes["GET /certificates"] = (200, {}, {"items": [cert("issued")], "next_token": None})
+    listed = h.run("--output", "json", "imports", "list", "--provider", "digicert")
+    assert listed.exit_code == 0, listed.output
+    assert [j["id"] for j in json.loads(listed.stdout)] == [job["id"]]
+    assert parse_qs(urlsplit(h.session.sent[-1].url).query) == {"provider": ["digicert"]}
+    synced = h.run("imports", "sync", "digicert")
+    assert synced.exit_code == 0 and "completed" in synced.stdout
+    assert h.session.bodies("POST /imports/sync") == [{"provider": "digicert"}]
+    assert h.run("list", "--expiring-within", "30d", "--domain", ".example.com").exit_code == 0
+    assert parse_qs(urlsplit(h.session.sent[-1].url).query) == {"expiring_within": ["30d"],
+                                                                "domain": [".example.com"]}
 
 
 def test_refresh_and_health(h: Harness) -> None:

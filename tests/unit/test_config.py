@@ -33,10 +33,18 @@ def test_every_resource_name_is_overridable():
     ({"CERTGATE_STAGE": "staging"}, "CERTGATE_STAGE"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_POLL_SHARDS": "four"}, "CERTGATE_POLL_SHARDS"),
     ({"CERTGATE_STAGE": "dev", "CERTGATE_PROVIDER_READ_TIMEOUT_S": "soon"}, "CERTGATE_PROVIDER_READ_TIMEOUT_S"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_DNS_ZONES": "example.com"}, "CERTGATE_DNS_ZONES"),
+    ({"CERTGATE_STAGE": "dev", "CERTGATE_ACM_DEFAULT_REGION": "mars-1"}, "CERTGATE_ACM_DEFAULT_REGION"),
 ])
 def test_bad_settings_are_named(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_dns_zones_are_bare_hosted_zone_ids_once_each():
+    s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_DNS_ZONES": " /hostedzone/Z1ABC, ,Z2DEF,Z1ABC"})
+    assert s.dns_zone_ids == ("Z1ABC", "Z2DEF")
+    assert Settings.from_env({"CERTGATE_STAGE": "prod"}).dns_zone_ids == ()
 
 
 def test_admin_principals_are_a_clean_tuple():
@@ -48,8 +56,8 @@ def test_import_knobs_default_like_before_and_reach_the_policy():
     from chalicelib.bootstrap import policy
 
     cfg = policy(Settings.from_env({"CERTGATE_STAGE": "dev"}))
-    assert (cfg.import_inline_s, cfg.import_concurrency, cfg.sync_interval_s) == (5.0, 4, 86400.0)
-    assert cfg.sync_interval_for("tinycert") == 86400.0
+    assert (cfg.import_inline_s, cfg.import_concurrency, cfg.sync_interval_s) == (5.0, 4, 3600.0)
+    assert cfg.sync_interval_for("tinycert") == 3600.0  # hourly by default
 
 
 def test_import_knobs_are_read_from_their_variables_per_provider_too():
@@ -79,3 +87,30 @@ def test_reading_the_settings_imports_no_provider_adapter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
+
+
+def test_the_stage_acm_default_region():
+    assert Settings.from_env({"CERTGATE_STAGE": "prod"}).policy.acm_default_region is None
+    s = Settings.from_env({"CERTGATE_STAGE": "prod", "CERTGATE_ACM_DEFAULT_REGION": " eu-central-1 "})
+    assert s.policy.acm_default_region == "eu-central-1"
+
+
+def test_the_secrets_adapter_uses_no_deprecated_powertools_parameter():
+    """Powertools 3 deprecates SecretsProvider(config=...) (removed in 4): the adapter hands it a
+    client that already carries region and endpoint."""
+    import warnings
+
+    import boto3
+    from aws_lambda_powertools.warnings import PowertoolsDeprecationWarning
+
+    from chalicelib.adapters.secrets import ProviderSecrets
+
+    def client():
+        return boto3.client("secretsmanager", region_name="eu-west-1", aws_access_key_id="x",
+                            aws_secret_access_key="y")
+
+    adapter = ProviderSecrets(client, lambda p: f"s/{p}", lambda: (), region="eu-west-1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PowertoolsDeprecationWarning)
+        provider = adapter._secrets_provider()
+    assert provider.client.meta.region_name == "eu-west-1"

@@ -17,6 +17,7 @@ PAIRS = [
     (ports.EventPublisher, fakes.FakePublisher),
     (ports.KeyVault, fakes.FakeKeyVault),
     (ports.CertificateDelivery, fakes.FakeAcm),
+    (ports.DnsZones, fakes.FakeDns),
     (ports.Provider, fakes.FakeProvider),
     (ports.Providers, fakes.FakeProviders),
 ]

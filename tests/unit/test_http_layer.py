@@ -8,7 +8,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chalicelib.core.errors import ProviderProtocolError, ProviderRejected, ProviderUnavailable, RateLimited
+from chalicelib.core.errors import (
+    ProviderError,
+    ProviderProtocolError,
+    ProviderRejected,
+    ProviderUnavailable,
+    RateLimited,
+)
 from chalicelib.providers.http import (
     REDACTED,
     ErrorReading,
@@ -251,3 +257,49 @@ def test_adapters_of_one_account_share_one_limiter():
     assert shared_limiter("p", "https://a.example/v2", ((100, 5.0),)) is first
     assert shared_limiter("p", "https://b.example/v2", ((100, 5.0),)) is not first
     assert shared_limiter("p", "https://a.example/v2", ()) is None
+
+
+class RecordingObserver:
+    """An observer (HttpSettings.observer) that keeps what the layer told it about each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def call(self, provider, method, path):
+        import contextlib
+
+        @contextlib.contextmanager
+        def observed():
+            seen: dict = {}
+            try:
+                yield seen
+            finally:
+                self.calls.append(seen)
+
+        return observed()
+
+
+@pytest.mark.parametrize(("status", "kind"), [
+    (503, "provider_unavailable"), (429, "provider_rate_limited"), (422, "provider_rejected"),
+    (401, "provider_authentication_failed")])
+def test_the_observer_is_told_the_typed_error_of_each_failed_call(server, status, kind):
+    Script.script = [(status, {}, json.dumps({"error": "no"}).encode())]
+    observer = RecordingObserver()
+    http = ProviderHttp("p", server, settings=HttpSettings(max_attempts=1, observer=observer),
+                        read_error=lambda s, body: ErrorReading("no") if body else None)
+    with pytest.raises(ProviderError):
+        http.request("POST", "/x", safe=False)
+    assert observer.calls == [{"status": status, "error": kind}]
+
+
+def test_the_observer_is_told_a_refused_connection_is_the_provider_unavailable():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    observer = RecordingObserver()
+    http = ProviderHttp("p", f"http://127.0.0.1:{port}", settings=HttpSettings(max_attempts=1, observer=observer))
+    with pytest.raises(ProviderUnavailable):
+        http.request("GET", "/x", safe=True)
+    assert observer.calls == [{"error": "provider_unavailable"}]

@@ -72,3 +72,61 @@ def test_an_aws_dependency_failure_is_a_typed_503_naming_the_dependency():
 
 def test_an_unexpected_exception_is_left_for_the_500_path():
     assert problems.from_exception(KeyError("surprise"), "/certificates") is None
+
+
+def _codes_in_the_sources() -> set[str]:
+    """Every problem code the code base can answer: the `code` of each error class and each
+    code="..." given to an ApiError (provider_code=... is the provider's, not ours), and the
+    codes the edge builds its problems with."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(problems.__file__).resolve().parents[1]
+    found: set[str] = set()
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        found |= set(re.findall(r'(?<![a-z_])code="([a-z0-9_]+)"', text))
+        if path.name == "errors.py":  # the classes of the one error hierarchy (others are not problems)
+            found |= set(re.findall(r'^\s+code = "([a-z0-9_]+)"', text, re.M))
+        found |= set(re.findall(r'problem_body\(\d{3}, "([a-z0-9_]+)"', text))
+    found.add("internal_error")
+    return found
+
+
+def test_every_problem_type_has_a_title_of_its_own():
+    """The title says what the type is: a 422 unsupported_operation is not "Validation failed",
+    a 409 revocation_pending not "Conflict"."""
+    codes = _codes_in_the_sources()
+    assert {"unsupported_operation", "provider_not_found", "revocation_pending", "key_vault_unavailable"} <= codes
+    assert codes - set(problems.TITLES) == set(), "codes without a title in problems.TITLES"
+    generic = {"Bad request", "Conflict", "Validation failed", "Service unavailable", "Provider failed"}
+    for code in codes:
+        title = problems.TITLES[code]
+        assert title not in generic or code in ("bad_request", "conflict", "validation_failed",
+                                                "service_unavailable", "provider_error"), (code, title)
+    assert len(set(problems.TITLES.values())) == len(problems.TITLES)  # one title, one type
+
+
+def test_a_problem_is_titled_by_its_type_whatever_raised_it():
+    cases = [
+        (ValidationFailed([pe.FieldError("reason", "no")], code="unsupported_operation"), "Unsupported operation"),
+        (Conflict("a revoke awaits approval", code="revocation_pending"), "Revocation pending"),
+        (Conflict("no key", code="no_private_key"), "No private key held"),
+        (pe.BadRequest("x", code="invalid_next_token"), "Invalid next_token"),
+    ]
+    for err, title in cases:
+        assert problems.from_api_error(err, None)[1]["title"] == title, err
+    for perr, title in [(pe.UnsupportedOperation("resello", "no revoke"), "Unsupported operation"),
+                        (pe.ProviderNotFound("resello", "gone"), "Not found at the provider"),
+                        (pe.RateLimited("digicert", "slow"), "Provider rate limit reached"),
+                        (pe.OwnershipUnproven("tinycert", "two candidates"), "Outcome unknown")]:
+        assert problems.from_provider_error(perr, None)[1]["title"] == title, perr
+
+
+def test_docs_api_md_lists_every_problem_type_with_its_title():
+    import pathlib
+
+    doc = (pathlib.Path(problems.__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    missing = [code for code, title in problems.TITLES.items() if f"| `{code}` |" not in doc
+               or f"| {title} |" not in doc]
+    assert missing == [], "docs/api.md's problem table misses these codes (or their titles)"

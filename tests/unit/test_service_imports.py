@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.core.errors import AuthenticationFailed, NotFound, RateLimited, ValidationFailed
 from chalicelib.core.model import Status, parse_iso
-from chalicelib.service.inventory import get_import, start_import, sync_inventory
+from chalicelib.service.inventory import get_import, list_imports, start_import, sync_inventory, sync_now
 from tests.unit.service_kit import ALICE, BOB, POLICY, Fakes, build, console_order, reach, remaining
 
 S = Status
@@ -183,3 +183,46 @@ def test_an_import_skips_what_carries_certgates_ownership_mark(fx: Fakes) -> Non
     marked.owner_mark = "certgate:0123abcd:abcdefghijklmnopqrst"
     job = start_import(fx.svc, ALICE, {"provider": "tinycert"})
     assert job["skipped"] == {"placed_by_certgate": 1} and imported(fx) == []
+
+
+def test_imports_are_listed_for_their_owner_and_an_administrator_sees_and_reads_all(fx: Fakes) -> None:
+    mine = [start_import(fx.svc, ALICE, {"provider": p}) for p in ("resello", "digicert")]
+    theirs = start_import(fx.svc, BOB, {"provider": "resello"})
+    page, token = list_imports(fx.svc, ALICE, admin=False, limit=10, next_token=None)
+    assert sorted(j.id for j in page) == sorted(j["id"] for j in mine) and token is None
+    assert [j.id for j in list_imports(fx.svc, ALICE, admin=False, limit=10, next_token=None,
+                                       provider="digicert")[0]] == [mine[1]["id"]]
+    everyone, _ = list_imports(fx.svc, "root", admin=True, limit=10, next_token=None)
+    assert {j.id for j in everyone} == {theirs["id"], *(j["id"] for j in mine)}
+    assert get_import(fx.svc, "root", theirs["id"], admin=True) == theirs
+    with pytest.raises(NotFound):
+        get_import(fx.svc, ALICE, theirs["id"])
+
+
+def test_sync_now_reruns_the_callers_syncs_of_that_provider_at_once_not_others() -> None:
+    fx = build(replace(POLICY, sync_interval_s=3600))
+    console_order(fx, "resello", "before.example.com")
+    mine = start_import(fx.svc, ALICE, {"provider": "resello"})
+    theirs = start_import(fx.svc, BOB, {"provider": "resello"})
+    other_provider = start_import(fx.svc, ALICE, {"provider": "digicert"})
+    console_order(fx, "resello", "after.example.com")  # made at the console after the imports
+    (ran,) = sync_now(fx.svc, ALICE, "resello", admin=False)
+    assert ran.id == mine["id"] and ran.status == "completed" and ran.runs == 2, ran
+    assert ran.counters["created"] == 1 and ran.counters["unchanged"] == 1
+    assert "after.example.com" in {c.common_name for c in imported(fx, ALICE)}
+    assert get_import(fx.svc, BOB, theirs["id"])["runs"] == 1  # bob's sync is bob's
+    assert get_import(fx.svc, ALICE, other_provider["id"])["runs"] == 1
+    assert parse_iso(ran.next_run_at) >= fx.clock() + dt.timedelta(seconds=3599)  # the interval starts again
+    ran_all = sync_now(fx.svc, "root", "resello", admin=True)
+    assert {j.id for j in ran_all} == {mine["id"], theirs["id"]} and {j.runs for j in ran_all} == {2, 3}
+
+
+def test_sync_now_leaves_to_sync_inventory_what_its_inline_budget_does_not_cover() -> None:
+    fx = build(replace(POLICY, import_inline_s=0))
+    job = start_import(fx.svc, ALICE, {"provider": "resello"})
+    sync(fx)  # the first run, by the job
+    done = get_import(fx.svc, ALICE, job["id"])
+    assert done["status"] == "completed" and parse_iso(done["next_run_at"]) > fx.clock() + dt.timedelta(hours=1)
+    (due,) = sync_now(fx.svc, ALICE, "resello", admin=False)
+    assert due.runs == 1 and parse_iso(due.next_run_at) < fx.clock() + dt.timedelta(seconds=1)  # due now: the next sync_inventory runs it
+    assert sync(fx, seconds=1)["completed"] == 1

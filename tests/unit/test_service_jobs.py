@@ -14,7 +14,7 @@ from chalicelib.core.model import Status, parse_iso
 from chalicelib.service import jobs
 from chalicelib.service.inventory import start_import
 from chalicelib.service.jobs import UnknownJob
-from tests.unit.service_kit import POLICY, Fakes, build, console_order, remaining
+from tests.unit.service_kit import POLICY, Fakes, build, console_order, outcomes, remaining
 
 S = Status
 
@@ -95,7 +95,7 @@ def test_a_certificate_changed_while_polled_is_counted_as_raced(fx: Fakes, monke
 def test_reconcile_reads_only_intents_that_are_due(fx: Fakes) -> None:
     fx.order("digicert")  # a confirmed order is none of reconcile's business
     later(fx, 10_000)
-    assert jobs.reconcile(fx.svc, remaining) == {"events_flushed": 0}
+    assert outcomes(jobs.reconcile(fx.svc, remaining)) == {"events_flushed": 0}
     assert fx.provider("digicert").called("find_order") == []
 
 
@@ -191,7 +191,7 @@ def test_run_dispatches_by_name(fx: Fakes) -> None:
     fx.order("digicert")
     later(fx, 61)
     assert jobs.run(fx.svc, "poll_pending", remaining)["due"] == 1
-    assert jobs.run(fx.svc, "reconcile", remaining) == {"events_flushed": 0}
+    assert outcomes(jobs.run(fx.svc, "reconcile", remaining)) == {"events_flushed": 0}
 
 
 def test_run_sync_inventory_imports_what_the_provider_holds() -> None:

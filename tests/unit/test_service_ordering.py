@@ -22,7 +22,7 @@ from chalicelib.core.model import Failure, Status, parse_iso
 from chalicelib.http import problems
 from chalicelib.service import jobs
 from chalicelib.service.certificates import ProviderFailure
-from tests.unit.service_kit import ALICE, BOB, Fakes, build, remaining
+from tests.unit.service_kit import ALICE, BOB, Fakes, build, outcomes, remaining
 
 
 def kinds(fx: Fakes, cert_id: str) -> list[str]:
@@ -218,7 +218,7 @@ def test_a_create_that_never_arrived_is_placed_once_more_then_failed(fx: Fakes) 
     assert jobs.reconcile(fx.svc, remaining).get("submitting") is None  # not due yet
     fx.clock.advance(seconds=20)
     stats = jobs.reconcile(fx.svc, remaining)
-    assert stats == {"provider_error": 1, "events_flushed": 0}  # looked up, placed again, unanswered again
+    assert outcomes(stats) == {"provider_error": 1, "events_flushed": 0}  # looked up, placed again, unanswered again
     again = fx.current(intent)
     assert again.submit_attempts == 2 and "order.resubmitted" in kinds(fx, intent.id)
     fx.clock.advance(seconds=fx.svc.resubmit_after_s() + 1)
@@ -297,3 +297,57 @@ def test_a_failed_create_whose_record_reconcile_moved_names_the_record(fx: Fakes
         fx.order_result("resello", "moved.example.com")
     assert info.value.cert.id == fx.store.certificates()[0].id
     assert fx.current(info.value.cert).version == info.value.cert.version
+
+
+# -- provider rules, checked before anything is written or sent ---------------------------------------------
+
+def _refused(fx: Fakes, provider: str, cn: str, **fields: object) -> list[str]:
+    with pytest.raises(ValidationFailed) as refused:
+        fx.order(provider, cn, **fields)
+    assert fx.store.certificates() == [] and fx.provider(provider).orders == {}  # no record, nothing sent
+    return sorted(e.field for e in refused.value.errors)
+
+
+def test_an_ip_san_at_resello_is_refused_on_sans_not_blamed_on_the_csr(fx: Fakes) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from simulators.ca import build_csr, generate_key
+
+    ip = [{"type": "dns", "value": "ip.example.com"}, {"type": "ip", "value": "192.0.2.10"}]
+    assert _refused(fx, "resello", "ip.example.com", sans=ip, key={"type": "ec"}) == ["sans"]
+    request = build_csr(generate_key("ec"), "ipcsr.example.com", [("dns", "ipcsr.example.com"), ("ip", "192.0.2.11")])
+    pem = request.public_bytes(serialization.Encoding.PEM).decode()
+    assert _refused(fx, "resello", "ipcsr.example.com", csr=pem) == ["sans"]  # the CSR's own SANs, sans left out
+    assert fx.order("digicert", "ip.example.com", sans=ip, key={"type": "ec"}).sans[-1].type == "ip"  # DigiCert OV may
+
+
+def test_an_ev_certificate_is_never_a_wildcard_nor_for_an_ip_address(fx: Fakes) -> None:
+    assert _refused(fx, "digicert", "*.example.com", product="ev", key={"type": "ec"}) == ["common_name"]
+    assert _refused(fx, "digicert", "ev.example.com", product="ev", key={"type": "ec"},
+                    sans=[{"value": "*.ev.example.com"}]) == ["sans"]
+    assert _refused(fx, "digicert", "ev.example.com", product="ev", key={"type": "ec"},
+                    sans=[{"type": "ip", "value": "192.0.2.1"}]) == ["sans"]
+    assert fx.order("digicert", "*.example.com", product="ov", key={"type": "ec"}).common_name == "*.example.com"
+
+
+def test_ov_and_ev_need_the_organization_and_its_name_is_the_subjects_o() -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    approver = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+    org = {"country": "NL", "unit": "IT", "chamber_of_commerce": "12345678"}
+    fx = build()
+    assert _refused(fx, "resello", "ov.example.com", product="ov", organization=org, approver=approver,
+                    key={"type": "ec"}) == ["organization.name"]
+    cert = fx.order("resello", "ov.example.com", product="ov", organization={**org, "name": "ACME B.V."},
+                    approver=approver, key={"type": "ec"})
+    sent = fx.provider("resello").orders[cert.provider_order_id or ""].request
+    subject = x509.load_pem_x509_csr((sent.csr_pem or "").encode()).subject
+    assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "ACME B.V."
+    assert subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "NL"
+    # DigiCert: the CertCentral organization (its id) is the organization; without one, refused up front
+    bare = build(defaults={"digicert": {}})
+    assert _refused(bare, "digicert", "ev.example.com", product="ev", key={"type": "ec"}) == ["organization.name"]
+    assert bare.order("digicert", "ev.example.com", product="ev", key={"type": "ec"},
+                      provider_options={"organization_id": 7}).product == "ev"
+    assert bare.order("digicert", "dv.example.com", product="dv", key={"type": "ec"}).product == "dv"

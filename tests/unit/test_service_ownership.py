@@ -85,3 +85,30 @@ def test_submit_never_adopts_an_order_another_record_references() -> None:
     assert info.value.error.code == "outcome_unknown"
     assert mine.status is Status.FAILED and mine.failure is not None and mine.failure.code == "outcome_unknown"
     assert mine.sealed_key is None  # Bob's key was never sealed under Alice's record
+
+
+def test_a_pending_answer_naming_an_order_another_record_references_is_never_adopted() -> None:
+    """No read of the reference before a pending answer is recorded: the save's claim refuses it."""
+    f = build()
+    theirs = f.order("resello", "held.example.com", principal=BOB)
+    assert theirs.status is Status.PENDING
+    resello = f.provider("resello")
+    real = resello.submit_order
+
+    def answers_bobs(req):  # a create-once that found the wrong order
+        real(req)
+        return resello.view(resello.orders[theirs.provider_order_id or ""])
+
+    resello.submit_order = answers_bobs  # type: ignore[method-assign]
+    reads = []
+    real_read = f.store.cert_id_for_ref
+    f.store.cert_id_for_ref = lambda *a: reads.append(a) or real_read(*a)  # type: ignore[method-assign]
+    with pytest.raises(ProviderFailure) as info:
+        f.order("resello", "held.example.com")
+    mine = f.current(info.value.cert)
+    assert info.value.error.code == "outcome_unknown" and reads == []
+    assert mine.status is Status.FAILED and mine.provider_order_id is None
+    assert mine.failure is not None and mine.failure.code == "outcome_unknown"
+    assert [e.kind for e in f.store.all_events(mine.id)].count("certificate.requested") == 1
+    assert f.current(theirs).provider_order_id == theirs.provider_order_id
+    assert f.store.cert_id_for_ref("resello", theirs.provider_order_id or "") == theirs.id

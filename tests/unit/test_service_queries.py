@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, ProviderNotConfigured
+from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, ProviderNotConfigured, ValidationFailed
 from chalicelib.core.model import Status
 from chalicelib.service import admin, queries
 from chalicelib.service.queries import CertificateFilter
@@ -109,6 +109,23 @@ def test_authorities_are_listed_created_read_and_deleted(fx: Fakes) -> None:
             admin.delete_authority(fx.svc, missing, actor="ops", admin=True)
 
 
+def test_an_authority_pem_is_the_cas_certificate_and_a_provider_without_one_is_a_502(fx: Fakes) -> None:
+    import dataclasses
+
+    from chalicelib.core.errors import ProviderProtocolError
+
+    created = admin.create_authority(fx.svc, {"C": "US", "O": "Example CA"})
+    pem = admin.authority_pem(fx.svc, created.ca_id)
+    assert pem.startswith("-----BEGIN CERTIFICATE-----") and pem.strip() == created.certificate_pem.strip()
+    fake = fx.provider("tinycert")
+    for broken in (None, "", "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n"):
+        fake.authorities[created.ca_id] = dataclasses.replace(created, certificate_pem=broken)
+        with pytest.raises(ProviderProtocolError):
+            admin.authority_pem(fx.svc, created.ca_id)
+    with pytest.raises(NotFound):
+        admin.authority_pem(fx.svc, "12345")
+
+
 def test_a_malformed_authority_id_is_not_found_without_asking_the_provider(fx: Fakes) -> None:
     for bad in ("abc", "1" * 13, "../1"):
         with pytest.raises(NotFound):
@@ -167,3 +184,64 @@ def test_health_reports_each_dependency_by_its_error_code(fx: Fakes) -> None:
     fx.publisher.fail()
     assert health.check(checks) == (False, {"table": "error: ResourceNotFoundException", "bucket": "ok",
                                             "topic": "error: InternalError"})
+
+
+def test_expiring_within_lists_what_expires_from_now_to_that_horizon(fx: Fakes) -> None:
+    digicert = fx.provider("digicert")
+    digicert.days = 20
+    soon = fx.issued("digicert", "soon.example.com")
+    digicert.days = 90
+    later = fx.issued("digicert", "later.example.com")
+    fx.order("resello", "pending.example.com")  # no not_after yet: never "expiring"
+    within = queries.parse_expiring_within
+    assert everything(fx, ALICE, CertificateFilter(expiring_within=within("30d"))) == [soon.id]
+    assert everything(fx, ALICE, CertificateFilter(expiring_within=within("19d"))) == []  # 20 days: not within
+    assert everything(fx, ALICE, CertificateFilter(expiring_within=within("500h"))) == [soon.id]
+    assert everything(fx, ALICE, CertificateFilter(expiring_within=within("100d"),
+                                                   expires_before=soon.not_after)) == []  # the earlier bound
+    fx.clock.advance(days=21)  # soon has expired: no longer "expiring"
+    assert everything(fx, ALICE, CertificateFilter(expiring_within=within("70d"))) == [later.id]
+    for bad in ("30", "d", "0d", "1.5d", "30D", "3w", "3651d", "-1d", " 30d"):
+        with pytest.raises(ValidationFailed) as refused:
+            within(bad)
+        assert [e.field for e in refused.value.errors] == ["expiring_within"], bad
+
+
+def test_a_domain_search_is_exact_or_with_a_leading_dot_every_name_under_the_domain(fx: Fakes) -> None:
+    apex = fx.issued("digicert", "www.example.com", sans=[{"type": "dns", "value": "example.com"}])
+    wildcard = fx.issued("digicert", "*.example.com")
+    deep = fx.issued("digicert", "deep.a.example.com")
+    other = fx.issued("digicert", "example.org")
+    fx.issued("digicert", "notexample.com")
+
+    def found(raw: str) -> set[str]:
+        return set(everything(fx, ALICE, CertificateFilter(domain=queries.parse_domain(raw)), limit=10))
+
+    assert found("example.com") == {apex.id}  # a SAN, not the common name
+    assert found("WWW.Example.COM.") == {apex.id}
+    assert found("*.example.com") == {wildcard.id}  # the wildcard name itself
+    assert found(".example.com") == {apex.id, wildcard.id, deep.id}  # not notexample.com
+    assert found(".a.example.com") == {deep.id}
+    assert found(".org") == {other.id}
+    assert set(everything(fx, BOB, CertificateFilter(domain="example.com"))) == set()  # only the caller's
+    for bad in ("exa mple.com", "..example.com", "*", ".", "a*.example.com"):
+        with pytest.raises(ValidationFailed) as refused:
+            queries.parse_domain(bad)
+        assert [e.field for e in refused.value.errors] == ["domain"], bad
+
+
+def test_a_revoked_certificate_says_why_and_when(fx: Fakes) -> None:
+    cert = fx.issued("digicert", "rev.example.com")
+    revoked = fx.svc.revoke(ALICE, fx.current(cert), {"reason": "key_compromise"})
+    assert revoked.status is S.REVOKED
+    now = fx.clock().isoformat().replace("+00:00", "Z")
+    shown = revoked.to_public()["revocation"]
+    assert shown["status"] == "revoked" and shown["reason"] == "key_compromise"
+    assert shown["requested_at"][:19] == shown["revoked_at"][:19] == now[:19]
+    elsewhere = fx.issued("digicert", "oob.example.com")
+    fx.provider("digicert").set_status(elsewhere.provider_order_id or "", S.REVOKED)
+    fx.clock.advance(minutes=5)
+    after = fx.svc.refresh(fx.current(elsewhere), actor="test")
+    shown = after.to_public()["revocation"]
+    assert (after.status, shown["reason"], shown["requested_at"]) == (S.REVOKED, "unspecified", None)
+    assert shown["revoked_at"][:16] == fx.clock().isoformat()[:16]

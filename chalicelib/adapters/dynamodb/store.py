@@ -8,15 +8,18 @@ import base64
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from chalicelib.adapters.clients import translate_errors
 from chalicelib.adapters.dynamodb import schema
+from chalicelib.core.dns import DnsAutomation
 from chalicelib.core.errors import AlreadyExists, BadRequest, ConcurrentModification
 from chalicelib.core.imports import ImportJob, zero_counters
 from chalicelib.core.model import (
+    AcmImport,
     Certificate,
     Event,
     Failure,
@@ -34,7 +37,11 @@ from chalicelib.core.model import (
 )
 from chalicelib.core.sweeps import Position, SweepPage, SweepState
 
+T = TypeVar("T")  # an item of a sweep's index (a Certificate, an ImportJob)
+
 META = "META"
+FIRST_EVENTS = "first_events"  # a certificate item's own audit events, not yet rows (Certificate.first_events)
+IMPORTS_OWNER = "#imports"  # the by_owner partition of the import items (see _import_item)
 
 
 def _plain(value: Any) -> Any:
@@ -59,6 +66,11 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(str(value))
     return value
+
+
+def _event_fields(ev: Event) -> dict[str, Any]:
+    """An event's attributes as a row (or a certificate item's first event) holds them."""
+    return {k: v for k, v in ev.__dict__.items() if k != "published_targets"}
 
 
 def _acceptable(value: object, check: Callable[[str], bool]) -> bool:
@@ -100,7 +112,8 @@ class CertificateStore:
         item: dict[str, Any] = {
             "pk": f"CERT#{cert.id}", "sk": META, "type": "certificate",
             **{k: v for k, v in cert.__dict__.items()
-               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation")},
+               if k not in ("revisions", "status", "sans", "organization", "approver", "failure", "revocation",
+                            "dns_automation", "first_events", "acm")},
             "status": cert.status.value,
             "sans": [{"type": s.type, "value": s.value} for s in cert.sans],
             "organization": fields_of(cert.organization) or None,
@@ -108,7 +121,16 @@ class CertificateStore:
             "failure": {"code": cert.failure.code, "reason": cert.failure.reason} if cert.failure else None,
             "revisions": [r.to_item() for r in cert.revisions],
             "revocation": cert.revocation.to_item() if cert.revocation else None,
+            "dns_automation": cert.dns_automation.to_item() if cert.dns_automation else None,
+            # ACM delivery, stored as the ask (deliver_to) and the state (delivery) it has always been
+            "deliver_to": {"acm": {"region": cert.acm.region}} if cert.acm else None,
+            "delivery": {"acm": cert.acm.to_item()} if cert.acm and cert.acm.status else None,
+            # the create's audit-only events, until the first save files them as rows (Certificate.first_events)
+            FIRST_EVENTS: [_event_fields(ev) for ev in cert.first_events] or None,
         }
+        # "|a.example.com|example.com|": contains() on it finds an exact name ("|name|") and every
+        # name under a domain (".domain|"); DynamoDB has no ends_with, and none on list elements.
+        item["dns_names"] = "|" + "|".join(sorted(cert.dns_names)) + "|"
         shard = shard_of(cert.id, self.shards)
         if cert.due_kind:
             item["due_shard"] = f"{cert.due_kind}#{shard}"
@@ -127,10 +149,10 @@ class CertificateStore:
 
     @staticmethod
     def _file_delivery_retry(cert: Certificate, item: dict[str, Any], shard: int) -> None:
-        """A failed ACM import (service/delivery.py) waits in the `due` index under kind D."""
-        acm = cert.delivery.get("acm") or {}
-        if cert.status is Status.ISSUED and acm.get("status") == "failed" and acm.get("retry_at"):
-            item["due_shard"], item["next_poll_at"] = f"D#{shard}", acm["retry_at"]
+        """An outstanding ACM import (service/delivery.py) waits in the `due` index under kind D."""
+        due = cert.delivery_due_at
+        if due:
+            item["due_shard"], item["next_poll_at"] = f"D#{shard}", due
 
     @staticmethod
     def from_item(item: dict[str, Any]) -> Certificate:
@@ -144,11 +166,13 @@ class CertificateStore:
         data["failure"] = Failure(str(failure["code"]), str(failure["reason"])) if failure else None
         data["revocation"] = Revocation.from_item(item.get("revocation"))
         data["revisions"] = tuple(Revision.from_item(r) for r in item.get("revisions") or ())
+        data["first_events"] = tuple(CertificateStore.event_from_item(e) for e in item.get(FIRST_EVENTS) or ())
         if data.get("notice_offset") is not None:
             data["notice_offset"] = int(data["notice_offset"])
         data["provider_options"] = item.get("provider_options") or {}
-        data["deliver_to"] = item.get("deliver_to") or {}
-        data["delivery"] = item.get("delivery") or {}
+        data["acm"] = AcmImport.from_item((item.get("deliver_to") or {}).get("acm"),
+                                            (item.get("delivery") or {}).get("acm"))
+        data["dns_automation"] = DnsAutomation.from_item(item.get("dns_automation"))
         if str(item.get("due_shard", "")).startswith("D#"):
             data.pop("next_poll_at", None)  # a delivery retry time: kept in `delivery`, not a provider check
         return Certificate(**data)
@@ -156,7 +180,7 @@ class CertificateStore:
     def _event_item(self, ev: Event, shard: int) -> dict[str, Any]:
         item = {
             "pk": f"CERT#{ev.certificate_id}", "sk": f"EVT#{ev.occurred_at}#{ev.event_id}", "type": "event",
-            **{k: v for k, v in ev.__dict__.items() if k != "published_targets"},
+            **_event_fields(ev),
         }
         if ev.published:
             item["outbox_shard"] = f"O#{shard}"
@@ -173,15 +197,26 @@ class CertificateStore:
     # -- writes -----------------------------------------------------------------------------
     def create(self, cert: Certificate, events: Iterable[Event], idem: IdempotencyRecord | None = None,
                ttl_s: int = 86400) -> None:
-        """Write a new certificate with its first events (and idempotency record) atomically."""
-        ops: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": self._s(self.to_item(cert)),
-                                              "ConditionExpression": "attribute_not_exists(pk)"}}]
+        """Write a new certificate with `events` as rows (and its idempotency record) atomically.
+        Its first events travel inside its item (to_item), so that an order without an
+        Idempotency-Key writes one conditional PutItem before the provider call; the first save
+        files them as rows."""
+        put = {"TableName": self.table, "Item": self._s(self.to_item(cert)),
+               "ConditionExpression": "attribute_not_exists(pk)"}
+        event_puts = self._event_puts(cert.id, events)
+        if idem is None and not event_puts:
+            client = self.client
+            try:
+                client.put_item(**put)
+            except client.exceptions.ConditionalCheckFailedException as exc:
+                raise ConcurrentModification("certificate changed concurrently") from exc  # as _transact says
+            return
+        ops: list[dict[str, Any]] = [{"Put": put}]
         labels = ["certificate"]
         if idem is not None:
             ops.append({"Put": {"TableName": self.table, "Item": self._s(self._idem_item(idem, ttl_s)),
                                 "ConditionExpression": "attribute_not_exists(pk)"}})
             labels.append("idempotency")
-        event_puts = self._event_puts(cert.id, events)
         self._transact([*ops, *event_puts], labels=[*labels, *["event"] * len(event_puts)])
 
     def save(self, after: Certificate, events: Iterable[Event] = (), *,
@@ -189,8 +224,11 @@ class CertificateStore:
         """Persist `after` if nobody changed the certificate since `after.version - 1`, together
         with its events, in one transaction with: a claim of each provider order id in
         `claim_refs` for this certificate (never for two), and the release of the owner's
-        idempotency key `release_idempotency` (an order that was surely not placed)."""
-        events = list(events)
+        idempotency key `release_idempotency` (an order that was surely not placed).
+        `after.first_events` become rows in the same transaction and leave the item: written
+        once, since only the save that replaces the created version carries them."""
+        events = [*after.first_events, *events]
+        after = replace(after, first_events=())
         extra = [self._ref_put(after.provider, ref, after.id) for ref in claim_refs]
         labels = ["reference"] * len(extra)
         if release_idempotency is not None:
@@ -264,8 +302,20 @@ class CertificateStore:
 
     def list_by_owner(self, owner: str, *, limit: int, next_token: str | None,
                       status: str | None = None, provider: str | None = None, common_name: str | None = None,
-                      expires_before: str | None = None) -> tuple[list[Certificate], str | None]:
+                      expires_before: str | None = None, expires_after: str | None = None,
+                      domain: str | None = None) -> tuple[list[Certificate], str | None]:
         filters, names, values = [], {"#o": "owner"}, {":o": owner}
+        if expires_after:
+            filters.append("#na >= :na2")
+            names["#na"], values[":na2"] = "not_after", expires_after
+        if domain and domain.startswith("."):
+            filters.append("contains(#dn, :dn)")
+            names["#dn"], values[":dn"] = "dns_names", domain + "|"
+        elif domain:
+            # certificates written before dns_names existed are found by their common name
+            filters.append("(contains(#dn, :dn) OR #cn = :dcn)")
+            names["#dn"], names["#cn"] = "dns_names", "common_name"
+            values[":dn"], values[":dcn"] = f"|{domain}|", domain
         if status:
             # the public 'pending' covers the internal 'submitting'
             if status == "pending":
@@ -374,19 +424,44 @@ class CertificateStore:
         for item in self._walk_index(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "", limit):
             yield self.from_item(item)
 
+    def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
+        for item in self._walk_index(schema.INDEX_ACTION, "action_bucket", "next_action_at", "A", iso(until) or "",
+                                     limit):
+            yield self.from_item(item)
+
+    def _heads(self, index: str, hash_key: str, range_key: str, prefix: str) -> str | None:
+        """The least range key of a sharded sparse index: the first item of each shard."""
+        heads = []
+        for shard in range(self.shards):
+            items, _ = self._query(IndexName=index, KeyConditionExpression=f"{hash_key} = :s",
+                                   ExpressionAttributeValues=self._s({":s": f"{prefix}#{shard}"}),
+                                   ProjectionExpression=range_key, Limit=1)
+            heads += [str(i[range_key]) for i in items]
+        return min(heads, default=None)
+
+    def earliest_expiry(self) -> str | None:
+        return self._heads(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E")
+
     # -- the sweeps: pages of an index from a persisted position -----------------------------------
     def _index_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
-                    after: Position | None, limit: int) -> SweepPage:
+                    after: Position | None, limit: int) -> SweepPage[Certificate]:
         """At most `limit` certificates of a sharded sparse index after `after`, in walk order
         (shard, range key, id): the ExclusiveStartKey of the position's shard is rebuilt from the
         position (the item it names need not exist any more)."""
-        out: list[tuple[Position, Certificate]] = []
+        return self._sweep_page(index, hash_key, range_key, prefix, until, after, limit,
+                                item_pk="CERT#", id_attr="id", parse=self.from_item)
+
+    def _sweep_page(self, index: str, hash_key: str, range_key: str, prefix: str, until: str,
+                    after: Position | None, limit: int, *, item_pk: str, id_attr: str,
+                    parse: Callable[[dict[str, Any]], T]) -> SweepPage[T]:
+        """`_index_page` for any item kept under pk `{item_pk}{id}` / META (certificates, imports)."""
+        out: list[tuple[Position, T]] = []
         shard = after.shard if after is not None else 0
         while shard < self.shards:
             last: dict[str, Any] | None = None
             if after is not None and after.shard == shard and after.key:
                 last = self._s({hash_key: f"{prefix}#{shard}", range_key: after.key,
-                                "pk": f"CERT#{after.item_id}", "sk": META})
+                                "pk": f"{item_pk}{after.item_id}", "sk": META})
             while len(out) < limit:
                 kw: dict[str, Any] = {
                     "IndexName": index,
@@ -397,7 +472,7 @@ class CertificateStore:
                 if last:
                     kw["ExclusiveStartKey"] = last
                 items, last = self._query(**kw)
-                out += [(Position(shard, str(i[range_key]), str(i["id"])), self.from_item(i)) for i in items]
+                out += [(Position(shard, str(i[range_key]), str(i[id_attr])), parse(i)) for i in items]
                 if not last:
                     break
             if len(out) >= limit:
@@ -405,14 +480,14 @@ class CertificateStore:
             shard += 1
         return SweepPage(out, end=True)
 
-    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_DUE, "due_shard", "next_poll_at", kind, iso(now) or "", after, limit)
 
-    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def expiring_page(self, until: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_EXPIRY, "expiry_bucket", "not_after", "E", iso(until) or "",
                                 after, limit)
 
-    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
+    def action_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[Certificate]:
         return self._index_page(schema.INDEX_ACTION, "action_bucket", "next_action_at", "A", iso(now) or "",
                                 after, limit)
 
@@ -446,8 +521,8 @@ class CertificateStore:
         except client.exceptions.ConditionalCheckFailedException as exc:
             raise ConcurrentModification(f"sweep {state.name}") from exc
 
-    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None,
-               owner: str = "") -> tuple[list[Event], str | None]:
+    def events(self, cert_id: str, *, limit: int = 100, next_token: str | None = None, owner: str = "",
+               first_events: Sequence[Event] = ()) -> tuple[list[Event], str | None]:
         kw: dict[str, Any] = {
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :e)",
             "ExpressionAttributeValues": self._s({":pk": f"CERT#{cert_id}", ":e": "EVT#"}),
@@ -458,13 +533,35 @@ class CertificateStore:
         if start:
             kw["ExclusiveStartKey"] = start
         items, last = self._query(**kw)
-        return [self.event_from_item(i) for i in items], (self._encode_token(last, owner + cert_id) if last else None)
+        page = [self.event_from_item(i) for i in items]
+        if first_events:
+            page, last = self._with_first_events(page, last, first_events, start, limit)
+        return page, (self._encode_token(last, owner + cert_id) if last else None)
+
+    def _with_first_events(self, rows: list[Event], last: dict[str, Any] | None, first: Sequence[Event],
+                           start: dict[str, Any] | None, limit: int) -> tuple[list[Event], dict[str, Any] | None]:
+        """`rows` (one page of the trail read after `start`) with the certificate's first events
+        merged in their place: those past `start` and not past the rows this page left unread;
+        the page cut back to `limit`, its start key the last event it shows."""
+        after = str(start["sk"]["S"]) if start else ""
+        bound = self._event_key(rows[-1])["sk"] if last and rows else None
+        extra = [ev for ev in first if self._event_key(ev)["sk"] > after
+                 and (bound is None or self._event_key(ev)["sk"] <= bound)]
+        if not extra:
+            return rows, last
+        merged = sorted([*rows, *extra], key=lambda ev: self._event_key(ev)["sk"])
+        page = merged[:limit]
+        more = last is not None or len(merged) > limit
+        return page, (self._s(self._event_key(page[-1])) if more and page else None)
 
     # -- outbox -----------------------------------------------------------------------------
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
         until = iso(older_than or utcnow() + dt.timedelta(days=1)) or ""
         for item in self._walk_index(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O", until, limit):
             yield self.event_from_item(item)
+
+    def oldest_unpublished(self) -> str | None:
+        return self._heads(schema.INDEX_OUTBOX, "outbox_shard", "outbox_at", "O")
 
     @staticmethod
     def _event_key(ev: Event) -> dict[str, str]:
@@ -567,11 +664,13 @@ class CertificateStore:
     # -- import jobs (service/inventory.py) ---------------------------------------------------
     # One item per import (pk=IMPORT#{id}, sk=META), filed in the sparse `due` index under kind `I`
     # while it has a next run; one pointer per schedule key (pk=IMPORTKEY#{key}) naming the import
-    # that carries that recurring sync.
+    # that carries that recurring sync. Every import is filed in the by_owner index under the one
+    # owner value IMPORTS_OWNER (no principal can be called so: '#' is not allowed in one), by
+    # started_at, for GET /imports; its own owner is `import_owner`.
     def _import_item(self, job: ImportJob) -> dict[str, Any]:
         item: dict[str, Any] = {"pk": f"IMPORT#{job.id}", "sk": META, "type": "import",
-                                **{k: v for k, v in job.__dict__.items() if k != "id"}, "import_id": job.id}
-        # No created_at: the item stays out of the by_owner index (certificate listings).
+                                **{k: v for k, v in job.__dict__.items() if k != "id"}, "import_id": job.id,
+                                "owner": IMPORTS_OWNER, "import_owner": job.owner, "created_at": job.started_at}
         if job.next_run_at:
             item["due_shard"] = f"I#{shard_of(job.id, self.shards)}"
             item["next_poll_at"] = job.next_run_at
@@ -581,6 +680,7 @@ class CertificateStore:
     def _import_from_item(item: dict[str, Any]) -> ImportJob:
         fields = ImportJob.__dataclass_fields__
         data = {k: v for k, v in item.items() if k in fields and k != "id"}
+        data["owner"] = item.get("import_owner", item["owner"])  # imports saved before GET /imports: owner
         data["counters"] = {**zero_counters(), **(item.get("counters") or {})}
         data["skipped"] = dict(item.get("skipped") or {})
         data["filters"] = dict(item.get("filters") or {})
@@ -618,11 +718,40 @@ class CertificateStore:
         item = self._get(f"IMPORTKEY#{schedule_key}", META)
         return str(item["import_id"]) if item is not None else None
 
-    def due_imports(self, now: dt.datetime, limit: int) -> Iterator[ImportJob]:
+    def list_imports(self, viewer: str, *, owner: str | None, limit: int, next_token: str | None,
+                     provider: str | None = None, status: str | None = None) -> tuple[list[ImportJob], str | None]:
+        """One page of imports, newest first: `owner`'s (None: everyone's); the token is bound to `viewer`."""
+        filters, names, values = [], {"#o": "owner"}, {":o": IMPORTS_OWNER}
+        for attr, value in (("import_owner", owner), ("provider", provider), ("status", status)):
+            if value is not None:
+                filters.append(f"#{attr} = :{attr}")
+                names[f"#{attr}"], values[f":{attr}"] = attr, value
+        start = self._decode_token(next_token, viewer, {
+            "pk": lambda v: v.startswith("IMPORT#"), "sk": lambda v: v == META,
+            "owner": lambda v: v == IMPORTS_OWNER, "created_at": lambda v: True})
+        out: list[ImportJob] = []
+        last: dict[str, Any] | None = start
+        for _ in range(10):  # bounded, as list_by_owner
+            kw: dict[str, Any] = {
+                "IndexName": schema.INDEX_BY_OWNER, "KeyConditionExpression": "#o = :o",
+                "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._s(values),
+                "ScanIndexForward": False, "Limit": limit - len(out),
+            }
+            if filters:
+                kw["FilterExpression"] = " AND ".join(filters)
+            if last:
+                kw["ExclusiveStartKey"] = last
+            items, last = self._query(**kw)
+            out += [self._import_from_item(i) for i in items if i.get("type") == "import"]
+            if len(out) >= limit or not last:
+                break
+        return out, (self._encode_token(last, viewer) if last else None)
+
+    def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
         """Imports whose next run is due (running ones, completed ones whose sync interval has
-        passed), from the sparse `due` index, shard by shard, oldest first."""
-        for item in self._due_items("I", now, limit):
-            yield self._import_from_item(item)
+        passed), from the sparse `due` index under kind I, after `after` in walk order."""
+        return self._sweep_page(schema.INDEX_DUE, "due_shard", "next_poll_at", "I", iso(now) or "", after, limit,
+                                item_pk="IMPORT#", id_attr="import_id", parse=self._import_from_item)
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         resp = self.client.get_item(TableName=self.table, Key=self._s({"pk": pk, "sk": sk}), ConsistentRead=True)

@@ -313,17 +313,20 @@ def order(ctx: click.Context, /, provider: str, product: str | None, ca_id: int 
 @click.option("--provider", help="Only this provider's certificates.")
 @click.option("--cn", "common_name", help="Exact common name.")
 @click.option("--expires-before", help="ISO 8601 timestamp with a timezone, e.g. 2026-01-01T00:00:00Z.")
+@click.option("--expiring-within", metavar="30d|12h", help="Expiring between now and then.")
+@click.option("--domain", help="example.com: that name (CN or DNS SAN); .example.com: every name under it.")
 @click.option("--limit", type=click.IntRange(1, 200), help="Page size (server default 50).")
 @click.option("--next-token", help="Continue from a previous page.")
 @click.option("--all", "all_pages", is_flag=True, help="Follow next_token to the end.")
 @click.pass_context
 def list_(ctx: click.Context, status: str | None, provider: str | None, common_name: str | None,
-          expires_before: str | None, limit: int | None, next_token: str | None, all_pages: bool) -> None:
+          expires_before: str | None, expiring_within: str | None, domain: str | None, limit: int | None,
+          next_token: str | None, all_pages: bool) -> None:
     """List your certificates."""
     client = _client(ctx)
     pages = _follow(lambda token: client.list_certificates(
-        status=status, provider=provider, common_name=common_name, expires_before=expires_before, limit=limit,
-        next_token=token), next_token, all_pages)
+        status=status, provider=provider, common_name=common_name, expires_before=expires_before,
+        expiring_within=expiring_within, domain=domain, limit=limit, next_token=token), next_token, all_pages)
     _page_out(ctx, pages, render.certificates, lambda t: f"more: --next-token {t} (or --all)")
 
 
@@ -513,15 +516,12 @@ def authorities_show(ctx: click.Context, ca_id: int) -> None:
 @click.option("-o", "--output", "target", default="-", show_default=True, help="File to write; '-' for stdout.")
 @click.pass_context
 def authorities_pem(ctx: click.Context, ca_id: int, target: str) -> None:
-    """The CA's certificate (PEM), e.g. for a trust store."""
-    a = _client(ctx).get_authority(ca_id)
-    if not a.certificate_pem:
-        click.echo(f"error: the provider holds no certificate for CA {ca_id}", err=True)
-        sys.exit(EXIT_CLIENT_ERROR)
+    """The CA's certificate (PEM), e.g. for a trust store (GET .../authorities/{ca_id}/pem)."""
+    pem = _client(ctx).authority_pem(ca_id)
     if target == "-":
-        click.echo(a.certificate_pem.rstrip("\n"))
+        click.echo(pem.rstrip("\n"))
     else:
-        Path(target).write_text(a.certificate_pem)
+        Path(target).write_text(pem)
         click.echo(f"wrote {target}", err=True)
 
 
@@ -593,6 +593,33 @@ def imports_start(ctx: click.Context, provider: str, ca_id: int | None, state: i
     click.echo(render.dumps(job.raw) if _as_json(ctx) else render.import_job(job))
     if wait and job.status == "failed":
         sys.exit(EXIT_CERT_FAILED)
+
+
+@imports.command("list")
+@click.option("--provider", help="Only this provider's imports.")
+@click.option("--status", help="queued, running, completed, failed.")
+@click.pass_context
+def imports_list(ctx: click.Context, provider: str | None, status: str | None) -> None:
+    """Your imports, newest first (an administrator's: everyone's)."""
+    jobs = list(_client(ctx).iter_imports(provider=provider, status=status))
+    if _as_json(ctx):
+        click.echo(render.dumps([j.raw for j in jobs]))
+    else:
+        for job in jobs:
+            click.echo(render.import_job(job))
+
+
+@imports.command("sync")
+@click.argument("provider")
+@click.pass_context
+def imports_sync(ctx: click.Context, provider: str) -> None:
+    """Run the provider's recurring syncs now instead of at the next interval."""
+    jobs = _client(ctx).sync_imports(provider)
+    if _as_json(ctx):
+        click.echo(render.dumps([j.raw for j in jobs]))
+    else:
+        for job in jobs:
+            click.echo(render.import_job(job))
 
 
 @imports.command("show")
