@@ -37,7 +37,7 @@ SKIP = re.compile(r"<!--\s*docs-test:\s*skip:\s*(.+?)\s*-->")
 SHELL_LANGS = {"sh", "bash", "console", "shell"}
 ANSWERS = re.compile(r"#.*\banswers (\d{3})\b")
 PRINCIPAL = re.compile(r"X-Certgate-Principal:\s*([\w.@-]+)", re.IGNORECASE)
-PLACEHOLDER = re.compile(r"\bcrt_\.\.\.|(?<=/certificates/)ID\b|(?<=\s)ID(?=\s|$)")
+PLACEHOLDER = re.compile(r"\bcrt_(?:\.\.\.|…)|(?<=/certificates/)ID\b|(?<=\s)ID(?=\s|$)")
 STATUS = "__DOCS_STATUS__"
 DONE = "__DOCS_DONE__"
 P12_PASSPHRASE = "at least 8 chars"
