@@ -2,7 +2,7 @@
 
   python -m devstack.run
 
-Starts, in this order: moto in-process (DynamoDB, S3, SNS, SQS, Secrets Manager, KMS), the seed
+Starts, in this order: moto in-process (DynamoDB, S3, SNS, SQS, EventBridge, ACM, Route 53, Secrets Manager, KMS), the seed
 (devstack.seed), each provider simulator that exists (simulators/<provider>.py), `chalice local`
 and the local scheduler, each child in its own process group. Waits until every URL answers, then
 prints the URLs, exactly one line containing the word `ready` (tests and tools wait for it), and a
@@ -41,7 +41,7 @@ MOTO_SAVE_INTERVAL_S = 2.0
 DEFAULT_START_TIMEOUT_S = 120.0
 STOP_GRACE_S = 10.0
 POLL_S = 0.25
-MOTO_SERVICES = "DynamoDB, S3, SNS, SQS, Secrets Manager, KMS, Route 53"
+MOTO_SERVICES = "DynamoDB, S3, SNS, SQS, EventBridge, ACM, Route 53, Secrets Manager, KMS"
 
 _print_lock = threading.Lock()
 
