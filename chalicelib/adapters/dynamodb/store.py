@@ -333,10 +333,18 @@ class CertificateStore:
         if expires_before:
             filters.append("#na < :na")
             names["#na"], values[":na"] = "not_after", expires_before
-        start = self._decode_token(next_token, owner, {
-            "pk": lambda v: v.startswith("CERT#"), "sk": lambda v: v == META,
-            "owner": lambda v: v == owner, "created_at": lambda v: True})
-        out: list[Certificate] = []
+        return self._owner_page(owner, owner, "CERT#", "certificate", self.from_item, filters, names, values,
+                                limit, next_token)
+
+    def _owner_page(self, partition: str, viewer: str, pk_prefix: str, item_type: str,
+                    parse: Callable[[dict[str, Any]], T], filters: list[str], names: dict[str, str],
+                    values: dict[str, Any], limit: int, next_token: str | None) -> tuple[list[T], str | None]:
+        """One page of the `by_owner` index's `partition`, newest first, of the items of `item_type`
+        passing `filters`; the next_token is bound to `viewer` (a 400 for anyone else)."""
+        start = self._decode_token(next_token, viewer, {
+            "pk": lambda v: v.startswith(pk_prefix), "sk": lambda v: v == META,
+            "owner": lambda v: v == partition, "created_at": lambda v: True})
+        out: list[T] = []
         last: dict[str, Any] | None = start
         for _ in range(10):  # bounded: a sparse filter never turns one request into a table walk
             kw: dict[str, Any] = {
@@ -349,10 +357,10 @@ class CertificateStore:
             if last:
                 kw["ExclusiveStartKey"] = last
             items, last = self._query(**kw)
-            out += [self.from_item(i) for i in items if i.get("type") == "certificate"]
+            out += [parse(i) for i in items if i.get("type") == item_type]
             if len(out) >= limit or not last:
                 break
-        return out, (self._encode_token(last, owner) if last else None)
+        return out, (self._encode_token(last, viewer) if last else None)
 
     @staticmethod
     def _encode_token(key: dict[str, Any], owner: str) -> str:
@@ -726,26 +734,8 @@ class CertificateStore:
             if value is not None:
                 filters.append(f"#{attr} = :{attr}")
                 names[f"#{attr}"], values[f":{attr}"] = attr, value
-        start = self._decode_token(next_token, viewer, {
-            "pk": lambda v: v.startswith("IMPORT#"), "sk": lambda v: v == META,
-            "owner": lambda v: v == IMPORTS_OWNER, "created_at": lambda v: True})
-        out: list[ImportJob] = []
-        last: dict[str, Any] | None = start
-        for _ in range(10):  # bounded, as list_by_owner
-            kw: dict[str, Any] = {
-                "IndexName": schema.INDEX_BY_OWNER, "KeyConditionExpression": "#o = :o",
-                "ExpressionAttributeNames": names, "ExpressionAttributeValues": self._s(values),
-                "ScanIndexForward": False, "Limit": limit - len(out),
-            }
-            if filters:
-                kw["FilterExpression"] = " AND ".join(filters)
-            if last:
-                kw["ExclusiveStartKey"] = last
-            items, last = self._query(**kw)
-            out += [self._import_from_item(i) for i in items if i.get("type") == "import"]
-            if len(out) >= limit or not last:
-                break
-        return out, (self._encode_token(last, viewer) if last else None)
+        return self._owner_page(IMPORTS_OWNER, viewer, "IMPORT#", "import", self._import_from_item, filters, names,
+                                values, limit, next_token)
 
     def imports_page(self, now: dt.datetime, after: Position | None, limit: int) -> SweepPage[ImportJob]:
         """Imports whose next run is due (running ones, completed ones whose sync interval has

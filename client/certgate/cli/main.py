@@ -33,6 +33,7 @@ from certgate.models import (
     Approver,
     Certificate,
     ImportFilters,
+    ImportJob,
     KeySpec,
     Organization,
     Page,
@@ -601,12 +602,7 @@ def imports_start(ctx: click.Context, provider: str, ca_id: int | None, state: i
 @click.pass_context
 def imports_list(ctx: click.Context, provider: str | None, status: str | None) -> None:
     """Your imports, newest first (an administrator's: everyone's)."""
-    jobs = list(_client(ctx).iter_imports(provider=provider, status=status))
-    if _as_json(ctx):
-        click.echo(render.dumps([j.raw for j in jobs]))
-    else:
-        for job in jobs:
-            click.echo(render.import_job(job))
+    _print_jobs(ctx, list(_client(ctx).iter_imports(provider=provider, status=status)))
 
 
 @imports.command("sync")
@@ -614,7 +610,10 @@ def imports_list(ctx: click.Context, provider: str | None, status: str | None) -
 @click.pass_context
 def imports_sync(ctx: click.Context, provider: str) -> None:
     """Run the provider's recurring syncs now instead of at the next interval."""
-    jobs = _client(ctx).sync_imports(provider)
+    _print_jobs(ctx, _client(ctx).sync_imports(provider))
+
+
+def _print_jobs(ctx: click.Context, jobs: list[ImportJob]) -> None:
     if _as_json(ctx):
         click.echo(render.dumps([j.raw for j in jobs]))
     else:
