@@ -544,7 +544,8 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
         body: dict[str, Any] = {"provider": provider, "common_name": name,
                                 "auto_renew": rnd.random() < run.auto_renew_share}
         if provider != "tinycert":
-            body["csr"] = _csr(name)
+            # DV, as the lifetime below assumes (OV/EV need an organization since issue 20)
+            body["csr"], body["product"] = _csr(name), "dv"
         caps = providers[provider].capabilities
         lifetime = caps.max_validity_days("private" if provider == "tinycert" else "dv", start.date())
         clock.now = start - dt.timedelta(days=lifetime) * ((i + 0.5) / run.certs)
