@@ -4,6 +4,7 @@ would wipe the session's moto server (the test world) for every test after it.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_moto_state(case: str, tmp_path: Path) -> None:
     code = ("import pathlib, sys; from tests.functional import moto_state_cases as c; "
             f"c.{case}(pathlib.Path(sys.argv[1]))")
+    # Not the session's AWS: its AWS_ENDPOINT_URL would send the calls past mock_aws to the shared server.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
