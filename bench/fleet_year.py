@@ -86,6 +86,7 @@ PRICES = {  # us-east-1, on demand, public price lists (2026)
 DDB_CALL_S, PROVIDER_CALL_S = 0.005, 0.150
 VALIDATION_DELAY = dt.timedelta(hours=2)
 POLL_EVERY = dt.timedelta(hours=1)
+SETTLE_RUNS = 8  # 15-minute runs after the year (2 h: past reconcile_after_s and the next poll)
 
 
 # -- the ports, counted -------------------------------------------------------------------------------
@@ -508,6 +509,19 @@ def _csr(name: str) -> str:
     return build_csr(generate_key("ec"), name, [("dns", name)]).public_bytes(serialization.Encoding.PEM).decode()
 
 
+def _unreferenced(providers: dict[str, YearProvider], store: Any, ids: list[str]) -> list[tuple[str, str, Any, Any]]:
+    """The provider orders no record references (as its current order or a revision's)."""
+    referenced: set[tuple[str, str]] = set()
+    for cid in ids:
+        cert = store.get(cid)
+        if cert:
+            referenced |= {(cert.provider, str(r.provider_order_id)) for r in cert.revisions if r.provider_order_id}
+            if cert.provider_order_id:
+                referenced.add((cert.provider, cert.provider_order_id))
+    return [(p, oid, o.request.client_reference, fp.placed_at.get(oid)) for p, fp in providers.items()
+            for oid, o in fp.orders.items() if (p, oid) not in referenced]
+
+
 def fleet_year(run: Run) -> dict[str, Any]:
     rnd = random.Random(run.seed)
     start = RULES[run.rules]
@@ -663,15 +677,23 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
                 late_notices += 1  # more than a day after it was due
         duplicate_notices += sum(n - 1 for n in notices.values() if n > 1)
 
-    # Duplicate orders: provider orders beyond the ones a record's revisions reference.
-    referenced: set[tuple[str, str]] = set()
-    for cid in ids:
-        cert = store.get(cid)
-        if cert:
-            referenced |= {(cert.provider, str(r.provider_order_id)) for r in cert.revisions if r.provider_order_id}
-            if cert.provider_order_id:
-                referenced.add((cert.provider, cert.provider_order_id))
-    duplicate_orders = sum(1 for p, fp in providers.items() for oid in fp.orders if (p, oid) not in referenced)
+    # Duplicate orders: provider orders beyond the ones a record's revisions reference, once the
+    # system has settled. An answer lost in the year's last runs is not adopted yet when the year
+    # ends (reconcile waits reconcile_after_s): the year then gets the runs it would have had next,
+    # without faults, and only orders still unknown to every record after them are duplicates.
+    unreferenced = _unreferenced(providers, store, ids)
+    in_flight_at_end = len(unreferenced)
+    if unreferenced:
+        for fp in providers.values():
+            fp.lost_rate, fp.down = 0.0, None
+        t = end
+        for _ in range(SETTLE_RUNS):
+            t += step
+            clock.now = t
+            jobs.reconcile(svc, remaining=lambda: 600_000, now=t)
+            jobs.poll_pending(svc, remaining=lambda: 600_000, now=t, clock=vclock, sleep=vsleep)
+        unreferenced = _unreferenced(providers, store, ids)
+    duplicate_orders = len(unreferenced)
 
     provider_calls = sum(len(fp.calls) - base_calls[p] for p, fp in providers.items())
     sns = len(publisher.published) - base_sns
@@ -702,6 +724,8 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
         "_ddb_calls_by_op": {k: v for k, v in sorted(ops.items()) if v},
         **({"_by_owner_wcu_per_cert_year": round(by_owner_wcu / n, 2)} if engine is not None else {}),
         "_windows_open_at_start": late_at_start, "_notices_due_at_start": notices_due_at_start, "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
+        "_orders_in_flight_at_end": in_flight_at_end - duplicate_orders,
+        "_duplicate_order_refs": [f"{p}:{oid} for {ref} placed {placed}" for p, oid, ref, placed in unreferenced[:5]],
         "_invocations": invocations, "_events_published_twice": published_twice,
         "_final": dict(Counter(c.public_status for c in store.certificates())),
         "_setup_s": round(setup_s, 1), "_year_s": round(year_s, 1),
@@ -716,10 +740,12 @@ def main(argv: list[str] | None = None) -> None:
                     help="fakes: in-memory ports; moto: the app's DynamoDB adapter over a patched in-process moto")
     ap.add_argument("--days", type=int, default=365, help="days simulated (per-certificate-year figures scaled)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--lost-rate", type=float, default=Run.lost_rate, help="share of create answers lost after commit")
     args = ap.parse_args(argv)
     for name in ("certgate", "chalicelib"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    out = fleet_year(Run(certs=args.certs, rules=args.rules, seed=args.seed, engine=args.engine, days=args.days))
+    out = fleet_year(Run(certs=args.certs, rules=args.rules, seed=args.seed, engine=args.engine, days=args.days,
+                         lost_rate=args.lost_rate))
     for k, v in out.items():
         print(f"{k:30} {v}")
     print(json.dumps({k: v for k, v in out.items() if not k.startswith("_")}))
