@@ -101,14 +101,17 @@ class Units:
         self.wru = 0.0
         self.calls = 0
         self.ops: Counter[str] = Counter()  # DynamoDB calls by operation (moto engine: on the wire)
+        self.rru_by: Counter[str] = Counter()  # read units by what read them (fakes engine)
 
     def size(self, cert: Certificate) -> int:
         return len(json.dumps(self._mapper.to_item(cert), default=str))
 
-    def read(self, sizes: Iterable[int], *, consistent: bool) -> None:
+    def read(self, sizes: Iterable[int], *, consistent: bool, what: str = "other") -> None:
         total = sum(sizes)
         self.calls += 1
-        self.rru += max(1, math.ceil(total / 4096)) * (1.0 if consistent else 0.5)
+        units = max(1, math.ceil(total / 4096)) * (1.0 if consistent else 0.5)
+        self.rru += units
+        self.rru_by[what] += units
 
     def write(self, size: int, *, transactional: bool, indexes: int = 0) -> None:
         units = max(1, math.ceil(size / 1024))
@@ -198,10 +201,10 @@ class IndexedStore(FakeStore):
 
     def get(self, cert_id: str) -> Certificate | None:
         found = super().get(cert_id)
-        self.units.read([self._size(found)] if found else [], consistent=True)
+        self.units.read([self._size(found)] if found else [], consistent=True, what="get")
         return found
 
-    def _index_page(self, name: str, until: str, after: Position | None, limit: int) -> SweepPage:
+    def _index_page(self, name: str, until: str, after: Position | None, limit: int, what: str = "sweep") -> SweepPage:
         out: list[tuple[Position, Certificate]] = []
         end = True
         queried: list[int] = []  # items returned per shard: the adapter makes one Query per shard it visits
@@ -224,7 +227,7 @@ class IndexedStore(FakeStore):
                     break
         bounds = [*queried, len(out)]
         for lo, hi in zip(bounds, bounds[1:], strict=False):
-            self.units.read([self._size(c) for _, c in out[lo:hi]], consistent=False)
+            self.units.read([self._size(c) for _, c in out[lo:hi]], consistent=False, what=f"{what} index {name}")
         return SweepPage(out, end=end)
 
     def due_page(self, kind: str, now: dt.datetime, after: Position | None, limit: int) -> SweepPage:
@@ -237,26 +240,26 @@ class IndexedStore(FakeStore):
         return self._index_page("A", iso(now) or "", after, limit)
 
     def due(self, kind: str, now: dt.datetime, limit: int) -> Iterator[Certificate]:
-        yield from (c for _, c in self._index_page(kind, iso(now) or "", None, limit).items)
+        yield from (c for _, c in self._index_page(kind, iso(now) or "", None, limit, "walk").items)
 
     def expiring(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
-        yield from (c for _, c in self._index_page("E", iso(until) or "", None, limit).items)
+        yield from (c for _, c in self._index_page("E", iso(until) or "", None, limit, "walk").items)
 
     def actionable(self, until: dt.datetime, limit: int) -> Iterator[Certificate]:
-        yield from (c for _, c in self._index_page("A", iso(until) or "", None, limit).items)
+        yield from (c for _, c in self._index_page("A", iso(until) or "", None, limit, "walk").items)
 
     def earliest_expiry(self) -> str | None:
         # One read of one item (its key only) at the head of each shard.
         with self._lock:
             heads = [rows[0][0] for rows in self._ix["E"] if rows]
-        self.units.read([100] * len(heads), consistent=False)
+        self.units.read([100] * len(heads), consistent=False, what="expiry heads")
         return min(heads, default=None)
 
     def oldest_unpublished(self) -> str | None:
         with self._lock:
             times = [row.event.occurred_at for cid, eid in list(self._outbox)
                      for row in self._events.get(cid, {}).values() if row.event.event_id == eid and row.in_outbox]
-        self.units.read([100] * min(len(times), self.shards), consistent=False)
+        self.units.read([100] * min(len(times), self.shards), consistent=False, what="outbox head")
         return min(times, default=None)
 
     def unpublished(self, limit: int, older_than: dt.datetime | None = None) -> Iterator[Event]:
@@ -271,12 +274,12 @@ class IndexedStore(FakeStore):
                     rows.append(row.event)
         for shard in range(self.shards):  # one Query per outbox shard, as the adapter's _walk_index
             self.units.read([600] * sum(1 for e in rows if shard_of(e.certificate_id, self.shards) == shard),
-                            consistent=False)
+                            consistent=False, what="outbox")
         yield from sorted(rows, key=lambda e: e.occurred_at)[:limit]
 
     def sweep_state(self, name: str) -> Any:
         self.units.calls += 1
-        self.units.read([300], consistent=True)  # GetItem of SWEEP#name
+        self.units.read([300], consistent=True, what="sweep state")  # GetItem of SWEEP#name
         return super().sweep_state(name)
 
     def save_sweep(self, state: Any) -> None:
@@ -573,6 +576,7 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
     setup_s = time.perf_counter() - t0
     base_calls = {p: len(fp.calls) for p, fp in providers.items()}
     base_units = (units.rru, units.wru, units.calls)
+    base_rru_by = Counter(units.rru_by)
     base_ops = Counter(units.ops)
     base_by_owner = engine.wire.by_owner_wcu if engine is not None else 0.0
     base_s3 = len(artifacts.objects)
@@ -625,6 +629,8 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
     clock.now = end
     # The year's request units, before the analysis below reads every certificate back.
     rru, wru, ddb_calls = units.rru - base_units[0], units.wru - base_units[1], units.calls - base_units[2]
+    rru_by = Counter(units.rru_by)
+    rru_by.subtract(base_rru_by)
     ops = Counter(units.ops)
     ops.subtract(base_ops)
     by_owner_wcu = (engine.wire.by_owner_wcu if engine is not None else 0.0) - base_by_owner
@@ -722,6 +728,7 @@ def _year(run: Run, rnd: random.Random, start: dt.datetime, end: dt.datetime, cl
         "_item_kb_mean": round(sum(units.size(c) for c in store.certificates()) / max(1, run.certs) / 1024, 2),
         "_days": run.days, "_ddb_calls_per_cert_year": round(ddb_calls / n, 1),
         "_ddb_calls_by_op": {k: v for k, v in sorted(ops.items()) if v},
+        "_rcu_per_cert_year_by": {k: round(v / n, 2) for k, v in rru_by.most_common() if v},
         **({"_by_owner_wcu_per_cert_year": round(by_owner_wcu / n, 2)} if engine is not None else {}),
         "_windows_open_at_start": late_at_start, "_notices_due_at_start": notices_due_at_start, "_paced_s": round(paced[0], 1), "_renewals": renewals, "_lost_answers": sum(fp.lost for fp in providers.values()),
         "_orders_in_flight_at_end": in_flight_at_end - duplicate_orders,
